@@ -1,0 +1,48 @@
+# Helpers shared by every module, tool, test, benchmark and fuzz harness.
+
+# Headers are included as <cyxp2p/MODULE/header.hpp> both in the tree and once installed. In the tree
+# that prefix is a link to the source root, made at configure time, so headers stay at their module's top.
+set(CYXP2P_INCLUDE_ROOT ${PROJECT_BINARY_DIR}/include)
+file(MAKE_DIRECTORY ${CYXP2P_INCLUDE_ROOT})
+if(NOT EXISTS ${CYXP2P_INCLUDE_ROOT}/cyxp2p)
+  file(CREATE_LINK ${PROJECT_SOURCE_DIR} ${CYXP2P_INCLUDE_ROOT}/cyxp2p SYMBOLIC)
+endif()
+
+if(CYXP2P_SANITIZE)
+  add_compile_options(-fsanitize=${CYXP2P_SANITIZE} -fno-omit-frame-pointer -fno-sanitize-recover=all)
+  add_link_options(-fsanitize=${CYXP2P_SANITIZE})
+endif()
+
+function(cyxp2p_warnings target)
+  target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wsign-conversion
+    -Wnon-virtual-dtor -Wold-style-cast -Wcast-align -Woverloaded-virtual -Wnull-dereference
+    -Wimplicit-fallthrough $<$<BOOL:${CYXP2P_WERROR}>:-Werror>)
+endfunction()
+
+# cyxp2p_module(NAME SOURCES ... [PUBLIC_DEPS ...] [PRIVATE_DEPS ...])
+#   One folder = one module = one static library cyxp2p::NAME = namespace cyxp2p::NAME.
+function(cyxp2p_module name)
+  cmake_parse_arguments(M "" "" "SOURCES;PUBLIC_DEPS;PRIVATE_DEPS" ${ARGN})
+  add_library(cyxp2p_${name} STATIC ${M_SOURCES})
+  add_library(cyxp2p::${name} ALIAS cyxp2p_${name})
+  set_target_properties(cyxp2p_${name} PROPERTIES EXPORT_NAME ${name} POSITION_INDEPENDENT_CODE ON)
+  target_include_directories(cyxp2p_${name} PUBLIC
+    $<BUILD_INTERFACE:${CYXP2P_INCLUDE_ROOT}> $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
+  target_compile_features(cyxp2p_${name} PUBLIC cxx_std_20)
+  target_link_libraries(cyxp2p_${name} PUBLIC ${M_PUBLIC_DEPS} PRIVATE ${M_PRIVATE_DEPS})
+  cyxp2p_warnings(cyxp2p_${name})
+  install(TARGETS cyxp2p_${name} EXPORT cyxp2pTargets
+    ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
+  install(DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/cyxp2p/${name}
+    FILES_MATCHING PATTERN "*.hpp" PATTERN "*.pb.h")
+endfunction()
+
+# cyxp2p_test(NAME SOURCES ... DEPS ...): one GoogleTest executable, each TEST a ctest test.
+function(cyxp2p_test name)
+  cmake_parse_arguments(T "" "" "SOURCES;DEPS;LABELS" ${ARGN})
+  add_executable(${name} ${T_SOURCES})
+  target_link_libraries(${name} PRIVATE ${T_DEPS} cyxp2p_test_support GTest::gtest GTest::gmock GTest::gtest_main)
+  cyxp2p_warnings(${name})
+  gtest_discover_tests(${name} DISCOVERY_MODE PRE_TEST DISCOVERY_TIMEOUT 60
+    PROPERTIES LABELS "${T_LABELS}" TIMEOUT 300)
+endfunction()

@@ -1,0 +1,48 @@
+// Test support shared by every suite: running real programs (openssl, node, our tools) and temp dirs.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace cyxp2p::test {
+
+struct ProcessResult {
+    int exit_code = -1;  // the program's exit status; 128+N when killed by signal N; -1 if it could not start
+    std::string out;
+    std::string err;
+    bool timed_out = false;
+};
+
+/// Runs argv[0] (searched on PATH) with `input` on its stdin, capturing stdout and stderr.
+/// Kills it after `timeout`. Never throws for the program's own failures.
+ProcessResult run(const std::vector<std::string>& argv, std::string_view input = {},
+                  std::chrono::milliseconds timeout = std::chrono::seconds(60));
+
+/// A fresh directory under $TMPDIR, removed with everything in it on destruction.
+class TempDir {
+public:
+    TempDir();
+    ~TempDir();
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+    const std::filesystem::path& path() const { return path_; }
+    std::filesystem::path operator/(std::string_view name) const { return path_ / name; }
+
+private:
+    std::filesystem::path path_;
+};
+
+std::filesystem::path source_dir();  // the repository root
+std::filesystem::path binary_dir();  // the build directory
+/// A built tool, e.g. tool("p2p-probe").
+std::filesystem::path tool(std::string_view name);
+/// tests/interop, where `scripts/setup --npm` installs node_modules; fails the test if they are missing.
+std::filesystem::path interop_dir();
+
+void write_file(const std::filesystem::path& p, std::string_view bytes);
+std::string read_file(const std::filesystem::path& p);
+
+}  // namespace cyxp2p::test

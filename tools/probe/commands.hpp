@@ -1,0 +1,21 @@
+// p2p-probe subcommands. Each group lives in its own cmd_*.cpp and parses its own options.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace cyxp2p::tools::probe {
+
+/// argv is the whole command line; the group's own arguments start at argv[first].
+using CommandFn = int (*)(const std::vector<std::string>& argv, std::size_t first);
+
+struct Command {
+    std::string_view name;
+    std::string_view summary;
+    CommandFn run;
+};
+
+int cmd_pin(const std::vector<std::string>& argv, std::size_t first);
+
+}  // namespace cyxp2p::tools::probe

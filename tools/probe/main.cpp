@@ -1,0 +1,52 @@
+// p2p-probe: diagnostics for cyxwiz-p2p links, keys, tokens and content. See docs/tools.md.
+#include <iostream>
+
+#include "../common/cli.hpp"
+#include "commands.hpp"
+
+namespace probe = cyxp2p::tools::probe;
+using cyxp2p::tools::Exit;
+
+namespace {
+
+// One row per command group; each group documents its own options under `p2p-probe GROUP --help`.
+constexpr probe::Command kCommands[] = {
+    {"pin", "print the SPKI pin (sha256//...) of a PEM certificate", probe::cmd_pin},
+};
+
+void usage(std::ostream& os) {
+    os << "usage: p2p-probe COMMAND [ARGS...] [--json]\n\ncommands:\n";
+    for (const auto& c : kCommands) {
+        os << "  " << c.name << std::string(10 - std::min<std::size_t>(c.name.size(), 9), ' ') << c.summary
+           << '\n';
+    }
+    os << "\n'p2p-probe COMMAND --help' shows a command's options. Exit codes: docs/tools.md.\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    cyxp2p::tools::set_program_name("p2p-probe");
+    std::vector<std::string> args(argv, argv + argc);
+    if (args.size() < 2) {
+        usage(std::cerr);
+        return static_cast<int>(Exit::usage);
+    }
+    if (args[1] == "--help" || args[1] == "-h" || args[1] == "help") {
+        usage(std::cout);
+        return 0;
+    }
+    for (const auto& c : kCommands) {
+        if (args[1] == c.name) {
+            try {
+                return c.run(args, 2);
+            } catch (const std::exception& e) {
+                std::cerr << "p2p-probe: internal error: " << e.what() << '\n';
+                return static_cast<int>(Exit::failure);
+            }
+        }
+    }
+    std::cerr << "p2p-probe: unknown command '" << args[1] << "'\n";
+    usage(std::cerr);
+    return static_cast<int>(Exit::usage);
+}
