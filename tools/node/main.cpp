@@ -1,0 +1,103 @@
+// p2p-node: the reference CyxWiz Server Node daemon. See docs/tools.md.
+//   p2p-node init --identity DIR [--key-type ed25519|p256] [--node-id ID] [--force] [--json]
+#include <cyxp2p/pinning/errc.hpp>
+#include <cyxp2p/pinning/identity.hpp>
+
+#include <iostream>
+
+#include "../common/cli.hpp"
+
+namespace pinning = cyxp2p::pinning;
+using cyxp2p::tools::Args;
+using cyxp2p::tools::Exit;
+using cyxp2p::tools::fail;
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage: p2p-node COMMAND [OPTIONS]\n"
+    "\n"
+    "commands:\n"
+    "  init      create a node identity (key + self-signed certificate) and print its node id and pin\n"
+    "\n"
+    "'p2p-node COMMAND --help' shows a command's options. Exit codes: docs/tools.md.\n";
+
+constexpr const char* kInitUsage =
+    "usage: p2p-node init --identity DIR [--key-type ed25519|p256] [--node-id ID] [--force] [--json]\n"
+    "\n"
+    "Creates DIR/node.key (private key, mode 0600) and DIR/node.crt (self-signed certificate, CN = node id)\n"
+    "and prints the node id and the SPKI pin Engines use to recognise this node.\n"
+    "  --identity DIR   where to write the identity (created with mode 0700 if missing)\n"
+    "  --key-type T     ed25519 (default) or p256\n"
+    "  --node-id ID     node id, 1-64 of [A-Za-z0-9._-] (default: a random UUID)\n"
+    "  --force          replace an existing identity (its old pin stops working)\n";
+
+int cmd_init(const std::vector<std::string>& argv) {
+    std::string error;
+    auto args = Args::parse(argv, 2, {{"--identity", true}, {"--key-type", true}, {"--node-id", true},
+                                      {"--force", false}},
+                            error);
+    if (!args) return fail(nullptr, Exit::usage, "usage", error + "\n" + kInitUsage);
+    if (args->help()) {
+        std::cout << kInitUsage;
+        return 0;
+    }
+    auto dir = args->get("--identity");
+    if (!dir || dir->empty() || !args->positionals().empty()) return fail(&*args, Exit::usage, "usage", kInitUsage);
+
+    pinning::IdentityOptions options;
+    const std::string key_type = args->get("--key-type").value_or("ed25519");
+    if (key_type == "ed25519") {
+        options.key_type = pinning::KeyType::ed25519;
+    } else if (key_type == "p256") {
+        options.key_type = pinning::KeyType::p256;
+    } else {
+        return fail(&*args, Exit::usage, "usage", "--key-type must be ed25519 or p256, not '" + key_type + "'");
+    }
+    options.node_id = args->get("--node-id").value_or("");
+    if (args->has("--node-id") && !pinning::valid_node_id(options.node_id)) {
+        return fail(&*args, Exit::usage, "bad_node_id",
+                    "--node-id '" + options.node_id + "': " + make_error_code(pinning::errc::bad_node_id).message());
+    }
+
+    std::error_code ec;
+    auto identity = pinning::Identity::generate(options, ec);
+    if (!identity) return fail(&*args, Exit::failure, pinning::to_string(static_cast<pinning::errc>(ec.value())), ec.message());
+    ec = identity->save(*dir, args->has("--force"));
+    if (ec) {
+        const Exit exit = ec == pinning::errc::identity_exists ? Exit::usage : Exit::io;
+        return fail(&*args, exit, pinning::to_string(static_cast<pinning::errc>(ec.value())), *dir + ": " + ec.message());
+    }
+    if (args->json()) {
+        cyxp2p::tools::print_json({{"node_id", identity->node_id()},
+                                   {"pin", identity->pin().to_string()},
+                                   {"key_type", key_type},
+                                   {"identity", *dir}});
+    } else {
+        std::cout << "node_id " << identity->node_id() << '\n' << "pin " << identity->pin().to_string() << '\n';
+    }
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    cyxp2p::tools::set_program_name("p2p-node");
+    std::vector<std::string> args(argv, argv + argc);
+    if (args.size() < 2) {
+        std::cerr << kUsage;
+        return static_cast<int>(Exit::usage);
+    }
+    if (args[1] == "--help" || args[1] == "-h" || args[1] == "help") {
+        std::cout << kUsage;
+        return 0;
+    }
+    try {
+        if (args[1] == "init") return cmd_init(args);
+    } catch (const std::exception& e) {
+        std::cerr << "p2p-node: internal error: " << e.what() << '\n';
+        return static_cast<int>(Exit::failure);
+    }
+    std::cerr << "p2p-node: unknown command '" << args[1] << "'\n" << kUsage;
+    return static_cast<int>(Exit::usage);
+}

@@ -1,0 +1,68 @@
+// p2p-probe pin CERT.pem|-   : the SPKI pin of a certificate, exactly as curl --pinnedpubkey wants it.
+// p2p-probe pin --check PINS CERT.pem : exit 0 when the certificate's key is in the pin list, 12 otherwise.
+#include <cyxp2p/pinning/errc.hpp>
+#include <cyxp2p/pinning/pin_set.hpp>
+
+#include <iostream>
+
+#include "../common/cli.hpp"
+#include "commands.hpp"
+
+namespace cyxp2p::tools::probe {
+namespace {
+
+constexpr const char* kUsage =
+    "usage: p2p-probe pin CERT.pem|- [--check PINS] [--json]\n"
+    "\n"
+    "Prints the certificate's SPKI pin, sha256//<base64 of SHA-256(DER SubjectPublicKeyInfo)>, the form\n"
+    "curl --pinnedpubkey and p2p-probe connect --pin take. With --check PINS (sha256//A;sha256//B) it\n"
+    "also says whether that pin is in the list: exit 0 if it is, 12 (pin_mismatch) if not.\n";
+
+}  // namespace
+
+int cmd_pin(const std::vector<std::string>& argv, std::size_t first) {
+    std::string error;
+    auto args = Args::parse(argv, first, {{"--check", true}}, error);
+    if (!args) return fail(nullptr, Exit::usage, "usage", error + "\n" + kUsage);
+    if (args->help()) {
+        std::cout << kUsage;
+        return 0;
+    }
+    if (args->positionals().size() != 1) return fail(&*args, Exit::usage, "usage", kUsage);
+    const std::string& path = args->positionals()[0];
+
+    std::error_code ec;
+    auto pem = read_input(path, ec);
+    if (!pem) return fail(&*args, Exit::io, "io_error", "cannot read " + path + ": " + ec.message());
+    auto pin = pinning::Pin::of_certificate_pem(*pem, ec);
+    if (!pin) {
+        return fail(&*args, Exit::bad_input, pinning::to_string(static_cast<pinning::errc>(ec.value())),
+                    path + ": " + ec.message());
+    }
+
+    std::optional<pinning::PinSet> expected;
+    if (auto list = args->get("--check")) {
+        pinning::PinListError perr;
+        expected = pinning::PinSet::parse(*list, &perr);
+        if (!expected) {
+            return fail(&*args, Exit::bad_input, pinning::to_string(static_cast<pinning::errc>(perr.code.value())),
+                        "--check: " + perr.describe());
+        }
+    }
+    const bool matched = expected && expected->matches(*pin, pinning::PinSet::Clock::now());
+    if (args->json()) {
+        nlohmann::json j{{"pin", pin->to_string()}};
+        if (expected) j["matched"] = matched;
+        if (expected && !matched) j["ok"] = false;
+        print_json(j);
+    } else {
+        std::cout << pin->to_string() << '\n';
+        if (expected && !matched) {
+            std::cerr << "p2p-probe: pin mismatch: certificate key is " << pin->to_string()
+                      << "; expected one of " << expected->to_string() << '\n';
+        }
+    }
+    return expected && !matched ? static_cast<int>(Exit::pin_mismatch) : 0;
+}
+
+}  // namespace cyxp2p::tools::probe
