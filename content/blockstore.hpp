@@ -1,0 +1,71 @@
+// Blockstore: blocks on disk, one file per block, laid out like kubo's flatfs ("next-to-last/2"):
+//
+//   DIR/blocks/<SHARD>/<KEY>.data   a copy of the block
+//   DIR/blocks/<SHARD>/<KEY>.ref    a reference into the original file (filestore mode)
+//
+// KEY is the base32 (upper, unpadded) multihash, as flatfs names it, so the raw and dag-pb CIDs of one
+// digest share a file; SHARD is the two characters before KEY's last one. Every file is written to a
+// temporary name in the same directory and renamed into place, so readers, in this process or another,
+// see a block entirely or not at all. Every get() re-hashes what it read: a block corrupted on disk or
+// a referenced file changed since import is reported, never served.
+//
+// Filestore mode: a node serving a 20 GB model must not keep it twice. put_reference() records
+// (file, offset, length) plus the few bytes a dag-pb leaf wraps around the file bytes; get() rebuilds
+// the block from the file.
+#pragma once
+
+#include <cyxp2p/content/bytes.hpp>
+#include <cyxp2p/content/cid.hpp>
+#include <cyxp2p/content/importer.hpp>
+#include <cyxp2p/content/limits.hpp>
+
+#include <filesystem>
+#include <optional>
+#include <system_error>
+
+namespace cyxp2p::content {
+
+/// Where a block's bytes live in a file: block = prefix + file[offset, offset + length) + suffix.
+struct FileReference {
+    std::filesystem::path file;
+    std::uint64_t offset = 0;
+    std::uint64_t length = 0;
+    Bytes prefix;
+    Bytes suffix;
+};
+
+class Blockstore {
+public:
+    /// Opens (creating if needed) the store in `dir`. Errors: io errors.
+    static std::optional<Blockstore> open(const std::filesystem::path& dir, std::error_code& ec,
+                                          const Limits& limits = {});
+
+    /// Stores a copy. Verifies SHA-256(block) against `cid` first (hash_mismatch) unless the caller
+    /// just computed it (`verified` = true, e.g. the importer). Idempotent.
+    std::error_code put(const Cid& cid, ByteView block, bool verified = false) const;
+    /// Stores a reference instead of a copy (filestore mode). `ref.file` should be absolute.
+    std::error_code put_reference(const Cid& cid, const FileReference& ref) const;
+
+    /// Reads and re-verifies a block. Errors: block_not_found, hash_mismatch (copy corrupted on disk),
+    /// source_changed (referenced file changed), block_too_large, io errors.
+    std::optional<Bytes> get(const Cid& cid, std::error_code& ec) const;
+    bool has(const Cid& cid) const;
+
+    /// A BlockSink for the importer: leaves become references to `source` when it is given (filestore
+    /// mode), copies otherwise; internal nodes are always copies.
+    BlockSink sink(std::optional<std::filesystem::path> source = std::nullopt) const;
+
+    /// The path a block's copy has (tests, operators).
+    std::filesystem::path data_path(const Cid& cid) const;
+    const std::filesystem::path& root() const { return dir_; }
+
+private:
+    Blockstore(std::filesystem::path dir, const Limits& limits) : dir_(std::move(dir)), limits_(limits) {}
+    std::filesystem::path base_path(const Cid& cid) const;
+    std::error_code write_atomic(const std::filesystem::path& target, ByteView a, ByteView b = {}) const;
+
+    std::filesystem::path dir_;
+    Limits limits_;
+};
+
+}  // namespace cyxp2p::content

@@ -1,0 +1,106 @@
+// Blockstore: flatfs-like layout, atomic writes, verification on read, and filestore references.
+#include <cyxp2p/content/blockstore.hpp>
+#include <cyxp2p/content/errc.hpp>
+
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "dag_fixture.hpp"
+#include "support.hpp"
+
+namespace c = cyxp2p::content;
+namespace t = cyxp2p::content::testing;
+namespace fs = std::filesystem;
+using c::errc;
+
+TEST(Blockstore, PutGetAndLayout) {
+    cyxp2p::test::TempDir dir;
+    std::error_code ec;
+    auto store = c::Blockstore::open(dir / "store", ec);
+    ASSERT_TRUE(store) << ec.message();
+    const auto b = t::raw_block("hello world");
+    ASSERT_FALSE(store->put(b.cid, b.bytes));
+    EXPECT_TRUE(store->has(b.cid));
+    // flatfs key of bafkreifzjut3te2nhyekklss27nh3k72ysco7y32koao5eei66wof36n5e's multihash.
+    const fs::path p = store->data_path(b.cid);
+    EXPECT_EQ(p.filename().string().substr(0, 3), "CIQ");
+    EXPECT_EQ(p.parent_path().filename().string().size(), 2u);
+    auto got = store->get(b.cid, ec);
+    ASSERT_TRUE(got);
+    EXPECT_EQ(*got, b.bytes);
+    // Same digest named as dag-pb v0 or raw v1 shares the file.
+    EXPECT_TRUE(store->has(c::Cid::v0(b.cid.digest())));
+    EXPECT_EQ(store->put(b.cid, c::as_bytes("other bytes")), errc::hash_mismatch);
+    EXPECT_FALSE(store->get(t::raw_block("absent").cid, ec));
+    EXPECT_EQ(ec, errc::block_not_found);
+    EXPECT_EQ(store->put(t::raw_block(std::string(2 * 1024 * 1024 + 1, 'x')).cid,
+                         c::as_bytes(std::string(2 * 1024 * 1024 + 1, 'x'))), errc::block_too_large);
+}
+
+TEST(Blockstore, CorruptedCopyIsNeverServed) {
+    cyxp2p::test::TempDir dir;
+    std::error_code ec;
+    auto store = c::Blockstore::open(dir.path(), ec);
+    const auto b = t::raw_block("payload");
+    ASSERT_FALSE(store->put(b.cid, b.bytes));
+    cyxp2p::test::write_file(store->data_path(b.cid), "pAyload");
+    EXPECT_FALSE(store->get(b.cid, ec));
+    EXPECT_EQ(ec, errc::hash_mismatch);
+}
+
+TEST(Blockstore, ReferencesIntoTheOriginalFile) {
+    cyxp2p::test::TempDir dir;
+    const std::string data = t::pattern(1000 * 5 + 1);
+    cyxp2p::test::write_file(dir / "model.bin", data);
+    for (bool raw : {false, true}) {
+        std::error_code ec;
+        auto store = c::Blockstore::open(dir / (raw ? "s1" : "s0"), ec);
+        const c::ImportOptions opt{raw ? 1 : 0, raw, 1000, 174};
+        auto r = c::import_file(dir / "model.bin", opt, store->sink(dir / "model.bin"), ec);
+        ASSERT_TRUE(r) << ec.message();
+        const t::Dag expected = t::import_dag(data, opt);
+        std::uintmax_t stored = 0;
+        for (const auto& e : fs::recursive_directory_iterator(store->root())) {
+            if (e.is_regular_file()) stored += e.file_size();
+        }
+        EXPECT_LT(stored, data.size() / 4) << "leaves must be references, not copies";
+        for (const auto& b : expected.dfs) {
+            auto got = store->get(b.cid, ec);
+            ASSERT_TRUE(got) << ec.message();
+            EXPECT_EQ(*got, b.bytes);
+        }
+        // The original changes: the referenced blocks are refused, not served.
+        std::string changed = data;
+        changed[1500] ^= 1;
+        cyxp2p::test::write_file(dir / "model.bin", changed);
+        EXPECT_FALSE(store->get(expected.dfs[2].cid, ec));
+        EXPECT_EQ(ec, errc::source_changed);
+        cyxp2p::test::write_file(dir / "model.bin", data);
+    }
+}
+
+TEST(Blockstore, ConcurrentReadersSeeWholeBlocksOnly) {
+    cyxp2p::test::TempDir dir;
+    std::error_code ec;
+    auto store = c::Blockstore::open(dir.path(), ec);
+    const auto b = t::raw_block(t::pattern(512 * 1024));
+    std::atomic<bool> done{false};
+    std::atomic<int> bad{0};
+    std::thread reader([&] {
+        while (!done) {
+            std::error_code rec;
+            auto got = store->get(b.cid, rec);
+            if (!got && rec != errc::block_not_found) ++bad;
+        }
+    });
+    for (int i = 0; i < 20; ++i) {
+        fs::remove(store->data_path(b.cid));
+        ASSERT_FALSE(store->put(b.cid, b.bytes));
+    }
+    done = true;
+    reader.join();
+    EXPECT_EQ(bad, 0);
+    // No temporary files are left in the shard directory.
+    EXPECT_EQ(std::distance(fs::directory_iterator(store->data_path(b.cid).parent_path()), fs::directory_iterator{}), 1);
+}
