@@ -1,0 +1,54 @@
+// Every limit of the ratelimit module and its default, in one place (ARCHITECTURE 6: defaults are the secure
+// choice). docs/ratelimit.md explains each one and how to size the tables.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+
+namespace cyxp2p::ratelimit {
+
+/// A token bucket: `tokens` per `period` sustained, at most `burst` at once. The rate is kept as the exact
+/// fraction tokens / period (reduced), so 7 per 3 s means exactly that over any run length.
+/// Bounds: period > 0; tokens <= 2^62 and burst x (period / gcd) <= 2^62 after reduction. tokens == 0 is a
+/// bucket that never refills; burst == 0 admits nothing but zero-cost requests.
+struct Rate {
+    std::uint64_t tokens = 10;
+    std::chrono::nanoseconds period = std::chrono::seconds(1);
+    std::uint64_t burst = 20;
+};
+
+/// KeyedLimiter: one Rate per key, in a bounded table.
+struct KeyedLimits {
+    Rate rate{};
+    /// Most keys tracked at once. A key whose bucket has refilled to `burst` is idle and may be evicted
+    /// (forgetting it changes nothing); when the table is full and the least recently used key is still
+    /// refilling, new keys are refused with errc::table_full. Sizing: >= distinct keys active within one
+    /// refill time (burst / rate). About KeyedLimiter::bytes_per_key() bytes each.
+    std::size_t max_keys = 65536;
+    /// Independently locked shards, a power of two; each holds max_keys / shards keys.
+    std::size_t shards = 16;
+};
+
+/// ConnectionLimiter. Addresses are IPv4 /32 or IPv6 /64 (see Address).
+struct ConnectionLimits {
+    std::size_t max_connections = 4096;              // concurrent, all addresses
+    std::size_t max_connections_per_address = 16;    // concurrent, one address
+    std::size_t max_handshakes = 256;                // pre-auth (TCP accepted, HELLO_ACK not yet sent), global
+    std::size_t max_handshakes_per_address = 4;      // pre-auth, one address
+    Rate new_connections_per_address{5, std::chrono::seconds(1), 10};
+    /// Addresses tracked at once; must be >= max_connections so that connected addresses alone cannot
+    /// fill it. An address with no connection and a full bucket is idle and may be evicted.
+    std::size_t max_tracked_addresses = 65536;
+    std::size_t shards = 16;                          // a power of two
+};
+
+/// The node's defaults for every limiter of this module (what `p2p-node --help` shows).
+struct Limits {
+    KeyedLimits requests_per_address{Rate{20, std::chrono::seconds(1), 40}, 65536, 16};
+    KeyedLimits requests_per_peer{Rate{50, std::chrono::seconds(1), 100}, 16384, 16};
+    KeyedLimits requests_per_method{Rate{200, std::chrono::seconds(1), 400}, 1024, 4};
+    ConnectionLimits connections{};
+};
+
+}  // namespace cyxp2p::ratelimit
