@@ -69,6 +69,10 @@ public:
     /// secret) and EdDSA keys drop "d". Members: kty, [crv], kid, alg, use, k|x[,d].
     std::optional<std::string> to_json(bool include_private) const;
 
+    /// The RFC 7638 JWK thumbprint (base64url SHA-256 of the required members in lexicographic order), a
+    /// stable default kid. For an HS256 key it is a hash of the secret, safe to publish.
+    std::string thumbprint() const;
+
     /// The verifying key as its algorithm uses it: HMAC key bytes, or the Ed25519 public key.
     const SecretBytes& secret() const { return secret_; }
     const std::vector<std::uint8_t>& public_key() const { return public_; }

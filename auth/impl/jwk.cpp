@@ -7,6 +7,7 @@
 
 #include <fcntl.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <sodium.h>
 #include <sys/stat.h>
@@ -254,6 +255,23 @@ std::optional<std::string> Jwk::to_json(bool include_private) const {
         if (include_private && secret_.size() == 64) j["d"] = detail::base64url_encode(secret_.data(), 32);
     }
     return j.dump();
+}
+
+std::string Jwk::thumbprint() const {
+    // RFC 7638 3.2: required members only, sorted, no whitespace. nlohmann's object is sorted by key.
+    json j;
+    if (alg_ == Algorithm::hs256) {
+        j = {{"k", detail::base64url_encode(secret_.data(), secret_.size())}, {"kty", "oct"}};
+    } else {
+        j = {{"crv", "Ed25519"}, {"kty", "OKP"}, {"x", detail::base64url_encode(public_.data(), public_.size())}};
+    }
+    std::string text = j.dump();
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    const bool ok = EVP_Digest(text.data(), text.size(), digest, &len, EVP_sha256(), nullptr) == 1;
+    OPENSSL_cleanse(text.data(), text.size());
+    if (!ok) throw std::runtime_error("SHA-256 failed");
+    return detail::base64url_encode(digest, len);
 }
 
 std::optional<Jwk> load_jwk_file(const std::filesystem::path& path, std::error_code& ec, std::string* detail) {

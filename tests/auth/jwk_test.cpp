@@ -139,3 +139,17 @@ TEST(AuthErrc, EveryCodeHasANameAndADistinctMessage) {
 
 }  // namespace
 }  // namespace cyxp2p::auth
+
+namespace cyxp2p::auth {
+namespace {
+
+// RFC 8037 A.3: the thumbprint of the example Ed25519 key.
+TEST(AuthJwk, Rfc8037ThumbprintMatches) {
+    std::error_code ec;
+    auto k = Jwk::parse(R"({"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"})", ec);
+    ASSERT_TRUE(k);
+    EXPECT_EQ(k->thumbprint(), "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k");
+}
+
+}  // namespace
+}  // namespace cyxp2p::auth

@@ -17,5 +17,7 @@ struct Command {
 };
 
 int cmd_pin(const std::vector<std::string>& argv, std::size_t first);
+int cmd_key(const std::vector<std::string>& argv, std::size_t first);    // auth: key new
+int cmd_token(const std::vector<std::string>& argv, std::size_t first);  // auth: token mint|verify|decode
 
 }  // namespace cyxp2p::tools::probe

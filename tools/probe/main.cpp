@@ -12,6 +12,8 @@ namespace {
 // One row per command group; each group documents its own options under `p2p-probe GROUP --help`.
 constexpr probe::Command kCommands[] = {
     {"pin", "print the SPKI pin (sha256//...) of a PEM certificate", probe::cmd_pin},
+    {"key", "create a token signing key (JWK) and its JWKS: key new", probe::cmd_key},
+    {"token", "mint, verify or decode P2P tokens (JWT)", probe::cmd_token},
 };
 
 void usage(std::ostream& os) {
