@@ -19,5 +19,7 @@ struct Command {
 int cmd_pin(const std::vector<std::string>& argv, std::size_t first);
 int cmd_key(const std::vector<std::string>& argv, std::size_t first);    // auth: key new
 int cmd_token(const std::vector<std::string>& argv, std::size_t first);  // auth: token mint|verify|decode
+int cmd_cid(const std::vector<std::string>& argv, std::size_t first);    // content: CID of a file
+int cmd_car(const std::vector<std::string>& argv, std::size_t first);    // content: car export|verify|extract
 
 }  // namespace cyxp2p::tools::probe

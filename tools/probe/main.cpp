@@ -14,6 +14,8 @@ constexpr probe::Command kCommands[] = {
     {"pin", "print the SPKI pin (sha256//...) of a PEM certificate", probe::cmd_pin},
     {"key", "create a token signing key (JWK) and its JWKS: key new", probe::cmd_key},
     {"token", "mint, verify or decode P2P tokens (JWT)", probe::cmd_token},
+    {"cid", "print the IPFS CID of a file, as ipfs add --only-hash does", probe::cmd_cid},
+    {"car", "export, verify or extract CAR v1 files: car export|verify|extract", probe::cmd_car},
 };
 
 void usage(std::ostream& os) {
