@@ -22,7 +22,7 @@ public:
     static Address v6(const std::array<std::uint8_t, 16>& bytes) noexcept;
 
     bool is_v4() const noexcept { return bytes_[0] == 4; }
-    /// Canonical key bytes: a family tag, then the 4 address bytes or the 8 prefix bytes.
+    /// Canonical key bytes: a family tag, then the 4 address bytes or the 8 prefix bytes. A view into *this.
     std::span<const std::uint8_t> key() const noexcept { return {bytes_.data(), is_v4() ? 5u : 9u}; }
     /// "192.0.2.7" or "2001:db8:1:2::/64", for logs.
     std::string to_string() const;

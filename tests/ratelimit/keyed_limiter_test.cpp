@@ -60,7 +60,8 @@ TEST(KeyedLimiter, AddressesAggregateToSlash32AndSlash64) {
     EXPECT_FALSE(l.try_acquire(v6(0x2001, 1, 0xffff), T));
     EXPECT_TRUE(l.try_acquire(v6(0x2001, 2, 1), T));
     // A string key with an address's bytes is a different key.
-    const auto k = v4(192, 0, 2, 9).key();
+    const Address a9 = v4(192, 0, 2, 9);
+    const auto k = a9.key();
     EXPECT_TRUE(l.try_acquire(std::string(k.begin(), k.end()), T));
     EXPECT_TRUE(l.try_acquire(v4(192, 0, 2, 9), T));
 }
