@@ -1,0 +1,65 @@
+// EngineSession: the engine's side of one Node connection, sans-IO. Sends HELLO at construction; streams
+// can be opened once the `ready` event arrived.
+#pragma once
+
+#include <cyxp2p/protocol/errc.hpp>
+#include <cyxp2p/protocol/event.hpp>
+#include <cyxp2p/protocol/limits.hpp>
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <system_error>
+#include <vector>
+
+namespace cyxp2p::protocol {
+
+struct EngineConfig {
+    std::string token;                          // the P2P token for this node
+    std::string engine_version = "cyxp2p/0.1";
+    std::string expected_node_id;               // when set, HELLO_ACK must name this node
+    SessionLimits limits{};
+    /// Fills nonces. Unset: OpenSSL's CSPRNG. Tests inject a deterministic one.
+    std::function<void(std::span<std::uint8_t>)> random;
+};
+
+class EngineSession {
+public:
+    /// Queues HELLO (nonce, `now` as its timestamp) and starts the handshake deadline.
+    EngineSession(EngineConfig config, Time now);
+    ~EngineSession();
+    EngineSession(EngineSession&&) noexcept;
+    EngineSession& operator=(EngineSession&&) noexcept;
+
+    void receive(std::span<const std::uint8_t> bytes, Time now);
+    std::vector<std::uint8_t> poll_output();
+    std::optional<Event> poll_event();
+    std::optional<Time> next_timeout() const;
+    void on_timeout(Time now);
+
+    /// Opens a stream for `method` (OPEN with a fresh nonce and `now`). Errors: closed, protocol_violation
+    /// (before ready), going_away (after GOAWAY), too_many_streams (the node's limit).
+    std::optional<std::uint32_t> open_stream(std::string_view method, Time now, std::error_code& ec);
+    std::error_code send_message(std::uint32_t stream_id, std::span<const std::uint8_t> body);
+    std::error_code finish(std::uint32_t stream_id);
+    void reset(std::uint32_t stream_id, errc code, std::string_view message);
+    /// Presents a fresh token before the current one expires (REAUTH); `reauthenticated` reports the answer.
+    std::error_code reauth(std::string token, Time now);
+    void ping(Time now);
+    /// Orderly close: GOAWAY, then close when open streams finished or drain_timeout passed.
+    void close(Time now);
+
+    std::size_t pending_bytes(std::uint32_t stream_id) const;
+    bool ready() const;
+    bool closed() const;
+    /// What HELLO_ACK said, once ready.
+    const HandshakeInfo* handshake() const;
+
+private:
+    class Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace cyxp2p::protocol

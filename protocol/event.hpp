@@ -1,0 +1,53 @@
+// What a session reports to its owner through poll_event().
+#pragma once
+
+#include <cyxp2p/auth/claims.hpp>
+#include <cyxp2p/protocol/limits.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <vector>
+
+namespace cyxp2p::protocol {
+
+/// What the engine learns from HELLO_ACK.
+struct HandshakeInfo {
+    std::string node_id;
+    std::string session_id;
+    std::int64_t token_expiry = 0;  // Unix seconds
+    std::string node_version;
+    SessionLimits peer_limits;      // the node's receive limits (frame, message, streams, windows)
+};
+
+struct Event {
+    enum class Kind {
+        authenticated,    // node: HELLO accepted; `claims` holds the token's claims
+        ready,            // engine: HELLO_ACK received; `handshake` holds what the node said
+        rejected,         // engine: the node refused HELLO; `error`, `detail` (auth reason), `retry_after`
+        stream_opened,    // node: the engine opened `stream_id` for `method` (scope, replay, rate checked)
+        message,          // a whole message (`body`) arrived on `stream_id`
+        stream_end,       // the peer finished sending on `stream_id`
+        stream_reset,     // `stream_id` was reset (by the peer or for a local error); `error`, `detail`
+        stream_closed,    // both directions of `stream_id` finished; its id will not be reported again
+        reauthenticated,  // node: REAUTH accepted (`claims`); engine: REAUTH_ACK (`handshake.token_expiry`)
+        going_away,       // the peer sent GOAWAY: open no new streams; `error`
+        pong,             // the answer to our PING arrived
+        closed,           // the session is over; `error` says why (empty: orderly close)
+    };
+    Kind kind = Kind::closed;
+    std::uint32_t stream_id = 0;
+    std::string method{};
+    std::vector<std::uint8_t> body{};
+    std::error_code error{};
+    std::string detail{};
+    std::chrono::milliseconds retry_after{0};
+    std::optional<auth::Claims> claims{};
+    HandshakeInfo handshake{};
+};
+
+const char* to_string(Event::Kind k) noexcept;
+
+}  // namespace cyxp2p::protocol

@@ -1,0 +1,185 @@
+#include <cyxp2p/protocol/detail/core.hpp>
+#include <cyxp2p/protocol/engine_session.hpp>
+
+#include <openssl/rand.h>
+
+#include "wire.pb.h"
+
+#include <stdexcept>
+
+namespace cyxp2p::protocol {
+
+class EngineSession::Impl final : public detail::Core {
+public:
+    Impl(EngineConfig config, Time now)
+        : Core(config.limits, now),
+          config_(std::move(config)),
+          handshake_deadline_(now + std::chrono::duration_cast<Time>(config_.limits.handshake_timeout)) {
+        if (!config_.random) {
+            config_.random = [](std::span<std::uint8_t> out) {
+                if (RAND_bytes(out.data(), static_cast<int>(out.size())) != 1) {
+                    throw std::runtime_error("RAND_bytes failed");
+                }
+            };
+        }
+        wire::Hello h;
+        h.set_token(config_.token);
+        h.set_nonce(nonce());
+        h.set_timestamp_ms(std::chrono::duration_cast<std::chrono::milliseconds>(now).count());
+        h.set_engine_version(config_.engine_version);
+        h.set_protocol_version(1);
+        fill_limits(*h.mutable_limits());
+        send_control(FrameType::hello, 0, h);
+        // The token is not needed again; do not keep a bearer secret longer than necessary.
+        config_.token.clear();
+    }
+
+    bool ready() const { return info_.has_value(); }
+    const HandshakeInfo* handshake() const { return info_ ? &*info_ : nullptr; }
+
+    std::optional<std::uint32_t> open(std::string_view method, Time now, std::error_code& ec) {
+        ec.clear();
+        if (closed()) ec = errc::closed;
+        else if (!info_) ec = errc::protocol_violation;
+        else if (goaway_received_ || draining()) ec = errc::going_away;
+        else if (open_streams() >= peer_limits().max_concurrent_streams) ec = errc::too_many_streams;
+        else if (highest_stream_id_ == UINT32_MAX) ec = errc::too_many_streams;
+        if (ec) return std::nullopt;
+        const std::uint32_t id = highest_stream_id_ + 1;
+        wire::Open o;
+        o.set_method(std::string(method));
+        o.set_nonce(nonce());
+        o.set_timestamp_ms(std::chrono::duration_cast<std::chrono::milliseconds>(now).count());
+        send_control(FrameType::open, id, o);
+        add_stream(id);
+        return id;
+    }
+
+    std::error_code reauth(std::string token, Time now) {
+        if (closed()) return errc::closed;
+        if (!info_) return errc::protocol_violation;
+        wire::Reauth r;
+        r.set_token(std::move(token));
+        r.set_nonce(nonce());
+        r.set_timestamp_ms(std::chrono::duration_cast<std::chrono::milliseconds>(now).count());
+        send_control(FrameType::reauth, 0, r);
+        return {};
+    }
+
+protected:
+    bool established() const override { return info_.has_value(); }
+
+    std::optional<Time> role_deadline() const override {
+        if (!info_) return handshake_deadline_;
+        return std::nullopt;
+    }
+
+    void on_role_timeout(Time) override {
+        if (!info_) close(errc::hello_timeout, "no HELLO_ACK within handshake_timeout");
+    }
+
+    void on_peer_error(errc code, std::string message, std::string detail, std::chrono::milliseconds retry) override {
+        if (!info_) {
+            push({.kind = Event::Kind::rejected, .error = make_error_code(code), .detail = detail.empty() ? message : detail,
+                  .retry_after = retry});
+        }
+        Core::on_peer_error(code, std::move(message), std::move(detail), retry);
+    }
+
+    void on_control(const Frame& f, Time now) override {
+        if (f.header.type == FrameType::hello_ack && !info_ && f.header.stream_id == 0) {
+            wire::HelloAck a;
+            if (!a.ParseFromArray(f.payload.data(), static_cast<int>(f.payload.size())) ||
+                !detail::clean_text(a.node_id(), 64) || !detail::clean_text(a.session_id(), 256) ||
+                !detail::clean_text(a.node_version(), 128)) {
+                close(errc::bad_message, "malformed HELLO_ACK");
+                return;
+            }
+            if (a.protocol_version() != 1) {
+                close(errc::unsupported_version, "node answered with another protocol version");
+                return;
+            }
+            if (!config_.expected_node_id.empty() && a.node_id() != config_.expected_node_id) {
+                close(errc::wrong_node, "node id " + a.node_id() + " is not the expected " + config_.expected_node_id);
+                return;
+            }
+            set_peer_limits(a.limits());
+            HandshakeInfo info;
+            info.node_id = a.node_id();
+            info.session_id = a.session_id();
+            info.token_expiry = a.token_expiry();
+            info.node_version = a.node_version();
+            info.peer_limits = peer_limits();
+            info_ = info;
+            mark_established(now);
+            push({.kind = Event::Kind::ready, .handshake = info});
+            return;
+        }
+        if (f.header.type == FrameType::reauth_ack && info_ && f.header.stream_id == 0) {
+            wire::ReauthAck a;
+            if (!a.ParseFromArray(f.payload.data(), static_cast<int>(f.payload.size()))) {
+                close(errc::bad_message, "malformed REAUTH_ACK");
+                return;
+            }
+            info_->token_expiry = a.token_expiry();
+            Event e{.kind = Event::Kind::reauthenticated};
+            e.handshake = *info_;
+            push(std::move(e));
+            return;
+        }
+        close(errc::protocol_violation, "unexpected control frame from the node");
+    }
+
+private:
+    std::string nonce() {
+        std::string n(16, '\0');
+        config_.random({reinterpret_cast<std::uint8_t*>(n.data()), n.size()});
+        return n;
+    }
+
+    EngineConfig config_;
+    Time handshake_deadline_;
+    std::optional<HandshakeInfo> info_;
+};
+
+EngineSession::EngineSession(EngineConfig config, Time now) : impl_(std::make_unique<Impl>(std::move(config), now)) {}
+EngineSession::~EngineSession() = default;
+EngineSession::EngineSession(EngineSession&&) noexcept = default;
+EngineSession& EngineSession::operator=(EngineSession&&) noexcept = default;
+
+void EngineSession::receive(std::span<const std::uint8_t> bytes, Time now) { impl_->receive(bytes, now); }
+std::vector<std::uint8_t> EngineSession::poll_output() { return impl_->take_output(); }
+std::optional<Event> EngineSession::poll_event() { return impl_->poll_event(); }
+std::optional<Time> EngineSession::next_timeout() const {
+    auto t = impl_->next_timeout();
+    if (impl_->ready() && !impl_->closed()) {
+        // Keepalive before the idle timeout closes a quiet but healthy link.
+        const auto ping_at = impl_->last_receive() + std::chrono::duration_cast<Time>(impl_->local_limits().ping_interval);
+        if (!t || ping_at < *t) t = ping_at;
+    }
+    return t;
+}
+void EngineSession::on_timeout(Time now) {
+    if (impl_->ready() && !impl_->closed() &&
+        now - impl_->last_receive() >= std::chrono::duration_cast<Time>(impl_->local_limits().ping_interval)) {
+        impl_->send_ping(now);
+    }
+    impl_->on_timeout(now);
+}
+std::optional<std::uint32_t> EngineSession::open_stream(std::string_view method, Time now, std::error_code& ec) {
+    return impl_->open(method, now, ec);
+}
+std::error_code EngineSession::send_message(std::uint32_t id, std::span<const std::uint8_t> body) {
+    return impl_->send_message(id, body);
+}
+std::error_code EngineSession::finish(std::uint32_t id) { return impl_->finish(id); }
+void EngineSession::reset(std::uint32_t id, errc code, std::string_view message) { impl_->reset(id, code, message); }
+std::error_code EngineSession::reauth(std::string token, Time now) { return impl_->reauth(std::move(token), now); }
+void EngineSession::ping(Time now) { impl_->send_ping(now); }
+void EngineSession::close(Time now) { impl_->go_away(errc::closed, "engine closing", now); }
+std::size_t EngineSession::pending_bytes(std::uint32_t id) const { return impl_->pending_bytes(id); }
+bool EngineSession::ready() const { return impl_->ready(); }
+bool EngineSession::closed() const { return impl_->closed(); }
+const HandshakeInfo* EngineSession::handshake() const { return impl_->handshake(); }
+
+}  // namespace cyxp2p::protocol

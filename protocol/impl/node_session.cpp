@@ -1,0 +1,250 @@
+#include <cyxp2p/auth/errc.hpp>
+#include <cyxp2p/auth/jwt.hpp>
+#include <cyxp2p/auth/keyring.hpp>
+#include <cyxp2p/auth/scope.hpp>
+#include <cyxp2p/protocol/detail/core.hpp>
+#include <cyxp2p/protocol/node_session.hpp>
+#include <cyxp2p/ratelimit/keyed_limiter.hpp>
+#include <cyxp2p/replay/nonce_window.hpp>
+
+#include "wire.pb.h"
+
+#include <stdexcept>
+
+namespace cyxp2p::protocol {
+namespace {
+
+constexpr std::size_t kNonceSize = 16;
+constexpr std::size_t kMaxMethod = 128;
+constexpr std::size_t kMaxVersionText = 128;
+
+Time from_ms(std::int64_t ms) { return std::chrono::duration_cast<Time>(std::chrono::milliseconds(ms)); }
+
+}  // namespace
+
+class NodeSession::Impl final : public detail::Core {
+public:
+    Impl(const NodeConfig& config, const NodeServices& services, std::string peer, Time now)
+        : Core(config.limits, now),
+          config_(config),
+          services_(services),
+          peer_(std::move(peer)),
+          hello_deadline_(now + std::chrono::duration_cast<Time>(config.limits.hello_timeout)) {
+        if (services.keys == nullptr || services.nonces == nullptr) {
+            throw std::invalid_argument("NodeSession needs a keyring and a nonce window");
+        }
+        if (config.node_id.empty()) throw std::invalid_argument("NodeSession needs the node id");
+    }
+
+    bool authenticated() const { return claims_.has_value(); }
+    const auth::Claims* claims() const { return claims_ ? &*claims_ : nullptr; }
+
+protected:
+    bool established() const override { return claims_.has_value(); }
+
+    std::optional<Time> role_deadline() const override {
+        if (!claims_) return hello_deadline_;
+        if (!expiry_goaway_sent_) return token_deadline();
+        return std::nullopt;
+    }
+
+    void on_role_timeout(Time now) override {
+        if (!claims_) {
+            close(errc::hello_timeout, "no HELLO within hello_timeout");
+            return;
+        }
+        // The token ran out without REAUTH: stop taking new streams, let open ones drain.
+        expiry_goaway_sent_ = true;
+        go_away(errc::token_expired, "token expired: reconnect or REAUTH with a fresh token", now);
+    }
+
+    void on_control(const Frame& f, Time now) override {
+        switch (f.header.type) {
+            case FrameType::hello: return on_hello(f, now);
+            case FrameType::open: return on_open(f, now);
+            case FrameType::reauth: return on_reauth(f, now);
+            default: close(errc::protocol_violation, "engine sent a node-only frame");
+        }
+    }
+
+private:
+    Time token_deadline() const {
+        return std::chrono::duration_cast<Time>(std::chrono::seconds(claims_->expires_at));
+    }
+
+    // Verifies a token and its nonce. Returns the claims, or closes the session with the reason.
+    std::optional<auth::Claims> admit(const std::string& token, const std::string& nonce, std::int64_t ts_ms,
+                                      std::string_view nonce_scope, Time now) {
+        auth::VerifyOptions opts;
+        opts.now = std::chrono::duration_cast<std::chrono::seconds>(now).count();
+        opts.node_id = config_.node_id;
+        opts.issuer = config_.issuer;
+        opts.leeway_s = config_.leeway_s;
+        auth::Verified v = auth::verify(token, *services_.keys, opts);
+        if (!v) {
+            const auto code = v.error == auth::errc::wrong_node ? errc::wrong_node : errc::token_rejected;
+            close(code, v.message(), auth::to_string(static_cast<auth::errc>(v.error.value())));
+            return std::nullopt;
+        }
+        if (services_.accept_token) {
+            std::string detail;
+            if (auto ec = services_.accept_token(*v.claims, detail)) {
+                close(errc::token_rejected, ec.message(), detail);
+                return std::nullopt;
+            }
+        }
+        if (nonce.size() != kNonceSize) {
+            close(errc::bad_message, "nonce must be 16 bytes");
+            return std::nullopt;
+        }
+        // Nonces are unique per token subject: one user's engines cannot replay each other's requests.
+        const std::string key = std::string(nonce_scope) + v.claims->subject;
+        const auto verdict = services_.nonces->check(
+            key, std::span<const std::uint8_t, 16>(reinterpret_cast<const std::uint8_t*>(nonce.data()), 16),
+            from_ms(ts_ms), now);
+        if (!verdict) {
+            close(errc::replayed, verdict.error().message(), replay::to_string(verdict.reason),
+                  detail::to_ms(verdict.retry_after));
+            return std::nullopt;
+        }
+        return std::move(v.claims);
+    }
+
+    void on_hello(const Frame& f, Time now) {
+        if (claims_ || f.header.stream_id != 0) {
+            close(errc::protocol_violation, "HELLO only once, on stream 0");
+            return;
+        }
+        wire::Hello h;
+        if (!h.ParseFromArray(f.payload.data(), static_cast<int>(f.payload.size())) ||
+            !detail::clean_text(h.engine_version(), kMaxVersionText)) {
+            close(errc::bad_message, "malformed HELLO");
+            return;
+        }
+        if (h.protocol_version() != 1) {
+            close(errc::unsupported_version, "this node speaks protocol version 1");
+            return;
+        }
+        auto claims = admit(h.token(), h.nonce(), h.timestamp_ms(), "hello:", now);
+        if (!claims) return;
+        claims_ = std::move(claims);
+        engine_version_ = h.engine_version();
+        set_peer_limits(h.limits());
+        mark_established(now);
+
+        wire::HelloAck ack;
+        ack.set_node_id(config_.node_id);
+        ack.set_session_id(claims_->session_id);
+        fill_limits(*ack.mutable_limits());
+        ack.set_token_expiry(claims_->expires_at);
+        ack.set_protocol_version(1);
+        ack.set_node_version(config_.node_version);
+        send_control(FrameType::hello_ack, 0, ack);
+        push({.kind = Event::Kind::authenticated, .detail = engine_version_, .claims = claims_});
+    }
+
+    void on_open(const Frame& f, Time now) {
+        if (!claims_) {
+            close(errc::protocol_violation, "OPEN before HELLO_ACK");
+            return;
+        }
+        const std::uint32_t id = f.header.stream_id;
+        if (id == 0 || id <= highest_stream_id_) {
+            close(errc::protocol_violation, "stream ids must increase");
+            return;
+        }
+        highest_stream_id_ = id;
+        wire::Open o;
+        if (!o.ParseFromArray(f.payload.data(), static_cast<int>(f.payload.size())) ||
+            !detail::clean_text(o.method(), kMaxMethod) || o.method().empty() || o.nonce().size() != kNonceSize) {
+            close(errc::bad_message, "malformed OPEN");
+            return;
+        }
+        const std::string& method = o.method();
+        if (draining()) return send_stream_error(id, errc::going_away, "node is draining: open no new streams");
+        if (open_streams() >= local_limits().max_concurrent_streams) {
+            return send_stream_error(id, errc::too_many_streams, "too many concurrent streams");
+        }
+        const bool known = services_.has_method ? services_.has_method(method) : auth::required_scope(method).has_value();
+        if (!known) return send_stream_error(id, errc::unknown_method, "no such method: " + method);
+        if (!auth::may_call(*claims_, method)) {
+            const auto needed = auth::required_scope(method);
+            return send_stream_error(id, errc::forbidden,
+                                     "token lacks scope " + std::string(needed ? *needed : "(unknown)") + " for " + method);
+        }
+        // Rate limits before the replay check, so a flood cannot fill the nonce window.
+        for (auto [limiter, key] : {std::pair{services_.requests_per_peer, claims_->subject},
+                                    std::pair{services_.requests_per_method, method}}) {
+            if (limiter == nullptr) continue;
+            const auto d = limiter->try_acquire(key, now);
+            if (!d) return send_stream_error(id, errc::rate_limited, d.error().message(), detail::to_ms(d.retry_after));
+        }
+        const auto verdict = services_.nonces->check(
+            "open:" + claims_->subject,
+            std::span<const std::uint8_t, 16>(reinterpret_cast<const std::uint8_t*>(o.nonce().data()), 16),
+            from_ms(o.timestamp_ms()), now);
+        if (!verdict) {
+            return send_stream_error(id, errc::replayed,
+                                     std::string("request refused: ") + replay::to_string(verdict.reason),
+                                     detail::to_ms(verdict.retry_after));
+        }
+        add_stream(id);
+        push({.kind = Event::Kind::stream_opened, .stream_id = id, .method = method});
+    }
+
+    void on_reauth(const Frame& f, Time now) {
+        if (!claims_ || f.header.stream_id != 0) {
+            close(errc::protocol_violation, "REAUTH before HELLO_ACK or off stream 0");
+            return;
+        }
+        wire::Reauth r;
+        if (!r.ParseFromArray(f.payload.data(), static_cast<int>(f.payload.size()))) {
+            close(errc::bad_message, "malformed REAUTH");
+            return;
+        }
+        auto fresh = admit(r.token(), r.nonce(), r.timestamp_ms(), "reauth:", now);
+        if (!fresh) return;
+        if (fresh->subject != claims_->subject) {
+            close(errc::token_rejected, "REAUTH token is for another subject", "bad_claim");
+            return;
+        }
+        claims_ = std::move(fresh);
+        wire::ReauthAck ack;
+        ack.set_token_expiry(claims_->expires_at);
+        send_control(FrameType::reauth_ack, 0, ack);
+        push({.kind = Event::Kind::reauthenticated, .claims = claims_});
+    }
+
+    NodeConfig config_;
+    NodeServices services_;
+    std::string peer_;
+    std::string engine_version_;
+    Time hello_deadline_;
+    std::optional<auth::Claims> claims_;
+    bool expiry_goaway_sent_ = false;
+};
+
+NodeSession::NodeSession(const NodeConfig& config, const NodeServices& services, std::string peer, Time now)
+    : impl_(std::make_unique<Impl>(config, services, std::move(peer), now)) {}
+NodeSession::~NodeSession() = default;
+NodeSession::NodeSession(NodeSession&&) noexcept = default;
+NodeSession& NodeSession::operator=(NodeSession&&) noexcept = default;
+
+void NodeSession::receive(std::span<const std::uint8_t> bytes, Time now) { impl_->receive(bytes, now); }
+std::vector<std::uint8_t> NodeSession::poll_output() { return impl_->take_output(); }
+std::optional<Event> NodeSession::poll_event() { return impl_->poll_event(); }
+std::optional<Time> NodeSession::next_timeout() const { return impl_->next_timeout(); }
+void NodeSession::on_timeout(Time now) { impl_->on_timeout(now); }
+std::error_code NodeSession::send_message(std::uint32_t id, std::span<const std::uint8_t> body) {
+    return impl_->send_message(id, body);
+}
+std::error_code NodeSession::finish(std::uint32_t id) { return impl_->finish(id); }
+void NodeSession::reset(std::uint32_t id, errc code, std::string_view message) { impl_->reset(id, code, message); }
+void NodeSession::go_away(Time now, errc code, std::string_view message) { impl_->go_away(code, message, now); }
+void NodeSession::close(errc code, std::string_view message) { impl_->close(code, message); }
+std::size_t NodeSession::pending_bytes(std::uint32_t id) const { return impl_->pending_bytes(id); }
+bool NodeSession::authenticated() const { return impl_->authenticated(); }
+bool NodeSession::closed() const { return impl_->closed(); }
+const auth::Claims* NodeSession::claims() const { return impl_->claims(); }
+
+}  // namespace cyxp2p::protocol

@@ -1,0 +1,32 @@
+// Every limit of a session and its default (docs/protocol.md, "Limits"). A side announces its receive
+// limits in HELLO / HELLO_ACK; each side enforces its own and respects the peer's.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+
+#include <cyxp2p/protocol/body.hpp>
+
+namespace cyxp2p::protocol {
+
+struct SessionLimits {
+    std::uint32_t max_frame_size = 64U << 10;          // payload bytes of one frame we accept
+    std::uint32_t max_message_size = 4U << 20;         // one message inside a stream (a 2 MiB block fits)
+    std::uint32_t max_concurrent_streams = 64;         // streams open at once
+    std::uint32_t initial_stream_window = 256U << 10;  // credit per stream
+    std::uint32_t initial_session_window = 1U << 20;   // credit for all streams together
+    std::uint64_t max_session_bytes = 64ULL << 30;     // DATA bytes received in one session (exfiltration cap)
+    std::chrono::milliseconds hello_timeout{10'000};   // node: HELLO must arrive within this of accept
+    std::chrono::milliseconds handshake_timeout{15'000};  // engine: HELLO_ACK must arrive within this
+    std::chrono::milliseconds idle_timeout{300'000};   // no frame at all for this long: close
+    std::chrono::milliseconds ping_interval{30'000};   // engine: PING when nothing arrived for this long
+    std::chrono::milliseconds ping_timeout{15'000};    // PONG must arrive within this
+    std::chrono::milliseconds drain_timeout{10'000};   // after GOAWAY: open streams get this long to finish
+    BodyLimits body{};
+};
+
+/// Unix-epoch time in nanoseconds: the time every sans-IO call takes (tokens and nonces carry wall-clock
+/// timestamps, so one clock serves every deadline).
+using Time = std::chrono::nanoseconds;
+
+}  // namespace cyxp2p::protocol

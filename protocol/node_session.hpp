@@ -1,0 +1,95 @@
+// NodeSession: the node's side of one Engine connection, sans-IO (ARCHITECTURE 2). It owns no socket, no
+// clock and no thread: feed it bytes and the time, send what poll_output() returns, act on poll_event(),
+// and call on_timeout() at next_timeout().
+//
+//   session.receive(bytes, now);
+//   while (auto e = session.poll_event()) { ... }
+//   write(session.poll_output());
+#pragma once
+
+#include <cyxp2p/auth/claims.hpp>
+#include <cyxp2p/auth/jwt.hpp>
+#include <cyxp2p/protocol/errc.hpp>
+#include <cyxp2p/protocol/event.hpp>
+#include <cyxp2p/protocol/limits.hpp>
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <system_error>
+#include <vector>
+
+namespace cyxp2p::auth {
+class Keyring;
+}
+namespace cyxp2p::replay {
+class NonceWindow;
+}
+namespace cyxp2p::ratelimit {
+class KeyedLimiter;
+}
+
+namespace cyxp2p::protocol {
+
+struct NodeConfig {
+    std::string node_id;                                // must equal the token's node_id claim
+    std::string node_version = "cyxp2p/0.1";
+    std::string issuer{auth::kDefaultIssuer};
+    std::int64_t leeway_s = 30;
+    SessionLimits limits{};
+};
+
+/// State shared by every session of a node. All of it must outlive the sessions and be thread-safe when
+/// sessions run on several threads (NonceWindow and KeyedLimiter are).
+struct NodeServices {
+    const auth::Keyring* keys = nullptr;                // verifies P2P tokens (required)
+    replay::NonceWindow* nonces = nullptr;              // HELLO, OPEN and REAUTH nonces (required)
+    ratelimit::KeyedLimiter* requests_per_peer = nullptr;    // stream opens per token subject (optional)
+    ratelimit::KeyedLimiter* requests_per_method = nullptr;  // stream opens per method (optional)
+    /// Whether a handler is registered for `method`. Unset: every method in auth's scope table.
+    std::function<bool(std::string_view method)> has_method;
+    /// Extra checks on a verified token before HELLO_ACK (net/ binds cnf.x5t#S256 to the client certificate).
+    /// Return an error (and optionally a detail) to refuse.
+    std::function<std::error_code(const auth::Claims&, std::string& detail)> accept_token;
+};
+
+class NodeSession {
+public:
+    /// `peer` names the connection in events and errors (e.g. "203.0.113.5:41922"); `now` starts the HELLO
+    /// deadline. Throws std::invalid_argument when a required service is missing.
+    NodeSession(const NodeConfig& config, const NodeServices& services, std::string peer, Time now);
+    ~NodeSession();
+    NodeSession(NodeSession&&) noexcept;
+    NodeSession& operator=(NodeSession&&) noexcept;
+
+    void receive(std::span<const std::uint8_t> bytes, Time now);
+    /// Bytes to send to the engine, coalesced; empty when there are none.
+    std::vector<std::uint8_t> poll_output();
+    std::optional<Event> poll_event();
+    std::optional<Time> next_timeout() const;
+    void on_timeout(Time now);
+
+    /// Queues one message on a stream the engine opened; sent as flow control allows.
+    std::error_code send_message(std::uint32_t stream_id, std::span<const std::uint8_t> body);
+    /// No more messages from the node on this stream (END_STREAM once the queue drains).
+    std::error_code finish(std::uint32_t stream_id);
+    void reset(std::uint32_t stream_id, errc code, std::string_view message);
+    /// Graceful stop: GOAWAY, no new streams, open streams until drain_timeout.
+    void go_away(Time now, errc code = errc::going_away, std::string_view message = "node shutting down");
+    void close(errc code, std::string_view message);
+
+    /// Bytes queued on a stream and not yet sent (backpressure: stop producing above a threshold).
+    std::size_t pending_bytes(std::uint32_t stream_id) const;
+    bool authenticated() const;
+    bool closed() const;
+    /// The current token's claims, once authenticated.
+    const auth::Claims* claims() const;
+
+private:
+    class Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace cyxp2p::protocol
