@@ -103,6 +103,20 @@ TEST(TokenBucket, MaximumRate) {
     EXPECT_EQ(tera.try_acquire(1001, T).retry_after, 2ns);
 }
 
+TEST(TokenBucket, RefillStopsExactlyAtTheBurst) {
+    // 1000 tokens per ns: one nanosecond is worth more than the 1 token missing; the rest must be dropped.
+    TokenBucket b(Rate{1000, 1ns, 1000});
+    ASSERT_TRUE(b.try_acquire(1, T));
+    EXPECT_EQ(b.available(T + 1ns), 1000u);
+    EXPECT_TRUE(b.try_acquire(1000, T + 1ns));
+    EXPECT_FALSE(b.try_acquire(1, T + 1ns));
+    // And at the exact nanosecond a slower bucket becomes full, it is full, not one token short or over.
+    TokenBucket slow(Rate{3, 1s, 2});
+    ASSERT_TRUE(slow.try_acquire(2, T));
+    EXPECT_EQ(slow.available(T + 666'666'667ns - 1ns), 1u);
+    EXPECT_EQ(slow.available(T + 666'666'667ns), 2u);
+}
+
 TEST(TokenBucket, RejectsRatesItCannotRepresent) {
     constexpr std::uint64_t max = std::uint64_t{1} << 62;
     EXPECT_THROW((TokenBucket{Rate{1, 0s, 1}}), std::invalid_argument);
