@@ -1,4 +1,5 @@
 #include <cyxp2p/content/dag_pb.hpp>
+#include <cyxp2p/content/detail/sha256.hpp>
 #include <cyxp2p/content/errc.hpp>
 #include <cyxp2p/content/importer.hpp>
 #include <cyxp2p/content/limits.hpp>
@@ -47,6 +48,8 @@ struct Importer::State {
     std::string chunk;  // write() accumulates here
     Bytes block;        // the block being made
     Bytes unixfs;       // UnixFS Data of an internal node
+    Bytes frame_prefix, frame_suffix;  // dag-pb + UnixFS bytes around a leaf's file bytes (hash-only)
+    std::size_t frame_size = 0;
     std::vector<std::vector<Pending>> levels;  // levels[0] = leaves not yet under a parent
     std::uint64_t offset = 0;
     std::uint64_t blocks = 0;
@@ -69,6 +72,24 @@ struct Importer::State {
             p.cid = Cid::of_block(1, Codec::raw, bytes);
             p.tsize = n;
             if (auto ec = emit(p.cid, bytes, true, 0, n)) return ec;
+        } else if (!sink) {
+            // Hash-only (`ipfs add --only-hash`): hash frame + file bytes + frame instead of copying the
+            // chunk into a block. The frame depends only on the length; it comes from the same encoder.
+            if (frame_size != n || frame_prefix.empty()) {
+                std::string zeros(n, '\0');
+                encode_file_leaf(zeros, block);
+                const std::size_t data_offset = block.size() - 1 - varint_len(n) - n;
+                frame_prefix.assign(block.begin(), block.begin() + static_cast<std::ptrdiff_t>(data_offset));
+                frame_suffix.assign(block.begin() + static_cast<std::ptrdiff_t>(data_offset + n), block.end());
+                frame_size = n;
+            }
+            detail::Sha256 h;
+            h.update(frame_prefix);
+            h.update(as_bytes(data));
+            h.update(frame_suffix);
+            p.cid = opt.cid_version == 0 ? Cid::v0(h.finish()) : Cid::v1(Codec::dag_pb, h.finish());
+            p.tsize = frame_prefix.size() + n + frame_suffix.size();
+            ++blocks;
         } else {
             encode_file_leaf(data, block);
             p.cid = Cid::of_block(opt.cid_version, Codec::dag_pb, block);
