@@ -88,11 +88,12 @@ std::optional<Claims> claims_from_json(const json& p, TokenType expected, const 
             err = {errc::missing_claim, name};
             return false;
         }
-        if (!it->is_string() || it->get_ref<const std::string&>().empty()) {
+        const auto* s = it->get_ptr<const std::string*>();
+        if (s == nullptr || s->empty()) {
             err = {errc::bad_claim, name};
             return false;
         }
-        out = it->get<std::string>();
+        out = *s;
         return true;
     };
     // RFC 7519 2 NumericDate, restricted to integers in [0, max_numeric_date]: no fractions, no exponents,
