@@ -1,0 +1,145 @@
+// Drivers that feed bytes into a sans-IO session the way an application would, on the fixed clock and keys
+// of auth_fixture.hpp. Deterministic: the same input always takes the same path.
+#pragma once
+
+#include "auth_fixture.hpp"
+
+#include <cyxp2p/protocol/body.hpp>
+#include <cyxp2p/protocol/engine_session.hpp>
+#include <cyxp2p/protocol/node_session.hpp>
+#include <cyxp2p/replay/nonce_window.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <memory>
+#include <span>
+#include <string>
+
+namespace cyxp2p::fuzz {
+
+inline protocol::Time at(std::int64_t unix_s) {
+    return std::chrono::duration_cast<protocol::Time>(std::chrono::seconds(unix_s));
+}
+
+/// A small nonce window, so building one per input costs little; a fresh one per input keeps runs
+/// independent (a HELLO nonce seen in one run must not be a replay in the next).
+inline replay::Limits small_window() {
+    replay::Limits l;
+    l.nonce_capacity = 1024;
+    l.shards = 2;
+    return l;
+}
+
+/// Everything a NodeSession needs, owned together.
+struct NodeRig {
+    replay::NonceWindow nonces{small_window()};
+    protocol::NodeConfig config;
+    protocol::NodeServices services;
+    std::unique_ptr<protocol::NodeSession> node;
+
+    explicit NodeRig(protocol::Time now) {
+        config.node_id = std::string(kNodeId);
+        services.keys = &keyring();
+        services.nonces = &nonces;
+        node = std::make_unique<protocol::NodeSession>(config, services, "fuzz-peer", now);
+    }
+};
+
+/// An engine with a deterministic nonce generator (the real one draws from OpenSSL).
+inline protocol::EngineConfig engine_config(std::string token = p2p_token()) {
+    protocol::EngineConfig c;
+    c.token = std::move(token);
+    c.random = [counter = std::uint8_t{0}](std::span<std::uint8_t> out) mutable {
+        for (auto& b : out) b = static_cast<std::uint8_t>(++counter * 31);
+    };
+    return c;
+}
+
+/// Session inputs: wire bytes, then one knob byte (the last byte of the input). The knob sets how the bytes
+/// are split into receive() calls (0: all at once, else chunks of `knob` bytes) and how far the clock moves
+/// between calls (knob x 100 ms), so the fuzzer reaches both the reassembly and the deadline paths.
+struct Script {
+    Span wire;
+    std::size_t chunk = 0;
+    protocol::Time step{0};
+};
+
+inline Script script(const std::uint8_t* data, std::size_t size) {
+    if (size == 0) return {};
+    const std::uint8_t knob = data[size - 1];
+    Script s{Span(data, size - 1), knob, std::chrono::milliseconds(100) * knob};
+    if (s.chunk == 0) s.chunk = s.wire.size();
+    return s;
+}
+
+/// What a node application does with events: answer every opened stream and every message, finish when
+/// the engine finishes. Bounded by the input, since each reaction needs an event caused by input bytes.
+inline void react(protocol::NodeSession& node) {
+    while (auto e = node.poll_event()) {
+        using K = protocol::Event::Kind;
+        if (e->kind == K::stream_opened) {
+            (void)node.send_message(e->stream_id, protocol::encode(protocol::Status{}));
+        } else if (e->kind == K::message) {
+            (void)node.send_message(e->stream_id, e->body);
+        } else if (e->kind == K::stream_end) {
+            (void)node.finish(e->stream_id);
+        }
+    }
+}
+
+/// What an engine application does: once ready, open a stream and submit a job; finish ended streams.
+inline void react(protocol::EngineSession& engine, protocol::Time now) {
+    while (auto e = engine.poll_event()) {
+        using K = protocol::Event::Kind;
+        if (e->kind == K::ready) {
+            std::error_code ec;
+            if (auto id = engine.open_stream("job.submit", now, ec)) {
+                (void)engine.send_message(*id, protocol::encode(protocol::JobSubmit{"job-1", {0x80}}));
+                (void)engine.finish(*id);
+            }
+            engine.ping(now);
+        } else if (e->kind == K::stream_end) {
+            (void)engine.finish(e->stream_id);
+        }
+    }
+}
+
+/// Feeds a script into a session, reacting after every chunk (output is dropped: nobody answers), then lets
+/// a few deadlines fire.
+template <class Session, class React>
+void play(Session& s, const Script& sc, protocol::Time& now, React react_fn) {
+    for (std::size_t off = 0; off < sc.wire.size(); off += sc.chunk) {
+        s.receive(sc.wire.subspan(off, std::min(sc.chunk, sc.wire.size() - off)), now);
+        react_fn(s, now);
+        (void)s.poll_output();
+        now += sc.step;
+    }
+    for (int i = 0; i < 4; ++i) {
+        auto t = s.next_timeout();
+        if (!t) break;
+        now = std::max(now, *t);
+        s.on_timeout(now);
+        react_fn(s, now);
+        (void)s.poll_output();
+    }
+}
+
+/// Runs a handshake between a fresh engine and `rig`'s node at `now`; aborts if it does not complete.
+inline void handshake(protocol::EngineSession& engine, protocol::NodeSession& node, protocol::Time now) {
+    for (int i = 0; i < 8 && !(engine.ready() && node.authenticated()); ++i) {
+        auto a = engine.poll_output();
+        if (!a.empty()) node.receive(a, now);
+        auto b = node.poll_output();
+        if (!b.empty()) engine.receive(b, now);
+    }
+    if (!engine.ready() || !node.authenticated()) {
+        std::fprintf(stderr, "fuzz fixture: handshake did not complete\n");
+        std::abort();
+    }
+    while (engine.poll_event()) {
+    }
+    while (node.poll_event()) {
+    }
+}
+
+}  // namespace cyxp2p::fuzz
