@@ -28,6 +28,7 @@ struct Event {
         ready,            // engine: HELLO_ACK received; `handshake` holds what the node said
         rejected,         // engine: the node refused HELLO; `error`, `detail` (auth reason), `retry_after`
         stream_opened,    // node: the engine opened `stream_id` for `method` (scope, replay, rate checked)
+        stream_refused,   // node: an OPEN for `method` was refused (`error`: forbidden, rate_limited, ...)
         message,          // a whole message (`body`) arrived on `stream_id`
         stream_end,       // the peer finished sending on `stream_id`
         stream_reset,     // `stream_id` was reset (by the peer or for a local error); `error`, `detail`

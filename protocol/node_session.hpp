@@ -48,8 +48,9 @@ struct NodeServices {
     replay::NonceWindow* nonces = nullptr;              // HELLO, OPEN and REAUTH nonces (required)
     ratelimit::KeyedLimiter* requests_per_peer = nullptr;    // stream opens per token subject (optional)
     ratelimit::KeyedLimiter* requests_per_method = nullptr;  // stream opens per method (optional)
-    /// Whether a handler is registered for `method`. Unset: every method in auth's scope table.
-    std::function<bool(std::string_view method)> has_method;
+    /// The scope a registered method requires, or nullopt when no handler has `method` (unknown_method).
+    /// Unset: auth's method table (auth::required_scope).
+    std::function<std::optional<std::string>(std::string_view method)> method_scope;
     /// Extra checks on a verified token before HELLO_ACK (net/ binds cnf.x5t#S256 to the client certificate).
     /// Return an error (and optionally a detail) to refuse.
     std::function<std::error_code(const auth::Claims&, std::string& detail)> accept_token;

@@ -8,6 +8,7 @@ const char* to_string(Event::Kind k) noexcept {
         case Event::Kind::ready: return "ready";
         case Event::Kind::rejected: return "rejected";
         case Event::Kind::stream_opened: return "stream_opened";
+        case Event::Kind::stream_refused: return "stream_refused";
         case Event::Kind::message: return "message";
         case Event::Kind::stream_end: return "stream_end";
         case Event::Kind::stream_reset: return "stream_reset";

@@ -68,6 +68,14 @@ protected:
     }
 
 private:
+    // A refused OPEN: ERROR on that stream (the session goes on) and an event so the owner can audit it.
+    void refuse(std::uint32_t id, const std::string& method, errc code, std::string_view message,
+                std::chrono::milliseconds retry_after = {}) {
+        send_stream_error(id, code, message, retry_after);
+        push({.kind = Event::Kind::stream_refused, .stream_id = id, .method = method, .error = make_error_code(code),
+              .detail = std::string(message), .retry_after = retry_after});
+    }
+
     Time token_deadline() const {
         return std::chrono::duration_cast<Time>(std::chrono::seconds(claims_->expires_at));
     }
@@ -161,30 +169,33 @@ private:
             return;
         }
         const std::string& method = o.method();
-        if (draining()) return send_stream_error(id, errc::going_away, "node is draining: open no new streams");
+        if (draining()) return refuse(id, method, errc::going_away, "node is draining: open no new streams");
         if (open_streams() >= local_limits().max_concurrent_streams) {
-            return send_stream_error(id, errc::too_many_streams, "too many concurrent streams");
+            return refuse(id, method, errc::too_many_streams, "too many concurrent streams");
         }
-        const bool known = services_.has_method ? services_.has_method(method) : auth::required_scope(method).has_value();
-        if (!known) return send_stream_error(id, errc::unknown_method, "no such method: " + method);
-        if (!auth::may_call(*claims_, method)) {
-            const auto needed = auth::required_scope(method);
-            return send_stream_error(id, errc::forbidden,
-                                     "token lacks scope " + std::string(needed ? *needed : "(unknown)") + " for " + method);
+        std::optional<std::string> scope;
+        if (services_.method_scope) {
+            scope = services_.method_scope(method);
+        } else if (auto s = auth::required_scope(method)) {
+            scope = std::string(*s);
+        }
+        if (!scope) return refuse(id, method, errc::unknown_method, "no such method: " + method);
+        if (!claims_->has_scope(*scope)) {
+            return refuse(id, method, errc::forbidden, "token lacks scope " + *scope + " for " + method);
         }
         // Rate limits before the replay check, so a flood cannot fill the nonce window.
         for (auto [limiter, key] : {std::pair{services_.requests_per_peer, claims_->subject},
                                     std::pair{services_.requests_per_method, method}}) {
             if (limiter == nullptr) continue;
             const auto d = limiter->try_acquire(key, now);
-            if (!d) return send_stream_error(id, errc::rate_limited, d.error().message(), detail::to_ms(d.retry_after));
+            if (!d) return refuse(id, method, errc::rate_limited, d.error().message(), detail::to_ms(d.retry_after));
         }
         const auto verdict = services_.nonces->check(
             "open:" + claims_->subject,
             std::span<const std::uint8_t, 16>(reinterpret_cast<const std::uint8_t*>(o.nonce().data()), 16),
             from_ms(o.timestamp_ms()), now);
         if (!verdict) {
-            return send_stream_error(id, errc::replayed,
+            return refuse(id, method, errc::replayed,
                                      std::string("request refused: ") + replay::to_string(verdict.reason),
                                      detail::to_ms(verdict.retry_after));
         }

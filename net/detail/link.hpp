@@ -1,0 +1,74 @@
+// A sans-IO session on a real TLS stream: one reader, one writer and one deadline loop, all on the
+// connection's strand. Node and engine connections derive from it and plug in their session.
+#pragma once
+
+#include <cyxp2p/net/detail/asio.hpp>
+#include <cyxp2p/protocol/limits.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <span>
+#include <vector>
+
+namespace cyxp2p::net::detail {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using TlsStream = asio::ssl::stream<tcp::socket>;
+
+/// Wall-clock time as the sessions take it.
+protocol::Time now();
+
+class Link : public std::enable_shared_from_this<Link> {
+public:
+    Link(TlsStream stream, std::chrono::milliseconds shutdown_timeout);
+    virtual ~Link() = default;
+    Link(const Link&) = delete;
+    Link& operator=(const Link&) = delete;
+
+    /// Spawns the loops. Call once, on the strand.
+    void start();
+    /// Something changed (output queued, a deadline moved): wake the writer and re-arm the deadline timer.
+    /// Strand only.
+    void kick();
+    /// Tears the connection down now (no close_notify). Strand only.
+    void abort();
+
+    asio::any_io_executor get_executor() { return stream_.get_executor(); }
+    bool finished() const { return finished_; }
+    std::uint64_t bytes_in() const { return bytes_in_; }
+    std::uint64_t bytes_out() const { return bytes_out_; }
+
+protected:
+    virtual void handle_input(std::span<const std::uint8_t> bytes, protocol::Time t) = 0;
+    virtual std::vector<std::uint8_t> take_output() = 0;
+    virtual std::optional<protocol::Time> next_deadline() = 0;
+    virtual void handle_timeout(protocol::Time t) = 0;
+    virtual bool session_closed() = 0;
+    /// The writer drained everything: producers may queue more.
+    virtual void on_writable() {}
+    /// The transport is gone (after close_notify, a socket error or abort). Called exactly once.
+    virtual void on_finished(std::error_code transport_error) = 0;
+
+    TlsStream stream_;
+
+private:
+    asio::awaitable<void> read_loop();
+    asio::awaitable<void> write_loop();
+    asio::awaitable<void> deadline_loop();
+    void finish(std::error_code ec);
+
+    std::chrono::milliseconds shutdown_timeout_;
+    asio::steady_timer wake_;
+    asio::steady_timer deadline_;
+    std::optional<protocol::Time> armed_;
+    bool finished_ = false;
+    bool loops_started_ = false;
+    std::error_code transport_error_;
+    std::uint64_t bytes_in_ = 0;
+    std::uint64_t bytes_out_ = 0;
+};
+
+}  // namespace cyxp2p::net::detail

@@ -1,0 +1,159 @@
+// Engine: the dialling side. Connects to a node with a pin set (or the pin the token vouches for, when the
+// caller allows it), runs the TLS 1.3 + HELLO handshake under deadlines, and gives back a Connection whose
+// operations follow Asio's completion-token model: callbacks, use_awaitable and use_future all work.
+//
+//   net::Engine engine(io.get_executor());
+//   engine.async_connect({.host = "127.0.0.1", .port = 7400, .pins = pins, .token = token},
+//       [](std::error_code ec, std::shared_ptr<net::Connection> c) { ... });
+//
+// Every completion runs on the handler's associated executor (by default the Engine's). Reconnecting is
+// the caller's decision: on an error, call async_connect again (with backoff; honour ConnectReport::
+// retry_after when the node rate-limited us). docs/net.md shows the pattern.
+#pragma once
+
+#include <cyxp2p/net/detail/asio.hpp>
+#include <cyxp2p/net/errc.hpp>
+#include <cyxp2p/net/tls_info.hpp>
+#include <cyxp2p/pinning/identity.hpp>
+#include <cyxp2p/pinning/pin_set.hpp>
+#include <cyxp2p/protocol/event.hpp>
+#include <cyxp2p/protocol/limits.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <vector>
+
+namespace cyxp2p::net {
+
+namespace asio = boost::asio;
+
+struct EngineOptions {
+    std::chrono::milliseconds connect_timeout{10'000};
+    std::chrono::milliseconds tls_timeout{10'000};
+    std::chrono::milliseconds shutdown_timeout{5'000};
+    protocol::SessionLimits session{};
+    std::string engine_version = "cyxp2p-engine/0.1";
+    /// mTLS: present this certificate, for tokens bound to it with cnf.x5t#S256 (RFC 8705).
+    std::optional<pinning::Identity> client_identity;
+    /// TLS sessions kept for resumption, keyed by (node, pin set).
+    std::size_t session_cache_size = 256;
+};
+
+/// Everything known about one connection attempt, filled as it goes (also on failure). For diagnostics.
+struct ConnectReport {
+    std::chrono::microseconds tcp_time{0}, tls_time{0}, hello_time{0};
+    TlsInfo tls;
+    std::string pin_check;          // "node presented sha256//X; expected one of ..." on a pin failure
+    protocol::HandshakeInfo handshake;
+    std::string reject_detail;      // the node's reason: auth error name, replay reason, ...
+    std::chrono::milliseconds retry_after{0};
+    std::string failed_phase;       // "resolve", "tcp", "tls", "hello" or empty
+};
+
+struct ConnectOptions {
+    std::string host;
+    std::uint16_t port = 0;
+    std::optional<pinning::PinSet> pins;  // required unless pin_from_token
+    /// Take the pin from the token's node_pin claim when `pins` is empty. The token is the Central Server's
+    /// statement about the node, so this is as trustworthy as the channel the token came over.
+    bool pin_from_token = false;
+    std::string token;                    // the P2P token
+    std::string expected_node_id;         // when set, HELLO_ACK must name this node
+    std::shared_ptr<ConnectReport> report;  // optional: filled for diagnostics
+};
+
+struct FetchResult {
+    std::string cid;
+    std::uint64_t bytes = 0;
+    std::uint64_t blocks = 0;
+    std::filesystem::path path;
+};
+/// Called after each verified block with (bytes verified so far, file size once known).
+using FetchProgress = std::function<void(std::uint64_t done, std::uint64_t total)>;
+
+namespace detail {
+class EngineLink;
+class EngineCore;
+template <class Sig, class Token, class Start>
+auto initiate(asio::any_io_executor ex, Token&& token, Start start);
+}  // namespace detail
+
+class Connection {
+public:
+    /// One request message, one response message (the first the node sends; further ones are an error).
+    template <class Token>
+    auto async_request(std::string method, std::vector<std::uint8_t> body, Token&& token);
+    /// Fetches a DAG by root CID into `destination`: every block verified before its bytes are written, the
+    /// file renamed into place only when the whole DAG verified (content/FileWriter).
+    template <class Token>
+    auto async_fetch(std::string cid, std::filesystem::path destination, FetchProgress progress, Token&& token);
+    /// Presents a fresh token; completes with the new expiry (Unix seconds).
+    template <class Token>
+    auto async_reauth(std::string token, Token&& token_);
+    /// PING round trip.
+    template <class Token>
+    auto async_ping(Token&& token);
+    /// Orderly close: GOAWAY, open streams finish, close_notify.
+    template <class Token>
+    auto async_close(Token&& token);
+
+    /// Opens `method` and delivers each message the node sends; `done` gets the end (ok or error).
+    /// Returns the stream id, or 0 and ec.
+    std::uint32_t subscribe(std::string method, std::vector<std::uint8_t> request,
+                            std::function<void(std::vector<std::uint8_t>)> on_message,
+                            std::function<void(std::error_code)> done);
+
+    const protocol::HandshakeInfo& handshake() const;
+    const TlsInfo& tls() const;
+    bool open() const;
+    asio::any_io_executor get_executor() const;
+
+    explicit Connection(std::shared_ptr<detail::EngineLink> link);
+    ~Connection();
+
+private:
+    using RequestDone = std::function<void(std::error_code, std::vector<std::uint8_t>)>;
+    using FetchDone = std::function<void(std::error_code, FetchResult)>;
+    using ExpiryDone = std::function<void(std::error_code, std::int64_t)>;
+    using PingDone = std::function<void(std::error_code, std::chrono::microseconds)>;
+    using CloseDone = std::function<void(std::error_code)>;
+    void start_request(std::string method, std::vector<std::uint8_t> body, RequestDone done);
+    void start_fetch(std::string cid, std::filesystem::path dest, FetchProgress progress, FetchDone done);
+    void start_reauth(std::string token, ExpiryDone done);
+    void start_ping(PingDone done);
+    void start_close(CloseDone done);
+
+    std::shared_ptr<detail::EngineLink> link_;
+};
+
+class Engine {
+public:
+    explicit Engine(asio::any_io_executor executor, EngineOptions options = {});
+    ~Engine();
+    Engine(const Engine&) = delete;
+    Engine& operator=(const Engine&) = delete;
+
+    /// Completes with (error, connection). Errors: net::errc (connect_failed, connect_timeout, tls_timeout,
+    /// tls_failed, connection_lost), pinning::errc (pin_mismatch, pins_expired, no_pins_configured,
+    /// not_tls13, alpn_mismatch), protocol::errc (token_rejected, replayed, wrong_node, ...).
+    template <class Token>
+    auto async_connect(ConnectOptions options, Token&& token);
+
+    asio::any_io_executor get_executor() const { return executor_; }
+
+private:
+    using ConnectDone = std::function<void(std::error_code, std::shared_ptr<Connection>)>;
+    void start_connect(ConnectOptions options, ConnectDone done);
+
+    asio::any_io_executor executor_;
+    std::shared_ptr<detail::EngineCore> core_;
+};
+
+}  // namespace cyxp2p::net
+
+#include <cyxp2p/net/impl/engine.hpp>

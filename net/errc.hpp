@@ -1,0 +1,30 @@
+// Error codes of the transport shell (what can go wrong around the protocol: sockets, TLS, deadlines).
+// Protocol refusals keep their protocol::errc (token_rejected, replayed, ...) and pin failures their
+// pinning::errc (pin_mismatch, ...), so a caller can tell every failure class apart.
+#pragma once
+
+#include <system_error>
+
+namespace cyxp2p::net {
+
+enum class errc {
+    connect_failed = 1,   // TCP connect refused or unreachable
+    connect_timeout,      // TCP connect did not finish in time
+    tls_timeout,          // TLS handshake did not finish in time
+    tls_failed,           // TLS handshake failed (not the pin: see pinning::errc)
+    connection_refused_by_limit,  // the node's connection limiter refused us before TLS
+    connection_lost,      // the peer closed the connection or the socket failed
+    not_connected,        // the session is closed or not yet ready
+    address_in_use,       // the listen port is taken
+    content_mismatch,     // a fetched block did not verify (detail: the content errc)
+    stopped,              // the node or engine is stopping
+};
+
+const std::error_category& category() noexcept;
+inline std::error_code make_error_code(errc e) noexcept { return {static_cast<int>(e), category()}; }
+const char* to_string(errc e) noexcept;
+
+}  // namespace cyxp2p::net
+
+template <>
+struct std::is_error_code_enum<cyxp2p::net::errc> : std::true_type {};

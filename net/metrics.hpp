@@ -1,0 +1,31 @@
+// Counters a node keeps, readable from any thread, rendered in the Prometheus text format for /metrics.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+namespace cyxp2p::net {
+
+struct Metrics {
+    std::atomic<std::uint64_t> connections_accepted{0};
+    std::atomic<std::uint64_t> connections_refused{0};   // by the connection limiter
+    std::atomic<std::int64_t> connections_open{0};        // gauge
+    std::atomic<std::uint64_t> tls_failures{0};
+    std::atomic<std::uint64_t> handshakes_ok{0};
+    std::atomic<std::uint64_t> handshakes_failed{0};
+    std::atomic<std::uint64_t> tokens_rejected{0};
+    std::atomic<std::uint64_t> replays_rejected{0};
+    std::atomic<std::uint64_t> rate_limited{0};
+    std::atomic<std::uint64_t> streams_opened{0};
+    std::atomic<std::uint64_t> streams_refused{0};
+    std::atomic<std::uint64_t> bytes_in{0};
+    std::atomic<std::uint64_t> bytes_out{0};
+    std::atomic<std::uint64_t> content_blocks_served{0};
+    std::atomic<std::uint64_t> content_bytes_served{0};
+
+    /// Prometheus text exposition format 0.0.4, every counter prefixed `cyxp2p_node_`.
+    std::string prometheus() const;
+};
+
+}  // namespace cyxp2p::net

@@ -1,0 +1,127 @@
+// Node: the listening side. Accepts Engines over TLS 1.3 (its identity's key, ALPN cyx-p2p/1), admits each
+// connection through the ConnectionLimiter, runs a protocol::NodeSession per connection on one of N I/O
+// threads, and dispatches streams to registered method handlers. Serves content.fetch from a Blockstore
+// out of the box.
+//
+//   net::Node node(std::move(options));
+//   node.handle_unary("job.submit", "job:execute", [](const net::Request& r) { return reply(r); });
+//   if (auto ec = node.start()) ...;            // binds and listens
+//   ...
+//   node.stop();                                // GOAWAY, drain, close_notify, join
+#pragma once
+
+#include <cyxp2p/auth/claims.hpp>
+#include <cyxp2p/auth/keyring.hpp>
+#include <cyxp2p/content/blockstore.hpp>
+#include <cyxp2p/net/audit.hpp>
+#include <cyxp2p/net/metrics.hpp>
+#include <cyxp2p/pinning/identity.hpp>
+#include <cyxp2p/protocol/errc.hpp>
+#include <cyxp2p/protocol/limits.hpp>
+#include <cyxp2p/ratelimit/limits.hpp>
+#include <cyxp2p/replay/limits.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <system_error>
+#include <vector>
+
+namespace cyxp2p::net {
+
+struct NodeOptions {
+    pinning::Identity identity;                  // the node's key and certificate (required)
+    std::shared_ptr<const auth::Keyring> keys;   // verifies P2P tokens (required, non-empty)
+    std::string listen_address = "127.0.0.1";
+    std::uint16_t port = 0;                      // 0: any free port (see local_port())
+    unsigned threads = 1;                        // I/O threads, one io_context each
+    std::string issuer{auth::kDefaultIssuer};
+    std::int64_t leeway_s = 30;
+    protocol::SessionLimits session{};
+    ratelimit::Limits rate{};
+    replay::Limits replay{};
+    std::chrono::milliseconds tls_handshake_timeout{10'000};
+    std::chrono::milliseconds shutdown_timeout{5'000};  // wait for the peer's close_notify at most this long
+    std::optional<content::Blockstore> content{};  // serve content.fetch from here
+    std::shared_ptr<AuditSink> audit{};            // may be null
+};
+
+/// One stream an engine opened, as a handler sees it. Methods must be called on the connection's thread
+/// (inside a handler callback, or in a function given to post()).
+class ServerStream {
+public:
+    virtual ~ServerStream() = default;
+    virtual std::uint32_t id() const = 0;
+    virtual const std::string& method() const = 0;
+    virtual const auth::Claims& claims() const = 0;
+    virtual const std::string& peer() const = 0;
+    /// Queues one message (a msgpack body); flow control decides when it leaves.
+    virtual std::error_code send(std::span<const std::uint8_t> message) = 0;
+    /// No more messages on this stream.
+    virtual std::error_code finish() = 0;
+    /// Resets the stream with a code and a message for a person.
+    virtual void fail(protocol::errc code, std::string_view message) = 0;
+    /// Bytes queued and not yet sent: a producer stops above a threshold and continues in on_writable.
+    virtual std::size_t pending_bytes() const = 0;
+    virtual bool closed() const = 0;
+    /// Runs `fn` on the connection's thread (from any thread). Dropped if the connection is gone.
+    virtual void post(std::function<void()> fn) = 0;
+    /// Called on the connection's thread whenever its output has drained; for producers.
+    virtual void on_writable(std::function<void()> fn) = 0;
+};
+
+using StreamPtr = std::shared_ptr<ServerStream>;
+
+struct MethodHandlers {
+    std::function<void(const StreamPtr&)> on_open;                                  // optional
+    std::function<void(const StreamPtr&, std::vector<std::uint8_t> message)> on_message;
+    std::function<void(const StreamPtr&)> on_end;                                   // engine finished sending
+    std::function<void(const StreamPtr&, std::error_code)> on_reset;               // optional
+};
+
+/// A unary call: the request's one message, and who sent it.
+struct Request {
+    std::string method;
+    std::vector<std::uint8_t> body;
+    const auth::Claims* claims;
+    std::string peer;
+};
+/// Returns the response message (msgpack). An error_code instead resets the stream with handler_failed.
+using UnaryHandler = std::function<std::vector<std::uint8_t>(const Request&, std::error_code&)>;
+
+class Node {
+public:
+    /// Throws std::invalid_argument for a missing keyring or zero threads, std::system_error when the TLS
+    /// context cannot be built.
+    explicit Node(NodeOptions options);
+    ~Node();
+    Node(const Node&) = delete;
+    Node& operator=(const Node&) = delete;
+
+    /// Registers `method`, callable by tokens whose scope includes `scope`. Before start() only.
+    void handle(std::string method, std::string scope, MethodHandlers handlers);
+    /// One request message in, one response message out.
+    void handle_unary(std::string method, std::string scope, UnaryHandler handler);
+
+    /// Binds, listens and starts the I/O threads. errc::address_in_use when the port is taken.
+    std::error_code start();
+    std::uint16_t local_port() const;
+    /// Graceful stop: stop accepting, GOAWAY every session, let streams finish for up to `drain`, send
+    /// close_notify (waiting at most shutdown_timeout for the peer's), close, join the threads.
+    void stop(std::chrono::milliseconds drain = std::chrono::seconds(10));
+
+    const Metrics& metrics() const;
+    const std::string& node_id() const;
+    std::size_t open_connections() const;
+
+    class Impl;  // public name, private definition (impl/node.cpp)
+
+private:
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace cyxp2p::net
