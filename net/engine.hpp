@@ -65,6 +65,8 @@ struct ConnectOptions {
     std::string token;                    // the P2P token
     std::string expected_node_id;         // when set, HELLO_ACK must name this node
     std::shared_ptr<ConnectReport> report;  // optional: filled for diagnostics
+    /// Diagnostics: stop after the pinned TLS handshake; completes with no error and no connection.
+    bool tls_only = false;
 };
 
 struct FetchResult {

@@ -362,6 +362,12 @@ asio::awaitable<void> connect_flow(std::shared_ptr<EngineCore> core, ConnectOpti
     }
     report->tls = tls_info(ssl);
     if (auto pe = pinning::check_established(ssl)) co_return fail("tls", pe);
+    if (o.tls_only) {
+        boost::system::error_code ignored;
+        stream.lowest_layer().close(ignored);
+        done({}, nullptr);
+        co_return;
+    }
 
     // HELLO / HELLO_ACK.
     const auto t2 = std::chrono::steady_clock::now();

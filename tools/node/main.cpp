@@ -7,6 +7,10 @@
 
 #include "../common/cli.hpp"
 
+namespace cyxp2p::tools::node {
+int cmd_run(const std::vector<std::string>& argv);
+}
+
 namespace pinning = cyxp2p::pinning;
 using cyxp2p::tools::Args;
 using cyxp2p::tools::Exit;
@@ -19,6 +23,7 @@ constexpr const char* kUsage =
     "\n"
     "commands:\n"
     "  init      create a node identity (key + self-signed certificate) and print its node id and pin\n"
+    "  run       serve engines: pinned TLS 1.3, P2P tokens, content by CID (p2p-node run --help)\n"
     "\n"
     "'p2p-node COMMAND --help' shows a command's options. Exit codes: docs/tools.md.\n";
 
@@ -94,6 +99,7 @@ int main(int argc, char** argv) {
     }
     try {
         if (args[1] == "init") return cmd_init(args);
+        if (args[1] == "run") return cyxp2p::tools::node::cmd_run(args);
     } catch (const std::exception& e) {
         std::cerr << "p2p-node: internal error: " << e.what() << '\n';
         return static_cast<int>(Exit::failure);

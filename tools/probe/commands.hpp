@@ -21,5 +21,8 @@ int cmd_key(const std::vector<std::string>& argv, std::size_t first);    // auth
 int cmd_token(const std::vector<std::string>& argv, std::size_t first);  // auth: token mint|verify|decode
 int cmd_cid(const std::vector<std::string>& argv, std::size_t first);    // content: CID of a file
 int cmd_car(const std::vector<std::string>& argv, std::size_t first);    // content: car export|verify|extract
+int cmd_connect(const std::vector<std::string>& argv, std::size_t first);  // net: connect report
+int cmd_ping(const std::vector<std::string>& argv, std::size_t first);     // net: PING round trips
+int cmd_fetch(const std::vector<std::string>& argv, std::size_t first);    // net: verified download
 
 }  // namespace cyxp2p::tools::probe

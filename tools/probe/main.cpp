@@ -11,6 +11,9 @@ namespace {
 
 // One row per command group; each group documents its own options under `p2p-probe GROUP --help`.
 constexpr probe::Command kCommands[] = {
+    {"connect", "connect to a node and report each phase (TCP, TLS, pin, HELLO)", probe::cmd_connect},
+    {"ping", "PING round trips over an authenticated session", probe::cmd_ping},
+    {"fetch", "download a file by CID, verifying every block", probe::cmd_fetch},
     {"pin", "print the SPKI pin (sha256//...) of a PEM certificate", probe::cmd_pin},
     {"key", "create a token signing key (JWK) and its JWKS: key new", probe::cmd_key},
     {"token", "mint, verify or decode P2P tokens (JWT)", probe::cmd_token},

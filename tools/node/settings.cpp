@@ -1,0 +1,157 @@
+#include "settings.hpp"
+
+#include <charconv>
+#include <limits>
+#include <utility>
+#include <sstream>
+
+namespace cyxp2p::tools::node {
+namespace {
+
+template <class T>
+bool parse_uint(const std::string& v, T& out, T min = 0, T max = std::numeric_limits<T>::max()) {
+    std::uint64_t x = 0;
+    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
+    if (ec != std::errc{} || p != v.data() + v.size()) return false;
+    if (std::cmp_less(x, min) || std::cmp_greater(x, max)) return false;
+    out = static_cast<T>(x);
+    return true;
+}
+
+// A setting backed by an unsigned integer field.
+template <class T>
+Setting uint_setting(std::string name, std::string help, T RunSettings::*field, T min = 0) {
+    return {std::move(name), std::move(help), [field](const RunSettings& s) { return std::to_string(s.*field); },
+            [field, min](RunSettings& s, const std::string& v) { return parse_uint(v, s.*field, min); }};
+}
+
+template <class T>
+Setting nested_uint(std::string name, std::string help, std::function<T&(RunSettings&)> ref, T min = 0) {
+    return {std::move(name), std::move(help),
+            [ref](const RunSettings& s) { return std::to_string(ref(const_cast<RunSettings&>(s))); },
+            [ref, min](RunSettings& s, const std::string& v) { return parse_uint(v, ref(s), min); }};
+}
+
+Setting ms_setting(std::string name, std::string help, std::function<std::chrono::milliseconds&(RunSettings&)> ref) {
+    return {std::move(name), std::move(help),
+            [ref](const RunSettings& s) { return std::to_string(ref(const_cast<RunSettings&>(s)).count()); },
+            [ref](RunSettings& s, const std::string& v) {
+                std::uint64_t x = 0;
+                if (!parse_uint<std::uint64_t>(v, x, 1, 86'400'000)) return false;
+                ref(s) = std::chrono::milliseconds(x);
+                return true;
+            }};
+}
+
+Setting text_setting(std::string name, std::string help, std::string RunSettings::*field) {
+    return {std::move(name), std::move(help), [field](const RunSettings& s) { return s.*field; },
+            [field](RunSettings& s, const std::string& v) {
+                s.*field = v;
+                return true;
+            }};
+}
+
+// "RATE/BURST" per second, e.g. 20/40.
+Setting rate_setting(std::string name, std::string help, std::function<ratelimit::Rate&(RunSettings&)> ref) {
+    return {std::move(name), std::move(help),
+            [ref](const RunSettings& s) {
+                const auto& r = ref(const_cast<RunSettings&>(s));
+                return std::to_string(r.tokens) + "/" + std::to_string(r.burst);
+            },
+            [ref](RunSettings& s, const std::string& v) {
+                const auto slash = v.find('/');
+                std::uint64_t rate = 0, burst = 0;
+                if (slash == std::string::npos || !parse_uint(v.substr(0, slash), rate, std::uint64_t{1}, std::uint64_t{1} << 30) ||
+                    !parse_uint(v.substr(slash + 1), burst, std::uint64_t{1}, std::uint64_t{1} << 30)) {
+                    return false;
+                }
+                ref(s) = ratelimit::Rate{rate, std::chrono::seconds(1), burst};
+                return true;
+            }};
+}
+
+std::vector<Setting> make_settings() {
+    using S = RunSettings;
+    return {
+        text_setting("identity", "node identity directory (p2p-node init) [required]", &S::identity),
+        text_setting("keys", "JWKS file of the Central Server's token keys [required]", &S::keys),
+        text_setting("listen", "HOST:PORT to accept engines on (port 0: any free port)", &S::listen),
+        text_setting("serve", "directory whose files are served by CID (imported by reference, not copied)", &S::serve),
+        text_setting("blocks", "blockstore directory (default: IDENTITY/blocks)", &S::blocks),
+        text_setting("metrics", "HOST:PORT for GET /metrics and /healthz (default: off)", &S::metrics),
+        text_setting("audit", "append audit events to this file, one JSON object per line (default: off)", &S::audit),
+        uint_setting<unsigned>("threads", "I/O threads", &S::threads, 1),
+        text_setting("issuer", "the only accepted token issuer", &S::issuer),
+        {"leeway-s", "clock leeway for token times, 0..60 s", [](const S& s) { return std::to_string(s.leeway_s); },
+         [](S& s, const std::string& v) { return parse_uint<std::int64_t>(v, s.leeway_s, 0, 60); }},
+        uint_setting<std::uint64_t>("tls-handshake-timeout-ms", "TLS handshake deadline", &S::tls_handshake_timeout_ms, 1),
+        uint_setting<std::uint64_t>("shutdown-timeout-ms", "wait at most this long for a peer's close_notify", &S::shutdown_timeout_ms, 1),
+        uint_setting<std::uint64_t>("drain-timeout-ms", "on SIGINT/SIGTERM: let open streams finish this long", &S::drain_timeout_ms, 0),
+        ms_setting("hello-timeout-ms", "HELLO must arrive this soon after TLS", [](S& s) -> auto& { return s.session.hello_timeout; }),
+        ms_setting("idle-timeout-ms", "close a session silent this long", [](S& s) -> auto& { return s.session.idle_timeout; }),
+        ms_setting("stream-drain-timeout-ms", "after GOAWAY, streams get this long", [](S& s) -> auto& { return s.session.drain_timeout; }),
+        nested_uint<std::uint32_t>("max-frame-size", "largest frame payload accepted (bytes)", [](S& s) -> auto& { return s.session.max_frame_size; }, 1024),
+        nested_uint<std::uint32_t>("max-message-size", "largest message accepted (bytes)", [](S& s) -> auto& { return s.session.max_message_size; }, 1024),
+        nested_uint<std::uint32_t>("max-streams", "concurrent streams per session", [](S& s) -> auto& { return s.session.max_concurrent_streams; }, 1),
+        nested_uint<std::uint32_t>("stream-window", "flow-control window per stream (bytes)", [](S& s) -> auto& { return s.session.initial_stream_window; }, 1024),
+        nested_uint<std::uint32_t>("session-window", "flow-control window per session (bytes)", [](S& s) -> auto& { return s.session.initial_session_window; }, 1024),
+        nested_uint<std::uint64_t>("max-session-bytes", "bytes an engine may send in one session", [](S& s) -> auto& { return s.session.max_session_bytes; }, 1),
+        nested_uint<std::size_t>("max-connections", "concurrent connections, all addresses", [](S& s) -> auto& { return s.rate.connections.max_connections; }, 1),
+        nested_uint<std::size_t>("max-connections-per-address", "concurrent connections per IPv4 /32 or IPv6 /64", [](S& s) -> auto& { return s.rate.connections.max_connections_per_address; }, 1),
+        nested_uint<std::size_t>("max-handshakes", "connections before HELLO_ACK, all addresses", [](S& s) -> auto& { return s.rate.connections.max_handshakes; }, 1),
+        nested_uint<std::size_t>("max-handshakes-per-address", "connections before HELLO_ACK, per address", [](S& s) -> auto& { return s.rate.connections.max_handshakes_per_address; }, 1),
+        rate_setting("new-connections-per-address", "new connections per second per address, RATE/BURST", [](S& s) -> auto& { return s.rate.connections.new_connections_per_address; }),
+        rate_setting("requests-per-peer", "stream opens per second per token subject, RATE/BURST", [](S& s) -> auto& { return s.rate.requests_per_peer.rate; }),
+        rate_setting("requests-per-method", "stream opens per second per method, RATE/BURST", [](S& s) -> auto& { return s.rate.requests_per_method.rate; }),
+        nested_uint<std::size_t>("nonce-capacity", "nonces remembered (sizing: peak nonces/s x (2 x skew + 1 s))", [](S& s) -> auto& { return s.replay.nonce_capacity; }, 1024),
+        {"replay-skew-s", "accepted clock difference for request timestamps, 1..300 s",
+         [](const S& s) { return std::to_string(std::chrono::duration_cast<std::chrono::seconds>(s.replay.skew).count()); },
+         [](S& s, const std::string& v) {
+             std::uint64_t x = 0;
+             if (!parse_uint<std::uint64_t>(v, x, 1, 300)) return false;
+             s.replay.skew = std::chrono::seconds(x);
+             return true;
+         }},
+    };
+}
+
+}  // namespace
+
+const std::vector<Setting>& settings() {
+    static const std::vector<Setting> table = make_settings();
+    return table;
+}
+
+std::string apply_config_file(RunSettings& s, const std::string& text) {
+    std::istringstream in(text);
+    std::string line;
+    for (int n = 1; std::getline(in, line); ++n) {
+        auto trim = [](std::string x) {
+            const auto b = x.find_first_not_of(" \t\r");
+            const auto e = x.find_last_not_of(" \t\r");
+            return b == std::string::npos ? std::string() : x.substr(b, e - b + 1);
+        };
+        line = trim(line.substr(0, line.find('#')));
+        if (line.empty()) continue;
+        const auto eq = line.find('=');
+        if (eq == std::string::npos) return "line " + std::to_string(n) + ": expected 'name = value'";
+        const std::string name = trim(line.substr(0, eq));
+        const std::string value = trim(line.substr(eq + 1));
+        bool known = false;
+        for (const auto& st : settings()) {
+            if (st.name != name) continue;
+            known = true;
+            if (!st.set(s, value)) return "line " + std::to_string(n) + ": bad value for " + name + ": '" + value + "'";
+        }
+        if (!known) return "line " + std::to_string(n) + ": unknown setting '" + name + "'";
+    }
+    return {};
+}
+
+std::string print_config(const RunSettings& s) {
+    std::string out;
+    for (const auto& st : settings()) out += st.name + " = " + st.get(s) + "\n";
+    return out;
+}
+
+}  // namespace cyxp2p::tools::node

@@ -1,0 +1,48 @@
+// p2p-node run settings: every limit, its flag, its config-file key and its default, in one table.
+#pragma once
+
+#include <cyxp2p/net/node.hpp>
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace cyxp2p::tools::node {
+
+struct RunSettings {
+    std::string identity;
+    std::string keys;
+    std::string listen = "127.0.0.1:7400";
+    std::string serve;
+    std::string blocks;     // default: IDENTITY/blocks
+    std::string metrics;    // HOST:PORT, empty: off
+    std::string audit;      // FILE, empty: off
+    std::uint64_t drain_timeout_ms = 10'000;
+    unsigned threads = 2;
+    std::string issuer{auth::kDefaultIssuer};
+    std::int64_t leeway_s = 30;
+    std::uint64_t tls_handshake_timeout_ms = 10'000;
+    std::uint64_t shutdown_timeout_ms = 5'000;
+    protocol::SessionLimits session{};
+    ratelimit::Limits rate{};
+    replay::Limits replay{};
+};
+
+/// One row per setting: `--name VALUE` on the command line, `name = VALUE` in a config file.
+struct Setting {
+    std::string name;
+    std::string help;
+    std::function<std::string(const RunSettings&)> get;
+    std::function<bool(RunSettings&, const std::string&)> set;  // false: the value is not valid
+};
+
+const std::vector<Setting>& settings();
+
+/// Applies `name = value` lines ('#' comments, blank lines). Returns an error message or empty.
+std::string apply_config_file(RunSettings& s, const std::string& text);
+
+/// "name = value" for every setting, in table order.
+std::string print_config(const RunSettings& s);
+
+}  // namespace cyxp2p::tools::node
