@@ -14,6 +14,7 @@
 #include <random>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
 extern char** environ;
 
@@ -97,6 +98,75 @@ ProcessResult run(const std::vector<std::string>& argv, std::string_view input,
     if (WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
     else if (WIFSIGNALED(status)) r.exit_code = 128 + WTERMSIG(status);
     return r;
+}
+
+BackgroundProcess::BackgroundProcess(const std::vector<std::string>& argv) {
+    char tmpl[] = "/tmp/cyxp2p-bg-XXXXXX";
+    const int fd = mkstemp(tmpl);
+    if (fd < 0) throw std::runtime_error("mkstemp failed");
+    log_ = tmpl;
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, fd, 1);
+    posix_spawn_file_actions_adddup2(&fa, fd, 2);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    pid_t pid = 0;
+    const int rc = posix_spawnp(&pid, args[0], &fa, nullptr, args.data(), environ);
+    posix_spawn_file_actions_destroy(&fa);
+    close(fd);
+    if (rc != 0) throw std::runtime_error("cannot start " + argv[0]);
+    pid_ = pid;
+}
+
+BackgroundProcess::~BackgroundProcess() {
+    if (pid_ > 0 && status_ < 0) stop(SIGKILL, std::chrono::seconds(5));
+    std::error_code ec;
+    std::filesystem::remove(log_, ec);
+}
+
+std::string BackgroundProcess::output() const {
+    std::ifstream in(log_, std::ios::binary);
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+std::optional<std::string> BackgroundProcess::wait_for_line(std::string_view prefix, std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+        std::istringstream lines(output());
+        for (std::string line; std::getline(lines, line);) {
+            if (line.rfind(prefix, 0) == 0) return line.substr(prefix.size());
+        }
+        int status = 0;
+        if (status_ < 0 && waitpid(pid_, &status, WNOHANG) == pid_) {
+            status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+            return std::nullopt;
+        }
+        if (status_ >= 0) return std::nullopt;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));  // polling a child's output, not faking time
+    }
+    return std::nullopt;
+}
+
+int BackgroundProcess::stop(int signal, std::chrono::milliseconds timeout) {
+    if (status_ >= 0) return status_;
+    kill(pid_, signal);
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    int status = 0;
+    while (waitpid(pid_, &status, WNOHANG) != pid_) {
+        if (std::chrono::steady_clock::now() > deadline) {
+            kill(pid_, SIGKILL);
+            waitpid(pid_, &status, 0);
+            break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return status_;
 }
 
 TempDir::TempDir() {

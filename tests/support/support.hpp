@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,6 +21,29 @@ struct ProcessResult {
 /// Kills it after `timeout`. Never throws for the program's own failures.
 ProcessResult run(const std::vector<std::string>& argv, std::string_view input = {},
                   std::chrono::milliseconds timeout = std::chrono::seconds(60));
+
+/// A program running in the background (a node under test). Its stdout and stderr go to a file; the
+/// destructor kills it if it is still running.
+class BackgroundProcess {
+public:
+    explicit BackgroundProcess(const std::vector<std::string>& argv);
+    ~BackgroundProcess();
+    BackgroundProcess(const BackgroundProcess&) = delete;
+    BackgroundProcess& operator=(const BackgroundProcess&) = delete;
+
+    /// Waits until a line starting with `prefix` appears in the output; returns the rest of that line, or
+    /// nullopt if the process exited or `timeout` passed first.
+    std::optional<std::string> wait_for_line(std::string_view prefix,
+                                             std::chrono::milliseconds timeout = std::chrono::seconds(30));
+    /// Sends `signal` and waits for the exit (SIGKILL after `timeout`); returns the exit status.
+    int stop(int signal, std::chrono::milliseconds timeout = std::chrono::seconds(30));
+    std::string output() const;
+
+private:
+    int pid_ = -1;
+    std::filesystem::path log_;
+    int status_ = -1;
+};
 
 /// A fresh directory under $TMPDIR, removed with everything in it on destruction.
 class TempDir {

@@ -1,0 +1,182 @@
+// p2p-node run and p2p-probe connect | ping | fetch, as operators and engineers run them.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <support.hpp>
+
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <random>
+
+namespace test = cyxp2p::test;
+using test::run;
+using test::TempDir;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string probe() { return test::tool("p2p-probe").string(); }
+std::string node() { return test::tool("p2p-node").string(); }
+
+std::string trim(std::string s) {
+    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+    return s;
+}
+
+class NodeCli : public ::testing::Test {
+protected:
+    void SetUp() override {
+        ASSERT_EQ(run({node(), "init", "--identity", (tmp_ / "id").string(), "--node-id", "node-cli"}).exit_code, 0);
+        ASSERT_EQ(run({probe(), "key", "new", "--alg", "EdDSA", "--kid", "cs", "--out", (tmp_ / "cs.jwk").string()}).exit_code, 0);
+        std::filesystem::create_directory(tmp_ / "serve");
+        std::mt19937 rng(7);
+        std::string data(1'500'000, '\0');
+        for (auto& c : data) c = static_cast<char>(rng());
+        test::write_file(tmp_ / "serve" / "weights.bin", data);
+        cid_ = trim(run({probe(), "cid", (tmp_ / "serve" / "weights.bin").string()}).out);
+        token_ = mint("node-cli");
+    }
+
+    std::string mint(const std::string& node_id, const std::string& scope = "content:read,job:execute") {
+        auto r = run({probe(), "token", "mint", "--key", (tmp_ / "cs.jwk").string(), "--sub", "user-1", "--node-id",
+                      node_id, "--scope", scope});
+        EXPECT_EQ(r.exit_code, 0) << r.err;
+        const auto path = tmp_ / ("token-" + node_id + "-" + std::to_string(tokens_++));
+        test::write_file(path, r.out);
+        return path.string();
+    }
+
+    std::unique_ptr<test::BackgroundProcess> start(std::vector<std::string> extra = {}) {
+        std::vector<std::string> argv = {node(), "run", "--identity", (tmp_ / "id").string(), "--keys",
+                                         (tmp_ / "cs.jwks").string(), "--listen", "127.0.0.1:0", "--serve",
+                                         (tmp_ / "serve").string(), "--threads", "1"};
+        argv.insert(argv.end(), extra.begin(), extra.end());
+        auto p = std::make_unique<test::BackgroundProcess>(argv);
+        auto ready = p->wait_for_line("ready");
+        EXPECT_TRUE(ready) << p->output();
+        port_ = trim(p->wait_for_line("listening 127.0.0.1:").value_or(""));
+        pin_ = trim(p->wait_for_line("pin ").value_or(""));
+        return p;
+    }
+
+    std::string target() const { return "127.0.0.1:" + port_; }
+
+    TempDir tmp_;
+    std::string cid_, token_, port_, pin_;
+    int tokens_ = 0;
+};
+
+TEST_F(NodeCli, LogsIdentityListenAddressAndEveryServedCid) {
+    auto n = start();
+    const std::string out = n->output();
+    EXPECT_NE(out.find("node_id node-cli"), std::string::npos) << out;
+    EXPECT_NE(out.find("serving " + cid_ + " weights.bin"), std::string::npos) << out;
+    EXPECT_EQ(pin_, trim(run({probe(), "pin", (tmp_ / "id" / "node.crt").string()}).out));
+    // Served by reference: the blockstore holds no copy of the 1.5 MB of leaves.
+    std::uint64_t stored = 0;
+    for (const auto& e : std::filesystem::recursive_directory_iterator(tmp_ / "id" / "blocks")) {
+        if (e.is_regular_file()) stored += e.file_size();
+    }
+    EXPECT_LT(stored, 100'000U);
+    EXPECT_EQ(n->stop(SIGTERM), 0);
+    EXPECT_NE(n->output().find("stopped"), std::string::npos);
+}
+
+TEST_F(NodeCli, ConnectReportsEveryPhase) {
+    auto n = start();
+    auto r = run({probe(), "connect", target(), "--pin", pin_, "--token", token_, "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    auto j = nlohmann::json::parse(r.out);
+    EXPECT_EQ(j["tls"]["version"], "TLSv1.3");
+    EXPECT_EQ(j["tls"]["alpn"], "cyx-p2p/1");
+    EXPECT_EQ(j["tls"]["group"], "X25519");
+    EXPECT_EQ(j["tls"]["peer_pin"], pin_);
+    EXPECT_EQ(j["node"]["node_id"], "node-cli");
+    EXPECT_EQ(j["node"]["limits"]["max_concurrent_streams"], 64);
+    auto text = run({probe(), "connect", target(), "--pin", pin_, "--token", token_});
+    EXPECT_EQ(text.exit_code, 0);
+    EXPECT_NE(text.out.find("verdict: OK"), std::string::npos) << text.out;
+    // Without a token: TLS only.
+    auto tls = run({probe(), "connect", target(), "--pin", pin_});
+    EXPECT_EQ(tls.exit_code, 0) << tls.err;
+    EXPECT_NE(tls.out.find("HELLO not tried"), std::string::npos);
+}
+
+TEST_F(NodeCli, FailureClassesHaveTheirExitCodes) {
+    auto n = start({"--requests-per-peer", "1/1"});
+    const std::string wrong = "sha256//47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=";
+    auto pin = run({probe(), "connect", target(), "--pin", wrong, "--token", token_});
+    EXPECT_EQ(pin.exit_code, 12);
+    EXPECT_NE(pin.err.find(pin_), std::string::npos) << pin.err;  // actual
+    EXPECT_NE(pin.err.find(wrong), std::string::npos);            // expected
+    auto other = run({probe(), "connect", target(), "--pin", pin_, "--token", mint("another-node"), "--json"});
+    EXPECT_EQ(other.exit_code, 13);
+    EXPECT_EQ(nlohmann::json::parse(other.out)["error"], "wrong_node");
+    auto refused = run({probe(), "connect", "127.0.0.1:1", "--pin", pin_, "--token", token_});
+    EXPECT_EQ(refused.exit_code, 10);
+    EXPECT_EQ(run({probe(), "connect", target(), "--token", token_}).exit_code, 2);  // no pin: refused
+    // Rate limit: the first fetch spends the subject's only token, the second is refused with exit 14.
+    EXPECT_EQ(run({probe(), "fetch", target(), cid_, "-o", (tmp_ / "a").string(), "--pin", pin_, "--token", token_}).exit_code, 0);
+    auto limited = run({probe(), "fetch", target(), cid_, "-o", (tmp_ / "b").string(), "--pin", pin_, "--token", token_});
+    EXPECT_EQ(limited.exit_code, 14) << limited.err;
+    EXPECT_FALSE(std::filesystem::exists(tmp_ / "b"));
+}
+
+TEST_F(NodeCli, FetchWritesExactlyTheServedFile) {
+    auto n = start();
+    const auto dest = tmp_ / "fetched.bin";
+    auto r = run({probe(), "fetch", target(), cid_, "-o", dest.string(), "--pin", pin_, "--token", token_, "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(nlohmann::json::parse(r.out)["verified"], true);
+    EXPECT_EQ(test::read_file(dest), test::read_file(tmp_ / "serve" / "weights.bin"));
+    // A token without content:read cannot fetch, and nothing is written.
+    auto forbidden = run({probe(), "fetch", target(), cid_, "-o", (tmp_ / "no.bin").string(), "--pin", pin_, "--token",
+                          mint("node-cli", "job:execute")});
+    EXPECT_EQ(forbidden.exit_code, 13);
+    EXPECT_FALSE(std::filesystem::exists(tmp_ / "no.bin"));
+    auto ping = run({probe(), "ping", target(), "--pin", pin_, "--token", token_, "--count", "2", "--json"});
+    EXPECT_EQ(ping.exit_code, 0);
+    EXPECT_EQ(nlohmann::json::parse(ping.out)["rtt_ms"].size(), 2U);
+}
+
+TEST_F(NodeCli, MisconfigurationStopsAtOnceWithAFix) {
+    ASSERT_EQ(::chmod((tmp_ / "id" / "node.key").c_str(), 0644), 0);
+    auto perms = run({node(), "run", "--identity", (tmp_ / "id").string(), "--keys", (tmp_ / "cs.jwks").string()});
+    EXPECT_EQ(perms.exit_code, 4);
+    EXPECT_NE(perms.err.find("chmod 600"), std::string::npos) << perms.err;
+    ASSERT_EQ(::chmod((tmp_ / "id" / "node.key").c_str(), 0600), 0);
+    test::write_file(tmp_ / "bad.jwks", "{\"keys\": 5}");
+    auto jwks = run({node(), "run", "--identity", (tmp_ / "id").string(), "--keys", (tmp_ / "bad.jwks").string()});
+    EXPECT_EQ(jwks.exit_code, 4) << jwks.err;
+    auto missing = run({node(), "run", "--keys", (tmp_ / "cs.jwks").string()});
+    EXPECT_EQ(missing.exit_code, 2);
+    auto bad_flag = run({node(), "run", "--identity", (tmp_ / "id").string(), "--keys", (tmp_ / "cs.jwks").string(),
+                         "--max-streams", "lots"});
+    EXPECT_EQ(bad_flag.exit_code, 2);
+    EXPECT_NE(bad_flag.err.find("--max-streams"), std::string::npos);
+    auto n = start();
+    auto in_use = run({node(), "run", "--identity", (tmp_ / "id").string(), "--keys", (tmp_ / "cs.jwks").string(),
+                       "--listen", target()});
+    EXPECT_EQ(in_use.exit_code, 3);
+    EXPECT_NE(in_use.err.find("address_in_use"), std::string::npos) << in_use.err;
+}
+
+TEST_F(NodeCli, ConfigFileFlagsAndPrintConfig) {
+    test::write_file(tmp_ / "node.conf", "# limits\nmax-streams = 7\nthreads = 3\n");
+    auto r = run({node(), "run", "--identity", (tmp_ / "id").string(), "--keys", (tmp_ / "cs.jwks").string(), "--config",
+                  (tmp_ / "node.conf").string(), "--threads", "2", "--print-config"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find("max-streams = 7\n"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("threads = 2\n"), std::string::npos);  // the flag wins over the file
+    EXPECT_NE(r.out.find("max-frame-size = 65536\n"), std::string::npos);
+    test::write_file(tmp_ / "bad.conf", "max-streamz = 7\n");
+    auto bad = run({node(), "run", "--config", (tmp_ / "bad.conf").string(), "--print-config"});
+    EXPECT_EQ(bad.exit_code, 2);
+    EXPECT_NE(bad.err.find("line 1"), std::string::npos);
+    auto help = run({node(), "run", "--help"});
+    EXPECT_EQ(help.exit_code, 0);
+    EXPECT_NE(help.out.find("--max-connections-per-address"), std::string::npos);
+    EXPECT_NE(help.out.find("[default: 16]"), std::string::npos);
+}
+
+}  // namespace
