@@ -1,13 +1,13 @@
 #include <cyxp2p/auth/jwt.hpp>
 #include <cyxp2p/content/cid.hpp>
 #include <cyxp2p/content/errc.hpp>
-#include <cyxp2p/content/file_writer.hpp>
 #include <cyxp2p/net/detail/link.hpp>
 #include <cyxp2p/net/detail/tls_info.hpp>
 #include <cyxp2p/net/engine.hpp>
 #include <cyxp2p/pinning/errc.hpp>
 #include <cyxp2p/pinning/tls_policy.hpp>
 #include <cyxp2p/protocol/body.hpp>
+#include <cyxp2p/protocol/content_fetch.hpp>
 #include <cyxp2p/protocol/engine_session.hpp>
 
 #include <nlohmann/json.hpp>
@@ -451,41 +451,32 @@ void Connection::start_fetch(std::string cid, std::filesystem::path dest, FetchP
         std::error_code ec;
         auto root = content::Cid::parse(cid, ec);
         if (!root) return done(ec, {});
-        auto writer = std::make_shared<content::FileWriter>(*root, dest);
-        if (auto e = writer->open()) return done(e, {});
+        auto receiver = std::make_shared<protocol::ContentReceiver>(*root, dest);
+        if (auto e = receiver->open()) return done(e, {});
         auto finished = std::make_shared<bool>(false);
         auto id = std::make_shared<std::uint32_t>(0);
-        auto complete = [done, finished, writer](std::error_code e, FetchResult r) {
+        auto complete = [done, finished, receiver](std::error_code e, FetchResult r) {
             if (*finished) return;
             *finished = true;
-            if (e) writer->abort();
+            if (e) receiver->abort();
             done(e, std::move(r));
         };
-        auto result = std::make_shared<FetchResult>(FetchResult{cid, 0, 0, dest});
         detail::StreamOp op;
-        op.on_message = [link, writer, id, complete, progress, result, finished](std::vector<std::uint8_t> m) {
+        op.on_message = [link, receiver, id, complete, progress, finished](std::vector<std::uint8_t> m) {
             if (*finished) return;
-            std::error_code e;
-            auto block = protocol::decode_content_block(m, e);
-            std::optional<content::Cid> claimed;
-            if (block) claimed = content::Cid::from_bytes(block->cid, e);
-            if (!block || !claimed) {
-                link->reset(*id, protocol::errc::bad_message, "malformed content block");
-                return complete(make_error_code(protocol::errc::bad_message), {});
+            // Verified against the CID its parent named before a byte reaches the file.
+            if (auto e = receiver->on_message(m)) {
+                link->reset(*id, e == protocol::errc::bad_message ? protocol::errc::bad_message
+                                                                   : protocol::errc::content_mismatch,
+                            e.message());
+                return complete(e, {});
             }
-            // Verified against the CID its parent named before a byte reaches the file (DagVerifier).
-            if (auto ve = writer->push(block->data, claimed)) {
-                link->reset(*id, protocol::errc::content_mismatch, ve.message());
-                return complete(ve, {});
-            }
-            result->blocks++;
-            result->bytes += block->data.size();
-            if (progress) progress(writer->verifier().bytes_verified(), writer->verifier().file_size());
+            if (progress) progress(receiver->bytes_verified(), receiver->file_size());
         };
-        op.on_done = [writer, complete, result](std::error_code e) {
-            if (!e) e = writer->commit();
-            if (!e) result->bytes = writer->verifier().bytes_verified();
-            complete(e, e ? FetchResult{} : *result);
+        op.on_done = [receiver, complete, cid, dest](std::error_code e) {
+            if (!e) e = receiver->finish();
+            FetchResult r{cid, receiver->bytes_verified(), receiver->blocks_verified(), dest};
+            complete(e, e ? FetchResult{} : r);
         };
         *id = link->open("content.fetch", protocol::encode(protocol::ContentFetch{cid, 0}), true, std::move(op), ec);
         if (ec) complete(ec, {});

@@ -1,4 +1,3 @@
-#include <cyxp2p/content/dag_walker.hpp>
 #include <cyxp2p/net/detail/link.hpp>
 #include <cyxp2p/net/detail/tls_info.hpp>
 #include <cyxp2p/net/errc.hpp>
@@ -6,6 +5,7 @@
 #include <cyxp2p/pinning/errc.hpp>
 #include <cyxp2p/pinning/tls_policy.hpp>
 #include <cyxp2p/protocol/body.hpp>
+#include <cyxp2p/protocol/content_fetch.hpp>
 #include <cyxp2p/protocol/node_session.hpp>
 #include <cyxp2p/ratelimit/connection_limiter.hpp>
 #include <cyxp2p/ratelimit/keyed_limiter.hpp>
@@ -480,33 +480,28 @@ void Node::Impl::install_content_fetch() {
         if (!options.content->has(*root)) {
             return stream->fail(protocol::errc::content_not_found, "this node has no " + req->cid);
         }
-        auto walker = std::make_shared<content::DagWalker>(*options.content, *root);
+        auto sender = std::make_shared<protocol::ContentSender>(*options.content, *root, kProducerHighWater);
         auto weak = std::weak_ptr<ServerStream>(stream);
-        auto served = std::make_shared<std::uint64_t>(0);
         std::string cid_text = req->cid;
-        stream->on_writable([this, walker, weak, served, cid_text] {
+        stream->on_writable([this, sender, weak, cid_text] {
             auto s = weak.lock();
             if (!s) return;
-            while (s->pending_bytes() < kProducerHighWater) {
-                std::error_code wec;
-                auto block = walker->next(wec);
-                if (wec) {
-                    audit({.kind = AuditEvent::Kind::content_served, .peer = s->peer(), .subject = s->claims().subject,
-                           .method = s->method(), .result = "failed", .detail = cid_text + ": " + wec.message()});
-                    s->fail(protocol::errc::internal, "stored content unreadable: " + wec.message());
-                    return;
-                }
-                if (!block) {
-                    audit({.kind = AuditEvent::Kind::content_served, .peer = s->peer(), .subject = s->claims().subject,
-                           .method = s->method(), .result = "ok", .detail = cid_text,
-                           .value = static_cast<std::int64_t>(*served)});
-                    s->finish();
-                    return;
-                }
-                *served += block->data.size();
-                metrics.content_blocks_served++;
-                metrics.content_bytes_served += block->data.size();
-                s->send(protocol::encode(protocol::ContentBlock{block->cid.bytes(), std::move(block->data)}));
+            std::error_code wec;
+            const auto before = sender->bytes_sent();
+            const auto blocks_before = sender->blocks_sent();
+            const auto status = sender->pump([&s](std::span<const std::uint8_t> m) { return s->send(m); },
+                                             [&s] { return s->pending_bytes(); }, wec);
+            metrics.content_blocks_served += sender->blocks_sent() - blocks_before;
+            metrics.content_bytes_served += sender->bytes_sent() - before;
+            if (status == protocol::ContentSender::Status::failed) {
+                audit({.kind = AuditEvent::Kind::content_served, .peer = s->peer(), .subject = s->claims().subject,
+                       .method = s->method(), .result = "failed", .detail = cid_text + ": " + wec.message()});
+                s->fail(protocol::errc::internal, "stored content unreadable: " + wec.message());
+            } else if (status == protocol::ContentSender::Status::done) {
+                audit({.kind = AuditEvent::Kind::content_served, .peer = s->peer(), .subject = s->claims().subject,
+                       .method = s->method(), .result = "ok", .detail = cid_text,
+                       .value = static_cast<std::int64_t>(sender->bytes_sent())});
+                s->finish();
             }
         });
     };

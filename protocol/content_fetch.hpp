@@ -1,0 +1,66 @@
+// content.fetch, both ends, sans-IO: the node streams a DAG out of its blockstore in DFS order as flow
+// control allows; the engine verifies every block against the CID its verified parent named before a byte
+// of it reaches the destination file, which appears only when the whole DAG verified.
+#pragma once
+
+#include <cyxp2p/content/blockstore.hpp>
+#include <cyxp2p/content/cid.hpp>
+#include <cyxp2p/content/dag_walker.hpp>
+#include <cyxp2p/content/file_writer.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <span>
+#include <system_error>
+
+namespace cyxp2p::protocol {
+
+/// Node side. Call pump() when the stream opens and whenever its output has drained.
+class ContentSender {
+public:
+    /// Queues at most ~`high_water` bytes per pump, so a large DAG never sits in memory.
+    ContentSender(const content::Blockstore& store, const content::Cid& root, std::size_t high_water = 1U << 20);
+
+    enum class Status { more, done, failed };
+    /// Sends ContentBlock messages through `send` while `pending()` is below the high-water mark.
+    /// `failed`: ec says why (a block missing or corrupt in the store: never sent as good data).
+    Status pump(const std::function<std::error_code(std::span<const std::uint8_t>)>& send,
+                const std::function<std::size_t()>& pending, std::error_code& ec);
+
+    std::uint64_t bytes_sent() const { return bytes_; }
+    std::uint64_t blocks_sent() const { return blocks_; }
+
+private:
+    content::DagWalker walker_;
+    std::size_t high_water_;
+    std::uint64_t bytes_ = 0;
+    std::uint64_t blocks_ = 0;
+};
+
+/// Engine side: feed it each message of the content.fetch stream, then finish() at the stream's end.
+class ContentReceiver {
+public:
+    ContentReceiver(const content::Cid& root, std::filesystem::path destination);
+
+    /// Creates the temporary file.
+    std::error_code open();
+    /// Decodes one ContentBlock message and verifies and writes it. Any error is final: the temporary file
+    /// is gone. Errors: protocol::errc::bad_message, content::errc (hash_mismatch, unexpected_block, ...).
+    std::error_code on_message(std::span<const std::uint8_t> message);
+    /// The node ended the stream: checks the DAG is complete, syncs and renames the file into place.
+    std::error_code finish();
+    /// Gives up (stream reset, connection lost): removes the temporary file.
+    void abort() noexcept;
+
+    std::uint64_t bytes_verified() const { return writer_->verifier().bytes_verified(); }
+    std::uint64_t file_size() const { return writer_->verifier().file_size(); }
+    std::uint64_t blocks_verified() const { return writer_->verifier().blocks_verified(); }
+
+private:
+    std::unique_ptr<content::FileWriter> writer_;
+    bool failed_ = false;
+};
+
+}  // namespace cyxp2p::protocol
