@@ -24,5 +24,6 @@ int cmd_car(const std::vector<std::string>& argv, std::size_t first);    // cont
 int cmd_connect(const std::vector<std::string>& argv, std::size_t first);  // net: connect report
 int cmd_ping(const std::vector<std::string>& argv, std::size_t first);     // net: PING round trips
 int cmd_fetch(const std::vector<std::string>& argv, std::size_t first);    // net: verified download
+int cmd_bench(const std::vector<std::string>& argv, std::size_t first);    // bench: throughput, handshakes/s
 
 }  // namespace cyxp2p::tools::probe

@@ -14,6 +14,7 @@ constexpr probe::Command kCommands[] = {
     {"connect", "connect to a node and report each phase (TCP, TLS, pin, HELLO)", probe::cmd_connect},
     {"ping", "PING round trips over an authenticated session", probe::cmd_ping},
     {"fetch", "download a file by CID, verifying every block", probe::cmd_fetch},
+    {"bench", "one session's throughput (K streams) or handshakes per second against a node", probe::cmd_bench},
     {"pin", "print the SPKI pin (sha256//...) of a PEM certificate", probe::cmd_pin},
     {"key", "create a token signing key (JWK) and its JWKS: key new", probe::cmd_key},
     {"token", "mint, verify or decode P2P tokens (JWT)", probe::cmd_token},

@@ -1,0 +1,252 @@
+// p2p-probe bench: what one engine gets from a node over loopback or a real link, measured the way bench/run
+// compares it with plain OpenSSL (docs/performance.md).
+//   --bytes N --streams K --cid CID   bulk throughput of ONE session: K concurrent content.fetch streams of a
+//                                     file the node serves, restarted until N bytes arrived (messages are
+//                                     counted as they leave the session, before any verification)
+//   --handshakes N                    N fresh connections (TCP + TLS 1.3 + HELLO with the token's JWT check
+//                                     and the node's replay check), each closed before the next; then N more
+//                                     resuming the TLS session the first one cached
+#include <cyxp2p/net/engine.hpp>
+#include <cyxp2p/pinning/errc.hpp>
+#include <cyxp2p/protocol/body.hpp>
+
+#include <boost/asio/io_context.hpp>
+
+#include <chrono>
+#include <future>
+#include <iomanip>
+#include <iostream>
+
+#include "../common/cli.hpp"
+#include "commands.hpp"
+
+namespace cyxp2p::tools::probe {
+namespace {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+constexpr const char* kUsage =
+    "usage: p2p-probe bench HOST:PORT --pin PINS --token FILE|- --cid CID [--bytes N] [--streams K] [--json]\n"
+    "       p2p-probe bench HOST:PORT --pin PINS --token FILE|- --handshakes N [--json]\n\n"
+    "Measures one engine's view of a node. With --cid: bulk throughput of one session, K concurrent\n"
+    "content.fetch streams of CID (a file the node serves, e.g. p2p-node run --serve DIR) restarted until N\n"
+    "bytes arrived (default 64 MiB, 1 stream). With --handshakes: full handshakes per second (TCP, TLS 1.3,\n"
+    "HELLO with the token, each a fresh connection closed before the next), then resumed ones.\n\n"
+    "  --pin PINS         sha256//A;sha256//B: the node keys to accept\n"
+    "  --token FILE|-     the P2P token (needs content:read for --cid)\n"
+    "  --node-id ID       require the node to identify as ID\n"
+    "  --timeout-ms N     per-phase timeout (default 10000)\n"
+    "  --json             machine-readable output\n";
+
+template <class T>
+T wait(asio::io_context& io, std::future<T>& f) {
+    while (f.wait_for(0s) != std::future_status::ready) io.run_one_for(50ms);
+    return f.get();
+}
+
+using Dialed = std::pair<std::error_code, std::shared_ptr<net::Connection>>;
+
+Dialed dial(asio::io_context& io, net::Engine& engine, const net::ConnectOptions& o) {
+    std::promise<Dialed> p;
+    auto f = p.get_future();
+    engine.async_connect(o, [&p](std::error_code ec, std::shared_ptr<net::Connection> c) { p.set_value({ec, std::move(c)}); });
+    return wait(io, f);
+}
+
+std::error_code close(asio::io_context& io, net::Connection& c) {
+    std::promise<std::error_code> p;
+    auto f = p.get_future();
+    c.async_close([&p](std::error_code e) { p.set_value(e); });
+    return wait(io, f);
+}
+
+int failed(const Args& a, std::error_code ec, const std::string& what) {
+    const bool pin = ec.category() == pinning::category();
+    return fail(&a, pin ? Exit::pin_mismatch : Exit::failure, pin ? "pin_mismatch" : "bench_failed", what + ": " + ec.message());
+}
+
+std::optional<std::uint64_t> number(const Args& a, std::string_view name, std::uint64_t fallback) {
+    auto v = a.get(name);
+    if (!v) return fallback;
+    try {
+        std::size_t used = 0;
+        const auto n = std::stoull(*v, &used);
+        if (used != v->size()) return std::nullopt;
+        return n;
+    } catch (...) {
+        return std::nullopt;
+    }
+}
+
+// K streams, each fetching `cid` again until `target` bytes of messages arrived on the session.
+struct Bulk {
+    std::shared_ptr<net::Connection> conn;
+    std::vector<std::uint8_t> request;
+    std::uint64_t target = 0;
+    std::uint64_t received = 0;
+    std::uint64_t messages = 0;
+    std::uint64_t fetches = 0;
+    std::size_t running = 0;
+    std::error_code error;
+    std::promise<void> done;
+
+    void start() {
+        ++running;
+        ++fetches;
+        conn->subscribe("content.fetch", request,
+                        [this](std::vector<std::uint8_t> m) {
+                            received += m.size();
+                            ++messages;
+                        },
+                        [this](std::error_code ec) {
+                            --running;
+                            if (ec && !error) error = ec;
+                            if (!error && received < target) return start();
+                            if (running == 0) done.set_value();
+                        });
+    }
+};
+
+int bench_bytes(const Args& a, asio::io_context& io, net::Engine& engine, const net::ConnectOptions& o) {
+    const auto bytes = number(a, "--bytes", 64ULL << 20);
+    const auto streams = number(a, "--streams", 1);
+    if (!bytes || *bytes == 0 || !streams || *streams == 0 || *streams > 64) {
+        return fail(&a, Exit::usage, "usage", "--bytes must be > 0 and --streams 1..64");
+    }
+    auto [ec, conn] = dial(io, engine, o);
+    if (ec) return failed(a, ec, "connect");
+    Bulk bulk;
+    bulk.conn = conn;
+    bulk.request = protocol::encode(protocol::ContentFetch{*a.get("--cid"), 0});
+    bulk.target = *bytes;
+    auto finished = bulk.done.get_future();
+    const auto t0 = Clock::now();
+    for (std::uint64_t i = 0; i < *streams; ++i) bulk.start();
+    wait(io, finished);
+    const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+    close(io, *conn);
+    if (bulk.error) return failed(a, bulk.error, "content.fetch " + *a.get("--cid"));
+    const double mibs = static_cast<double>(bulk.received) / (1024.0 * 1024.0) / std::max(secs, 1e-9);
+    if (a.json()) {
+        print_json({{"mode", "bytes"}, {"streams", *streams}, {"bytes", bulk.received}, {"messages", bulk.messages},
+                    {"fetches", bulk.fetches}, {"seconds", secs}, {"mib_per_s", mibs}, {"cipher", conn->tls().cipher}});
+    } else {
+        std::cout << "bench " << bulk.received << " bytes in " << bulk.messages << " messages over " << *streams
+                  << " stream(s) of one session: " << std::fixed << std::setprecision(3) << secs << " s, "
+                  << std::setprecision(1) << mibs << " MiB/s (" << conn->tls().cipher << ")\n";
+    }
+    return 0;
+}
+
+struct HandshakeRun {
+    double per_s = 0;
+    double mean_connect_ms = 0;
+    std::uint64_t resumed = 0;
+};
+
+// `count` connections on `engine`, each closed (GOAWAY, close_notify) before the next opens.
+std::optional<HandshakeRun> handshake_loop(const Args& a, asio::io_context& io, net::Engine& engine,
+                                           const net::ConnectOptions& o, std::uint64_t count, int& rc) {
+    HandshakeRun r;
+    double connect_s = 0;
+    const auto t0 = Clock::now();
+    for (std::uint64_t i = 0; i < count; ++i) {
+        auto opts = o;
+        opts.report = std::make_shared<net::ConnectReport>();
+        const auto c0 = Clock::now();
+        auto [ec, conn] = dial(io, engine, opts);
+        connect_s += std::chrono::duration<double>(Clock::now() - c0).count();
+        if (ec) {
+            rc = failed(a, ec, "handshake " + std::to_string(i + 1) + " (" + opts.report->reject_detail + ")");
+            return std::nullopt;
+        }
+        if (conn->tls().resumed) ++r.resumed;
+        close(io, *conn);
+    }
+    const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+    r.per_s = static_cast<double>(count) / std::max(secs, 1e-9);
+    r.mean_connect_ms = connect_s * 1000.0 / static_cast<double>(count);
+    return r;
+}
+
+int bench_handshakes(const Args& a, asio::io_context& io, const net::EngineOptions& eo, const net::ConnectOptions& o) {
+    const auto count = number(a, "--handshakes", 100);
+    if (!count || *count == 0 || *count > 1'000'000) return fail(&a, Exit::usage, "usage", "--handshakes must be 1..1000000");
+    int rc = 0;
+    auto no_cache = eo;
+    no_cache.session_cache_size = 0;  // every connection a full handshake
+    net::Engine full_engine(io.get_executor(), no_cache);
+    auto full = handshake_loop(a, io, full_engine, o, *count, rc);
+    if (!full) return rc;
+    net::Engine resuming(io.get_executor(), eo);
+    if (!handshake_loop(a, io, resuming, o, 1, rc)) return rc;  // caches the session
+    auto resumed = handshake_loop(a, io, resuming, o, *count, rc);
+    if (!resumed) return rc;
+    if (a.json()) {
+        print_json({{"mode", "handshakes"}, {"count", *count}, {"full_per_s", full->per_s},
+                    {"full_connect_ms", full->mean_connect_ms}, {"resumed_per_s", resumed->per_s},
+                    {"resumed_connect_ms", resumed->mean_connect_ms}, {"resumed", resumed->resumed}});
+    } else {
+        std::cout << std::fixed << std::setprecision(1) << "bench " << *count << " full handshakes: " << full->per_s
+                  << "/s (connect " << std::setprecision(2) << full->mean_connect_ms << " ms each)\n"
+                  << std::setprecision(1) << "bench " << *count << " resumed: " << resumed->per_s << "/s (connect "
+                  << std::setprecision(2) << resumed->mean_connect_ms << " ms each; " << resumed->resumed << " of "
+                  << *count << " resumed the TLS session)\n";
+    }
+    return 0;
+}
+
+}  // namespace
+
+int cmd_bench(const std::vector<std::string>& argv, std::size_t first) {
+    std::string error;
+    std::initializer_list<OptionSpec> spec = {{"--pin", true},        {"--token", true},   {"--node-id", true},
+                                              {"--timeout-ms", true}, {"--bytes", true},   {"--streams", true},
+                                              {"--cid", true},        {"--handshakes", true}};
+    auto a = Args::parse(argv, first, spec, error);
+    if (!a) return fail(nullptr, Exit::usage, "usage", error + "\n" + kUsage);
+    if (a->help()) {
+        std::cout << kUsage;
+        return 0;
+    }
+    if (a->positionals().size() != 1 || !a->get("--pin") || !a->get("--token") ||
+        a->has("--cid") == a->has("--handshakes")) {
+        return fail(&*a, Exit::usage, "usage", kUsage);
+    }
+    net::ConnectOptions o;
+    const std::string hostport = a->positionals()[0];
+    const auto colon = hostport.rfind(':');
+    try {
+        if (colon == std::string::npos || colon == 0) throw std::invalid_argument("host");
+        o.host = hostport.substr(0, colon);
+        if (o.host.size() > 2 && o.host.front() == '[') o.host = o.host.substr(1, o.host.size() - 2);
+        const auto p = std::stoul(hostport.substr(colon + 1));
+        if (p == 0 || p > 65535) throw std::out_of_range("port");
+        o.port = static_cast<std::uint16_t>(p);
+    } catch (...) {
+        return fail(&*a, Exit::usage, "usage", "expected HOST:PORT, not '" + hostport + "'");
+    }
+    pinning::PinListError perr;
+    o.pins = pinning::PinSet::parse(*a->get("--pin"), &perr);
+    if (!o.pins) return fail(&*a, Exit::bad_input, "bad_pin", "--pin: " + perr.describe());
+    std::error_code ec;
+    auto token = read_input(*a->get("--token"), ec);
+    if (!token) return fail(&*a, Exit::io, "io_error", "cannot read token: " + ec.message());
+    const auto b = token->find_first_not_of(" \t\r\n");
+    const auto e = token->find_last_not_of(" \t\r\n");
+    o.token = b == std::string::npos ? "" : token->substr(b, e - b + 1);
+    o.expected_node_id = a->get("--node-id").value_or("");
+
+    net::EngineOptions eo;
+    if (auto t = number(*a, "--timeout-ms", 10'000); t && *t > 0) {
+        eo.connect_timeout = eo.tls_timeout = eo.session.handshake_timeout = std::chrono::milliseconds(*t);
+    }
+    asio::io_context io;
+    if (a->has("--handshakes")) return bench_handshakes(*a, io, eo, o);
+    net::Engine engine(io.get_executor(), eo);
+    return bench_bytes(*a, io, engine, o);
+}
+
+}  // namespace cyxp2p::tools::probe
