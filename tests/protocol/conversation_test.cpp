@@ -1,0 +1,281 @@
+// Whole conversations through NodeSession and EngineSession in memory: content.fetch with verification
+// while a metrics stream keeps flowing, the same conversation split at random byte boundaries, and the
+// per-session byte budget.
+#include <cyxp2p/auth/jwt.hpp>
+#include <cyxp2p/auth/keyring.hpp>
+#include <cyxp2p/content/importer.hpp>
+#include <cyxp2p/protocol/body.hpp>
+#include <cyxp2p/protocol/content_fetch.hpp>
+#include <cyxp2p/protocol/engine_session.hpp>
+#include <cyxp2p/protocol/errc.hpp>
+#include <cyxp2p/protocol/node_session.hpp>
+#include <cyxp2p/replay/nonce_window.hpp>
+#include <gtest/gtest.h>
+#include <support.hpp>
+
+#include <random>
+
+namespace p = cyxp2p::protocol;
+namespace auth = cyxp2p::auth;
+namespace content = cyxp2p::content;
+using Kind = p::Event::Kind;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr std::int64_t kT0 = 1'700'000'000;
+const p::Time kNow = std::chrono::duration_cast<p::Time>(std::chrono::seconds(kT0 + 5));
+
+struct Fixture {
+    // A fixed key, so that two fixtures accept each other's tokens (the split-replay test needs it).
+    Fixture() : key(*auth::Jwk::from_secret(std::vector<std::uint8_t>(32, 7), "k", ec_)) {
+        EXPECT_FALSE(keys.add(key));
+        config.node_id = "node-1";
+        services.keys = &keys;
+        services.nonces = &nonces;
+    }
+    std::string token() {
+        auth::Claims c;
+        c.subject = "user";
+        c.node_id = "node-1";
+        c.session_id = "s";
+        c.issued_at = kT0;
+        c.expires_at = kT0 + 3600;
+        c.scope = {"content:read", "metrics:read", "job:execute"};
+        std::error_code ec;
+        return auth::mint(c, key, ec).value_or("");
+    }
+    p::EngineConfig engine_config() {
+        p::EngineConfig c;
+        c.token = token();
+        c.random = [n = 0](std::span<std::uint8_t> out) mutable {
+            for (auto& b : out) b = static_cast<std::uint8_t>(++n);
+        };
+        return c;
+    }
+    std::error_code ec_;
+    auth::Jwk key;
+    auth::Keyring keys;
+    cyxp2p::replay::NonceWindow nonces;
+    p::NodeConfig config;
+    p::NodeServices services;
+};
+
+// A small file in a blockstore: 5 leaves of 1 KiB chunks under one root.
+struct Stored {
+    explicit Stored(const cyxp2p::test::TempDir& tmp, std::size_t size) {
+        std::mt19937 rng(3);
+        data.resize(size);
+        for (auto& c : data) c = static_cast<char>(rng());
+        cyxp2p::test::write_file(tmp / "src.bin", data);
+        std::error_code ec;
+        store = content::Blockstore::open(tmp / "blocks", ec);
+        content::ImportOptions o;
+        o.chunk_size = 1024;
+        auto r = content::import_file(tmp / "src.bin", o, store->sink(), ec);
+        EXPECT_TRUE(r) << ec.message();
+        root = r->root;
+    }
+    std::string data;
+    std::optional<content::Blockstore> store;
+    content::Cid root = content::Cid::of_block(0, content::Codec::dag_pb, {});
+};
+
+TEST(Conversation, FetchVerifiesWhileMetricsKeepFlowing) {
+    cyxp2p::test::TempDir tmp;
+    Stored stored(tmp, 600 * 1024);  // 600 blocks of 1 KiB, ~4 internal nodes
+    Fixture f;
+    p::NodeSession node(f.config, f.services, "peer", kNow);
+    p::EngineSession engine(f.engine_config(), kNow);
+    auto shuttle = [&] {
+        bool moved = false;
+        if (auto a = engine.poll_output(); !a.empty()) node.receive(a, kNow), moved = true;
+        if (auto b = node.poll_output(); !b.empty()) engine.receive(b, kNow), moved = true;
+        return moved;
+    };
+    while (shuttle()) {
+    }
+    ASSERT_TRUE(engine.ready());
+    std::error_code ec;
+    auto fetch = engine.open_stream("content.fetch", kNow, ec);
+    auto metrics = engine.open_stream("metrics.subscribe", kNow, ec);
+    ASSERT_FALSE(engine.send_message(*fetch, p::encode(p::ContentFetch{stored.root.to_string(), 0})));
+    ASSERT_FALSE(engine.finish(*fetch));
+    ASSERT_FALSE(engine.finish(*metrics));
+
+    std::optional<p::ContentSender> sender;
+    p::ContentReceiver receiver(stored.root, tmp / "out.bin");
+    ASSERT_FALSE(receiver.open());
+    int step = 0, rounds_with_fetch_data = 0, rounds_with_both = 0;
+    bool fetch_done = false, fetch_failed = false;
+    for (int round = 0; round < 100000 && !fetch_done; ++round) {
+        shuttle();
+        while (auto e = node.poll_event()) {
+            if (e->kind == Kind::message && e->stream_id == *fetch) {
+                auto req = p::decode_content_fetch(e->body, ec);
+                ASSERT_TRUE(req);
+                sender.emplace(*stored.store, stored.root, 64 * 1024);
+            }
+        }
+        if (sender) {
+            auto st = sender->pump([&](std::span<const std::uint8_t> m) { return node.send_message(*fetch, m); },
+                                   [&] { return node.pending_bytes(*fetch); }, ec);
+            ASSERT_NE(st, p::ContentSender::Status::failed) << ec.message();
+            if (st == p::ContentSender::Status::done) {
+                ASSERT_FALSE(node.finish(*fetch));
+                sender.reset();
+            }
+        }
+        // The node reports training metrics every round, whatever the fetch is doing.
+        node.send_message(*metrics, p::encode(p::MetricsUpdate{static_cast<std::uint64_t>(++step), 1, {{"loss", 1.0}}}));
+        shuttle();
+        bool fetch_data = false, metrics_data = false;
+        while (auto e = engine.poll_event()) {
+            if (e->kind == Kind::message && e->stream_id == *fetch) {
+                ASSERT_FALSE(receiver.on_message(e->body));
+                fetch_data = true;
+            } else if (e->kind == Kind::message && e->stream_id == *metrics) {
+                metrics_data = true;
+            } else if (e->kind == Kind::stream_end && e->stream_id == *fetch) {
+                fetch_done = true;
+            } else if (e->kind == Kind::stream_reset) {
+                fetch_failed = true;
+            }
+        }
+        rounds_with_fetch_data += fetch_data;
+        rounds_with_both += fetch_data && metrics_data;
+    }
+    ASSERT_TRUE(fetch_done);
+    EXPECT_FALSE(fetch_failed);
+    ASSERT_FALSE(receiver.finish());
+    EXPECT_EQ(cyxp2p::test::read_file(tmp / "out.bin"), stored.data);
+    EXPECT_GT(receiver.blocks_verified(), 600U);
+    // The metrics stream was never starved by the bulk transfer: every round that moved file data also
+    // delivered that round's metrics update.
+    EXPECT_GE(rounds_with_fetch_data, 3);
+    EXPECT_EQ(rounds_with_both, rounds_with_fetch_data);
+}
+
+TEST(Conversation, ReceiverRefusesATamperedBlockAndLeavesNothing) {
+    cyxp2p::test::TempDir tmp;
+    Stored stored(tmp, 8 * 1024);
+    p::ContentSender sender(*stored.store, stored.root);
+    std::vector<std::vector<std::uint8_t>> messages;
+    std::error_code ec;
+    ASSERT_EQ(sender.pump([&](std::span<const std::uint8_t> m) {
+                  messages.emplace_back(m.begin(), m.end());
+                  return std::error_code{};
+              },
+              [] { return std::size_t{0}; }, ec),
+              p::ContentSender::Status::done);
+    ASSERT_GE(messages.size(), 3U);
+    messages[2][messages[2].size() - 1] ^= 0x01;  // one bit of one leaf
+    p::ContentReceiver receiver(stored.root, tmp / "out.bin");
+    ASSERT_FALSE(receiver.open());
+    std::error_code first_error;
+    for (auto& m : messages) {
+        if ((first_error = receiver.on_message(m))) break;
+    }
+    EXPECT_TRUE(first_error);
+    EXPECT_FALSE(std::filesystem::exists(tmp / "out.bin"));
+    for (const auto& e : std::filesystem::directory_iterator(tmp.path())) {
+        EXPECT_EQ(e.path().filename().string().find("out.bin"), std::string::npos) << e.path();
+    }
+}
+
+// Records everything the two sides say in one scripted conversation, with the events each side saw.
+struct Transcript {
+    std::vector<std::vector<std::uint8_t>> to_node;    // every engine output chunk, in order
+    std::vector<std::string> node_events;
+};
+
+std::string describe(const p::Event& e) {
+    std::string s = p::to_string(e.kind);
+    s += "/" + std::to_string(e.stream_id) + "/" + e.method + "/" + std::to_string(e.body.size());
+    if (!e.body.empty()) s += "/" + std::to_string(e.body.front()) + std::to_string(e.body.back());
+    if (e.error) s += "/" + e.error.message();
+    return s;
+}
+
+Transcript record() {
+    Fixture f;
+    Transcript t;
+    p::NodeSession node(f.config, f.services, "peer", kNow);
+    p::EngineSession engine(f.engine_config(), kNow);
+    auto pump = [&] {
+        for (;;) {
+            auto a = engine.poll_output();
+            if (!a.empty()) {
+                t.to_node.push_back(a);
+                node.receive(a, kNow);
+            }
+            while (auto e = node.poll_event()) t.node_events.push_back(describe(*e));
+            auto b = node.poll_output();
+            if (!b.empty()) engine.receive(b, kNow);
+            while (engine.poll_event()) {
+            }
+            if (a.empty() && b.empty()) return;
+        }
+    };
+    pump();
+    std::error_code ec;
+    for (int s = 0; s < 3; ++s) {
+        auto id = engine.open_stream("job.submit", kNow, ec);
+        std::vector<std::uint8_t> big(70'000 + static_cast<std::size_t>(s), static_cast<std::uint8_t>(s + 1));
+        engine.send_message(*id, p::encode(p::JobSubmit{"job-" + std::to_string(s), {}}));
+        engine.send_message(*id, big);
+        engine.finish(*id);
+    }
+    pump();
+    return t;
+}
+
+TEST(Conversation, RandomSplitsYieldTheSameEvents) {
+    const Transcript reference = record();
+    ASSERT_GE(reference.node_events.size(), 10U);
+    std::vector<std::uint8_t> wire;
+    for (const auto& chunk : reference.to_node) wire.insert(wire.end(), chunk.begin(), chunk.end());
+    std::mt19937 rng(12345);
+    for (int trial = 0; trial < 40; ++trial) {
+        Fixture f;  // fresh nonce window: the same nonces are new to it
+        p::NodeSession node(f.config, f.services, "peer", kNow);
+        std::vector<std::string> events;
+        std::size_t at = 0;
+        while (at < wire.size()) {
+            const std::size_t n = std::min<std::size_t>(wire.size() - at, 1 + rng() % (trial % 2 == 0 ? 7 : 5000));
+            node.receive({wire.data() + at, n}, kNow);
+            at += n;
+            while (auto e = node.poll_event()) events.push_back(describe(*e));
+            (void)node.poll_output();
+        }
+        ASSERT_EQ(events, reference.node_events) << "trial " << trial;
+    }
+}
+
+TEST(Conversation, ByteBudgetClosesTheSession) {
+    Fixture f;
+    f.config.limits.max_session_bytes = 10'000;
+    p::NodeSession node(f.config, f.services, "peer", kNow);
+    p::EngineSession engine(f.engine_config(), kNow);
+    for (int i = 0; i < 4; ++i) {
+        node.receive(engine.poll_output(), kNow);
+        engine.receive(node.poll_output(), kNow);
+    }
+    ASSERT_TRUE(engine.ready());
+    std::error_code ec;
+    auto id = engine.open_stream("job.submit", kNow, ec);
+    engine.send_message(*id, std::vector<std::uint8_t>(6'000, 1));
+    node.receive(engine.poll_output(), kNow);
+    EXPECT_FALSE(node.closed());  // 6 KB of 10 KB
+    engine.send_message(*id, std::vector<std::uint8_t>(6'000, 2));
+    node.receive(engine.poll_output(), kNow);
+    EXPECT_TRUE(node.closed());
+    std::optional<p::Event> closed;
+    while (auto e = node.poll_event()) {
+        if (e->kind == Kind::closed) closed = e;
+    }
+    ASSERT_TRUE(closed);
+    EXPECT_EQ(closed->error, p::errc::byte_limit);
+}
+
+}  // namespace
