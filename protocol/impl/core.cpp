@@ -168,12 +168,13 @@ void Core::on_data(const Frame& f) {
     Stream* s = find_stream(id);
     if (s == nullptr) {
         // A stream we reset may still have DATA in flight: it used session credit, which we give back at
-        // once; ids never opened are a violation.
+        // once (dropped bytes are never undelivered, so replenish() grants them to the peer again; restoring
+        // our own window without telling the peer would shrink its session window for good); ids never
+        // opened are a violation.
         if (id == 0 || id > highest_stream_id_) {
             close(errc::protocol_violation, "DATA on a stream never opened");
             return;
         }
-        session_recv_window_ += n;
         replenish(nullptr);
         return;
     }
