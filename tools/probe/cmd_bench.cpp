@@ -9,6 +9,7 @@
 #include <cyxp2p/net/engine.hpp>
 #include <cyxp2p/pinning/errc.hpp>
 #include <cyxp2p/protocol/body.hpp>
+#include <cyxp2p/protocol/frame.hpp>
 
 #include <boost/asio/io_context.hpp>
 
@@ -38,6 +39,9 @@ constexpr const char* kUsage =
     "  --token FILE|-     the P2P token (needs content:read for --cid)\n"
     "  --node-id ID       require the node to identify as ID\n"
     "  --timeout-ms N     per-phase timeout (default 10000)\n"
+    "  --stream-window N, --session-window N, --max-frame-size N\n"
+    "                     this engine's receive limits (bytes; defaults as the library's): what bigger\n"
+    "                     windows or frames would change\n"
     "  --json             machine-readable output\n";
 
 template <class T>
@@ -204,7 +208,9 @@ int cmd_bench(const std::vector<std::string>& argv, std::size_t first) {
     std::string error;
     std::initializer_list<OptionSpec> spec = {{"--pin", true},        {"--token", true},   {"--node-id", true},
                                               {"--timeout-ms", true}, {"--bytes", true},   {"--streams", true},
-                                              {"--cid", true},        {"--handshakes", true}};
+                                              {"--cid", true},        {"--handshakes", true},
+                                              {"--stream-window", true}, {"--session-window", true},
+                                              {"--max-frame-size", true}};
     auto a = Args::parse(argv, first, spec, error);
     if (!a) return fail(nullptr, Exit::usage, "usage", error + "\n" + kUsage);
     if (a->help()) {
@@ -243,6 +249,16 @@ int cmd_bench(const std::vector<std::string>& argv, std::size_t first) {
     if (auto t = number(*a, "--timeout-ms", 10'000); t && *t > 0) {
         eo.connect_timeout = eo.tls_timeout = eo.session.handshake_timeout = std::chrono::milliseconds(*t);
     }
+    const auto stream_window = number(*a, "--stream-window", eo.session.initial_stream_window);
+    const auto session_window = number(*a, "--session-window", eo.session.initial_session_window);
+    const auto frame = number(*a, "--max-frame-size", eo.session.max_frame_size);
+    if (!stream_window || !session_window || !frame || *stream_window < 1024 || *stream_window > (1U << 30) ||
+        *session_window < 1024 || *session_window > (1U << 30) || *frame < 1024 || *frame > protocol::max_frame_size_ceiling) {
+        return fail(&*a, Exit::usage, "usage", "--stream-window/--session-window 1 KiB..1 GiB, --max-frame-size 1 KiB..16 MiB");
+    }
+    eo.session.initial_stream_window = static_cast<std::uint32_t>(*stream_window);
+    eo.session.initial_session_window = static_cast<std::uint32_t>(*session_window);
+    eo.session.max_frame_size = static_cast<std::uint32_t>(*frame);
     asio::io_context io;
     if (a->has("--handshakes")) return bench_handshakes(*a, io, eo, o);
     net::Engine engine(io.get_executor(), eo);
