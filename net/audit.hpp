@@ -24,7 +24,10 @@ struct AuditEvent {
         stream_refused,       // forbidden / unknown_method / too_many_streams (method, reason)
         reauth,               // REAUTH accepted (sub, new expiry)
         content_served,       // a content.fetch finished (cid, bytes, result)
-        session_closed,       // reason, bytes in/out, duration
+        session_closed,       // bytes_in, bytes_out, duration_ms
+        // Engine side.
+        pin_mismatch,         // the node's key was not in the pin set (detail: presented and expected pins)
+        content_rejected,     // a fetched block failed verification (result: the content error, detail: CID)
     };
     Kind kind = Kind::session_closed;
     std::int64_t time_ms = 0;       // Unix epoch milliseconds
@@ -35,7 +38,10 @@ struct AuditEvent {
     std::string method{};
     std::string result{};           // "ok" or an error name
     std::string detail{};           // free text for a person
-    std::int64_t value = 0;         // bytes, retry_after_ms, expiry: per kind
+    std::int64_t value = 0;         // retry_after_ms, expiry, bytes served: per kind
+    std::uint64_t bytes_in = 0;     // session_closed
+    std::uint64_t bytes_out = 0;    // session_closed
+    std::int64_t duration_ms = 0;   // session_closed
 };
 
 const char* to_string(AuditEvent::Kind k) noexcept;

@@ -12,7 +12,9 @@
 #pragma once
 
 #include <cyxp2p/net/detail/asio.hpp>
+#include <cyxp2p/net/audit.hpp>
 #include <cyxp2p/net/errc.hpp>
+#include <cyxp2p/net/metrics.hpp>
 #include <cyxp2p/net/tls_info.hpp>
 #include <cyxp2p/pinning/identity.hpp>
 #include <cyxp2p/pinning/pin_set.hpp>
@@ -42,6 +44,8 @@ struct EngineOptions {
     std::optional<pinning::Identity> client_identity;
     /// TLS sessions kept for resumption, keyed by (node, pin set).
     std::size_t session_cache_size = 256;
+    /// Receives pin_mismatch and content_rejected events (may be null).
+    std::shared_ptr<AuditSink> audit{};
 };
 
 /// Everything known about one connection attempt, filled as it goes (also on failure). For diagnostics.
@@ -147,6 +151,7 @@ public:
     auto async_connect(ConnectOptions options, Token&& token);
 
     asio::any_io_executor get_executor() const { return executor_; }
+    const EngineMetrics& metrics() const;
 
 private:
     using ConnectDone = std::function<void(std::error_code, std::shared_ptr<Connection>)>;

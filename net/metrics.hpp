@@ -28,4 +28,18 @@ struct Metrics {
     std::string prometheus() const;
 };
 
+/// Counters an engine keeps across its connections.
+struct EngineMetrics {
+    std::atomic<std::uint64_t> connects_ok{0};
+    std::atomic<std::uint64_t> connects_failed{0};
+    std::atomic<std::uint64_t> pin_mismatches{0};
+    std::atomic<std::uint64_t> tokens_rejected{0};
+    std::atomic<std::uint64_t> blocks_verified{0};
+    std::atomic<std::uint64_t> blocks_failed{0};
+    std::atomic<std::uint64_t> bytes_verified{0};
+
+    /// Prometheus text exposition format 0.0.4, every counter prefixed `cyxp2p_engine_`.
+    std::string prometheus() const;
+};
+
 }  // namespace cyxp2p::net

@@ -72,6 +72,9 @@ public:
     virtual void post(std::function<void()> fn) = 0;
     /// Called on the connection's thread whenever its output has drained; for producers.
     virtual void on_writable(std::function<void()> fn) = 0;
+    /// Per-stream state for the handler (a request being assembled, a producer). Handlers of one method run
+    /// on every I/O thread at once, so state belongs to the stream, never in the handler's captures.
+    virtual std::shared_ptr<void>& state() = 0;
 };
 
 using StreamPtr = std::shared_ptr<ServerStream>;

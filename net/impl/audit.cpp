@@ -19,6 +19,8 @@ const char* to_string(AuditEvent::Kind k) noexcept {
         case AuditEvent::Kind::reauth: return "reauth";
         case AuditEvent::Kind::content_served: return "content_served";
         case AuditEvent::Kind::session_closed: return "session_closed";
+        case AuditEvent::Kind::pin_mismatch: return "pin_mismatch";
+        case AuditEvent::Kind::content_rejected: return "content_rejected";
     }
     return "unknown";
 }
@@ -35,6 +37,11 @@ std::string to_json(const AuditEvent& e) {
     put("result", e.result);
     put("detail", e.detail);
     if (e.value != 0) j["value"] = e.value;
+    if (e.kind == AuditEvent::Kind::session_closed) {
+        j["bytes_in"] = e.bytes_in;
+        j["bytes_out"] = e.bytes_out;
+        j["duration_ms"] = e.duration_ms;
+    }
     // Peer-supplied strings may hold anything; replace invalid UTF-8 rather than failing the audit.
     return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }

@@ -107,7 +107,14 @@ public:
         SSL_CTX_up_ref(ctx.get());
         tls = std::make_unique<asio::ssl::context>(ctx.get());
     }
+    void audit(AuditEvent e) const {
+        if (!options.audit) return;
+        e.time_ms = std::chrono::duration_cast<std::chrono::milliseconds>(now()).count();
+        options.audit->record(e);
+    }
+
     EngineOptions options;
+    EngineMetrics metrics;
     SessionCache cache;
     pinning::SslCtxPtr native;
     std::unique_ptr<asio::ssl::context> tls;
@@ -176,6 +183,7 @@ public:
     }
 
     bool is_open() const { return session_ && session_->ready() && !session_->closed() && !finished(); }
+    EngineCore& core() { return *core_; }
     const protocol::HandshakeInfo& info() const { return info_; }
     TlsInfo tls;
     std::shared_ptr<ConnectReport> report;
@@ -303,6 +311,23 @@ asio::awaitable<void> connect_flow(std::shared_ptr<EngineCore> core, ConnectOpti
                                    std::function<void(std::error_code, std::shared_ptr<Connection>)> done) {
     auto ex = co_await asio::this_coro::executor;
     auto report = o.report ? o.report : std::make_shared<ConnectReport>();
+    const std::string peer = o.host + ":" + std::to_string(o.port);
+    done = [core, done, report, peer](std::error_code ec, std::shared_ptr<Connection> c) {
+        if (!ec) {
+            if (c) core->metrics.connects_ok++;
+        } else {
+            core->metrics.connects_failed++;
+            if (ec == pinning::errc::pin_mismatch || ec == pinning::errc::pins_expired) {
+                core->metrics.pin_mismatches++;
+                core->audit({.kind = AuditEvent::Kind::pin_mismatch, .peer = peer,
+                             .result = pinning::to_string(static_cast<pinning::errc>(ec.value())),
+                             .detail = report->pin_check});
+            } else if (ec.category() == protocol::category() && report->failed_phase == "hello") {
+                core->metrics.tokens_rejected++;
+            }
+        }
+        done(ec, std::move(c));
+    };
     auto fail = [&](std::string phase, std::error_code ec) {
         report->failed_phase = std::move(phase);
         done(ec, nullptr);
@@ -396,6 +421,7 @@ asio::awaitable<void> connect_flow(std::shared_ptr<EngineCore> core, ConnectOpti
 Engine::Engine(asio::any_io_executor executor, EngineOptions options)
     : executor_(std::move(executor)), core_(std::make_shared<detail::EngineCore>(std::move(options))) {}
 Engine::~Engine() = default;
+const EngineMetrics& Engine::metrics() const { return core_->metrics; }
 
 void Engine::start_connect(ConnectOptions options, ConnectDone done) {
     // Each connection gets its own strand: its loops and callbacks never run concurrently.
@@ -465,12 +491,22 @@ void Connection::start_fetch(std::string cid, std::filesystem::path dest, FetchP
         op.on_message = [link, receiver, id, complete, progress, finished](std::vector<std::uint8_t> m) {
             if (*finished) return;
             // Verified against the CID its parent named before a byte reaches the file.
+            const auto before = receiver->bytes_verified();
             if (auto e = receiver->on_message(m)) {
+                auto& core = link->core();
+                core.metrics.blocks_failed++;
+                const bool content_error = e.category() == content::category();
+                core.audit({.kind = AuditEvent::Kind::content_rejected, .node_id = link->info().node_id,
+                            .method = "content.fetch",
+                            .result = content_error ? content::to_string(static_cast<content::errc>(e.value())) : e.message(),
+                            .detail = e.message()});
                 link->reset(*id, e == protocol::errc::bad_message ? protocol::errc::bad_message
                                                                    : protocol::errc::content_mismatch,
                             e.message());
                 return complete(e, {});
             }
+            link->core().metrics.blocks_verified++;
+            link->core().metrics.bytes_verified += receiver->bytes_verified() - before;
             if (progress) progress(receiver->bytes_verified(), receiver->file_size());
         };
         op.on_done = [receiver, complete, cid, dest](std::error_code e) {

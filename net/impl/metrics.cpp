@@ -37,4 +37,20 @@ std::string Metrics::prometheus() const {
     return out;
 }
 
+std::string EngineMetrics::prometheus() const {
+    std::string out;
+    auto row = [&](const char* name, const char* help, const std::atomic<std::uint64_t>& value) {
+        out += std::string("# HELP cyxp2p_engine_") + name + " " + help + "\n# TYPE cyxp2p_engine_" + name +
+               " counter\ncyxp2p_engine_" + name + " " + std::to_string(value.load(std::memory_order_relaxed)) + "\n";
+    };
+    row("connects_ok_total", "Sessions established.", connects_ok);
+    row("connects_failed_total", "Connection attempts that failed (any phase).", connects_failed);
+    row("pin_mismatches_total", "Nodes that presented an unpinned key.", pin_mismatches);
+    row("tokens_rejected_total", "HELLOs the node refused.", tokens_rejected);
+    row("blocks_verified_total", "Content blocks verified against their CID.", blocks_verified);
+    row("blocks_failed_total", "Content blocks that failed verification.", blocks_failed);
+    row("bytes_verified_total", "File bytes verified and written.", bytes_verified);
+    return out;
+}
+
 }  // namespace cyxp2p::net

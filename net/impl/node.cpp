@@ -251,6 +251,7 @@ public:
         }
     }
     bool has_writable() const { return static_cast<bool>(writable_fn_); }
+    std::shared_ptr<void>& state() override { return state_; }
     const MethodEntry* entry() const { return entry_; }
 
 private:
@@ -261,6 +262,7 @@ private:
     std::string peer_;
     const MethodEntry* entry_;
     std::function<void()> writable_fn_;
+    std::shared_ptr<void> state_;
     bool closed_ = false;
 };
 
@@ -454,7 +456,8 @@ void NodeLink::on_finished(std::error_code) {
     }
     const auto* c = session_ ? session_->claims() : nullptr;
     node_.audit({.kind = AuditEvent::Kind::session_closed, .peer = peer_, .subject = c ? c->subject : "",
-                 .session_id = c ? c->session_id : "", .value = static_cast<std::int64_t>(bytes_in() + bytes_out())});
+                 .session_id = c ? c->session_id : "", .bytes_in = bytes_in(), .bytes_out = bytes_out(),
+                 .duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(detail::now() - started_).count()});
     for (auto& [id, s] : streams_) s->mark_closed();
     streams_.clear();
     writable_.clear();
@@ -464,14 +467,10 @@ void NodeLink::on_finished(std::error_code) {
 
 void Node::Impl::install_content_fetch() {
     MethodHandlers h;
-    // One request message per stream; a second one before the engine's END_STREAM is a protocol misuse.
-    auto fetching = std::make_shared<std::set<const ServerStream*>>();
-    h.on_end = [fetching](const StreamPtr& stream) { fetching->erase(stream.get()); };
-    h.on_reset = [fetching](const StreamPtr& stream, std::error_code) { fetching->erase(stream.get()); };
-    h.on_message = [this, fetching](const StreamPtr& stream, std::vector<std::uint8_t> message) {
-        if (!fetching->insert(stream.get()).second) {
-            return stream->fail(protocol::errc::bad_message, "content.fetch takes one request message");
-        }
+    // One request message per stream; a second one is a protocol misuse. The sender lives in the stream's
+    // own state: handlers run on every I/O thread at once.
+    h.on_message = [this](const StreamPtr& stream, std::vector<std::uint8_t> message) {
+        if (stream->state()) return stream->fail(protocol::errc::bad_message, "content.fetch takes one request message");
         std::error_code ec;
         auto req = protocol::decode_content_fetch(message, ec);
         if (!req) return stream->fail(protocol::errc::bad_message, "content.fetch: malformed request");
@@ -481,6 +480,7 @@ void Node::Impl::install_content_fetch() {
             return stream->fail(protocol::errc::content_not_found, "this node has no " + req->cid);
         }
         auto sender = std::make_shared<protocol::ContentSender>(*options.content, *root, kProducerHighWater);
+        stream->state() = sender;
         auto weak = std::weak_ptr<ServerStream>(stream);
         std::string cid_text = req->cid;
         stream->on_writable([this, sender, weak, cid_text] {
@@ -557,23 +557,20 @@ void Node::handle(std::string method, std::string scope, MethodHandlers handlers
 
 void Node::handle_unary(std::string method, std::string scope, UnaryHandler handler) {
     MethodHandlers h;
-    auto requests = std::make_shared<std::map<std::uint32_t, std::vector<std::uint8_t>>>();
-    h.on_message = [requests](const StreamPtr& s, std::vector<std::uint8_t> message) {
-        auto [it, fresh] = requests->try_emplace(s->id(), std::move(message));
-        if (!fresh) s->fail(protocol::errc::bad_message, "a unary method takes exactly one request message");
+    h.on_message = [](const StreamPtr& s, std::vector<std::uint8_t> message) {
+        if (s->state()) return s->fail(protocol::errc::bad_message, "a unary method takes exactly one request message");
+        s->state() = std::make_shared<std::vector<std::uint8_t>>(std::move(message));
     };
-    h.on_end = [requests, handler = std::move(handler)](const StreamPtr& s) {
-        auto it = requests->find(s->id());
-        if (it == requests->end()) return s->fail(protocol::errc::bad_message, "no request message");
-        Request r{s->method(), std::move(it->second), &s->claims(), s->peer()};
-        requests->erase(it);
+    h.on_end = [handler = std::move(handler)](const StreamPtr& s) {
+        auto body = std::static_pointer_cast<std::vector<std::uint8_t>>(s->state());
+        if (!body) return s->fail(protocol::errc::bad_message, "no request message");
+        Request r{s->method(), std::move(*body), &s->claims(), s->peer()};
         std::error_code ec;
         auto reply = handler(r, ec);
         if (ec) return s->fail(protocol::errc::handler_failed, ec.message());
         s->send(reply);
         s->finish();
     };
-    h.on_reset = [requests](const StreamPtr& s, std::error_code) { requests->erase(s->id()); };
     handle(std::move(method), std::move(scope), std::move(h));
 }
 

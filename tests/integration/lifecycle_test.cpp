@@ -1,0 +1,206 @@
+// Session lifetimes on real sockets: TLS policy against openssl, token expiry with and without REAUTH
+// (short lifetimes, never an hour), 1,000 concurrent sessions, draining stops, silent peers, engine audit.
+#include "fixture.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <openssl/ssl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cyxp2p/pinning/detail/openssl.hpp>
+#include <cyxp2p/pinning/tls_policy.hpp>
+#include <cyxp2p/protocol/engine_session.hpp>
+
+namespace {
+using it::MemoryAudit;
+using it::Transport;
+using it::unix_now;
+
+std::tuple<std::error_code, std::vector<std::uint8_t>> request(net::Connection& c, std::string method = "job.submit") {
+    auto f = c.async_request(std::move(method), protocol::encode(protocol::JobSubmit{"j", {}}), boost::asio::use_future);
+    if (f.wait_for(30s) != std::future_status::ready) return {std::make_error_code(std::errc::timed_out), {}};
+    return f.get();
+}
+
+TEST_F(Transport, OpensslClientCappedAtTls12IsRefused) {
+    start_node(1);
+    auto r = cyxp2p::test::run({"openssl", "s_client", "-connect", "127.0.0.1:" + std::to_string(node_->local_port()),
+                                "-tls1_2", "-alpn", "cyx-p2p/1"},
+                               {}, 30s);
+    EXPECT_NE(r.exit_code, 0);
+    for (int i = 0; i < 200 && node_->metrics().tls_failures.load() == 0; ++i) std::this_thread::sleep_for(10ms);
+    EXPECT_EQ(node_->metrics().tls_failures.load(), 1U);
+    EXPECT_TRUE(audit_->has(net::AuditEvent::Kind::tls_failed, "not_tls13"));
+}
+
+TEST_F(Transport, ReauthCarriesTheSessionPastTheFirstTokenExpiry) {
+    start_node();
+    run_io();
+    auto [ec, conn] = connect(options(token([](auth::Claims& c) { c.expires_at = unix_now() + 2; })));
+    ASSERT_FALSE(ec) << ec.message();
+    auto fresh = conn->async_reauth(token(), boost::asio::use_future);
+    ASSERT_EQ(fresh.wait_for(30s), std::future_status::ready);
+    ASSERT_FALSE(std::get<0>(fresh.get()));
+    std::this_thread::sleep_for(3s);  // past the first token's expiry (wall clock: the node's real deadline)
+    auto [rec, body] = request(*conn);
+    EXPECT_FALSE(rec) << rec.message();
+    EXPECT_TRUE(conn->open());
+}
+
+TEST_F(Transport, WithoutReauthTheNodeSendsGoAwayAtExpiry) {
+    start_node();
+    run_io();
+    auto [ec, conn] = connect(options(token([](auth::Claims& c) { c.expires_at = unix_now() + 2; })));
+    ASSERT_FALSE(ec) << ec.message();
+    EXPECT_FALSE(std::get<0>(request(*conn)));
+    std::this_thread::sleep_for(3s);
+    auto [rec, body] = request(*conn);
+    EXPECT_TRUE(rec == protocol::errc::going_away || rec == protocol::errc::closed ||
+                rec == protocol::errc::token_expired || rec == net::errc::not_connected)
+        << rec.message();
+    EXPECT_FALSE(conn->open());
+}
+
+TEST_F(Transport, StopDrainsAnInFlightStream) {
+    start_node(1, [](net::NodeOptions& o) { o.shutdown_timeout = 1s; });
+    // A handler that answers 300 ms later, from another thread, through ServerStream::post.
+    net::MethodHandlers slow;
+    slow.on_end = [](const net::StreamPtr& s) {
+        std::thread([s] {
+            std::this_thread::sleep_for(300ms);
+            s->post([s] {
+                s->send(protocol::encode(protocol::Status{}));
+                s->finish();
+            });
+        }).detach();
+    };
+    // handle() must come before start(): rebuild the node with the slow method.
+    node_->stop(0ms);
+    net::NodeOptions o{.identity = *identity_, .keys = keys_};
+    o.shutdown_timeout = 1s;
+    node_ = std::make_unique<net::Node>(std::move(o));
+    node_->handle("job.submit", "job:execute", slow);
+    ASSERT_FALSE(node_->start());
+    run_io();
+    auto [ec, conn] = connect(options(token()));
+    ASSERT_FALSE(ec);
+    auto reply = conn->async_request("job.submit", protocol::encode(protocol::JobSubmit{"j", {}}), boost::asio::use_future);
+    std::this_thread::sleep_for(50ms);  // the request is in the handler now
+    const auto t0 = std::chrono::steady_clock::now();
+    node_->stop(5s);
+    const auto took = std::chrono::steady_clock::now() - t0;
+    ASSERT_EQ(reply.wait_for(10s), std::future_status::ready);
+    auto [rec, body] = reply.get();
+    EXPECT_FALSE(rec) << rec.message();  // the in-flight stream finished despite the stop
+    EXPECT_LT(took, 3s);
+    EXPECT_EQ(node_->open_connections(), 0U);
+    node_.reset();
+}
+
+// A peer that completes TLS and HELLO by hand and then never reads or answers again: no close_notify ever.
+TEST_F(Transport, SilentPeerDoesNotHangStop) {
+    start_node(1, [](net::NodeOptions& o) { o.shutdown_timeout = 500ms; });
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(node_->local_port());
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    std::error_code ec;
+    auto ctx = pinning::make_engine_context(ec);
+    pinning::detail::Owned<SSL> ssl(SSL_new(ctx.get()));
+    ASSERT_FALSE(pinning::expect_pins(ssl.get(), pinning::PinSet(identity_->pin())));
+    SSL_set_fd(ssl.get(), fd);
+    ASSERT_EQ(SSL_connect(ssl.get()), 1);
+    protocol::EngineConfig cfg;
+    cfg.token = token();
+    protocol::EngineSession session(cfg, std::chrono::duration_cast<protocol::Time>(
+                                             std::chrono::system_clock::now().time_since_epoch()));
+    auto hello = session.poll_output();
+    ASSERT_EQ(SSL_write(ssl.get(), hello.data(), static_cast<int>(hello.size())), static_cast<int>(hello.size()));
+    for (int i = 0; i < 500 && node_->metrics().handshakes_ok.load() == 0; ++i) std::this_thread::sleep_for(10ms);
+    ASSERT_EQ(node_->metrics().handshakes_ok.load(), 1U);
+    const auto t0 = std::chrono::steady_clock::now();
+    node_->stop(1s);
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 3s);
+    EXPECT_EQ(node_->open_connections(), 0U);
+    ::close(fd);
+    node_.reset();
+}
+
+TEST_F(Transport, EngineAuditsAPinMismatch) {
+    auto audit = std::make_shared<MemoryAudit>();
+    net::EngineOptions eo;
+    eo.audit = audit;
+    make_engine(eo);
+    start_node();
+    run_io();
+    std::error_code gen;
+    auto other = pinning::Identity::generate({.node_id = "x"}, gen);
+    auto o = options(token());
+    o.pins = pinning::PinSet(other->pin());
+    auto [ec, conn] = connect(std::move(o));
+    EXPECT_EQ(ec, pinning::errc::pin_mismatch);
+    EXPECT_TRUE(audit->has(net::AuditEvent::Kind::pin_mismatch, "pin_mismatch"));
+    EXPECT_EQ(engine_->metrics().pin_mismatches.load(), 1U);
+    auto [ok, c2] = connect(options(token()));
+    ASSERT_FALSE(ok);
+    EXPECT_EQ(engine_->metrics().connects_ok.load(), 1U);
+    auto result = c2->async_fetch(root_, tmp_ / "f.bin", {}, boost::asio::use_future);
+    ASSERT_EQ(result.wait_for(60s), std::future_status::ready);
+    EXPECT_FALSE(std::get<0>(result.get()));
+    EXPECT_GT(engine_->metrics().blocks_verified.load(), 10U);
+    EXPECT_EQ(engine_->metrics().bytes_verified.load(), std::filesystem::file_size(source_));
+}
+
+TEST_F(Transport, AThousandConcurrentSessions) {
+    rlimit lim{};
+    ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &lim), 0);
+    lim.rlim_cur = std::min<rlim_t>(lim.rlim_max, 8192);
+    ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &lim), 0);
+    if (lim.rlim_cur < 2200) GTEST_SKIP() << "needs 2,200 file descriptors, the hard limit is " << lim.rlim_max;
+    start_node(2, [](net::NodeOptions& o) {
+        o.rate.connections.max_connections_per_address = 2000;
+        o.rate.connections.max_handshakes = 2000;
+        o.rate.connections.max_handshakes_per_address = 2000;
+        o.rate.connections.new_connections_per_address = {10000, std::chrono::seconds(1), 10000};
+        o.rate.requests_per_method.rate = {10000, std::chrono::seconds(1), 10000};  // 1,000 job.submit at once
+    });
+    run_io(2);
+    constexpr int kSessions = 1000;
+    std::vector<std::future<std::pair<std::error_code, std::shared_ptr<net::Connection>>>> pending;
+    for (int i = 0; i < kSessions; ++i) {
+        auto p = std::make_shared<std::promise<std::pair<std::error_code, std::shared_ptr<net::Connection>>>>();
+        pending.push_back(p->get_future());
+        engine_->async_connect(options(token([i](auth::Claims& c) { c.subject = "user-" + std::to_string(i); })),
+                               [p](std::error_code e, std::shared_ptr<net::Connection> c) { p->set_value({e, std::move(c)}); });
+    }
+    std::vector<std::shared_ptr<net::Connection>> conns;
+    for (auto& f : pending) {
+        ASSERT_EQ(f.wait_for(120s), std::future_status::ready);
+        auto [e, c] = f.get();
+        ASSERT_FALSE(e) << e.message();
+        conns.push_back(c);
+    }
+    EXPECT_EQ(node_->metrics().handshakes_ok.load(), static_cast<std::uint64_t>(kSessions));
+    EXPECT_EQ(node_->open_connections(), static_cast<std::size_t>(kSessions))
+        << "open gauge " << node_->metrics().connections_open.load() << " accepted "
+        << node_->metrics().connections_accepted.load() << " refused " << node_->metrics().connections_refused.load();
+    // Every one of them still answers.
+    std::vector<std::future<std::tuple<std::error_code, std::vector<std::uint8_t>>>> replies;
+    for (auto& c : conns) {
+        replies.push_back(c->async_request("job.submit", protocol::encode(protocol::JobSubmit{"j", {}}), boost::asio::use_future));
+    }
+    int ok = 0;
+    for (auto& r : replies) {
+        ASSERT_EQ(r.wait_for(120s), std::future_status::ready);
+        auto [rec, body] = r.get();
+        EXPECT_FALSE(rec) << rec.category().name() << ":" << rec.value() << " " << rec.message();
+        ok += !rec;
+    }
+    EXPECT_EQ(ok, kSessions);
+}
+
+}  // namespace
