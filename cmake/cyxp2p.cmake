@@ -61,7 +61,13 @@ function(cyxp2p_test name)
   target_link_libraries(${name} PRIVATE ${T_DEPS} cyxp2p_test_support GTest::gtest GTest::gmock GTest::gtest_main)
   cyxp2p_warnings(${name})
   set(props TIMEOUT 300)
+  # One label per test executable: gtest_discover_tests flattens the property list, so a second label
+  # would be read as a property name.
   if(T_LABELS)
+    list(LENGTH T_LABELS n)
+    if(n GREATER 1)
+      message(FATAL_ERROR "cyxp2p_test(${name}): give one label, not ${T_LABELS}")
+    endif()
     list(APPEND props LABELS "${T_LABELS}")
   endif()
   gtest_discover_tests(${name} DISCOVERY_MODE PRE_TEST DISCOVERY_TIMEOUT 60 PROPERTIES ${props})
