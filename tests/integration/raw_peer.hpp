@@ -17,6 +17,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <csignal>
+
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
@@ -142,6 +144,8 @@ class Tls {
 public:
     /// Takes ownership of `fd`.
     Tls(SSL_CTX* ctx, int fd, bool server) : fd_(fd), ssl_(SSL_new(ctx)) {
+        // OpenSSL's socket BIO uses write(): a peer that already closed must be an error, not SIGPIPE.
+        std::signal(SIGPIPE, SIG_IGN);
         SSL_set_fd(ssl_, fd_);
         SSL_set_mode(ssl_, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
         if (server) SSL_set_accept_state(ssl_);
