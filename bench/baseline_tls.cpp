@@ -260,11 +260,13 @@ int idle(const pinning::Identity& id, std::uint64_t count) {
     raise_nofile();
     std::uint16_t port = 0;
     const int listener = listen_loopback(port, 1024);
-    int result[2];
-    if (::pipe(result) != 0) die("pipe");
+    int result[2], hold[2];  // child -> parent: the figures; parent -> child: closed when the child may exit
+    if (::pipe(result) != 0 || ::pipe(hold) != 0) die("pipe");
     const pid_t child = ::fork();
     if (child < 0) die("fork");
     if (child == 0) {
+        ::close(result[0]);
+        ::close(hold[1]);
         // Server process: its RSS growth is the per-connection cost (context and warm-up excluded).
         auto sctx = server_context(id);
         std::vector<SSL*> held;
@@ -277,11 +279,13 @@ int idle(const pinning::Identity& id, std::uint64_t count) {
         const int n = std::snprintf(line, sizeof line, "%ld %ld\n", before, after);
         if (::write(result[1], line, static_cast<std::size_t>(n)) != n) std::_Exit(1);
         char b;
-        while (::read(result[0], &b, 1) > 0) {  // until the parent closes its end: hold the connections
+        while (::read(hold[0], &b, 1) > 0) {  // until the parent closes its end: hold the connections
         }
         std::_Exit(0);
     }
     ::close(listener);
+    ::close(result[1]);
+    ::close(hold[0]);
     auto cctx = client_context();
     std::vector<SSL*> held;
     held.reserve(count);
@@ -299,9 +303,8 @@ int idle(const pinning::Identity& id, std::uint64_t count) {
     }
     long before = 0, after = 0;
     if (std::sscanf(line, "%ld %ld", &before, &after) != 2) die("no result from the server process");
-    ::close(result[1]);
+    ::close(hold[1]);
     ::close(result[0]);
-    ::kill(child, SIGTERM);
     ::waitpid(child, nullptr, 0);
     const double n = static_cast<double>(count - 1);
     std::printf("{\"mode\":\"idle\",\"count\":%llu,\"server_rss_before_kib\":%ld,\"server_rss_after_kib\":%ld,"
