@@ -63,7 +63,8 @@ struct ContentBlock {
     Bytes data;
 };
 
-/// A response's status: {"ok": bool, "error": str, "message": str}; "error" and "message" only when !ok.
+/// A response's status: {"ok": bool, "error": str, "message": str}; "error" only when !ok, "message" always
+/// when !ok and optionally when ok.
 struct Status {
     bool ok = true;
     std::string error;

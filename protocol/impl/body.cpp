@@ -236,10 +236,14 @@ Bytes encode(const ContentBlock& v) {
 Bytes encode(const Status& v) {
     msgpack::sbuffer buf;
     Packer pk(buf);
-    pk.pack_map(v.ok ? 1 : 3);
+    pk.pack_map(v.ok ? (v.message.empty() ? 1 : 2) : 3);
     pack_str(pk, "ok");
     if (v.ok) {
         pk.pack_true();
+        if (!v.message.empty()) {
+            pack_str(pk, "message");
+            pack_str(pk, v.message);
+        }
     } else {
         pk.pack_false();
         pack_str(pk, "error");
@@ -320,7 +324,11 @@ std::optional<Status> decode_status(std::span<const std::uint8_t> b, std::error_
     Reader r(oh->get());
     const auto* ok = r.get("ok", msgpack::type::BOOLEAN, true);
     if (!r.ok() || ok == nullptr) return bad<Status>(ec);
-    if (ok->via.boolean) return Status{};
+    if (ok->via.boolean) {
+        const auto* m = r.get("message", msgpack::type::STR, false);
+        if (!r.ok()) return bad<Status>(ec);
+        return Status{true, "", m != nullptr ? std::string(m->via.str.ptr, m->via.str.size) : ""};
+    }
     auto error = r.str("error");
     auto message = r.str("message");
     if (!r.ok() || !error || !message) return bad<Status>(ec);
