@@ -1,3 +1,4 @@
+#include <cyxp2p/content/errc.hpp>
 #include <cyxp2p/net/detail/link.hpp>
 #include <cyxp2p/net/detail/tls_info.hpp>
 #include <cyxp2p/net/errc.hpp>
@@ -494,9 +495,15 @@ void Node::Impl::install_content_fetch() {
             metrics.content_blocks_served += sender->blocks_sent() - blocks_before;
             metrics.content_bytes_served += sender->bytes_sent() - before;
             if (status == protocol::ContentSender::Status::failed) {
+                // Every block is re-hashed as it leaves the store: a corrupted or changed copy is refused here,
+                // and the engine is told it is a content mismatch, not a transport fault.
+                const bool corrupt = wec == content::errc::hash_mismatch || wec == content::errc::source_changed;
                 audit({.kind = AuditEvent::Kind::content_served, .peer = s->peer(), .subject = s->claims().subject,
-                       .method = s->method(), .result = "failed", .detail = cid_text + ": " + wec.message()});
-                s->fail(protocol::errc::internal, "stored content unreadable: " + wec.message());
+                       .method = s->method(), .result = corrupt ? "corrupt" : "failed",
+                       .detail = cid_text + ": " + wec.message()});
+                s->fail(corrupt ? protocol::errc::content_mismatch : protocol::errc::internal,
+                        (corrupt ? "this node's copy of " + cid_text + " does not match its CID: " : std::string("stored content unreadable: ")) +
+                            wec.message());
             } else if (status == protocol::ContentSender::Status::done) {
                 audit({.kind = AuditEvent::Kind::content_served, .peer = s->peer(), .subject = s->claims().subject,
                        .method = s->method(), .result = "ok", .detail = cid_text,

@@ -139,6 +139,36 @@ TEST_F(NodeCli, FetchWritesExactlyTheServedFile) {
     EXPECT_EQ(nlohmann::json::parse(ping.out)["rtt_ms"].size(), 2U);
 }
 
+TEST_F(NodeCli, AFlippedByteInTheStoreIsAContentMismatchAndWritesNothing) {
+    auto n = start();
+    // The node serves by reference: flip one byte of the original file behind its back.
+    auto data = test::read_file(tmp_ / "serve" / "weights.bin");
+    data[700'000] = static_cast<char>(data[700'000] ^ 0x20);
+    test::write_file(tmp_ / "serve" / "weights.bin", data);
+    const auto dest = tmp_ / "tampered.bin";
+    auto r = run({probe(), "fetch", target(), cid_, "-o", dest.string(), "--pin", pin_, "--token", token_, "--json"});
+    EXPECT_EQ(r.exit_code, 15) << r.out << r.err;
+    EXPECT_EQ(nlohmann::json::parse(r.out)["error"], "content_mismatch");
+    EXPECT_FALSE(std::filesystem::exists(dest));
+    for (const auto& e : std::filesystem::directory_iterator(tmp_.path())) {
+        EXPECT_EQ(e.path().filename().string().find("tampered"), std::string::npos) << "left behind: " << e.path();
+    }
+}
+
+TEST_F(NodeCli, AnExpiredTokenIsRefusedWithItsReason) {
+    auto n = start();
+    const auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    auto minted = run({probe(), "token", "mint", "--key", (tmp_ / "cs.jwk").string(), "--sub", "user-1", "--node-id",
+                       "node-cli", "--now", std::to_string(now - 7200)});
+    ASSERT_EQ(minted.exit_code, 0) << minted.err;
+    test::write_file(tmp_ / "expired", minted.out);
+    auto r = run({probe(), "connect", target(), "--pin", pin_, "--token", (tmp_ / "expired").string(), "--json"});
+    EXPECT_EQ(r.exit_code, 13);
+    auto j = nlohmann::json::parse(r.out);
+    EXPECT_EQ(j["error"], "token_rejected");
+    EXPECT_EQ(j["reject_detail"], "expired");
+}
+
 TEST_F(NodeCli, MisconfigurationStopsAtOnceWithAFix) {
     ASSERT_EQ(::chmod((tmp_ / "id" / "node.key").c_str(), 0644), 0);
     auto perms = run({node(), "run", "--identity", (tmp_ / "id").string(), "--keys", (tmp_ / "cs.jwks").string()});
