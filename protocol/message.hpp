@@ -27,6 +27,8 @@ public:
     std::optional<std::vector<std::uint8_t>> next();
     /// True when bytes of an unfinished message are buffered (an END_STREAM now means a truncated message).
     bool partial() const { return !buffer_.empty(); }
+    /// Bytes held for messages not yet complete.
+    std::size_t buffered() const { return buffer_.size(); }
 
 private:
     std::vector<std::uint8_t> buffer_;

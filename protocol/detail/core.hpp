@@ -103,6 +103,7 @@ private:
     void on_stream_error(const Frame& f);
     void maybe_close_stream(Stream& s);
     void replenish(Stream* s);
+    void drop_stream(std::uint32_t id);  // erases a stream, releasing its share of the reassembly budget
     void check_drained();
 
     SessionLimits local_;
@@ -115,6 +116,7 @@ private:
     std::int64_t session_recv_window_;
     std::uint64_t session_undelivered_ = 0;
     std::uint64_t received_data_bytes_ = 0;
+    std::uint64_t reassembly_bytes_ = 0;  // sum of every stream's reader.buffered()
     Time last_receive_;
     std::optional<Time> ping_deadline_;
     std::optional<Time> drain_deadline_;

@@ -187,15 +187,24 @@ void Core::on_data(const Frame& f) {
         close(errc::flow_control, "DATA beyond the stream window");
         return;
     }
-    if (auto ec = s->reader.feed(f.payload)) {
+    const std::size_t held_before = s->reader.buffered();
+    const auto feed_error = s->reader.feed(f.payload);
+    reassembly_bytes_ += s->reader.buffered() - held_before;
+    if (feed_error) {
         reset(id, errc::message_too_large, "message larger than max_message_size");
         return;
     }
     while (auto body = s->reader.next()) {
+        reassembly_bytes_ -= body->size() + message_prefix_size;
         const std::uint64_t charge = std::max<std::uint64_t>(body->size() + message_prefix_size, kMessageCharge);
         s->undelivered += charge;
         session_undelivered_ += charge;
         push({.kind = Event::Kind::message, .stream_id = id, .body = std::move(*body)});
+    }
+    // What this frame left in the reader counts against the session's reassembly budget.
+    if (reassembly_bytes_ > local_.max_reassembly_bytes) {
+        reset(id, errc::message_too_large, "incomplete messages exceed the session's reassembly budget");
+        return;
     }
     if ((f.header.flags & flags::end_stream) != 0) {
         if (s->reader.partial()) {
@@ -261,7 +270,7 @@ void Core::on_stream_error(const Frame& f) {
     Stream* s = find_stream(f.header.stream_id);
     if (s == nullptr) return;  // already gone on our side
     const std::uint32_t id = s->id;
-    streams_.erase(id);
+    drop_stream(id);
     push({.kind = Event::Kind::stream_reset, .stream_id = id, .error = make_error_code(from_wire(e.code())),
           .detail = clean_text(e.message(), 1024) ? e.message() : "",
           .retry_after = std::chrono::milliseconds(std::min<std::uint64_t>(e.retry_after_ms(), 86'400'000))});
@@ -346,6 +355,7 @@ void Core::close(errc code, std::string_view message, std::string_view detail, s
     send_control(FrameType::error, 0, e);
     closed_ = true;
     streams_.clear();
+    reassembly_bytes_ = 0;
     push({.kind = Event::Kind::closed, .error = make_error_code(code),
           .detail = detail.empty() ? std::string(message) : std::string(detail), .retry_after = retry_after});
 }
@@ -439,11 +449,18 @@ std::error_code Core::finish(std::uint32_t id) {
     return {};
 }
 
+void Core::drop_stream(std::uint32_t id) {
+    auto it = streams_.find(id);
+    if (it == streams_.end()) return;
+    reassembly_bytes_ -= std::min<std::uint64_t>(reassembly_bytes_, it->second.reader.buffered());
+    streams_.erase(it);
+}
+
 void Core::reset(std::uint32_t id, errc code, std::string_view message) {
     Stream* s = find_stream(id);
     if (s == nullptr || closed_) return;
     send_stream_error(id, code, message);
-    streams_.erase(id);
+    drop_stream(id);
     push({.kind = Event::Kind::stream_reset, .stream_id = id, .error = make_error_code(code),
           .detail = std::string(message)});
     push({.kind = Event::Kind::stream_closed, .stream_id = id});
@@ -497,7 +514,7 @@ void Core::flush() {
 void Core::maybe_close_stream(Stream& s) {
     if (!(s.local_ended && s.remote_ended)) return;
     const std::uint32_t id = s.id;
-    streams_.erase(id);
+    drop_stream(id);
     push({.kind = Event::Kind::stream_closed, .stream_id = id});
     check_drained();
 }

@@ -8,6 +8,7 @@
 #include <cyxp2p/protocol/content_fetch.hpp>
 #include <cyxp2p/protocol/engine_session.hpp>
 #include <cyxp2p/protocol/errc.hpp>
+#include <cyxp2p/protocol/frame.hpp>
 #include <cyxp2p/protocol/node_session.hpp>
 #include <cyxp2p/replay/nonce_window.hpp>
 #include <gtest/gtest.h>
@@ -276,6 +277,48 @@ TEST(Conversation, ByteBudgetClosesTheSession) {
     }
     ASSERT_TRUE(closed);
     EXPECT_EQ(closed->error, p::errc::byte_limit);
+}
+
+TEST(Conversation, IncompleteMessagesAreBoundedPerSession) {
+    Fixture f;
+    f.config.limits.max_reassembly_bytes = 600'000;
+    f.config.limits.initial_stream_window = 1U << 20;
+    f.config.limits.initial_session_window = 8U << 20;
+    p::NodeSession node(f.config, f.services, "peer", kNow);
+    p::EngineSession engine(f.engine_config(), kNow);
+    for (int i = 0; i < 4; ++i) {
+        node.receive(engine.poll_output(), kNow);
+        engine.receive(node.poll_output(), kNow);
+    }
+    ASSERT_TRUE(engine.ready());
+    // Three streams each start a 4 MB message (the largest allowed) and send 250 KB of it: 750 KB held.
+    std::error_code ec;
+    std::vector<std::uint32_t> ids;
+    for (int i = 0; i < 3; ++i) ids.push_back(*engine.open_stream("job.submit", kNow, ec));
+    node.receive(engine.poll_output(), kNow);
+    while (node.poll_event()) {
+    }
+    std::vector<std::uint8_t> wire;
+    for (auto id : ids) {
+        std::vector<std::uint8_t> part = {0x00, 0x3D, 0x09, 0x00};  // 4,000,000-byte message announced
+        part.resize(250'000, 0x11);
+        p::FrameEncoder enc;
+        for (std::size_t at = 0; at < part.size(); at += 50'000) {
+            enc.append(p::FrameType::data, 0, id, {part.data() + at, std::min<std::size_t>(50'000, part.size() - at)});
+        }
+        auto bytes = enc.take();
+        wire.insert(wire.end(), bytes.begin(), bytes.end());
+    }
+    node.receive(wire, kNow);
+    std::vector<std::uint32_t> reset;
+    while (auto e = node.poll_event()) {
+        if (e->kind == Kind::stream_reset) {
+            EXPECT_EQ(e->error, p::errc::message_too_large);
+            reset.push_back(e->stream_id);
+        }
+    }
+    EXPECT_EQ(reset, std::vector<std::uint32_t>{ids[2]});  // the third would take the session past 600 KB
+    EXPECT_FALSE(node.closed());
 }
 
 }  // namespace

@@ -95,6 +95,7 @@ std::vector<Setting> make_settings() {
         nested_uint<std::uint32_t>("max-streams", "concurrent streams per session", [](S& s) -> auto& { return s.session.max_concurrent_streams; }, 1),
         nested_uint<std::uint32_t>("stream-window", "flow-control window per stream (bytes)", [](S& s) -> auto& { return s.session.initial_stream_window; }, 1024),
         nested_uint<std::uint32_t>("session-window", "flow-control window per session (bytes)", [](S& s) -> auto& { return s.session.initial_session_window; }, 1024),
+        nested_uint<std::uint64_t>("max-reassembly-bytes", "bytes of incomplete messages held per session", [](S& s) -> auto& { return s.session.max_reassembly_bytes; }, 4096),
         nested_uint<std::uint64_t>("max-session-bytes", "bytes an engine may send in one session", [](S& s) -> auto& { return s.session.max_session_bytes; }, 1),
         nested_uint<std::size_t>("max-connections", "concurrent connections, all addresses", [](S& s) -> auto& { return s.rate.connections.max_connections; }, 1),
         nested_uint<std::size_t>("max-connections-per-address", "concurrent connections per IPv4 /32 or IPv6 /64", [](S& s) -> auto& { return s.rate.connections.max_connections_per_address; }, 1),
