@@ -155,6 +155,26 @@ TEST_F(Transport, EngineAuditsAPinMismatch) {
     EXPECT_EQ(engine_->metrics().bytes_verified.load(), std::filesystem::file_size(source_));
 }
 
+TEST_F(Transport, SecondConnectionResumesTheTlsSessionAndIsStillPinned) {
+    start_node(1);
+    run_io();
+    auto [e1, c1] = connect(options(token()));
+    ASSERT_FALSE(e1);
+    EXPECT_FALSE(c1->tls().resumed);
+    EXPECT_FALSE(std::get<0>(request(*c1)));  // lets the TLS 1.3 ticket arrive
+    auto [e2, c2] = connect(options(token()));
+    ASSERT_FALSE(e2) << e2.message();
+    EXPECT_TRUE(c2->tls().resumed);
+    EXPECT_EQ(c2->tls().peer_pin, identity_->pin().to_string());
+    // A cached session is only offered for the same pin set: other pins mean a full handshake, and fail.
+    std::error_code gen;
+    auto other = pinning::Identity::generate({.node_id = "y"}, gen);
+    auto o = options(token());
+    o.pins = pinning::PinSet(other->pin());
+    auto [e3, c3] = connect(std::move(o));
+    EXPECT_EQ(e3, pinning::errc::pin_mismatch);
+}
+
 TEST_F(Transport, AThousandConcurrentSessions) {
     rlimit lim{};
     ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &lim), 0);
