@@ -82,6 +82,8 @@ struct FetchResult {
 /// Called after each verified block with (bytes verified so far, file size once known).
 using FetchProgress = std::function<void(std::uint64_t done, std::uint64_t total)>;
 
+class ClientStream;
+
 namespace detail {
 class EngineLink;
 class EngineCore;
@@ -109,10 +111,16 @@ public:
     auto async_close(Token&& token);
 
     /// Opens `method` and delivers each message the node sends; `done` gets the end (ok or error).
-    /// Returns the stream id, or 0 and ec.
-    std::uint32_t subscribe(std::string method, std::vector<std::uint8_t> request,
-                            std::function<void(std::vector<std::uint8_t>)> on_message,
-                            std::function<void(std::error_code)> done);
+    /// `request` is sent as the one message of the engine's side, which then ends.
+    void subscribe(std::string method, std::vector<std::uint8_t> request,
+                   std::function<void(std::vector<std::uint8_t>)> on_message,
+                   std::function<void(std::error_code)> done);
+    /// Opens a stream the engine keeps sending on (an upload, a metrics report): completes with a
+    /// ClientStream whose async_send applies backpressure. Messages from the node go to `on_message`, the
+    /// stream's end or failure to `done`. Callbacks run on the connection's strand.
+    template <class Token>
+    auto async_open_stream(std::string method, std::function<void(std::vector<std::uint8_t>)> on_message,
+                           std::function<void(std::error_code)> done, Token&& token);
 
     const protocol::HandshakeInfo& handshake() const;
     const TlsInfo& tls() const;
@@ -133,8 +141,33 @@ private:
     void start_reauth(std::string token, ExpiryDone done);
     void start_ping(PingDone done);
     void start_close(CloseDone done);
+    using OpenDone = std::function<void(std::error_code, std::shared_ptr<ClientStream>)>;
+    void start_open_stream(std::string method, std::function<void(std::vector<std::uint8_t>)> on_message,
+                           std::function<void(std::error_code)> done, OpenDone opened);
 
     std::shared_ptr<detail::EngineLink> link_;
+};
+
+/// The engine's end of a stream it opened with Connection::async_open_stream.
+class ClientStream {
+public:
+    /// Queues one message; completes when the stream's queue is below `high_water` again (default 1 MiB),
+    /// so a producer that waits for each completion never holds more than that in memory.
+    template <class Token>
+    auto async_send(std::vector<std::uint8_t> message, Token&& token);
+    /// No more messages from the engine on this stream.
+    void finish();
+    /// Resets the stream.
+    void cancel();
+    std::uint32_t id() const { return id_; }
+    asio::any_io_executor link_executor() const;
+
+    ClientStream(std::shared_ptr<detail::EngineLink> link, std::uint32_t id) : link_(std::move(link)), id_(id) {}
+
+private:
+    void start_send(std::vector<std::uint8_t> message, std::function<void(std::error_code)> done);
+    std::shared_ptr<detail::EngineLink> link_;
+    std::uint32_t id_;
 };
 
 class Engine {

@@ -183,6 +183,24 @@ public:
     }
 
     bool is_open() const { return session_ && session_->ready() && !session_->closed() && !finished(); }
+
+    // Backpressure for ClientStream::async_send: completes once the stream's queue is below high water.
+    static constexpr std::size_t kHighWater = 1U << 20;
+    std::error_code send(std::uint32_t id, std::span<const std::uint8_t> m) {
+        if (!session_ || session_->closed()) return make_error_code(errc::not_connected);
+        auto ec = session_->send_message(id, m);
+        kick();
+        return ec;
+    }
+    void when_writable(std::uint32_t id, std::function<void(std::error_code)> done) {
+        if (!session_ || session_->closed()) return done(make_error_code(errc::not_connected));
+        if (session_->pending_bytes(id) < kHighWater) return done({});
+        writable_waiters_.emplace_back(id, std::move(done));
+    }
+    void finish_stream(std::uint32_t id) {
+        if (session_ && !session_->closed()) session_->finish(id);
+        kick();
+    }
     EngineCore& core() { return *core_; }
     const protocol::HandshakeInfo& info() const { return info_; }
     TlsInfo tls;
@@ -200,6 +218,18 @@ protected:
         dispatch();
     }
     bool session_closed() override { return session_ && session_->closed(); }
+    void on_writable() override {
+        if (writable_waiters_.empty() || !session_) return;
+        auto waiters = std::move(writable_waiters_);
+        writable_waiters_.clear();
+        for (auto& [id, w] : waiters) {
+            if (session_->pending_bytes(id) < kHighWater) {
+                w({});
+            } else {
+                writable_waiters_.emplace_back(id, std::move(w));
+            }
+        }
+    }
     void on_finished(std::error_code ec) override {
         fail_all(closed_error_ ? closed_error_ : (ec ? ec : make_error_code(errc::connection_lost)));
         for (auto& w : close_waiters_) w({});
@@ -277,6 +307,7 @@ private:
         }
         for (auto& w : std::exchange(reauth_waiters_, {})) w(ec, 0);
         for (auto& [w, t0] : std::exchange(ping_waiters_, {})) w(ec, {});
+        for (auto& [id, w] : std::exchange(writable_waiters_, {})) w(ec);
     }
 
     std::shared_ptr<EngineCore> core_;
@@ -288,6 +319,7 @@ private:
                           std::chrono::steady_clock::time_point>>
         ping_waiters_;
     std::vector<std::function<void(std::error_code)>> close_waiters_;
+    std::vector<std::pair<std::uint32_t, std::function<void(std::error_code)>>> writable_waiters_;
     protocol::HandshakeInfo info_;
     std::error_code closed_error_;
 };
@@ -533,9 +565,9 @@ void Connection::start_close(CloseDone done) {
     asio::post(link_->get_executor(), [link = link_, done = std::move(done)]() mutable { link->close(std::move(done)); });
 }
 
-std::uint32_t Connection::subscribe(std::string method, std::vector<std::uint8_t> request,
-                                    std::function<void(std::vector<std::uint8_t>)> on_message,
-                                    std::function<void(std::error_code)> done) {
+void Connection::subscribe(std::string method, std::vector<std::uint8_t> request,
+                           std::function<void(std::vector<std::uint8_t>)> on_message,
+                           std::function<void(std::error_code)> done) {
     asio::post(link_->get_executor(), [link = link_, method = std::move(method), request = std::move(request),
                                        on_message = std::move(on_message), done = std::move(done)]() mutable {
         detail::StreamOp op{std::move(on_message), done};
@@ -543,7 +575,35 @@ std::uint32_t Connection::subscribe(std::string method, std::vector<std::uint8_t
         link->open(method, request, true, std::move(op), ec);
         if (ec && done) done(ec);
     });
-    return 0;
+}
+
+void Connection::start_open_stream(std::string method, std::function<void(std::vector<std::uint8_t>)> on_message,
+                                   std::function<void(std::error_code)> done, OpenDone opened) {
+    asio::post(link_->get_executor(), [link = link_, method = std::move(method), on_message = std::move(on_message),
+                                       done = std::move(done), opened = std::move(opened)]() mutable {
+        detail::StreamOp op{std::move(on_message), std::move(done)};
+        std::error_code ec;
+        const auto id = link->open(method, {}, false, std::move(op), ec);
+        if (ec) return opened(ec, nullptr);
+        opened({}, std::make_shared<ClientStream>(link, id));
+    });
+}
+
+asio::any_io_executor ClientStream::link_executor() const { return link_->get_executor(); }
+
+void ClientStream::start_send(std::vector<std::uint8_t> message, std::function<void(std::error_code)> done) {
+    asio::post(link_->get_executor(), [link = link_, id = id_, message = std::move(message), done = std::move(done)]() mutable {
+        if (auto ec = link->send(id, message)) return done(ec);
+        link->when_writable(id, std::move(done));
+    });
+}
+
+void ClientStream::finish() {
+    asio::post(link_->get_executor(), [link = link_, id = id_] { link->finish_stream(id); });
+}
+
+void ClientStream::cancel() {
+    asio::post(link_->get_executor(), [link = link_, id = id_] { link->reset(id, protocol::errc::cancelled, "cancelled by the engine"); });
 }
 
 }  // namespace cyxp2p::net

@@ -71,4 +71,21 @@ auto Connection::async_close(Token&& token) {
                                                    [this](auto done) mutable { start_close(std::move(done)); });
 }
 
+template <class Token>
+auto Connection::async_open_stream(std::string method, std::function<void(std::vector<std::uint8_t>)> on_message,
+                                   std::function<void(std::error_code)> done, Token&& token) {
+    return detail::initiate<void(std::error_code, std::shared_ptr<ClientStream>)>(
+        get_executor(), std::forward<Token>(token),
+        [this, method = std::move(method), on_message = std::move(on_message), done = std::move(done)](auto opened) mutable {
+            start_open_stream(std::move(method), std::move(on_message), std::move(done), std::move(opened));
+        });
+}
+
+template <class Token>
+auto ClientStream::async_send(std::vector<std::uint8_t> message, Token&& token) {
+    return detail::initiate<void(std::error_code)>(
+        link_executor(), std::forward<Token>(token),
+        [this, message = std::move(message)](auto done) mutable { start_send(std::move(message), std::move(done)); });
+}
+
 }  // namespace cyxp2p::net

@@ -175,6 +175,67 @@ TEST_F(Transport, SecondConnectionResumesTheTlsSessionAndIsStillPinned) {
     EXPECT_EQ(e3, pinning::errc::pin_mismatch);
 }
 
+TEST_F(Transport, UploadWithBackpressureAndAMetricsSubscription) {
+    start_node(1);
+    // The node counts what an engine reports, and streams five metrics updates to subscribers.
+    node_->stop(0ms);
+    node_ = std::make_unique<net::Node>(net::NodeOptions{.identity = *identity_, .keys = keys_});
+    auto received = std::make_shared<std::atomic<std::uint64_t>>(0);
+    net::MethodHandlers report;
+    report.on_message = [received](const net::StreamPtr&, std::vector<std::uint8_t> m) { *received += m.size(); };
+    report.on_end = [received](const net::StreamPtr& s) {
+        s->send(protocol::encode(protocol::Status{true, "", std::to_string(received->load())}));
+        s->finish();
+    };
+    node_->handle("metrics.report", "metrics:report", report);
+    net::MethodHandlers subscribe;
+    subscribe.on_end = [](const net::StreamPtr& s) {
+        for (std::uint64_t step = 1; step <= 5; ++step) {
+            s->send(protocol::encode(protocol::MetricsUpdate{step, 1, {{"loss", 1.0 / static_cast<double>(step)}}}));
+        }
+        s->finish();
+    };
+    node_->handle("metrics.subscribe", "metrics:read", subscribe);
+    ASSERT_FALSE(node_->start());
+    run_io();
+    auto [ec, conn] = connect(options(token([](auth::Claims& c) { c.scope = {"metrics:report", "metrics:read"}; })));
+    ASSERT_FALSE(ec);
+
+    std::promise<std::error_code> report_done;
+    std::vector<std::uint8_t> status_body;
+    auto opened = conn->async_open_stream(
+        "metrics.report", [&status_body](std::vector<std::uint8_t> m) { status_body = std::move(m); },
+        [&report_done](std::error_code e) { report_done.set_value(e); }, boost::asio::use_future);
+    ASSERT_EQ(opened.wait_for(30s), std::future_status::ready);
+    auto [oec, stream] = opened.get();
+    ASSERT_FALSE(oec);
+    constexpr std::uint64_t kMessages = 80, kSize = 256 * 1024;  // 20 MiB, far beyond every window
+    for (std::uint64_t i = 0; i < kMessages; ++i) {
+        auto sent = stream->async_send(std::vector<std::uint8_t>(kSize, static_cast<std::uint8_t>(i)), boost::asio::use_future);
+        ASSERT_EQ(sent.wait_for(30s), std::future_status::ready);
+        ASSERT_FALSE(sent.get());
+    }
+    stream->finish();
+    auto rf = report_done.get_future();
+    ASSERT_EQ(rf.wait_for(30s), std::future_status::ready);
+    EXPECT_FALSE(rf.get());
+    std::error_code dec;
+    auto status = protocol::decode_status(status_body, dec);
+    ASSERT_TRUE(status);
+    EXPECT_EQ(status->message, std::to_string(kMessages * kSize));
+
+    std::promise<std::error_code> sub_done;
+    std::vector<std::uint64_t> steps;
+    conn->subscribe("metrics.subscribe", {}, [&steps](std::vector<std::uint8_t> m) {
+        std::error_code e;
+        if (auto u = protocol::decode_metrics_update(m, e)) steps.push_back(u->step);
+    }, [&sub_done](std::error_code e) { sub_done.set_value(e); });
+    auto sf = sub_done.get_future();
+    ASSERT_EQ(sf.wait_for(30s), std::future_status::ready);
+    EXPECT_FALSE(sf.get());
+    EXPECT_EQ(steps, (std::vector<std::uint64_t>{1, 2, 3, 4, 5}));
+}
+
 TEST_F(Transport, AThousandConcurrentSessions) {
     rlimit lim{};
     ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &lim), 0);
