@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cyxp2p/net/detail/tls_info.hpp>
 #include <cyxp2p/pinning/detail/openssl.hpp>
 #include <cyxp2p/pinning/tls_policy.hpp>
 #include <cyxp2p/protocol/engine_session.hpp>
@@ -234,6 +235,39 @@ TEST_F(Transport, UploadWithBackpressureAndAMetricsSubscription) {
     ASSERT_EQ(sf.wait_for(30s), std::future_status::ready);
     EXPECT_FALSE(sf.get());
     EXPECT_EQ(steps, (std::vector<std::uint64_t>{1, 2, 3, 4, 5}));
+}
+
+// RFC 8705: a token bound to a client certificate (cnf.x5t#S256) only works on a connection that presented it.
+TEST_F(Transport, CertificateBoundTokensNeedTheirCertificate) {
+    std::error_code gen;
+    auto engine_id = pinning::Identity::generate({.node_id = "engine-cert"}, gen);
+    auto other_id = pinning::Identity::generate({.node_id = "other-cert"}, gen);
+    const std::string mine = net::detail::certificate_thumbprint(engine_id->certificate());
+    const std::string theirs = net::detail::certificate_thumbprint(other_id->certificate());
+    ASSERT_EQ(mine.size(), 43U);  // base64url of a SHA-256, no padding
+    start_node();
+    net::EngineOptions eo;
+    eo.client_identity = *engine_id;
+    make_engine(eo);
+    run_io();
+    auto bound = [&](const std::string& x5t) { return token([&](auth::Claims& c) { c.cnf_x5t_s256 = x5t; }); };
+    auto [ok, c1] = connect(options(bound(mine)));
+    EXPECT_FALSE(ok) << ok.message();
+    auto o = options(bound(theirs));
+    auto report = o.report;
+    auto [wrong, c2] = connect(std::move(o));
+    EXPECT_EQ(wrong, protocol::errc::token_rejected);
+    EXPECT_EQ(report->reject_detail, "cnf_mismatch");
+    // An engine without any client certificate cannot use a bound token either.
+    make_engine({});
+    auto o2 = options(bound(mine));
+    auto report2 = o2.report;
+    auto [none, c3] = connect(std::move(o2));
+    EXPECT_EQ(none, protocol::errc::token_rejected);
+    EXPECT_EQ(report2->reject_detail, "cnf_no_client_certificate");
+    // Unbound tokens are unaffected.
+    auto [plain, c4] = connect(options(token()));
+    EXPECT_FALSE(plain);
 }
 
 TEST_F(Transport, AThousandConcurrentSessions) {
