@@ -78,6 +78,7 @@ struct FetchResult {
     std::uint64_t bytes = 0;
     std::uint64_t blocks = 0;
     std::filesystem::path path;
+    std::uint64_t resumed_blocks = 0;  // leaves replayed from PATH.cyxp2p-partial instead of the network
 };
 /// Called after each verified block with (bytes verified so far, file size once known).
 using FetchProgress = std::function<void(std::uint64_t done, std::uint64_t total)>;

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <system_error>
 
@@ -20,8 +21,11 @@ namespace cyxp2p::protocol {
 /// Node side. Call pump() when the stream opens and whenever its output has drained.
 class ContentSender {
 public:
-    /// Queues at most ~`high_water` bytes per pump, so a large DAG never sits in memory.
-    ContentSender(const content::Blockstore& store, const content::Cid& root, std::size_t high_water = 1U << 20);
+    /// Queues at most ~`high_water` bytes per pump, so a large DAG never sits in memory. `skip_leaves`
+    /// (ContentFetch::skip_blocks) leaves out the first N leaf blocks in DFS order, which a resuming engine
+    /// already holds; internal blocks are always sent, so the engine still verifies the whole DAG.
+    ContentSender(const content::Blockstore& store, const content::Cid& root, std::size_t high_water = 1U << 20,
+                  std::uint64_t skip_leaves = 0);
 
     enum class Status { more, done, failed };
     /// Sends ContentBlock messages through `send` while `pending()` is below the high-water mark.
@@ -35,17 +39,26 @@ public:
 private:
     content::DagWalker walker_;
     std::size_t high_water_;
+    std::uint64_t skip_leaves_;
     std::uint64_t bytes_ = 0;
     std::uint64_t blocks_ = 0;
 };
 
 /// Engine side: feed it each message of the content.fetch stream, then finish() at the stream's end.
+///
+/// Resuming: with a `partial_dir`, every verified leaf block is also kept there (a blockstore, never named
+/// like the destination). If a fetch fails, a later one with the same directory first replays those leaves
+/// through the verifier (each is hashed again) and asks the node to skip them (leaves_held()), so only the
+/// rest crosses the network. The directory is removed when the file is complete.
 class ContentReceiver {
 public:
-    ContentReceiver(const content::Cid& root, std::filesystem::path destination);
+    ContentReceiver(const content::Cid& root, std::filesystem::path destination,
+                    std::optional<std::filesystem::path> partial_dir = std::nullopt);
 
-    /// Creates the temporary file.
+    /// Creates the temporary file (and opens the partial directory, counting the leaves it holds).
     std::error_code open();
+    /// Leaf blocks already held from an earlier attempt: the ContentFetch::skip_blocks to ask for.
+    std::uint64_t leaves_held() const { return leaves_held_; }
     /// Decodes one ContentBlock message and verifies and writes it. Any error is final: the temporary file
     /// is gone. Errors: protocol::errc::bad_message, content::errc (hash_mismatch, unexpected_block, ...).
     std::error_code on_message(std::span<const std::uint8_t> message);
@@ -59,7 +72,15 @@ public:
     std::uint64_t blocks_verified() const { return writer_->verifier().blocks_verified(); }
 
 private:
+    std::error_code push(content::ByteView block, const content::Cid& cid, bool from_network);
+    std::error_code replay_held();
+
+    content::Cid root_;
     std::unique_ptr<content::FileWriter> writer_;
+    std::optional<std::filesystem::path> partial_dir_;
+    std::optional<content::Blockstore> held_;
+    std::uint64_t leaves_held_ = 0;
+    std::uint64_t leaves_replayed_ = 0;
     bool failed_ = false;
 };
 

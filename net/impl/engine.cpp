@@ -509,8 +509,13 @@ void Connection::start_fetch(std::string cid, std::filesystem::path dest, FetchP
         std::error_code ec;
         auto root = content::Cid::parse(cid, ec);
         if (!root) return done(ec, {});
-        auto receiver = std::make_shared<protocol::ContentReceiver>(*root, dest);
+        // Verified leaves are kept beside the destination until the file is complete, so a failed fetch can
+        // be resumed by fetching again to the same path (docs/net.md).
+        auto partial = dest;
+        partial += ".cyxp2p-partial";
+        auto receiver = std::make_shared<protocol::ContentReceiver>(*root, dest, partial);
         if (auto e = receiver->open()) return done(e, {});
+        const std::uint64_t resume_from = receiver->leaves_held();
         auto finished = std::make_shared<bool>(false);
         auto id = std::make_shared<std::uint32_t>(0);
         auto complete = [done, finished, receiver](std::error_code e, FetchResult r) {
@@ -541,12 +546,13 @@ void Connection::start_fetch(std::string cid, std::filesystem::path dest, FetchP
             link->core().metrics.bytes_verified += receiver->bytes_verified() - before;
             if (progress) progress(receiver->bytes_verified(), receiver->file_size());
         };
-        op.on_done = [receiver, complete, cid, dest](std::error_code e) {
+        op.on_done = [receiver, complete, cid, dest, resume_from](std::error_code e) {
             if (!e) e = receiver->finish();
-            FetchResult r{cid, receiver->bytes_verified(), receiver->blocks_verified(), dest};
+            FetchResult r{cid, receiver->bytes_verified(), receiver->blocks_verified(), dest, resume_from};
             complete(e, e ? FetchResult{} : r);
         };
-        *id = link->open("content.fetch", protocol::encode(protocol::ContentFetch{cid, 0}), true, std::move(op), ec);
+        *id = link->open("content.fetch", protocol::encode(protocol::ContentFetch{cid, resume_from}), true,
+                         std::move(op), ec);
         if (ec) complete(ec, {});
     });
 }

@@ -480,7 +480,8 @@ void Node::Impl::install_content_fetch() {
         if (!options.content->has(*root)) {
             return stream->fail(protocol::errc::content_not_found, "this node has no " + req->cid);
         }
-        auto sender = std::make_shared<protocol::ContentSender>(*options.content, *root, kProducerHighWater);
+        auto sender = std::make_shared<protocol::ContentSender>(*options.content, *root, kProducerHighWater,
+                                                                req->skip_blocks);
         stream->state() = sender;
         auto weak = std::weak_ptr<ServerStream>(stream);
         std::string cid_text = req->cid;

@@ -184,6 +184,79 @@ TEST(Conversation, ReceiverRefusesATamperedBlockAndLeavesNothing) {
     }
 }
 
+std::vector<std::vector<std::uint8_t>> all_messages(p::ContentSender& sender) {
+    std::vector<std::vector<std::uint8_t>> out;
+    std::error_code ec;
+    EXPECT_EQ(sender.pump([&](std::span<const std::uint8_t> m) {
+                  out.emplace_back(m.begin(), m.end());
+                  return std::error_code{};
+              },
+              [] { return std::size_t{0}; }, ec),
+              p::ContentSender::Status::done);
+    return out;
+}
+
+TEST(Conversation, AnInterruptedFetchResumesWithoutDownloadingHeldLeavesAgain) {
+    cyxp2p::test::TempDir tmp;
+    Stored stored(tmp, 100 * 1024);  // 100 leaves of 1 KiB
+    const auto dest = tmp / "out.bin";
+    const auto partial = tmp / "out.bin.cyxp2p-partial";
+    {
+        p::ContentSender sender(*stored.store, stored.root);
+        auto messages = all_messages(sender);
+        p::ContentReceiver first(stored.root, dest, partial);
+        ASSERT_FALSE(first.open());
+        EXPECT_EQ(first.leaves_held(), 0U);
+        for (std::size_t i = 0; i < messages.size() / 2; ++i) ASSERT_FALSE(first.on_message(messages[i]));
+        first.abort();  // the connection dropped half way
+    }
+    EXPECT_FALSE(std::filesystem::exists(dest));
+    p::ContentReceiver second(stored.root, dest, partial);
+    ASSERT_FALSE(second.open());
+    const auto held = second.leaves_held();
+    EXPECT_GT(held, 30U);
+    p::ContentSender sender(*stored.store, stored.root, 1U << 20, held);
+    auto rest = all_messages(sender);
+    p::ContentSender full(*stored.store, stored.root);
+    EXPECT_EQ(rest.size() + held, all_messages(full).size());  // the held leaves did not cross again
+    for (auto& m : rest) ASSERT_FALSE(second.on_message(m));
+    ASSERT_FALSE(second.finish());
+    EXPECT_EQ(cyxp2p::test::read_file(dest), stored.data);
+    EXPECT_FALSE(std::filesystem::exists(partial));
+}
+
+TEST(Conversation, ATamperedHeldLeafIsNotTrusted) {
+    cyxp2p::test::TempDir tmp;
+    Stored stored(tmp, 20 * 1024);
+    const auto dest = tmp / "out.bin";
+    const auto partial = tmp / "out.bin.cyxp2p-partial";
+    {
+        p::ContentSender sender(*stored.store, stored.root);
+        auto messages = all_messages(sender);
+        p::ContentReceiver first(stored.root, dest, partial);
+        ASSERT_FALSE(first.open());
+        for (std::size_t i = 0; i < 10; ++i) ASSERT_FALSE(first.on_message(messages[i]));
+        first.abort();
+    }
+    // Flip a byte in every held block file.
+    for (const auto& e : std::filesystem::recursive_directory_iterator(partial)) {
+        if (!e.is_regular_file() || e.path().filename() == "leaves" || e.path().filename() == "root") continue;
+        auto bytes = cyxp2p::test::read_file(e.path());
+        bytes.back() = static_cast<char>(bytes.back() ^ 1);
+        cyxp2p::test::write_file(e.path(), bytes);
+    }
+    p::ContentReceiver second(stored.root, dest, partial);
+    ASSERT_FALSE(second.open());
+    p::ContentSender sender(*stored.store, stored.root, 1U << 20, second.leaves_held());
+    std::error_code failure;
+    for (auto& m : all_messages(sender)) {
+        if ((failure = second.on_message(m))) break;
+    }
+    if (!failure) failure = second.finish();
+    EXPECT_TRUE(failure);  // a held block that no longer hashes right is never used
+    EXPECT_FALSE(std::filesystem::exists(dest));
+}
+
 // Records everything the two sides say in one scripted conversation, with the events each side saw.
 struct Transcript {
     std::vector<std::vector<std::uint8_t>> to_node;    // every engine output chunk, in order

@@ -329,7 +329,9 @@ int cmd_ping(const std::vector<std::string>& argv, std::size_t first) {
 int cmd_fetch(const std::vector<std::string>& argv, std::size_t first) {
     const std::string usage = std::string("usage: p2p-probe fetch HOST:PORT CID -o FILE --pin PINS --token FILE|- [options]\n\n"
                                           "Downloads a DAG by CID. Every block is verified against the CID its parent names\n"
-                                          "before its bytes are written; FILE appears only when the whole file verified.\n\n") +
+                                          "before its bytes are written; FILE appears only when the whole file verified.\n"
+                                          "Interrupted? Run the same command again: verified blocks kept in FILE.cyxp2p-partial\n"
+                                          "are checked again locally and not downloaded twice.\n\n") +
                               kCommon + "  -o, --output FILE  where to write the file\n";
     std::string error;
     std::vector<std::string> args = argv;
@@ -369,16 +371,19 @@ int cmd_fetch(const std::vector<std::string>& argv, std::size_t first) {
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (fe) {
         auto [exit, code] = classify(fe);
-        const std::string msg = "fetch " + cid + " failed: " + fe.message() + "; nothing was written to " + out;
+        const std::string msg = "fetch " + cid + " failed: " + fe.message() + "; nothing was written to " + out +
+                                " (verified blocks are kept in " + out + ".cyxp2p-partial: run the same fetch again to resume)";
         return fail(&*a, exit, code, msg);
     }
     const double mibs = static_cast<double>(result.bytes) / (1024.0 * 1024.0) / std::max(secs, 1e-9);
     if (a->json()) {
         print_json({{"cid", cid}, {"path", out}, {"bytes", result.bytes}, {"blocks", result.blocks},
-                    {"seconds", secs}, {"mib_per_s", mibs}, {"verified", true}});
+                    {"resumed_blocks", result.resumed_blocks}, {"seconds", secs}, {"mib_per_s", mibs}, {"verified", true}});
     } else {
         std::cout << "fetched " << cid << " -> " << out << ": " << result.bytes << " bytes, " << result.blocks
-                  << " blocks, every block verified, " << std::fixed << std::setprecision(1) << mibs << " MiB/s\n";
+                  << " blocks, every block verified, " << std::fixed << std::setprecision(1) << mibs << " MiB/s";
+        if (result.resumed_blocks > 0) std::cout << " (resumed: " << result.resumed_blocks << " blocks were already here)";
+        std::cout << '\n';
     }
     return 0;
 }
