@@ -9,6 +9,7 @@
 #include <cyxp2p/content/file_writer.hpp>
 
 #include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -46,16 +47,20 @@ private:
 
 /// Engine side: feed it each message of the content.fetch stream, then finish() at the stream's end.
 ///
-/// Resuming: with a `partial_dir`, every verified leaf block is also kept there (a blockstore, never named
-/// like the destination). If a fetch fails, a later one with the same directory first replays those leaves
-/// through the verifier (each is hashed again) and asks the node to skip them (leaves_held()), so only the
-/// rest crosses the network. The directory is removed when the file is complete.
+/// Resuming: with a `partial` path, every verified leaf block is also appended to that file (a log of
+/// (CID, block) records behind a header naming the root; never named like the destination). If a fetch
+/// fails, a later one with the same path first replays those leaves through the verifier (each is hashed
+/// again) and asks the node to skip them (leaves_held()), so only the rest crosses the network. A torn last
+/// record is dropped; a log for another root is started over. The file is removed when the fetch completes.
 class ContentReceiver {
 public:
     ContentReceiver(const content::Cid& root, std::filesystem::path destination,
-                    std::optional<std::filesystem::path> partial_dir = std::nullopt);
+                    std::optional<std::filesystem::path> partial = std::nullopt);
+    ~ContentReceiver();
+    ContentReceiver(const ContentReceiver&) = delete;
+    ContentReceiver& operator=(const ContentReceiver&) = delete;
 
-    /// Creates the temporary file (and opens the partial directory, counting the leaves it holds).
+    /// Creates the temporary file (and opens the partial log, counting the leaves it holds).
     std::error_code open();
     /// Leaf blocks already held from an earlier attempt: the ContentFetch::skip_blocks to ask for.
     std::uint64_t leaves_held() const { return leaves_held_; }
@@ -75,10 +80,14 @@ private:
     std::error_code push(content::ByteView block, const content::Cid& cid, bool from_network);
     std::error_code replay_held();
 
+    std::error_code open_log();
+    void close_log() noexcept;
+
     content::Cid root_;
     std::unique_ptr<content::FileWriter> writer_;
-    std::optional<std::filesystem::path> partial_dir_;
-    std::optional<content::Blockstore> held_;
+    std::optional<std::filesystem::path> partial_;
+    std::FILE* log_in_ = nullptr;   // replays held records
+    std::FILE* log_out_ = nullptr;  // appends new ones
     std::uint64_t leaves_held_ = 0;
     std::uint64_t leaves_replayed_ = 0;
     bool failed_ = false;

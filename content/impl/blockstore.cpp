@@ -172,7 +172,9 @@ std::optional<Bytes> Blockstore::get(const Cid& cid, std::error_code& ec) const 
         ec = errno == ENOENT ? make_error_code(errc::source_changed) : last_error();
         return std::nullopt;
     }
-    Bytes block(prefix.begin(), prefix.end());
+    Bytes block;
+    block.reserve(prefix.size() + static_cast<std::size_t>(length) + suffix.size());  // one allocation, no copy
+    block.assign(prefix.begin(), prefix.end());
     block.resize(prefix.size() + static_cast<std::size_t>(length));
     ec = read_exact(fd, offset, block.data() + prefix.size(), static_cast<std::size_t>(length));
     ::close(fd);

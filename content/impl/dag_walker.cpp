@@ -20,7 +20,7 @@ std::optional<DagWalker::Block> DagWalker::next(std::error_code& ec) {
     stack_.pop_back();
     auto data = store_.get(p.cid, ec);
     if (!data) return fail(ec ? ec : make_error_code(errc::block_not_found));
-    if (!p.cid.matches(ByteView(*data))) return fail(errc::hash_mismatch);
+    // Blockstore::get has already hashed the block against its CID (hash_mismatch / source_changed).
     Block b{p.cid, std::move(*data), true};
     if (p.cid.codec() == Codec::dag_pb) {
         PbNode node;

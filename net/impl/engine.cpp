@@ -509,8 +509,8 @@ void Connection::start_fetch(std::string cid, std::filesystem::path dest, FetchP
         std::error_code ec;
         auto root = content::Cid::parse(cid, ec);
         if (!root) return done(ec, {});
-        // Verified leaves are kept beside the destination until the file is complete, so a failed fetch can
-        // be resumed by fetching again to the same path (docs/net.md).
+        // Verified leaves are logged beside the destination until the file is complete, so a failed fetch can
+        // be resumed by fetching again to the same path (docs/tools.md).
         auto partial = dest;
         partial += ".cyxp2p-partial";
         auto receiver = std::make_shared<protocol::ContentReceiver>(*root, dest, partial);

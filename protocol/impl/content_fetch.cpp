@@ -43,38 +43,95 @@ ContentSender::Status ContentSender::pump(const std::function<std::error_code(st
 }
 
 namespace {
+
 // A leaf carries file bytes and no links: a raw block, or a dag-pb node without links.
 bool is_leaf(const content::Cid& cid, content::ByteView block) {
     if (cid.codec() == content::Codec::raw) return true;
     content::PbNode node;
     return !content::decode_dag_pb(block, node, content::Limits{}.max_links) && node.links.empty();
 }
-constexpr const char* kLeafCount = "leaves";  // files in the partial directory besides the blocks
+
+constexpr std::string_view kLogMagic = "cyxp2p-partial 1\n";
+
+bool put_u32(std::FILE* f, std::uint32_t v) {
+    const unsigned char b[4] = {static_cast<unsigned char>(v >> 24), static_cast<unsigned char>(v >> 16),
+                                static_cast<unsigned char>(v >> 8), static_cast<unsigned char>(v)};
+    return std::fwrite(b, 1, 4, f) == 4;
+}
+
+bool get_u32(std::FILE* f, std::uint32_t& v) {
+    unsigned char b[4];
+    if (std::fread(b, 1, 4, f) != 4) return false;
+    v = (std::uint32_t{b[0]} << 24) | (std::uint32_t{b[1]} << 16) | (std::uint32_t{b[2]} << 8) | b[3];
+    return true;
+}
+
+// One record: u32 CID length, CID bytes, u32 block length, block bytes.
+bool read_record(std::FILE* f, content::Bytes& cid, content::Bytes& block) {
+    std::uint32_t n = 0;
+    if (!get_u32(f, n) || n > 128) return false;
+    cid.resize(n);
+    if (std::fread(cid.data(), 1, n, f) != n || !get_u32(f, n) || n > content::Limits{}.max_block_size) return false;
+    block.resize(n);
+    return std::fread(block.data(), 1, n, f) == n;
+}
+
 }  // namespace
 
 ContentReceiver::ContentReceiver(const content::Cid& root, std::filesystem::path destination,
-                                 std::optional<std::filesystem::path> partial_dir)
+                                 std::optional<std::filesystem::path> partial)
     : root_(root),
       writer_(std::make_unique<content::FileWriter>(root, std::move(destination))),
-      partial_dir_(std::move(partial_dir)) {}
+      partial_(std::move(partial)) {}
+
+ContentReceiver::~ContentReceiver() { close_log(); }
+
+void ContentReceiver::close_log() noexcept {
+    if (log_in_ != nullptr) std::fclose(log_in_);
+    if (log_out_ != nullptr) std::fclose(log_out_);  // flushes what was appended
+    log_in_ = log_out_ = nullptr;
+}
+
+// Counts the complete records of an existing log for this root, drops a torn tail, and opens it for
+// replay and append; anything else (absent, another root, not a log) starts a new one.
+std::error_code ContentReceiver::open_log() {
+    const std::string header = std::string(kLogMagic) + root_.to_string() + "\n";
+    std::uint64_t good_end = 0;
+    if (std::FILE* f = std::fopen(partial_->c_str(), "rb")) {
+        std::string head(header.size(), '\0');
+        if (std::fread(head.data(), 1, head.size(), f) == head.size() && head == header) {
+            good_end = header.size();
+            content::Bytes cid, block;
+            while (read_record(f, cid, block)) {
+                ++leaves_held_;
+                good_end = static_cast<std::uint64_t>(std::ftell(f));
+            }
+        }
+        std::fclose(f);
+    }
+    if (good_end == 0) {
+        std::FILE* f = std::fopen(partial_->c_str(), "wb");
+        if (f == nullptr || std::fwrite(header.data(), 1, header.size(), f) != header.size()) {
+            if (f != nullptr) std::fclose(f);
+            return std::error_code(errno, std::generic_category());
+        }
+        std::fclose(f);
+        leaves_held_ = 0;
+    } else {
+        std::error_code ec;
+        std::filesystem::resize_file(*partial_, good_end, ec);  // a torn last record is dropped
+        if (ec) return ec;
+    }
+    log_in_ = std::fopen(partial_->c_str(), "rb");
+    log_out_ = std::fopen(partial_->c_str(), "ab");
+    if (log_in_ == nullptr || log_out_ == nullptr) return std::error_code(errno, std::generic_category());
+    std::fseek(log_in_, static_cast<long>(header.size()), SEEK_SET);
+    return {};
+}
 
 std::error_code ContentReceiver::open() {
-    if (partial_dir_) {
-        std::error_code ec;
-        // Held leaves belong to one root: a directory left by a fetch of something else starts over.
-        const auto root_file = *partial_dir_ / "root";
-        std::string previous;
-        if (std::ifstream in(root_file); in) std::getline(in, previous);
-        if (!previous.empty() && previous != root_.to_string()) {
-            std::filesystem::remove_all(*partial_dir_, ec);
-        }
-        held_ = content::Blockstore::open(*partial_dir_, ec);
-        if (!held_) return ec;
-        std::ofstream(root_file, std::ios::trunc) << root_.to_string();
-        // The count of leading leaves held, written after each leaf was stored (a crash can only under-count).
-        std::ifstream in(*partial_dir_ / kLeafCount);
-        std::uint64_t n = 0;
-        if (in >> n) leaves_held_ = n;
+    if (partial_) {
+        if (auto ec = open_log()) return ec;
     }
     return writer_->open();
 }
@@ -84,27 +141,38 @@ std::error_code ContentReceiver::push(content::ByteView block, const content::Ci
         failed_ = true;
         return e;  // FileWriter already removed the temporary file
     }
-    if (from_network && held_ && is_leaf(cid, block)) {
-        // Keep it for a later resume; verified already, so no second hash.
-        if (!held_->put(cid, block, /*verified=*/true)) {
-            ++leaves_held_;
-            std::ofstream(*partial_dir_ / kLeafCount, std::ios::trunc) << leaves_held_;
+    if (from_network && log_out_ != nullptr && is_leaf(cid, block)) {
+        // Verified already; kept for a later resume. Buffered: a crash loses at most a torn tail.
+        const auto bytes = cid.bytes();
+        if (!put_u32(log_out_, static_cast<std::uint32_t>(bytes.size())) ||
+            std::fwrite(bytes.data(), 1, bytes.size(), log_out_) != bytes.size() ||
+            !put_u32(log_out_, static_cast<std::uint32_t>(block.size())) ||
+            std::fwrite(block.data(), 1, block.size(), log_out_) != block.size()) {
+            std::fclose(log_out_);  // resuming is a convenience: stop keeping leaves, go on fetching
+            log_out_ = nullptr;
         }
     }
     return {};
 }
 
-// Feeds held leaves while the verifier expects one we hold, but never more than the node was asked to skip.
+// Feeds held leaves while they are next in DFS order; each is hashed again by the verifier, so a damaged
+// or foreign log fails the fetch instead of corrupting the file.
 std::error_code ContentReceiver::replay_held() {
-    if (!held_) return {};
+    if (log_in_ == nullptr) return {};
     while (leaves_replayed_ < leaves_held_) {
         auto expected = writer_->verifier().expected();
-        if (!expected || !held_->has(*expected)) return {};
+        if (!expected) return {};
+        const long at = std::ftell(log_in_);
+        content::Bytes cid_bytes, block;
+        if (!read_record(log_in_, cid_bytes, block)) return {};
         std::error_code ec;
-        auto block = held_->get(*expected, ec);  // re-hashed by the blockstore and again by the verifier
-        if (!block) return {};
+        auto cid = content::Cid::from_bytes(cid_bytes, ec);
+        if (!cid || !(*cid == *expected)) {
+            std::fseek(log_in_, at, SEEK_SET);  // not this block's turn (an internal node comes first)
+            return {};
+        }
         ++leaves_replayed_;
-        if (auto e = writer_->push(*block, *expected)) {
+        if (auto e = writer_->push(block, *cid)) {
             failed_ = true;
             return e;
         }
@@ -135,9 +203,10 @@ std::error_code ContentReceiver::finish() {
         failed_ = true;
         return e;
     }
-    if (partial_dir_) {  // complete: the held leaves are no longer needed
+    if (partial_) {  // complete: the held leaves are no longer needed
+        close_log();
         std::error_code ignored;
-        std::filesystem::remove_all(*partial_dir_, ignored);
+        std::filesystem::remove(*partial_, ignored);
     }
     return {};
 }
@@ -145,6 +214,7 @@ std::error_code ContentReceiver::finish() {
 void ContentReceiver::abort() noexcept {
     failed_ = true;
     writer_->abort();
+    close_log();  // what was appended stays for the next attempt
 }
 
 }  // namespace cyxp2p::protocol

@@ -150,11 +150,11 @@ TEST_F(NodeCli, AFlippedByteInTheStoreIsAContentMismatchAndWritesNothing) {
     EXPECT_EQ(r.exit_code, 15) << r.out << r.err;
     EXPECT_EQ(nlohmann::json::parse(r.out)["error"], "content_mismatch");
     EXPECT_FALSE(std::filesystem::exists(dest));
-    // Only the resume directory of verified blocks may remain, never a file that could pass for the model.
+    // Only the resume log of verified blocks may remain, never a file that could pass for the model.
     for (const auto& e : std::filesystem::directory_iterator(tmp_.path())) {
         if (e.path().filename().string().find("tampered") == std::string::npos) continue;
         EXPECT_EQ(e.path().filename(), "tampered.bin.cyxp2p-partial") << "left behind: " << e.path();
-        EXPECT_TRUE(e.is_directory());
+        EXPECT_TRUE(e.is_regular_file());
     }
 }
 
