@@ -9,6 +9,7 @@
 
 #include "wire.pb.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace cyxp2p::protocol {
@@ -18,7 +19,15 @@ constexpr std::size_t kNonceSize = 16;
 constexpr std::size_t kMaxMethod = 128;
 constexpr std::size_t kMaxVersionText = 128;
 
-Time from_ms(std::int64_t ms) { return std::chrono::duration_cast<Time>(std::chrono::milliseconds(ms)); }
+// A peer's timestamp (Unix ms) as session time. Anything further than a day from `now` is clamped to a day
+// away: it fails the replay window just the same, and the conversion to nanoseconds cannot overflow (found
+// by fuzz/node_session: a HELLO with timestamp_ms near 2^63).
+Time peer_time(std::int64_t ms, Time now) {
+    constexpr std::int64_t kDayMs = 86'400'000;
+    const std::int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(now).count();
+    ms = std::clamp(ms, now_ms - kDayMs, now_ms + kDayMs);
+    return std::chrono::duration_cast<Time>(std::chrono::milliseconds(ms));
+}
 
 }  // namespace
 
@@ -109,7 +118,7 @@ private:
         const std::string key = std::string(nonce_scope) + v.claims->subject;
         const auto verdict = services_.nonces->check(
             key, std::span<const std::uint8_t, 16>(reinterpret_cast<const std::uint8_t*>(nonce.data()), 16),
-            from_ms(ts_ms), now);
+            peer_time(ts_ms, now), now);
         if (!verdict) {
             close(errc::replayed, verdict.error().message(), replay::to_string(verdict.reason),
                   detail::to_ms(verdict.retry_after));
@@ -193,7 +202,7 @@ private:
         const auto verdict = services_.nonces->check(
             "open:" + claims_->subject,
             std::span<const std::uint8_t, 16>(reinterpret_cast<const std::uint8_t*>(o.nonce().data()), 16),
-            from_ms(o.timestamp_ms()), now);
+            peer_time(o.timestamp_ms(), now), now);
         if (!verdict) {
             return refuse(id, method, errc::replayed,
                                      std::string("request refused: ") + replay::to_string(verdict.reason),

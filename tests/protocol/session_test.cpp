@@ -204,6 +204,25 @@ TEST_F(Sessions, StaleHelloTimestampIsRefused) {
     EXPECT_EQ(rej->detail, "timestamp_too_old");
 }
 
+TEST_F(Sessions, ExtremeHelloTimestampsAreRefusedWithoutOverflow) {
+    for (std::int64_t ts : {INT64_MAX, INT64_MIN, std::int64_t{7205759403791050752}}) {
+        p::NodeSession node(config_, services_, "peer", now_);
+        p::wire::Hello h;
+        h.set_token(token());
+        h.set_nonce(std::string(16, static_cast<char>(ts & 0x7F)));
+        h.set_timestamp_ms(ts);
+        h.set_protocol_version(1);
+        const std::string payload = h.SerializeAsString();
+        p::FrameEncoder enc;
+        enc.append(p::FrameType::hello, 0, 0, {reinterpret_cast<const std::uint8_t*>(payload.data()), payload.size()});
+        node.receive(enc.take(), now_);
+        auto closed = find(node, Kind::closed);
+        ASSERT_TRUE(closed) << ts;
+        EXPECT_EQ(closed->error, errc::replayed);
+        EXPECT_EQ(closed->detail, ts > 0 ? "timestamp_too_new" : "timestamp_too_old");
+    }
+}
+
 TEST_F(Sessions, NoHelloBeforeDeadlineCloses) {
     p::NodeSession node(config_, services_, "peer", now_);
     ASSERT_TRUE(node.next_timeout());
