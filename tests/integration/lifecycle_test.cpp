@@ -270,6 +270,44 @@ TEST_F(Transport, CertificateBoundTokensNeedTheirCertificate) {
     EXPECT_FALSE(plain);
 }
 
+// A fetch cut off by the node going away resumes from the verified leaves the engine kept: only the rest
+// crosses the network, and the file is identical.
+TEST_F(Transport, AnInterruptedFetchResumesAgainstARestartedNode) {
+    start_node(1, [](net::NodeOptions& o) { o.shutdown_timeout = 100ms; });
+    run_io();
+    auto [ec, conn] = connect(options(token()));
+    ASSERT_FALSE(ec);
+    const auto dest = tmp_ / "resumed.bin";
+    std::atomic<bool> stopping{false};
+    std::thread stopper;
+    auto first = conn->async_fetch(root_, dest, [&](std::uint64_t done, std::uint64_t) {
+        std::this_thread::sleep_for(40ms);  // a slow engine disk: the transfer takes long enough to be cut
+        if (done >= 700'000 && !stopping.exchange(true)) {
+            stopper = std::thread([this] { node_->stop(0ms); });
+        }
+    }, boost::asio::use_future);
+    ASSERT_EQ(first.wait_for(60s), std::future_status::ready);
+    auto [e1, r1] = first.get();
+    if (stopper.joinable()) stopper.join();
+    ASSERT_TRUE(e1) << "the fetch finished before the node stopped; nothing to resume";
+    EXPECT_FALSE(std::filesystem::exists(dest));
+    ASSERT_TRUE(std::filesystem::exists(tmp_ / "resumed.bin.cyxp2p-partial"));
+
+    // The node comes back (same identity, same store); the engine fetches again to the same path.
+    node_ = std::make_unique<net::Node>(net::NodeOptions{.identity = *identity_, .keys = keys_, .content = store_});
+    ASSERT_FALSE(node_->start());
+    auto [ec2, conn2] = connect(options(token()));
+    ASSERT_FALSE(ec2) << ec2.message();
+    auto second = conn2->async_fetch(root_, dest, {}, boost::asio::use_future);
+    ASSERT_EQ(second.wait_for(60s), std::future_status::ready);
+    auto [e2, r2] = second.get();
+    ASSERT_FALSE(e2) << e2.message();
+    EXPECT_GE(r2.resumed_blocks, 2U);
+    EXPECT_EQ(cyxp2p::test::read_file(dest), cyxp2p::test::read_file(source_));
+    EXPECT_FALSE(std::filesystem::exists(tmp_ / "resumed.bin.cyxp2p-partial"));
+    EXPECT_LT(node_->metrics().content_bytes_served.load(), std::filesystem::file_size(source_));
+}
+
 TEST_F(Transport, AThousandConcurrentSessions) {
     rlimit lim{};
     ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &lim), 0);
