@@ -9,10 +9,10 @@ namespace cyxp2p::auth {
 /// Every way a token or key can be refused. One category, "cyxp2p.auth"; never renumber.
 enum class errc {
     // Token syntax (RFC 7515 7.1 compact serialization).
-    malformed = 1,     // not three base64url parts separated by '.'
-    bad_base64,        // a part is not canonical, unpadded base64url
-    bad_json,          // header or payload is not a strict JSON object
-    too_large,         // token longer than Limits::max_token_bytes
+    malformed = 1,  // not three base64url parts separated by '.'
+    bad_base64,     // a part is not canonical, unpadded base64url
+    bad_json,       // header or payload is not a strict JSON object
+    too_large,      // token longer than Limits::max_token_bytes
     // Header and key selection (RFC 7515 4.1, RFC 8725 3.1).
     bad_header,        // a header parameter has the wrong type (detail names it)
     unsupported_alg,   // alg is none, missing or not HS256/EdDSA
@@ -28,14 +28,14 @@ enum class errc {
     wrong_issuer,
     wrong_node,
     wrong_token_type,
-    missing_claim,     // detail names the claim
-    bad_claim,         // detail names the claim
+    missing_claim,  // detail names the claim
+    bad_claim,      // detail names the claim
     // Keys (RFC 7517, RFC 8037).
-    bad_key,           // JWK/JWKS is not valid (detail names the member)
-    weak_key,          // HS256 key shorter than 32 bytes (RFC 7518 3.2)
-    unsupported_key,   // kty/crv/alg combination we do not support
-    duplicate_kid,     // two keys in one keyring share a kid
-    no_signing_key,    // minting needs a current key with private material
+    bad_key,          // JWK/JWKS is not valid (detail names the member)
+    weak_key,         // HS256 key shorter than 32 bytes (RFC 7518 3.2)
+    unsupported_key,  // kty/crv/alg combination we do not support
+    duplicate_kid,    // two keys in one keyring share a kid
+    no_signing_key,   // minting needs a current key with private material
     key_file_permissions,
     io_error,
     crypto_failure,
@@ -43,7 +43,9 @@ enum class errc {
 
 const std::error_category& category() noexcept;
 
-inline std::error_code make_error_code(errc e) noexcept { return {static_cast<int>(e), category()}; }
+inline std::error_code make_error_code(errc e) noexcept {
+    return {static_cast<int>(e), category()};
+}
 
 /// The enumerator's name ("bad_signature"), for logs, --json output and exit-code tables.
 const char* to_string(errc e) noexcept;

@@ -2,8 +2,6 @@
 // and EdDSA over Ed25519 (kty "OKP", RFC 8037 2). Each key is bound to exactly one algorithm (RFC 8725 3.1).
 #pragma once
 
-#include <cyxp2p/auth/limits.hpp>
-
 #include <array>
 #include <cstdint>
 #include <filesystem>
@@ -12,6 +10,8 @@
 #include <string_view>
 #include <system_error>
 #include <vector>
+
+#include <cyxp2p/auth/limits.hpp>
 
 namespace cyxp2p::auth {
 
@@ -23,7 +23,7 @@ std::optional<Algorithm> algorithm_from_string(std::string_view alg) noexcept;
 
 /// A key's bytes, wiped (OPENSSL_cleanse) when destroyed.
 class SecretBytes {
-public:
+  public:
     SecretBytes() = default;
     explicit SecretBytes(std::vector<std::uint8_t> bytes) : bytes_(std::move(bytes)) {}
     SecretBytes(const SecretBytes& other) : bytes_(other.bytes_) {}
@@ -36,7 +36,7 @@ public:
     std::size_t size() const { return bytes_.size(); }
     bool empty() const { return bytes_.empty(); }
 
-private:
+  private:
     void wipe() noexcept;
     std::vector<std::uint8_t> bytes_;
 };
@@ -44,11 +44,12 @@ private:
 /// One signing or verification key. HS256 keys are always secret; EdDSA keys hold the 32-byte public key
 /// and, when they may sign, the 32-byte private seed (the JWK "d", RFC 8037 2).
 class Jwk {
-public:
+  public:
     /// A fresh random key: 32 bytes for HS256, an Ed25519 key pair for EdDSA.
     static Jwk generate(Algorithm alg, std::string kid);
     /// An HS256 key from raw bytes. Fails with weak_key below 32 bytes (RFC 7518 3.2).
-    static std::optional<Jwk> from_secret(std::vector<std::uint8_t> secret, std::string kid, std::error_code& ec);
+    static std::optional<Jwk> from_secret(std::vector<std::uint8_t> secret, std::string kid,
+                                          std::error_code& ec);
     /// An EdDSA verification key from the 32-byte public key.
     static Jwk from_ed25519_public(const std::array<std::uint8_t, 32>& pk, std::string kid);
 
@@ -77,11 +78,11 @@ public:
     const SecretBytes& secret() const { return secret_; }
     const std::vector<std::uint8_t>& public_key() const { return public_; }
 
-private:
+  private:
     Jwk() = default;
     Algorithm alg_ = Algorithm::hs256;
     std::string kid_;
-    SecretBytes secret_;               // HS256: the key; EdDSA: libsodium's 64-byte secret key, or empty
+    SecretBytes secret_;                // HS256: the key; EdDSA: libsodium's 64-byte secret key, or empty
     std::vector<std::uint8_t> public_;  // EdDSA: 32-byte public key
 };
 
@@ -91,6 +92,7 @@ std::optional<Jwk> load_jwk_file(const std::filesystem::path& path, std::error_c
                                  std::string* detail = nullptr);
 
 /// Writes `json` to `path` with mode 0600 (secret) or 0644 (public); refuses to overwrite unless `force`.
-std::error_code write_key_file(const std::filesystem::path& path, std::string_view json, bool secret, bool force);
+std::error_code write_key_file(const std::filesystem::path& path, std::string_view json, bool secret,
+                               bool force);
 
 }  // namespace cyxp2p::auth

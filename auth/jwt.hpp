@@ -2,25 +2,25 @@
 // JWT best current practice (RFC 8725). Time is always passed in; nothing here reads a clock.
 #pragma once
 
-#include <cyxp2p/auth/claims.hpp>
-#include <cyxp2p/auth/errc.hpp>
-#include <cyxp2p/auth/jwk.hpp>
-#include <cyxp2p/auth/keyring.hpp>
-#include <cyxp2p/auth/limits.hpp>
-
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
 
+#include <cyxp2p/auth/claims.hpp>
+#include <cyxp2p/auth/errc.hpp>
+#include <cyxp2p/auth/jwk.hpp>
+#include <cyxp2p/auth/keyring.hpp>
+#include <cyxp2p/auth/limits.hpp>
+
 namespace cyxp2p::auth {
 
 /// What the verifier expects. `now` and, for P2P tokens, `node_id` are required.
 struct VerifyOptions {
-    std::int64_t now = 0;                     // current time, Unix seconds
-    std::string node_id;                      // the verifying node's id; must equal the node_id claim
-    std::string issuer{kDefaultIssuer};       // the only accepted iss
+    std::int64_t now = 0;                // current time, Unix seconds
+    std::string node_id;                 // the verifying node's id; must equal the node_id claim
+    std::string issuer{kDefaultIssuer};  // the only accepted iss
     TokenType expected_type = TokenType::p2p;
     std::int64_t leeway_s = Limits{}.default_leeway_s;  // 0 .. limits.max_leeway_s
     Limits limits{};
@@ -46,7 +46,8 @@ struct Unverified {
     std::string header_json;
     std::string payload_json;
 };
-std::optional<Unverified> decode_unverified(std::string_view token, std::error_code& ec, const Limits& limits = {});
+std::optional<Unverified> decode_unverified(std::string_view token, std::error_code& ec,
+                                            const Limits& limits = {});
 
 /// Mints a token for the Central Server's role, signed by `key` (header: alg, typ "JWT", kid when the key
 /// has one). The claims must satisfy their type's policy (required claims, lifetime), so every minted token

@@ -1,9 +1,7 @@
 // A keyring: the keys a verifier trusts and the one key a minter signs with, so signing keys can rotate
-// (the seed asks operators to rotate every 30 days). Current and previous keys verify; only the current signs.
+// (the seed asks operators to rotate every 30 days). Current and previous keys verify; only the current
+// signs.
 #pragma once
-
-#include <cyxp2p/auth/jwk.hpp>
-#include <cyxp2p/auth/limits.hpp>
 
 #include <optional>
 #include <string>
@@ -11,10 +9,13 @@
 #include <system_error>
 #include <vector>
 
+#include <cyxp2p/auth/jwk.hpp>
+#include <cyxp2p/auth/limits.hpp>
+
 namespace cyxp2p::auth {
 
 class Keyring {
-public:
+  public:
     Keyring() = default;
 
     /// Parses a JWK Set (RFC 7517 5), or a single JWK. Keys of types we do not understand are skipped as
@@ -47,7 +48,7 @@ public:
     /// The public JWKS to publish: EdDSA public keys only (HS256 keys are secret and never exported).
     std::string to_public_jwks() const;
 
-private:
+  private:
     std::vector<Jwk> keys_;
     std::optional<std::size_t> signing_;
 };

@@ -25,9 +25,9 @@ struct Limits {
     std::int64_t max_leeway_s = 60;
 
     /// Longest `exp - iat` per token type (the seed's token table).
-    std::int64_t max_lifetime_p2p_s = 3600;         // 1 hour
-    std::int64_t max_lifetime_session_s = 86400;    // 24 hours
-    std::int64_t max_lifetime_job_s = 7 * 86400;    // "job duration", capped at 7 days
+    std::int64_t max_lifetime_p2p_s = 3600;           // 1 hour
+    std::int64_t max_lifetime_session_s = 86400;      // 24 hours
+    std::int64_t max_lifetime_job_s = 7 * 86400;      // "job duration", capped at 7 days
     std::int64_t max_lifetime_refresh_s = 7 * 86400;  // 7 days
 
     /// Largest NumericDate accepted (9999-12-31T23:59:59Z): keeps all date arithmetic far from overflow.

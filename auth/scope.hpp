@@ -2,11 +2,11 @@
 // scope a method on the Engine-Node link needs. Unknown methods need a scope no token has (fail closed).
 #pragma once
 
-#include <cyxp2p/auth/claims.hpp>
-
 #include <optional>
 #include <span>
 #include <string_view>
+
+#include <cyxp2p/auth/claims.hpp>
 
 namespace cyxp2p::auth {
 

@@ -1,17 +1,18 @@
 // P2P token verification (cyxp2p::auth::verify) next to the raw primitive over the same signing input:
 // HMAC-SHA256 + constant-time compare for HS256, libsodium Ed25519 verify for EdDSA. The difference is
 // the JWT layer's own cost: base64url, strict JSON of header and payload, key selection, claims policy.
-#include <cyxp2p/auth/jwt.hpp>
-
-#include <benchmark/benchmark.h>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <sodium.h>
 
 #include <array>
 #include <string>
 #include <vector>
+
+#include <benchmark/benchmark.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <cyxp2p/auth/jwt.hpp>
 
 namespace {
 
@@ -51,8 +52,9 @@ struct Fixture {
         for (auto& ch : sig_b64) ch = ch == '-' ? '+' : ch == '_' ? '/' : ch;
         while (sig_b64.size() % 4 != 0) sig_b64 += '=';
         signature.resize(sig_b64.size());
-        const int n = EVP_DecodeBlock(signature.data(), reinterpret_cast<const unsigned char*>(sig_b64.data()),
-                                      static_cast<int>(sig_b64.size()));
+        const int n =
+            EVP_DecodeBlock(signature.data(), reinterpret_cast<const unsigned char*>(sig_b64.data()),
+                            static_cast<int>(sig_b64.size()));
         signature.resize(alg == auth::Algorithm::hs256 ? 32U : 64U);
         if (n < 0) std::abort();
         opts.now = kNow;
@@ -77,7 +79,8 @@ void BM_Hs256_RawHmacSha256(benchmark::State& state) {
     for (auto _ : state) {
         unsigned len = 0;
         HMAC(EVP_sha256(), f.key.data(), static_cast<int>(f.key.size()),
-             reinterpret_cast<const unsigned char*>(f.signing_input.data()), f.signing_input.size(), mac.data(), &len);
+             reinterpret_cast<const unsigned char*>(f.signing_input.data()), f.signing_input.size(),
+             mac.data(), &len);
         const bool ok = CRYPTO_memcmp(mac.data(), f.signature.data(), mac.size()) == 0;
         if (!ok) state.SkipWithError("raw HMAC mismatch");
         benchmark::DoNotOptimize(ok);
@@ -98,9 +101,10 @@ void BM_EdDsa_TokenVerify(benchmark::State& state) {
 void BM_EdDsa_RawEd25519Verify(benchmark::State& state) {
     Fixture f(auth::Algorithm::eddsa);
     for (auto _ : state) {
-        const bool ok = crypto_sign_verify_detached(f.signature.data(),
-                                                    reinterpret_cast<const unsigned char*>(f.signing_input.data()),
-                                                    f.signing_input.size(), f.key.data()) == 0;
+        const bool ok =
+            crypto_sign_verify_detached(f.signature.data(),
+                                        reinterpret_cast<const unsigned char*>(f.signing_input.data()),
+                                        f.signing_input.size(), f.key.data()) == 0;
         if (!ok) state.SkipWithError("raw Ed25519 verify failed");
         benchmark::DoNotOptimize(ok);
     }

@@ -11,17 +11,6 @@
 //                                        VmRSS growth per connection (OpenSSL's own per-connection cost)
 //
 // --identity DIR loads node.key/node.crt (p2p-node init); without it an Ed25519 identity is generated.
-#include <cyxp2p/pinning/identity.hpp>
-#include <cyxp2p/pinning/tls_policy.hpp>
-
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-#include <sys/resource.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -35,6 +24,18 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include <cyxp2p/pinning/identity.hpp>
+#include <cyxp2p/pinning/tls_policy.hpp>
 
 namespace pinning = cyxp2p::pinning;
 
@@ -62,7 +63,8 @@ long rss_kib() {
 // The policy's suites and groups, nothing else: this is the "what a user could use instead" program.
 void common_policy(SSL_CTX* ctx) {
     const pinning::TlsOptions policy;
-    if (SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) != 1 || SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION) != 1 ||
+    if (SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) != 1 ||
+        SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION) != 1 ||
         SSL_CTX_set_ciphersuites(ctx, policy.ciphersuites.c_str()) != 1 ||
         SSL_CTX_set1_groups_list(ctx, policy.groups.c_str()) != 1) {
         die("TLS policy");
@@ -73,7 +75,8 @@ CtxPtr server_context(const pinning::Identity& id) {
     CtxPtr ctx(SSL_CTX_new(TLS_server_method()), SSL_CTX_free);
     if (!ctx) die("SSL_CTX_new");
     common_policy(ctx.get());
-    if (SSL_CTX_use_certificate(ctx.get(), id.certificate()) != 1 || SSL_CTX_use_PrivateKey(ctx.get(), id.private_key()) != 1) {
+    if (SSL_CTX_use_certificate(ctx.get(), id.certificate()) != 1 ||
+        SSL_CTX_use_PrivateKey(ctx.get(), id.private_key()) != 1) {
         die("certificate");
     }
     return ctx;
@@ -107,7 +110,8 @@ int listen_loopback(std::uint16_t& port, int backlog) {
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd, backlog) != 0) die("bind/listen");
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd, backlog) != 0)
+        die("bind/listen");
     socklen_t len = sizeof a;
     ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
     port = ntohs(a.sin_port);
@@ -159,7 +163,9 @@ std::uint64_t parse_u64(const char* s) {
     return v;
 }
 
-double mib(std::uint64_t bytes) { return static_cast<double>(bytes) / (1024.0 * 1024.0); }
+double mib(std::uint64_t bytes) {
+    return static_cast<double>(bytes) / (1024.0 * 1024.0);
+}
 
 int bulk(const pinning::Identity& id, std::uint64_t bytes) {
     auto sctx = server_context(id);
@@ -243,9 +249,11 @@ int handshakes(const pinning::Identity& id, std::uint64_t count) {
     const double resumed = std::chrono::duration<double>(Clock::now() - t0).count();
     server.join();
     ::close(listener);
-    std::printf("{\"mode\":\"handshakes\",\"count\":%llu,\"full_per_s\":%.1f,\"resumed_per_s\":%.1f,\"resumed\":%llu}\n",
-                static_cast<unsigned long long>(count), static_cast<double>(count) / full,
-                static_cast<double>(count) / resumed, static_cast<unsigned long long>(reused));
+    std::printf(
+        "{\"mode\":\"handshakes\",\"count\":%llu,\"full_per_s\":%.1f,\"resumed_per_s\":%.1f,\"resumed\":%llu}"
+        "\n",
+        static_cast<unsigned long long>(count), static_cast<double>(count) / full,
+        static_cast<double>(count) / resumed, static_cast<unsigned long long>(reused));
     return 0;
 }
 
@@ -307,10 +315,11 @@ int idle(const pinning::Identity& id, std::uint64_t count) {
     ::close(result[0]);
     ::waitpid(child, nullptr, 0);
     const double n = static_cast<double>(count - 1);
-    std::printf("{\"mode\":\"idle\",\"count\":%llu,\"server_rss_before_kib\":%ld,\"server_rss_after_kib\":%ld,"
-                "\"server_kib_per_connection\":%.2f,\"client_kib_per_connection\":%.2f}\n",
-                static_cast<unsigned long long>(count), before, after, static_cast<double>(after - before) / n,
-                static_cast<double>(cafter - cbefore) / n);
+    std::printf(
+        "{\"mode\":\"idle\",\"count\":%llu,\"server_rss_before_kib\":%ld,\"server_rss_after_kib\":%ld,"
+        "\"server_kib_per_connection\":%.2f,\"client_kib_per_connection\":%.2f}\n",
+        static_cast<unsigned long long>(count), before, after, static_cast<double>(after - before) / n,
+        static_cast<double>(cafter - cbefore) / n);
     for (SSL* s : held) tls_free(s);
     return 0;
 }
@@ -319,7 +328,9 @@ int idle(const pinning::Identity& id, std::uint64_t count) {
 
 int main(int argc, char** argv) {
     if (argc < 2) {
-        std::fprintf(stderr, "usage: baseline_tls bulk --bytes N | handshakes --count N | idle --count N [--identity DIR]\n");
+        std::fprintf(
+            stderr,
+            "usage: baseline_tls bulk --bytes N | handshakes --count N | idle --count N [--identity DIR]\n");
         return 2;
     }
     const std::string mode = argv[1];
@@ -327,13 +338,18 @@ int main(int argc, char** argv) {
     std::optional<std::string> dir;
     for (int i = 2; i + 1 < argc; i += 2) {
         const std::string k = argv[i];
-        if (k == "--bytes") bytes = parse_u64(argv[i + 1]);
-        else if (k == "--count") count = parse_u64(argv[i + 1]);
-        else if (k == "--identity") dir = argv[i + 1];
-        else die("unknown option " + k);
+        if (k == "--bytes")
+            bytes = parse_u64(argv[i + 1]);
+        else if (k == "--count")
+            count = parse_u64(argv[i + 1]);
+        else if (k == "--identity")
+            dir = argv[i + 1];
+        else
+            die("unknown option " + k);
     }
     std::error_code ec;
-    auto id = dir ? pinning::Identity::load(*dir, ec) : pinning::Identity::generate({.node_id = "baseline"}, ec);
+    auto id =
+        dir ? pinning::Identity::load(*dir, ec) : pinning::Identity::generate({.node_id = "baseline"}, ec);
     if (!id) die("identity: " + ec.message());
     if (count < 2) count = 2;
     if (mode == "bulk") return bulk(*id, bytes);

@@ -1,17 +1,17 @@
 // Import throughput of the kubo-compatible importer next to raw SHA-256 over the same bytes, in one
 // binary: the importer hashes every byte once (plus small internal nodes), so SHA-256 is its ceiling.
 // docs/performance.md ("content") has the figures and the command.
-#include <cyxp2p/content/dag_pb.hpp>
-#include <cyxp2p/content/dag_verifier.hpp>
-#include <cyxp2p/content/importer.hpp>
-
-#include <benchmark/benchmark.h>
-#include <openssl/evp.h>
-
 #include <functional>
 #include <map>
 #include <string>
 #include <vector>
+
+#include <benchmark/benchmark.h>
+#include <openssl/evp.h>
+
+#include <cyxp2p/content/dag_pb.hpp>
+#include <cyxp2p/content/dag_verifier.hpp>
+#include <cyxp2p/content/importer.hpp>
 
 namespace c = cyxp2p::content;
 
@@ -71,9 +71,15 @@ void import(benchmark::State& state, const c::ImportOptions& opt) {
     state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(d.size()));
 }
 
-void BM_ImportKuboDefault(benchmark::State& s) { import(s, c::ImportOptions::kubo_default()); }
-void BM_ImportCidV1RawLeaves(benchmark::State& s) { import(s, c::ImportOptions::kubo_cid_v1()); }
-void BM_ImportUnixfsV1_2025(benchmark::State& s) { import(s, c::ImportOptions{1, true, 1 << 20, 1024}); }
+void BM_ImportKuboDefault(benchmark::State& s) {
+    import(s, c::ImportOptions::kubo_default());
+}
+void BM_ImportCidV1RawLeaves(benchmark::State& s) {
+    import(s, c::ImportOptions::kubo_cid_v1());
+}
+void BM_ImportUnixfsV1_2025(benchmark::State& s) {
+    import(s, c::ImportOptions{1, true, 1 << 20, 1024});
+}
 
 // Verification speed: a DAG in DFS order through DagVerifier (hash + decode + checks).
 void BM_VerifyKuboDefault(benchmark::State& state) {

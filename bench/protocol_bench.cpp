@@ -1,23 +1,24 @@
 // protocol/: what framing and the sessions cost per byte, next to memcpy of the same bytes in the same
 // binary. No TLS and no sockets: the sans-IO sessions are driven against each other in memory, as
 // tests/protocol/session_test.cpp does, so the figures are the protocol's own cost.
-//   BM_FrameEncode / BM_MemcpyFrames      64 MiB of DATA payload as 64 KiB frames (the default max_frame_size)
-//   BM_FrameDecode / BM_MemcpyRecords     the same frames fed to a FrameDecoder in 16 KiB pieces (TLS records)
-//   BM_SessionTransfer / BM_MemcpyMessages 64 MiB as 256 KiB messages from a NodeSession to an EngineSession
+//   BM_FrameEncode / BM_MemcpyFrames      64 MiB of DATA payload as 64 KiB frames (the default
+//   max_frame_size) BM_FrameDecode / BM_MemcpyRecords     the same frames fed to a FrameDecoder in 16 KiB
+//   pieces (TLS records) BM_SessionTransfer / BM_MemcpyMessages 64 MiB as 256 KiB messages from a NodeSession
+//   to an EngineSession
 //                                         on one stream (content.fetch style), flow control and all
+#include <chrono>
+#include <cstring>
+#include <stdexcept>
+#include <vector>
+
+#include <benchmark/benchmark.h>
+
 #include <cyxp2p/auth/jwt.hpp>
 #include <cyxp2p/auth/keyring.hpp>
 #include <cyxp2p/protocol/engine_session.hpp>
 #include <cyxp2p/protocol/frame.hpp>
 #include <cyxp2p/protocol/node_session.hpp>
 #include <cyxp2p/replay/nonce_window.hpp>
-
-#include <benchmark/benchmark.h>
-
-#include <chrono>
-#include <cstring>
-#include <stdexcept>
-#include <vector>
 
 namespace p = cyxp2p::protocol;
 namespace auth = cyxp2p::auth;
@@ -36,7 +37,8 @@ std::vector<std::uint8_t> pattern(std::size_t n) {
 }
 
 void bytes_processed(benchmark::State& state) {
-    state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) * static_cast<std::int64_t>(kTotal));
+    state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) *
+                            static_cast<std::int64_t>(kTotal));
 }
 
 void BM_FrameEncode(benchmark::State& state) {
@@ -57,7 +59,8 @@ void BM_MemcpyFrames(benchmark::State& state) {
     for (auto _ : state) {
         std::vector<std::uint8_t> out;
         out.reserve(kTotal / kFrame * (kFrame + p::frame_header_size));
-        for (std::size_t i = 0; i < kTotal / kFrame; ++i) out.insert(out.end(), payload.begin(), payload.end());
+        for (std::size_t i = 0; i < kTotal / kFrame; ++i)
+            out.insert(out.end(), payload.begin(), payload.end());
         benchmark::DoNotOptimize(out.data());
     }
     bytes_processed(state);
@@ -108,7 +111,7 @@ BENCHMARK(BM_MemcpyRecords)->Unit(benchmark::kMillisecond);
 
 // A node and an engine past the handshake, in memory.
 class Pair {
-public:
+  public:
     Pair() : key_(auth::Jwk::generate(auth::Algorithm::hs256, "k1")) {
         if (keys_.add(key_)) throw std::runtime_error("keyring");
         config_.node_id = "node-bench";
@@ -155,7 +158,8 @@ public:
             if (!b.empty()) engine_->receive(b, now_);
             while (auto e = engine_->poll_event()) {
                 if (e->kind == p::Event::Kind::message) received += e->body.size();
-                if (e->kind == p::Event::Kind::stream_end || e->kind == p::Event::Kind::stream_closed) ended = true;
+                if (e->kind == p::Event::Kind::stream_end || e->kind == p::Event::Kind::stream_closed)
+                    ended = true;
                 if (e->kind == p::Event::Kind::stream_reset || e->kind == p::Event::Kind::closed) {
                     throw std::runtime_error("stream failed: " + e->error.message());
                 }
@@ -165,7 +169,7 @@ public:
         return received;
     }
 
-private:
+  private:
     void pump() {
         for (int i = 0; i < 1000; ++i) {
             auto a = engine_->poll_output();

@@ -1,16 +1,16 @@
 // ratelimit: TokenBucket and KeyedLimiter checks per second (1 and 2 threads), ConnectionLimiter admissions,
 // next to the obvious baseline (a mutex-guarded std::unordered_map of buckets), and bytes per tracked key.
-#include <cyxp2p/ratelimit/connection_limiter.hpp>
-#include <cyxp2p/ratelimit/keyed_limiter.hpp>
-#include <cyxp2p/ratelimit/token_bucket.hpp>
-
-#include <benchmark/benchmark.h>
-
 #include <memory>
 #include <mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
+
+#include <benchmark/benchmark.h>
+
+#include <cyxp2p/ratelimit/connection_limiter.hpp>
+#include <cyxp2p/ratelimit/keyed_limiter.hpp>
+#include <cyxp2p/ratelimit/token_bucket.hpp>
 
 namespace {
 
@@ -62,8 +62,8 @@ void BM_KeyedLimiter_Address(benchmark::State& state) {
     std::int64_t now = 1'000'000'000;
     for (auto _ : state) {
         i = (i + 7) % kKeys;
-        const Address a = Address::v4({10, static_cast<std::uint8_t>(i >> 16), static_cast<std::uint8_t>(i >> 8),
-                                       static_cast<std::uint8_t>(i)});
+        const Address a = Address::v4({10, static_cast<std::uint8_t>(i >> 16),
+                                       static_cast<std::uint8_t>(i >> 8), static_cast<std::uint8_t>(i)});
         benchmark::DoNotOptimize(l.try_acquire(a, ns(now += 100)));
     }
     state.SetItemsProcessed(state.iterations());
@@ -97,8 +97,8 @@ void BM_ConnectionLimiter_AdmitRelease(benchmark::State& state) {
     std::int64_t now = 1'000'000'000;
     for (auto _ : state) {
         i = (i + 7) % kKeys;
-        const Address a = Address::v4({10, static_cast<std::uint8_t>(i >> 16), static_cast<std::uint8_t>(i >> 8),
-                                       static_cast<std::uint8_t>(i)});
+        const Address a = Address::v4({10, static_cast<std::uint8_t>(i >> 16),
+                                       static_cast<std::uint8_t>(i >> 8), static_cast<std::uint8_t>(i)});
         Admission adm = c.admit(a, ns(now += 100));
         benchmark::DoNotOptimize(adm.decision);
     }  // the permit is released here: admission + release per iteration
@@ -113,7 +113,8 @@ void BM_KeyedLimiter_BytesPerKey(benchmark::State& state) {
         std::size_t i = 0;
         while (l.try_acquire("key-" + std::to_string(i), ns(1))) ++i;
         state.counters["keys"] = static_cast<double>(l.size());
-        state.counters["bytes_per_key"] = static_cast<double>(l.memory_bytes()) / static_cast<double>(l.size());
+        state.counters["bytes_per_key"] =
+            static_cast<double>(l.memory_bytes()) / static_cast<double>(l.size());
     }
 }
 BENCHMARK(BM_KeyedLimiter_BytesPerKey)->Iterations(1)->Unit(benchmark::kMillisecond);

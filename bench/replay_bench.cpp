@@ -1,15 +1,16 @@
 // replay: NonceWindow and SequenceWindow checks per second (1 and 2 threads), next to the raw primitives they
 // are built on (SipHash-2-4-128 from libsodium, one bit test), and bytes per remembered nonce.
-#include <cyxp2p/replay/nonce_window.hpp>
-#include <cyxp2p/replay/sequence_window.hpp>
-
-#include <benchmark/benchmark.h>
 #include <sodium.h>
 
 #include <array>
 #include <atomic>
 #include <cstring>
 #include <string>
+
+#include <benchmark/benchmark.h>
+
+#include <cyxp2p/replay/nonce_window.hpp>
+#include <cyxp2p/replay/sequence_window.hpp>
 
 namespace {
 
@@ -54,8 +55,9 @@ void BM_NonceWindow_Check(benchmark::State& state) {
         benchmark::DoNotOptimize(v);
     }
     state.SetItemsProcessed(state.iterations());
-    state.counters["accepted_pct"] = benchmark::Counter(
-        100.0 * static_cast<double>(accepted) / static_cast<double>(i ? i : 1), benchmark::Counter::kAvgThreads);
+    state.counters["accepted_pct"] =
+        benchmark::Counter(100.0 * static_cast<double>(accepted) / static_cast<double>(i ? i : 1),
+                           benchmark::Counter::kAvgThreads);
 }
 BENCHMARK(BM_NonceWindow_Check)->Threads(1)->Threads(2)->UseRealTime();
 
@@ -65,7 +67,8 @@ void BM_NonceWindow_Duplicate(benchmark::State& state) {
     const auto n = make_nonce(0, g_salt.fetch_add(1));
     (void)w.check("dup", n, std::chrono::nanoseconds(now), std::chrono::nanoseconds(now));
     for (auto _ : state)
-        benchmark::DoNotOptimize(w.check("dup", n, std::chrono::nanoseconds(now), std::chrono::nanoseconds(now)));
+        benchmark::DoNotOptimize(
+            w.check("dup", n, std::chrono::nanoseconds(now), std::chrono::nanoseconds(now)));
     state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_NonceWindow_Duplicate);
@@ -95,10 +98,12 @@ void BM_NonceWindow_BytesPerEntry(benchmark::State& state) {
         NonceWindow w(l);
         const std::int64_t now = 1'000'000'000'000;
         std::uint64_t i = 0;
-        while (w.check("k", make_nonce(i, 7), std::chrono::nanoseconds(now), std::chrono::nanoseconds(now))) ++i;
+        while (w.check("k", make_nonce(i, 7), std::chrono::nanoseconds(now), std::chrono::nanoseconds(now)))
+            ++i;
         // The loop stops at the first window_full: when the fullest of the 16 shards fills.
         state.counters["entries"] = static_cast<double>(w.size());
-        state.counters["bytes_per_entry"] = static_cast<double>(w.memory_bytes()) / static_cast<double>(w.size());
+        state.counters["bytes_per_entry"] =
+            static_cast<double>(w.memory_bytes()) / static_cast<double>(w.size());
     }
 }
 BENCHMARK(BM_NonceWindow_BytesPerEntry)->Iterations(1)->Unit(benchmark::kMillisecond);

@@ -7,12 +7,7 @@
 // Prints one JSON line once all N are established ({"established": N, ...}), then holds them for MS
 // milliseconds (default 60000) and exits without closing them (the node sees N disconnects). Raises
 // RLIMIT_NOFILE to its hard limit; the node needs the same (and limits raised: see bench/run).
-#include <cyxp2p/net/engine.hpp>
-
-#include <sys/resource.h>
 #include <unistd.h>
-
-#include <boost/asio/io_context.hpp>
 
 #include <chrono>
 #include <cstdio>
@@ -22,6 +17,11 @@
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <sys/resource.h>
+
+#include <cyxp2p/net/engine.hpp>
 
 namespace net = cyxp2p::net;
 namespace asio = boost::asio;
@@ -38,7 +38,9 @@ long rss_kib() {
 }
 
 [[noreturn]] void usage() {
-    std::fprintf(stderr, "usage: session_memory HOST:PORT --pin PIN --token FILE --count N [--parallel W] [--hold-ms MS]\n");
+    std::fprintf(
+        stderr,
+        "usage: session_memory HOST:PORT --pin PIN --token FILE --count N [--parallel W] [--hold-ms MS]\n");
     std::exit(2);
 }
 
@@ -57,16 +59,17 @@ struct Opener {
         ++started;
         auto o = options;
         o.report = std::make_shared<net::ConnectReport>();
-        engine.async_connect(o, [this, report = o.report](std::error_code ec, std::shared_ptr<net::Connection> c) {
-            if (ec) {
-                ++failed;
-                if (first_error.empty()) first_error = ec.message() + " " + report->reject_detail;
-            } else {
-                ++established;
-                held.push_back(std::move(c));
-            }
-            if (failed < 10) next();
-        });
+        engine.async_connect(
+            o, [this, report = o.report](std::error_code ec, std::shared_ptr<net::Connection> c) {
+                if (ec) {
+                    ++failed;
+                    if (first_error.empty()) first_error = ec.message() + " " + report->reject_detail;
+                } else {
+                    ++established;
+                    held.push_back(std::move(c));
+                }
+                if (failed < 10) next();
+            });
     }
     bool finished() const { return established + failed >= count || failed >= 10; }
 };
@@ -80,12 +83,18 @@ int main(int argc, char** argv) {
     long hold_ms = 60'000;
     for (int i = 2; i + 1 < argc; i += 2) {
         const std::string k = argv[i], v = argv[i + 1];
-        if (k == "--pin") pin = v;
-        else if (k == "--token") token_file = v;
-        else if (k == "--count") count = std::stoul(v);
-        else if (k == "--parallel") parallel = std::stoul(v);
-        else if (k == "--hold-ms") hold_ms = std::stol(v);
-        else usage();
+        if (k == "--pin")
+            pin = v;
+        else if (k == "--token")
+            token_file = v;
+        else if (k == "--count")
+            count = std::stoul(v);
+        else if (k == "--parallel")
+            parallel = std::stoul(v);
+        else if (k == "--hold-ms")
+            hold_ms = std::stol(v);
+        else
+            usage();
     }
     const auto colon = hostport.rfind(':');
     if (colon == std::string::npos || pin.empty() || token_file.empty()) usage();
@@ -93,7 +102,8 @@ int main(int argc, char** argv) {
     std::stringstream ts;
     ts << tf.rdbuf();
     std::string token = ts.str();
-    while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' ')) token.pop_back();
+    while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' '))
+        token.pop_back();
 
     rlimit r{};
     getrlimit(RLIMIT_NOFILE, &r);
@@ -118,11 +128,13 @@ int main(int argc, char** argv) {
     // Let the last HELLO_ACKs' follow-up (window updates, tickets) settle.
     io.run_for(std::chrono::milliseconds(500));
     const long after = rss_kib();
-    std::printf("{\"established\":%zu,\"failed\":%zu,\"seconds\":%.2f,\"engine_kib_per_session\":%.2f,"
-                "\"first_error\":\"%s\"}\n",
-                opener.established, opener.failed, secs,
-                opener.established ? static_cast<double>(after - before) / static_cast<double>(opener.established) : 0.0,
-                opener.first_error.c_str());
+    std::printf(
+        "{\"established\":%zu,\"failed\":%zu,\"seconds\":%.2f,\"engine_kib_per_session\":%.2f,"
+        "\"first_error\":\"%s\"}\n",
+        opener.established, opener.failed, secs,
+        opener.established ? static_cast<double>(after - before) / static_cast<double>(opener.established)
+                           : 0.0,
+        opener.first_error.c_str());
     std::fflush(stdout);
     io.run_for(std::chrono::milliseconds(hold_ms));
     std::_Exit(opener.failed == 0 ? 0 : 1);

@@ -14,14 +14,14 @@
 // the block from the file.
 #pragma once
 
+#include <filesystem>
+#include <optional>
+#include <system_error>
+
 #include <cyxp2p/content/bytes.hpp>
 #include <cyxp2p/content/cid.hpp>
 #include <cyxp2p/content/importer.hpp>
 #include <cyxp2p/content/limits.hpp>
-
-#include <filesystem>
-#include <optional>
-#include <system_error>
 
 namespace cyxp2p::content {
 
@@ -35,7 +35,7 @@ struct FileReference {
 };
 
 class Blockstore {
-public:
+  public:
     /// Opens (creating if needed) the store in `dir`. Errors: io errors.
     static std::optional<Blockstore> open(const std::filesystem::path& dir, std::error_code& ec,
                                           const Limits& limits = {});
@@ -59,7 +59,7 @@ public:
     std::filesystem::path data_path(const Cid& cid) const;
     const std::filesystem::path& root() const { return dir_; }
 
-private:
+  private:
     Blockstore(std::filesystem::path dir, const Limits& limits) : dir_(std::move(dir)), limits_(limits) {}
     std::filesystem::path base_path(const Cid& cid) const;
     std::error_code write_atomic(const std::filesystem::path& target, ByteView a, ByteView b = {}) const;

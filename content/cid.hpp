@@ -6,8 +6,6 @@
 // another hash function is refused with unsupported_multihash rather than trusted blindly.
 #pragma once
 
-#include <cyxp2p/content/bytes.hpp>
-
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -16,6 +14,8 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+
+#include <cyxp2p/content/bytes.hpp>
 
 namespace cyxp2p::content {
 
@@ -31,7 +31,7 @@ inline constexpr std::size_t kSha256Length = 32;
 using Digest = std::array<std::uint8_t, kSha256Length>;
 
 class Cid {
-public:
+  public:
     /// CIDv0 of a dag-pb block's digest.
     static Cid v0(const Digest& digest) noexcept { return Cid(0, Codec::dag_pb, digest); }
     static Cid v1(Codec codec, const Digest& digest) noexcept { return Cid(1, codec, digest); }
@@ -49,8 +49,8 @@ public:
     Codec codec() const noexcept { return codec_; }
     const Digest& digest() const noexcept { return digest_; }
 
-    Bytes bytes() const;          // binary form: v0 = multihash only
-    Bytes multihash() const;      // 0x12 0x20 <digest>
+    Bytes bytes() const;            // binary form: v0 = multihash only
+    Bytes multihash() const;        // 0x12 0x20 <digest>
     std::string to_string() const;  // v0: base58btc; v1: 'b' + base32 lower
     /// The same block named as CIDv1 (v0 -> v1 dag-pb), for display and blockstore keys.
     Cid to_v1() const noexcept { return Cid(1, codec_, digest_); }
@@ -60,8 +60,9 @@ public:
 
     friend bool operator==(const Cid&, const Cid&) = default;
 
-private:
-    Cid(int version, Codec codec, const Digest& digest) noexcept : version_(version), codec_(codec), digest_(digest) {}
+  private:
+    Cid(int version, Codec codec, const Digest& digest) noexcept
+        : version_(version), codec_(codec), digest_(digest) {}
 
     int version_;
     Codec codec_;

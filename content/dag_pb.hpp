@@ -9,14 +9,14 @@
 // writes an empty Name, which generated code would not do.
 #pragma once
 
-#include <cyxp2p/content/bytes.hpp>
-#include <cyxp2p/content/cid.hpp>
-
 #include <cstdint>
 #include <optional>
 #include <string_view>
 #include <system_error>
 #include <vector>
+
+#include <cyxp2p/content/bytes.hpp>
+#include <cyxp2p/content/cid.hpp>
 
 namespace cyxp2p::content {
 

@@ -16,15 +16,15 @@
 // missing_block. After any error the verifier stays failed and yields nothing more.
 #pragma once
 
-#include <cyxp2p/content/bytes.hpp>
-#include <cyxp2p/content/cid.hpp>
-#include <cyxp2p/content/limits.hpp>
-
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <system_error>
 #include <vector>
+
+#include <cyxp2p/content/bytes.hpp>
+#include <cyxp2p/content/cid.hpp>
+#include <cyxp2p/content/limits.hpp>
 
 namespace cyxp2p::content {
 
@@ -35,7 +35,7 @@ struct VerifiedData {
 };
 
 class DagVerifier {
-public:
+  public:
     explicit DagVerifier(const Cid& root, const Limits& limits = {});
 
     /// The CID the next block must have, or nullopt once the DAG is complete.
@@ -54,7 +54,7 @@ public:
     std::uint64_t bytes_verified() const { return offset_; }  // file bytes yielded so far
     std::uint64_t blocks_verified() const { return blocks_; }
 
-private:
+  private:
     struct Expected {
         Cid cid;
         std::size_t depth;
@@ -66,9 +66,9 @@ private:
     std::error_code check_node(const Expected& e, ByteView block, VerifiedData& out);
 
     Limits limits_;
-    std::vector<Expected> stack_;   // top = next expected block
-    std::vector<Cid> path_;         // CIDs of the ancestors of the block being expected
-    std::string data_;              // UnixFS Data of the last dag-pb node (what `out` points into)
+    std::vector<Expected> stack_;  // top = next expected block
+    std::vector<Cid> path_;        // CIDs of the ancestors of the block being expected
+    std::string data_;             // UnixFS Data of the last dag-pb node (what `out` points into)
     std::uint64_t offset_ = 0;
     std::uint64_t file_size_ = 0;
     std::uint64_t blocks_ = 0;

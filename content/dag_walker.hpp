@@ -2,18 +2,18 @@
 // expects, one block at a time. Memory: one block plus the CIDs still to visit (bounded by depth x links).
 #pragma once
 
-#include <cyxp2p/content/blockstore.hpp>
-#include <cyxp2p/content/cid.hpp>
-#include <cyxp2p/content/limits.hpp>
-
 #include <optional>
 #include <system_error>
 #include <vector>
 
+#include <cyxp2p/content/blockstore.hpp>
+#include <cyxp2p/content/cid.hpp>
+#include <cyxp2p/content/limits.hpp>
+
 namespace cyxp2p::content {
 
 class DagWalker {
-public:
+  public:
     DagWalker(const Blockstore& store, const Cid& root, const Limits& limits = {});
 
     struct Block {
@@ -27,7 +27,7 @@ public:
     /// so a corrupted or changed store is never served as good data.
     std::optional<Block> next(std::error_code& ec);
 
-private:
+  private:
     struct Pending {
         Cid cid;
         std::size_t depth;

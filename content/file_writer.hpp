@@ -4,19 +4,19 @@
 // file is deleted: a failed transfer never leaves a file at the destination that looks complete.
 #pragma once
 
+#include <filesystem>
+#include <optional>
+#include <system_error>
+
 #include <cyxp2p/content/bytes.hpp>
 #include <cyxp2p/content/cid.hpp>
 #include <cyxp2p/content/dag_verifier.hpp>
 #include <cyxp2p/content/limits.hpp>
 
-#include <filesystem>
-#include <optional>
-#include <system_error>
-
 namespace cyxp2p::content {
 
 class FileWriter {
-public:
+  public:
     FileWriter(const Cid& root, std::filesystem::path destination, const Limits& limits = {});
     ~FileWriter();
     FileWriter(const FileWriter&) = delete;
@@ -35,7 +35,7 @@ public:
     const DagVerifier& verifier() const { return verifier_; }
     const std::filesystem::path& temp_path() const { return temp_; }
 
-private:
+  private:
     std::error_code fail(std::error_code ec);
 
     DagVerifier verifier_;

@@ -4,9 +4,6 @@
 // root. Streams: memory stays at one chunk plus one pending link list per tree level.
 #pragma once
 
-#include <cyxp2p/content/bytes.hpp>
-#include <cyxp2p/content/cid.hpp>
-
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -16,6 +13,9 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+
+#include <cyxp2p/content/bytes.hpp>
+#include <cyxp2p/content/cid.hpp>
 
 namespace cyxp2p::content {
 
@@ -60,12 +60,12 @@ using BlockSink = std::function<std::error_code(const ImportedBlock&)>;
 struct ImportResult {
     Cid root;
     std::uint64_t file_size = 0;
-    std::uint64_t blocks = 0;     // blocks made (a leaf repeated in the file counts each time)
-    std::uint64_t dag_size = 0;   // cumulative size, the Tsize a parent would give the root
+    std::uint64_t blocks = 0;    // blocks made (a leaf repeated in the file counts each time)
+    std::uint64_t dag_size = 0;  // cumulative size, the Tsize a parent would give the root
 };
 
 class Importer {
-public:
+  public:
     /// Throws std::invalid_argument when options.validate() fails (a programmer error: validate first).
     explicit Importer(const ImportOptions& options, BlockSink sink = {});
     ~Importer();
@@ -82,7 +82,7 @@ public:
     /// internal buffer.
     std::error_code add_chunk(std::string& chunk);
 
-private:
+  private:
     struct State;
     std::unique_ptr<State> s_;
 };

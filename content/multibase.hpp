@@ -4,11 +4,11 @@
 // m (base64), u (base64url), all without padding.
 #pragma once
 
-#include <cyxp2p/content/bytes.hpp>
-
 #include <string>
 #include <string_view>
 #include <system_error>
+
+#include <cyxp2p/content/bytes.hpp>
 
 namespace cyxp2p::content {
 

@@ -2,14 +2,14 @@
 // with Protobuf-generated code from content/unixfs.proto (proto2, unpacked `blocksizes`).
 #pragma once
 
-#include <cyxp2p/content/bytes.hpp>
-
 #include <cstdint>
 #include <optional>
 #include <span>
 #include <string>
 #include <system_error>
 #include <vector>
+
+#include <cyxp2p/content/bytes.hpp>
 
 namespace cyxp2p::content {
 

@@ -2,11 +2,11 @@
 // 9 bytes (63 bits), minimally encoded. Used by CIDs, multihashes and CAR v1 section lengths.
 #pragma once
 
-#include <cyxp2p/content/bytes.hpp>
-
 #include <cstddef>
 #include <cstdint>
 #include <system_error>
+
+#include <cyxp2p/content/bytes.hpp>
 
 namespace cyxp2p::content {
 

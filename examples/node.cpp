@@ -1,12 +1,12 @@
 // A node in 40 lines: serve one method to engines holding a valid P2P token.
 //   example-node DIR    writes DIR/port, DIR/pin, DIR/token (for example-engine), serves until stdin closes.
-#include <cyxp2p/auth/jwt.hpp>
-#include <cyxp2p/net/node.hpp>
-#include <cyxp2p/protocol/body.hpp>
-
 #include <chrono>
 #include <fstream>
 #include <iostream>
+
+#include <cyxp2p/auth/jwt.hpp>
+#include <cyxp2p/net/node.hpp>
+#include <cyxp2p/protocol/body.hpp>
 
 using namespace cyxp2p;
 
@@ -32,7 +32,9 @@ int main(int argc, char** argv) {
     c.subject = "example-user";
     c.node_id = node.node_id();
     c.session_id = "example-session";
-    c.issued_at = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    c.issued_at =
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count();
     c.expires_at = c.issued_at + 600;
     c.scope = {"job:execute"};
     std::ofstream(dir + "/port") << node.local_port();

@@ -2,13 +2,13 @@
 // one node identity, tokens minted under them.
 #pragma once
 
-#include "check.hpp"
+#include <string>
+#include <string_view>
 
 #include <cyxp2p/auth/jwt.hpp>
 #include <cyxp2p/auth/keyring.hpp>
 
-#include <string>
-#include <string_view>
+#include "check.hpp"
 
 namespace cyxp2p::fuzz {
 
@@ -18,7 +18,8 @@ inline constexpr std::string_view kHsKid = "hs1";
 inline constexpr std::string_view kEdKid = "ed1";
 
 /// The trusted keys: one HS256 secret (32 bytes 0x00..0x1f) and the Ed25519 pair of RFC 8037 A.1.
-inline constexpr std::string_view kJwks = R"({"keys":[)"
+inline constexpr std::string_view kJwks =
+    R"({"keys":[)"
     R"({"kty":"oct","kid":"hs1","alg":"HS256","use":"sig","k":"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8"},)"
     R"({"kty":"OKP","crv":"Ed25519","kid":"ed1","alg":"EdDSA","use":"sig",)"
     R"("d":"nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]})";

@@ -1,10 +1,10 @@
 // msgpack bodies: validate_body and every decode_* of protocol/body.hpp on the same bytes. Whatever decodes
 // encodes and decodes again to the same value.
-#include "check.hpp"
+#include <bit>
 
 #include <cyxp2p/protocol/body.hpp>
 
-#include <bit>
+#include "check.hpp"
 
 namespace {
 

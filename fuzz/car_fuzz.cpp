@@ -1,11 +1,11 @@
 // CAR v1 reading: the header payload decoder, CarReader section by section, and verify_car both trusting
 // the header's root and trusting the fixed DAG's root. Nothing is extracted (no files are written).
-#include "check.hpp"
-#include "content_fixture.hpp"
+#include <sstream>
 
 #include <cyxp2p/content/car.hpp>
 
-#include <sstream>
+#include "check.hpp"
+#include "content_fixture.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     using namespace cyxp2p::content;

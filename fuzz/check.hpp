@@ -11,12 +11,12 @@
 
 /// A failed property: print and abort, so libFuzzer (and the replay test) report a crash. Not assert():
 /// it must hold in every build type.
-#define CYXP2P_FUZZ_CHECK(cond)                                                                  \
-    do {                                                                                         \
-        if (!(cond)) {                                                                           \
+#define CYXP2P_FUZZ_CHECK(cond)                                                                   \
+    do {                                                                                          \
+        if (!(cond)) {                                                                            \
             std::fprintf(stderr, "%s:%d: fuzz property failed: %s\n", __FILE__, __LINE__, #cond); \
-            std::abort();                                                                        \
-        }                                                                                        \
+            std::abort();                                                                         \
+        }                                                                                         \
     } while (false)
 
 namespace cyxp2p::fuzz {

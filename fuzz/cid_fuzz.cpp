@@ -1,8 +1,8 @@
 // CIDs as text (Cid::parse) and as bytes (Cid::from_bytes, Cid::read). Binary CIDs are strict (minimal
 // varints, sha2-256 only), so what parses is exactly what bytes() writes; text goes through to_string().
-#include "check.hpp"
-
 #include <cyxp2p/content/cid.hpp>
+
+#include "check.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     using namespace cyxp2p::content;

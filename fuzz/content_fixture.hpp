@@ -3,15 +3,15 @@
 // generator writes its blocks, so seeds start on the valid path.
 #pragma once
 
-#include <cyxp2p/content/cid.hpp>
-#include <cyxp2p/content/dag_pb.hpp>
-#include <cyxp2p/content/importer.hpp>
-#include <cyxp2p/content/limits.hpp>
-
 #include <cstdlib>
 #include <map>
 #include <string>
 #include <vector>
+
+#include <cyxp2p/content/cid.hpp>
+#include <cyxp2p/content/dag_pb.hpp>
+#include <cyxp2p/content/importer.hpp>
+#include <cyxp2p/content/limits.hpp>
 
 namespace cyxp2p::fuzz {
 

@@ -1,8 +1,8 @@
 // Strict dag-pb decoding. A decoded node encodes (canonical: Links, then Data) and decodes to the same node;
 // canonical input encodes back to the same bytes.
-#include "check.hpp"
-
 #include <cyxp2p/content/dag_pb.hpp>
+
+#include "check.hpp"
 
 namespace {
 

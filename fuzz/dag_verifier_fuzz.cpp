@@ -5,11 +5,11 @@
 //   bit 2:       pass the expected CID as the sender's claim (as a CAR section does) instead of nothing.
 // Then blocks, each varint(length) block; a bad or overlong length makes the rest of the input one block.
 // Verified bytes must come out contiguous, and a complete DAG yields exactly its file size.
-#include "check.hpp"
-#include "content_fixture.hpp"
-
 #include <cyxp2p/content/dag_verifier.hpp>
 #include <cyxp2p/content/varint.hpp>
+
+#include "check.hpp"
+#include "content_fixture.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     using namespace cyxp2p::content;

@@ -1,11 +1,11 @@
 // FrameDecoder fed the same bytes twice: all at once and in splits chosen by the input. Both must yield the
 // same frames and the same error: the decoder promises that input "split at any byte boundary" is equivalent.
-#include "check.hpp"
+#include <algorithm>
+#include <array>
 
 #include <cyxp2p/protocol/frame.hpp>
 
-#include <algorithm>
-#include <array>
+#include "check.hpp"
 
 namespace {
 

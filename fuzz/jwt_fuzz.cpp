@@ -4,12 +4,12 @@
 //   - "header JSON" NUL "payload JSON": the harness encodes both and signs them with the trusted HS256 key,
 //     so the fuzzer reaches the header, claims and policy checks behind a valid signature.
 // Whatever verifies must mint again and verify to the same claims.
-#include "auth_fixture.hpp"
+#include <cstring>
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-#include <cstring>
+#include "auth_fixture.hpp"
 
 namespace {
 
@@ -45,8 +45,8 @@ std::string hs256_sign(std::string_view header, std::string_view payload) {
 bool same_claims(const auth::Claims& a, const auth::Claims& b) {
     return a.type == b.type && a.issuer == b.issuer && a.subject == b.subject && a.issued_at == b.issued_at &&
            a.expires_at == b.expires_at && a.not_before == b.not_before && a.node_id == b.node_id &&
-           a.session_id == b.session_id && a.job_id == b.job_id && a.token_id == b.token_id && a.scope == b.scope &&
-           a.cnf_x5t_s256 == b.cnf_x5t_s256 && a.node_pin == b.node_pin;
+           a.session_id == b.session_id && a.job_id == b.job_id && a.token_id == b.token_id &&
+           a.scope == b.scope && a.cnf_x5t_s256 == b.cnf_x5t_s256 && a.node_pin == b.node_pin;
 }
 
 }  // namespace
@@ -64,8 +64,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     auto u = auth::decode_unverified(token, ec);
     CYXP2P_FUZZ_CHECK(u.has_value() != static_cast<bool>(ec));
 
-    for (auto type : {auth::TokenType::p2p, auth::TokenType::session, auth::TokenType::job,
-                      auth::TokenType::refresh}) {
+    for (auto type :
+         {auth::TokenType::p2p, auth::TokenType::session, auth::TokenType::job, auth::TokenType::refresh}) {
         auth::VerifyOptions opts;
         opts.now = fuzz::kNow;
         opts.node_id = std::string(fuzz::kNodeId);

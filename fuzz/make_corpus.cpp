@@ -2,9 +2,10 @@
 // talking on the fixed clock and keys of the harnesses), tokens and keys minted by auth, a DAG made by the
 // importer, and a few hand-made hostile inputs. Files are named seed-*; regeneration replaces exactly those,
 // so regression inputs (regress-*) stay. Usage: fuzz_make_corpus DIR   (normally fuzz/corpus)
-#include "auth_fixture.hpp"
-#include "content_fixture.hpp"
-#include "session_fixture.hpp"
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
 
 #include <cyxp2p/content/car.hpp>
 #include <cyxp2p/content/multibase.hpp>
@@ -13,10 +14,9 @@
 #include <cyxp2p/pinning/pin.hpp>
 #include <cyxp2p/protocol/frame.hpp>
 
-#include <filesystem>
-#include <fstream>
-#include <iostream>
-#include <sstream>
+#include "auth_fixture.hpp"
+#include "content_fixture.hpp"
+#include "session_fixture.hpp"
 
 namespace {
 
@@ -26,13 +26,15 @@ namespace fs = std::filesystem;
 
 fs::path g_root;
 
-Bytes bytes_of(std::string_view s) { return Bytes(s.begin(), s.end()); }
+Bytes bytes_of(std::string_view s) {
+    return Bytes(s.begin(), s.end());
+}
 
 void write(const std::string& harness, const std::string& name, const Bytes& data) {
     const fs::path dir = g_root / harness;
     const fs::path file = dir / ("seed-" + name);
-    std::ofstream(file, std::ios::binary).write(reinterpret_cast<const char*>(data.data()),
-                                                static_cast<std::streamsize>(data.size()));
+    std::ofstream(file, std::ios::binary)
+        .write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
 }
 void write(const std::string& harness, const std::string& name, std::string_view text) {
     write(harness, name, bytes_of(text));
@@ -57,9 +59,9 @@ Bytes frame(protocol::FrameType type, std::uint8_t flags, std::uint32_t stream, 
 // Sessions
 
 struct Transcript {
-    Bytes to_node;              // everything the engine sent, HELLO first
+    Bytes to_node;               // everything the engine sent, HELLO first
     std::size_t hello_size = 0;  // bytes of to_node that are the HELLO
-    Bytes to_engine;            // everything the node sent
+    Bytes to_engine;             // everything the node sent
 };
 
 Transcript converse(const std::string& token, bool full) {
@@ -122,7 +124,8 @@ void sessions() {
     write("node_session", "transcript-chunks64", with_knob(t.to_node, 64));
     write("node_session", "hello", with_knob(hello, 0));
     write("node_session", "hello-bytewise", with_knob(hello, 1));
-    write("node_session", "garbage-then-hello", with_knob(cat({bytes_of("GET / HTTP/1.1\r\n\r\n"), hello}), 0));
+    write("node_session", "garbage-then-hello",
+          with_knob(cat({bytes_of("GET / HTTP/1.1\r\n\r\n"), hello}), 0));
     write("node_session", "open-before-hello",
           with_knob(frame(protocol::FrameType::open, 0, 1, bytes_of("\x0a\x0ajob.submit")), 0));
     {
@@ -142,7 +145,8 @@ void sessions() {
     write("node_session_authed", "after-hello", with_knob(after, 0));
     write("node_session_authed", "after-hello-chunks3", with_knob(after, 3));
     write("node_session_authed", "after-hello-chunks200", with_knob(after, 200));
-    write("node_session_authed", "ping", with_knob(frame(protocol::FrameType::ping, 0, 0, Bytes(8, 0x42)), 0));
+    write("node_session_authed", "ping",
+          with_knob(frame(protocol::FrameType::ping, 0, 0, Bytes(8, 0x42)), 0));
     write("node_session_authed", "window-update-session",
           with_knob(frame(protocol::FrameType::window_update, 0, 0, {0x7f, 0xff, 0xff, 0xff}), 0));
     write("node_session_authed", "data-on-closed-stream",
@@ -160,8 +164,9 @@ void sessions() {
           with_knob(frame(protocol::FrameType::error, 0, 0, bytes_of("\x08\x05\x12\x04nope")), 0));
 
     // Frame decoder: byte 0 = payload cap and split seed, then frames.
-    const Bytes frames = cat({hello, frame(protocol::FrameType::data, protocol::flags::end_stream, 1, {1, 2, 3}),
-                              frame(protocol::FrameType::ping, protocol::flags::ack, 0, Bytes(8, 0))});
+    const Bytes frames =
+        cat({hello, frame(protocol::FrameType::data, protocol::flags::end_stream, 1, {1, 2, 3}),
+             frame(protocol::FrameType::ping, protocol::flags::ack, 0, Bytes(8, 0))});
     for (std::uint8_t mode : std::initializer_list<std::uint8_t>{0x00, 0x01, 0x02, 0x03, 0x17, 0xfe}) {
         write("frame", "frames-" + std::to_string(mode), cat({{mode}, frames}));
     }
@@ -176,15 +181,18 @@ void sessions() {
 // Bodies
 
 void bodies() {
-    write("body", "job-submit", protocol::encode(protocol::JobSubmit{"job-1", {0x81, 0xa2, 'l', 'r', 0xcb, 0x3f,
-                                                                              0x50, 0x62, 0x4d, 0xd2, 0xf1, 0xa9,
-                                                                              0xfc}}));
-    write("body", "metrics", protocol::encode(protocol::MetricsUpdate{100, 3, {{"loss", 0.5}, {"acc", 0.9}}}));
+    write("body", "job-submit",
+          protocol::encode(protocol::JobSubmit{
+              "job-1", {0x81, 0xa2, 'l', 'r', 0xcb, 0x3f, 0x50, 0x62, 0x4d, 0xd2, 0xf1, 0xa9, 0xfc}}));
+    write("body", "metrics",
+          protocol::encode(protocol::MetricsUpdate{100, 3, {{"loss", 0.5}, {"acc", 0.9}}}));
     write("body", "command-pause", protocol::encode(protocol::TrainingCommand{protocol::Command::pause, {}}));
-    write("body", "command-hp", protocol::encode(protocol::TrainingCommand{
-                                    protocol::Command::set_hyperparameters, {{"lr", 0.001}, {"momentum", 0.9}}}));
+    write("body", "command-hp",
+          protocol::encode(protocol::TrainingCommand{protocol::Command::set_hyperparameters,
+                                                     {{"lr", 0.001}, {"momentum", 0.9}}}));
     write("body", "content-fetch", protocol::encode(protocol::ContentFetch{"bafkreifoo", 12}));
-    write("body", "content-block", protocol::encode(protocol::ContentBlock{{1, 0x55, 0x12, 0x20}, {1, 2, 3}}));
+    write("body", "content-block",
+          protocol::encode(protocol::ContentBlock{{1, 0x55, 0x12, 0x20}, {1, 2, 3}}));
     write("body", "status-ok", protocol::encode(protocol::Status{}));
     write("body", "status-error", protocol::encode(protocol::Status{false, "not_found", "no such job"}));
     // Hand-made: deep nesting, a huge announced array, trailing bytes, int keys.
@@ -269,8 +277,10 @@ void tokens() {
     write("jwk", "public-jwks", fuzz::keyring().to_public_jwks());
     write("jwk", "unknown-kty-skipped",
           R"({"keys":[{"kty":"RSA","n":"AQAB","e":"AQAB"},)" + ed.to_json(false).value() + "]}");
-    write("jwk", "duplicate-kid", "{\"keys\":[" + ed.to_json(false).value() + "," + ed.to_json(false).value() + "]}");
-    write("jwk", "wrong-alg", R"({"kty":"oct","alg":"EdDSA","k":"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8"})");
+    write("jwk", "duplicate-kid",
+          "{\"keys\":[" + ed.to_json(false).value() + "," + ed.to_json(false).value() + "]}");
+    write("jwk", "wrong-alg",
+          R"({"kty":"oct","alg":"EdDSA","k":"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8"})");
     write("jwk", "weak-secret", R"({"kty":"oct","k":"AAEC"})");
 }
 
@@ -296,7 +306,8 @@ void pins() {
 void content_seeds() {
     using namespace cyxp2p::content;
     Bytes v;
-    for (std::uint64_t x : {0ULL, 1ULL, 127ULL, 128ULL, 300ULL, 16384ULL, (1ULL << 63) - 1}) append_varint(v, x);
+    for (std::uint64_t x : {0ULL, 1ULL, 127ULL, 128ULL, 300ULL, 16384ULL, (1ULL << 63) - 1})
+        append_varint(v, x);
     write("varint", "values", v);
     write("varint", "not-minimal", {0x80, 0x00});
     write("varint", "overflow", Bytes(10, 0xff));
@@ -378,8 +389,9 @@ int main(int argc, char** argv) {
         return 2;
     }
     g_root = argv[1];
-    for (const char* h : {"frame", "node_session", "node_session_authed", "engine_session", "body", "jwt", "jwk", "pin",
-                          "varint", "multibase", "cid", "dag_pb", "unixfs", "dag_verifier", "car"}) {
+    for (const char* h :
+         {"frame", "node_session", "node_session_authed", "engine_session", "body", "jwt", "jwk", "pin",
+          "varint", "multibase", "cid", "dag_pb", "unixfs", "dag_verifier", "car"}) {
         const fs::path dir = g_root / h;
         fs::create_directories(dir);
         for (const auto& e : fs::directory_iterator(dir)) {

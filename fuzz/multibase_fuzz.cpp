@@ -1,8 +1,8 @@
 // Multibase and base58btc text. Decoded bytes encode and decode back to themselves; base58btc is a
 // bijection, so its text also comes back unchanged.
-#include "check.hpp"
-
 #include <cyxp2p/content/multibase.hpp>
+
+#include "check.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     using namespace cyxp2p::content;

@@ -1,8 +1,8 @@
 // SPKI pin lists (PinSet::parse, Pin::parse): whatever parses must round-trip, parse(to_string(x)) == x.
-#include "check.hpp"
-
 #include <cyxp2p/pinning/pin.hpp>
 #include <cyxp2p/pinning/pin_set.hpp>
+
+#include "check.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     using namespace cyxp2p::pinning;

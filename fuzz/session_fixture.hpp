@@ -2,18 +2,18 @@
 // of auth_fixture.hpp. Deterministic: the same input always takes the same path.
 #pragma once
 
-#include "auth_fixture.hpp"
+#include <algorithm>
+#include <chrono>
+#include <memory>
+#include <span>
+#include <string>
 
 #include <cyxp2p/protocol/body.hpp>
 #include <cyxp2p/protocol/engine_session.hpp>
 #include <cyxp2p/protocol/node_session.hpp>
 #include <cyxp2p/replay/nonce_window.hpp>
 
-#include <algorithm>
-#include <chrono>
-#include <memory>
-#include <span>
-#include <string>
+#include "auth_fixture.hpp"
 
 namespace cyxp2p::fuzz {
 

@@ -1,8 +1,8 @@
 // UnixFS Data messages (protobuf). Internal file node data (File, no Data, filesize, blocksizes) re-encodes
 // to a message that decodes to the same node.
-#include "check.hpp"
-
 #include <cyxp2p/content/unixfs.hpp>
+
+#include "check.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     using namespace cyxp2p::content;

@@ -1,8 +1,8 @@
 // Multiformats unsigned varints: read every varint off the input. Each one read must be the minimal encoding
 // of its value, so append_varint writes back exactly the bytes consumed.
-#include "check.hpp"
-
 #include <cyxp2p/content/varint.hpp>
+
+#include "check.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     using namespace cyxp2p::content;

@@ -15,33 +15,33 @@ namespace cyxp2p::net {
 
 struct AuditEvent {
     enum class Kind {
-        connection_refused,   // the connection limiter said no (reason)
-        tls_failed,           // TLS handshake failed or timed out
-        handshake,            // HELLO outcome: result "ok" or the reason; sub, session
-        token_rejected,       // HELLO or REAUTH with a bad token (reason: auth error name)
-        replay_rejected,      // nonce or timestamp refused (reason)
-        rate_limited,         // a stream open refused by a rate limit (method, retry_after_ms)
-        stream_refused,       // forbidden / unknown_method / too_many_streams (method, reason)
-        reauth,               // REAUTH accepted (sub, new expiry)
-        content_served,       // a content.fetch finished (cid, bytes, result)
-        session_closed,       // bytes_in, bytes_out, duration_ms
+        connection_refused,  // the connection limiter said no (reason)
+        tls_failed,          // TLS handshake failed or timed out
+        handshake,           // HELLO outcome: result "ok" or the reason; sub, session
+        token_rejected,      // HELLO or REAUTH with a bad token (reason: auth error name)
+        replay_rejected,     // nonce or timestamp refused (reason)
+        rate_limited,        // a stream open refused by a rate limit (method, retry_after_ms)
+        stream_refused,      // forbidden / unknown_method / too_many_streams (method, reason)
+        reauth,              // REAUTH accepted (sub, new expiry)
+        content_served,      // a content.fetch finished (cid, bytes, result)
+        session_closed,      // bytes_in, bytes_out, duration_ms
         // Engine side.
-        pin_mismatch,         // the node's key was not in the pin set (detail: presented and expected pins)
-        content_rejected,     // a fetched block failed verification (result: the content error, detail: CID)
+        pin_mismatch,      // the node's key was not in the pin set (detail: presented and expected pins)
+        content_rejected,  // a fetched block failed verification (result: the content error, detail: CID)
     };
     Kind kind = Kind::session_closed;
-    std::int64_t time_ms = 0;       // Unix epoch milliseconds
-    std::string peer{};             // "address:port"
+    std::int64_t time_ms = 0;  // Unix epoch milliseconds
+    std::string peer{};        // "address:port"
     std::string node_id{};
-    std::string subject{};          // token sub, once known
+    std::string subject{};  // token sub, once known
     std::string session_id{};
     std::string method{};
-    std::string result{};           // "ok" or an error name
-    std::string detail{};           // free text for a person
-    std::int64_t value = 0;         // retry_after_ms, expiry, bytes served: per kind
-    std::uint64_t bytes_in = 0;     // session_closed
-    std::uint64_t bytes_out = 0;    // session_closed
-    std::int64_t duration_ms = 0;   // session_closed
+    std::string result{};          // "ok" or an error name
+    std::string detail{};          // free text for a person
+    std::int64_t value = 0;        // retry_after_ms, expiry, bytes served: per kind
+    std::uint64_t bytes_in = 0;    // session_closed
+    std::uint64_t bytes_out = 0;   // session_closed
+    std::int64_t duration_ms = 0;  // session_closed
 };
 
 const char* to_string(AuditEvent::Kind k) noexcept;
@@ -49,19 +49,19 @@ const char* to_string(AuditEvent::Kind k) noexcept;
 /// Receives audit events. Called from the node's I/O threads: implementations must be thread-safe and must
 /// not block for long.
 class AuditSink {
-public:
+  public:
     virtual ~AuditSink() = default;
     virtual void record(const AuditEvent& event) = 0;
 };
 
 /// One JSON object per line, appended to a file (created 0600) and flushed per event.
 class JsonLinesAuditSink final : public AuditSink {
-public:
+  public:
     static std::unique_ptr<JsonLinesAuditSink> open(const std::filesystem::path& path, std::error_code& ec);
     ~JsonLinesAuditSink() override;
     void record(const AuditEvent& event) override;
 
-private:
+  private:
     explicit JsonLinesAuditSink(std::FILE* f) : file_(f) {}
     std::mutex mutex_;
     std::FILE* file_;

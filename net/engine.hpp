@@ -11,16 +11,6 @@
 // retry_after when the node rate-limited us). docs/net.md shows the pattern.
 #pragma once
 
-#include <cyxp2p/net/detail/asio.hpp>
-#include <cyxp2p/net/audit.hpp>
-#include <cyxp2p/net/errc.hpp>
-#include <cyxp2p/net/metrics.hpp>
-#include <cyxp2p/net/tls_info.hpp>
-#include <cyxp2p/pinning/identity.hpp>
-#include <cyxp2p/pinning/pin_set.hpp>
-#include <cyxp2p/protocol/event.hpp>
-#include <cyxp2p/protocol/limits.hpp>
-
 #include <chrono>
 #include <filesystem>
 #include <functional>
@@ -29,6 +19,16 @@
 #include <string>
 #include <system_error>
 #include <vector>
+
+#include <cyxp2p/net/audit.hpp>
+#include <cyxp2p/net/detail/asio.hpp>
+#include <cyxp2p/net/errc.hpp>
+#include <cyxp2p/net/metrics.hpp>
+#include <cyxp2p/net/tls_info.hpp>
+#include <cyxp2p/pinning/identity.hpp>
+#include <cyxp2p/pinning/pin_set.hpp>
+#include <cyxp2p/protocol/event.hpp>
+#include <cyxp2p/protocol/limits.hpp>
 
 namespace cyxp2p::net {
 
@@ -52,11 +52,11 @@ struct EngineOptions {
 struct ConnectReport {
     std::chrono::microseconds tcp_time{0}, tls_time{0}, hello_time{0};
     TlsInfo tls;
-    std::string pin_check;          // "node presented sha256//X; expected one of ..." on a pin failure
+    std::string pin_check;  // "node presented sha256//X; expected one of ..." on a pin failure
     protocol::HandshakeInfo handshake;
-    std::string reject_detail;      // the node's reason: auth error name, replay reason, ...
+    std::string reject_detail;  // the node's reason: auth error name, replay reason, ...
     std::chrono::milliseconds retry_after{0};
-    std::string failed_phase;       // "resolve", "tcp", "tls", "hello" or empty
+    std::string failed_phase;  // "resolve", "tcp", "tls", "hello" or empty
 };
 
 struct ConnectOptions {
@@ -66,8 +66,8 @@ struct ConnectOptions {
     /// Take the pin from the token's node_pin claim when `pins` is empty. The token is the Central Server's
     /// statement about the node, so this is as trustworthy as the channel the token came over.
     bool pin_from_token = false;
-    std::string token;                    // the P2P token
-    std::string expected_node_id;         // when set, HELLO_ACK must name this node
+    std::string token;                      // the P2P token
+    std::string expected_node_id;           // when set, HELLO_ACK must name this node
     std::shared_ptr<ConnectReport> report;  // optional: filled for diagnostics
     /// Diagnostics: stop after the pinned TLS handshake; completes with no error and no connection.
     bool tls_only = false;
@@ -93,14 +93,15 @@ auto initiate(asio::any_io_executor ex, Token&& token, Start start);
 }  // namespace detail
 
 class Connection {
-public:
+  public:
     /// One request message, one response message (the first the node sends; further ones are an error).
     template <class Token>
     auto async_request(std::string method, std::vector<std::uint8_t> body, Token&& token);
     /// Fetches a DAG by root CID into `destination`: every block verified before its bytes are written, the
     /// file renamed into place only when the whole DAG verified (content/FileWriter).
     template <class Token>
-    auto async_fetch(std::string cid, std::filesystem::path destination, FetchProgress progress, Token&& token);
+    auto async_fetch(std::string cid, std::filesystem::path destination, FetchProgress progress,
+                     Token&& token);
     /// Presents a fresh token; completes with the new expiry (Unix seconds).
     template <class Token>
     auto async_reauth(std::string token, Token&& token_);
@@ -131,7 +132,7 @@ public:
     explicit Connection(std::shared_ptr<detail::EngineLink> link);
     ~Connection();
 
-private:
+  private:
     using RequestDone = std::function<void(std::error_code, std::vector<std::uint8_t>)>;
     using FetchDone = std::function<void(std::error_code, FetchResult)>;
     using ExpiryDone = std::function<void(std::error_code, std::int64_t)>;
@@ -151,7 +152,7 @@ private:
 
 /// The engine's end of a stream it opened with Connection::async_open_stream.
 class ClientStream {
-public:
+  public:
     /// Queues one message; completes when the stream's queue is below `high_water` again (default 1 MiB),
     /// so a producer that waits for each completion never holds more than that in memory.
     template <class Token>
@@ -163,16 +164,17 @@ public:
     std::uint32_t id() const { return id_; }
     asio::any_io_executor link_executor() const;
 
-    ClientStream(std::shared_ptr<detail::EngineLink> link, std::uint32_t id) : link_(std::move(link)), id_(id) {}
+    ClientStream(std::shared_ptr<detail::EngineLink> link, std::uint32_t id)
+        : link_(std::move(link)), id_(id) {}
 
-private:
+  private:
     void start_send(std::vector<std::uint8_t> message, std::function<void(std::error_code)> done);
     std::shared_ptr<detail::EngineLink> link_;
     std::uint32_t id_;
 };
 
 class Engine {
-public:
+  public:
     explicit Engine(asio::any_io_executor executor, EngineOptions options = {});
     ~Engine();
     Engine(const Engine&) = delete;
@@ -187,7 +189,7 @@ public:
     asio::any_io_executor get_executor() const { return executor_; }
     const EngineMetrics& metrics() const;
 
-private:
+  private:
     using ConnectDone = std::function<void(std::error_code, std::shared_ptr<Connection>)>;
     void start_connect(ConnectOptions options, ConnectDone done);
 

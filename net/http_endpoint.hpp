@@ -12,7 +12,7 @@
 namespace cyxp2p::net {
 
 class HttpEndpoint {
-public:
+  public:
     HttpEndpoint(std::string address, std::uint16_t port, std::function<std::string()> metrics,
                  std::function<bool()> healthy);
     ~HttpEndpoint();
@@ -24,7 +24,7 @@ public:
     void stop();
     std::uint16_t local_port() const;
 
-private:
+  private:
     class Impl;
     std::unique_ptr<Impl> impl_;
 };

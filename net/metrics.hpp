@@ -9,8 +9,8 @@ namespace cyxp2p::net {
 
 struct Metrics {
     std::atomic<std::uint64_t> connections_accepted{0};
-    std::atomic<std::uint64_t> connections_refused{0};   // by the connection limiter
-    std::atomic<std::int64_t> connections_open{0};        // gauge
+    std::atomic<std::uint64_t> connections_refused{0};  // by the connection limiter
+    std::atomic<std::int64_t> connections_open{0};      // gauge
     std::atomic<std::uint64_t> tls_failures{0};
     std::atomic<std::uint64_t> handshakes_ok{0};
     std::atomic<std::uint64_t> handshakes_failed{0};

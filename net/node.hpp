@@ -10,6 +10,16 @@
 //   node.stop();                                // GOAWAY, drain, close_notify, join
 #pragma once
 
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <system_error>
+#include <vector>
+
 #include <cyxp2p/auth/claims.hpp>
 #include <cyxp2p/auth/keyring.hpp>
 #include <cyxp2p/content/blockstore.hpp>
@@ -21,24 +31,14 @@
 #include <cyxp2p/ratelimit/limits.hpp>
 #include <cyxp2p/replay/limits.hpp>
 
-#include <chrono>
-#include <cstdint>
-#include <functional>
-#include <memory>
-#include <optional>
-#include <span>
-#include <string>
-#include <system_error>
-#include <vector>
-
 namespace cyxp2p::net {
 
 struct NodeOptions {
-    pinning::Identity identity;                  // the node's key and certificate (required)
-    std::shared_ptr<const auth::Keyring> keys;   // verifies P2P tokens (required, non-empty)
+    pinning::Identity identity;                 // the node's key and certificate (required)
+    std::shared_ptr<const auth::Keyring> keys;  // verifies P2P tokens (required, non-empty)
     std::string listen_address = "127.0.0.1";
-    std::uint16_t port = 0;                      // 0: any free port (see local_port())
-    unsigned threads = 1;                        // I/O threads, one io_context each
+    std::uint16_t port = 0;  // 0: any free port (see local_port())
+    unsigned threads = 1;    // I/O threads, one io_context each
     std::string issuer{auth::kDefaultIssuer};
     std::int64_t leeway_s = 30;
     protocol::SessionLimits session{};
@@ -46,14 +46,14 @@ struct NodeOptions {
     replay::Limits replay{};
     std::chrono::milliseconds tls_handshake_timeout{10'000};
     std::chrono::milliseconds shutdown_timeout{5'000};  // wait for the peer's close_notify at most this long
-    std::optional<content::Blockstore> content{};  // serve content.fetch from here
-    std::shared_ptr<AuditSink> audit{};            // may be null
+    std::optional<content::Blockstore> content{};       // serve content.fetch from here
+    std::shared_ptr<AuditSink> audit{};                 // may be null
 };
 
 /// One stream an engine opened, as a handler sees it. Methods must be called on the connection's thread
 /// (inside a handler callback, or in a function given to post()).
 class ServerStream {
-public:
+  public:
     virtual ~ServerStream() = default;
     virtual std::uint32_t id() const = 0;
     virtual const std::string& method() const = 0;
@@ -80,10 +80,10 @@ public:
 using StreamPtr = std::shared_ptr<ServerStream>;
 
 struct MethodHandlers {
-    std::function<void(const StreamPtr&)> on_open;                                  // optional
+    std::function<void(const StreamPtr&)> on_open;  // optional
     std::function<void(const StreamPtr&, std::vector<std::uint8_t> message)> on_message;
-    std::function<void(const StreamPtr&)> on_end;                                   // engine finished sending
-    std::function<void(const StreamPtr&, std::error_code)> on_reset;               // optional
+    std::function<void(const StreamPtr&)> on_end;                     // engine finished sending
+    std::function<void(const StreamPtr&, std::error_code)> on_reset;  // optional
 };
 
 /// A unary call: the request's one message, and who sent it.
@@ -97,7 +97,7 @@ struct Request {
 using UnaryHandler = std::function<std::vector<std::uint8_t>(const Request&, std::error_code&)>;
 
 class Node {
-public:
+  public:
     /// Throws std::invalid_argument for a missing keyring or zero threads, std::system_error when the TLS
     /// context cannot be built.
     explicit Node(NodeOptions options);
@@ -123,7 +123,7 @@ public:
 
     class Impl;  // public name, private definition (impl/node.cpp)
 
-private:
+  private:
     std::unique_ptr<Impl> impl_;
 };
 

@@ -35,7 +35,9 @@ enum class errc {
 
 const std::error_category& category() noexcept;
 
-inline std::error_code make_error_code(errc e) noexcept { return {static_cast<int>(e), category()}; }
+inline std::error_code make_error_code(errc e) noexcept {
+    return {static_cast<int>(e), category()};
+}
 
 /// The enumerator's name ("pin_mismatch"), for logs, --json output and exit-code tables.
 const char* to_string(errc e) noexcept;

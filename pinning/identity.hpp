@@ -3,16 +3,16 @@
 // certificate exists because TLS needs one.
 #pragma once
 
-#include <cyxp2p/pinning/pin.hpp>
-
-#include <openssl/types.h>
-
 #include <chrono>
 #include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
 #include <system_error>
+
+#include <openssl/types.h>
+
+#include <cyxp2p/pinning/pin.hpp>
 
 namespace cyxp2p::pinning {
 
@@ -28,7 +28,7 @@ struct IdentityOptions {
 };
 
 class Identity {
-public:
+  public:
     /// File names inside an identity directory.
     static constexpr const char* key_file = "node.key";   // PKCS#8 PEM, mode 0600
     static constexpr const char* cert_file = "node.crt";  // PEM
@@ -55,7 +55,7 @@ public:
     X509* certificate() const { return cert_.get(); }
     EVP_PKEY* private_key() const { return key_.get(); }
 
-private:
+  private:
     Identity(std::shared_ptr<X509> cert, std::shared_ptr<EVP_PKEY> key, std::string node_id, KeyType type,
              Pin pin);
 

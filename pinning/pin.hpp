@@ -3,8 +3,6 @@
 //   openssl x509 -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64
 #pragma once
 
-#include <openssl/types.h>
-
 #include <array>
 #include <compare>
 #include <cstdint>
@@ -14,10 +12,12 @@
 #include <string_view>
 #include <system_error>
 
+#include <openssl/types.h>
+
 namespace cyxp2p::pinning {
 
 class Pin {
-public:
+  public:
     static constexpr std::size_t digest_size = 32;
     static constexpr std::string_view prefix = "sha256//";
 
@@ -40,7 +40,7 @@ public:
     /// Constant-time comparison; pins are public, but this keeps the habit uniform.
     friend bool operator==(const Pin& a, const Pin& b) noexcept;
 
-private:
+  private:
     std::array<std::uint8_t, digest_size> digest_;
 };
 

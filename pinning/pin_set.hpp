@@ -1,8 +1,6 @@
 // PinSet: the keys an Engine accepts for one Node, parsed from curl's --pinnedpubkey list form.
 #pragma once
 
-#include <cyxp2p/pinning/pin.hpp>
-
 #include <chrono>
 #include <optional>
 #include <string>
@@ -10,13 +8,15 @@
 #include <system_error>
 #include <vector>
 
+#include <cyxp2p/pinning/pin.hpp>
+
 namespace cyxp2p::pinning {
 
 /// Where and why a pin list failed to parse.
 struct PinListError {
     std::error_code code;
-    std::size_t entry = 0;   // 1-based index of the offending entry
-    std::size_t offset = 0;  // byte offset of that entry in the input
+    std::size_t entry = 0;         // 1-based index of the offending entry
+    std::size_t offset = 0;        // byte offset of that entry in the input
     std::string describe() const;  // "entry 2 (offset 53): pin must start with 'sha256//' ..."
 };
 
@@ -24,7 +24,7 @@ struct PinListError {
 /// key rotation does not lock clients out). Optionally expires: past `expires_at` it matches nothing, so a
 /// stale pin list fails closed instead of being trusted forever.
 class PinSet {
-public:
+  public:
     using Clock = std::chrono::system_clock;
 
     /// Parses `sha256//A;sha256//B;...` (the first is the current pin, the rest backups). Whitespace around
@@ -51,7 +51,7 @@ public:
 
     friend bool operator==(const PinSet& a, const PinSet& b) { return a.pins_ == b.pins_; }
 
-private:
+  private:
     std::vector<Pin> pins_;
     std::optional<Clock::time_point> expires_at_;
 };

@@ -7,16 +7,16 @@
 // memory BIOs.
 #pragma once
 
-#include <cyxp2p/pinning/identity.hpp>
-#include <cyxp2p/pinning/pin_set.hpp>
-
-#include <openssl/types.h>
-
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
+
+#include <openssl/types.h>
+
+#include <cyxp2p/pinning/identity.hpp>
+#include <cyxp2p/pinning/pin_set.hpp>
 
 namespace cyxp2p::pinning {
 
@@ -43,9 +43,9 @@ SslCtxPtr make_engine_context(std::error_code& ec, const TlsOptions& options = {
 struct PinCheck {
     PinSet expected;
     PinSet::Clock::time_point checked_at;
-    bool ran = false;          // the verify hook ran (it does not on session resumption)
-    std::optional<Pin> actual; // the peer's leaf SPKI pin, once seen
-    std::error_code result;    // empty when matched; pin_mismatch, pins_expired, no_peer_certificate
+    bool ran = false;           // the verify hook ran (it does not on session resumption)
+    std::optional<Pin> actual;  // the peer's leaf SPKI pin, once seen
+    std::error_code result;     // empty when matched; pin_mismatch, pins_expired, no_peer_certificate
 
     /// "node presented sha256//X; expected one of sha256//A;sha256//B" and the like.
     std::string describe() const;

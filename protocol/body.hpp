@@ -15,11 +15,11 @@ namespace cyxp2p::protocol {
 
 /// Limits on every msgpack body the library decodes. Defaults fit every body the built-in methods use.
 struct BodyLimits {
-    std::size_t max_bytes = 1U << 20;     // whole body
-    std::size_t max_depth = 16;           // nesting of maps/arrays
-    std::size_t max_container = 4096;     // entries in one map or array
-    std::size_t max_string = 64U << 10;   // one str
-    std::size_t max_binary = 4U << 20;    // one bin (a content block is at most 2 MiB)
+    std::size_t max_bytes = 1U << 20;    // whole body
+    std::size_t max_depth = 16;          // nesting of maps/arrays
+    std::size_t max_container = 4096;    // entries in one map or array
+    std::size_t max_string = 64U << 10;  // one str
+    std::size_t max_binary = 4U << 20;   // one bin (a content block is at most 2 MiB)
 };
 
 /// Checks that `body` is exactly one msgpack value within `limits` (no trailing bytes).

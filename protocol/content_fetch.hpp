@@ -3,11 +3,6 @@
 // of it reaches the destination file, which appears only when the whole DAG verified.
 #pragma once
 
-#include <cyxp2p/content/blockstore.hpp>
-#include <cyxp2p/content/cid.hpp>
-#include <cyxp2p/content/dag_walker.hpp>
-#include <cyxp2p/content/file_writer.hpp>
-
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
@@ -17,16 +12,21 @@
 #include <span>
 #include <system_error>
 
+#include <cyxp2p/content/blockstore.hpp>
+#include <cyxp2p/content/cid.hpp>
+#include <cyxp2p/content/dag_walker.hpp>
+#include <cyxp2p/content/file_writer.hpp>
+
 namespace cyxp2p::protocol {
 
 /// Node side. Call pump() when the stream opens and whenever its output has drained.
 class ContentSender {
-public:
+  public:
     /// Queues at most ~`high_water` bytes per pump, so a large DAG never sits in memory. `skip_leaves`
     /// (ContentFetch::skip_blocks) leaves out the first N leaf blocks in DFS order, which a resuming engine
     /// already holds; internal blocks are always sent, so the engine still verifies the whole DAG.
-    ContentSender(const content::Blockstore& store, const content::Cid& root, std::size_t high_water = 1U << 20,
-                  std::uint64_t skip_leaves = 0);
+    ContentSender(const content::Blockstore& store, const content::Cid& root,
+                  std::size_t high_water = 1U << 20, std::uint64_t skip_leaves = 0);
 
     enum class Status { more, done, failed };
     /// Sends ContentBlock messages through `send` while `pending()` is below the high-water mark.
@@ -37,7 +37,7 @@ public:
     std::uint64_t bytes_sent() const { return bytes_; }
     std::uint64_t blocks_sent() const { return blocks_; }
 
-private:
+  private:
     content::DagWalker walker_;
     std::size_t high_water_;
     std::uint64_t skip_leaves_;
@@ -53,7 +53,7 @@ private:
 /// again) and asks the node to skip them (leaves_held()), so only the rest crosses the network. A torn last
 /// record is dropped; a log for another root is started over. The file is removed when the fetch completes.
 class ContentReceiver {
-public:
+  public:
     ContentReceiver(const content::Cid& root, std::filesystem::path destination,
                     std::optional<std::filesystem::path> partial = std::nullopt);
     ~ContentReceiver();
@@ -76,7 +76,7 @@ public:
     std::uint64_t file_size() const { return writer_->verifier().file_size(); }
     std::uint64_t blocks_verified() const { return writer_->verifier().blocks_verified(); }
 
-private:
+  private:
     std::error_code push(content::ByteView block, const content::Cid& cid, bool from_network);
     std::error_code replay_held();
 

@@ -2,10 +2,6 @@
 // can be opened once the `ready` event arrived.
 #pragma once
 
-#include <cyxp2p/protocol/errc.hpp>
-#include <cyxp2p/protocol/event.hpp>
-#include <cyxp2p/protocol/limits.hpp>
-
 #include <functional>
 #include <memory>
 #include <optional>
@@ -14,19 +10,23 @@
 #include <system_error>
 #include <vector>
 
+#include <cyxp2p/protocol/errc.hpp>
+#include <cyxp2p/protocol/event.hpp>
+#include <cyxp2p/protocol/limits.hpp>
+
 namespace cyxp2p::protocol {
 
 struct EngineConfig {
-    std::string token;                          // the P2P token for this node
+    std::string token;  // the P2P token for this node
     std::string engine_version = "cyxp2p/0.1";
-    std::string expected_node_id;               // when set, HELLO_ACK must name this node
+    std::string expected_node_id;  // when set, HELLO_ACK must name this node
     SessionLimits limits{};
     /// Fills nonces. Unset: OpenSSL's CSPRNG. Tests inject a deterministic one.
     std::function<void(std::span<std::uint8_t>)> random;
 };
 
 class EngineSession {
-public:
+  public:
     /// Queues HELLO (nonce, `now` as its timestamp) and starts the handshake deadline.
     EngineSession(EngineConfig config, Time now);
     ~EngineSession();
@@ -57,7 +57,7 @@ public:
     /// What HELLO_ACK said, once ready.
     const HandshakeInfo* handshake() const;
 
-private:
+  private:
     class Impl;
     std::unique_ptr<Impl> impl_;
 };

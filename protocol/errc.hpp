@@ -11,28 +11,28 @@ enum class errc : std::uint32_t {
     // Framing (connection errors: the session sends ERROR on stream 0 and closes).
     frame_too_large = 1,
     bad_version,
-    bad_frame,          // malformed header or payload of a known frame type
+    bad_frame,  // malformed header or payload of a known frame type
     unknown_critical_frame,
-    protocol_violation, // a valid frame at the wrong time or on the wrong stream
-    flow_control,       // the peer sent beyond its window
+    protocol_violation,  // a valid frame at the wrong time or on the wrong stream
+    flow_control,        // the peer sent beyond its window
     too_many_streams,
     message_too_large,
-    bad_message,        // a protobuf or msgpack body that does not decode within limits
+    bad_message,  // a protobuf or msgpack body that does not decode within limits
     // Handshake and authentication.
     hello_timeout = 20,
-    token_rejected,     // detail: the auth error name in the message
-    replayed,           // nonce already seen, or timestamp outside the window
+    token_rejected,  // detail: the auth error name in the message
+    replayed,        // nonce already seen, or timestamp outside the window
     rate_limited,
-    token_expired,      // the session's token expired without REAUTH
+    token_expired,  // the session's token expired without REAUTH
     unsupported_version,
     wrong_node,
     // Streams.
     unknown_method = 40,
-    forbidden,          // the token lacks the method's scope
-    stream_reset,       // the peer reset the stream
+    forbidden,     // the token lacks the method's scope
+    stream_reset,  // the peer reset the stream
     cancelled,
     handler_failed,
-    byte_limit,         // per-session or per-stream byte budget spent
+    byte_limit,  // per-session or per-stream byte budget spent
     // Shutdown and liveness.
     going_away = 60,
     idle_timeout,
@@ -45,7 +45,9 @@ enum class errc : std::uint32_t {
 };
 
 const std::error_category& category() noexcept;
-inline std::error_code make_error_code(errc e) noexcept { return {static_cast<int>(e), category()}; }
+inline std::error_code make_error_code(errc e) noexcept {
+    return {static_cast<int>(e), category()};
+}
 const char* to_string(errc e) noexcept;
 /// Maps a wire value to an errc; unknown values become `internal` (a newer peer's code).
 errc from_wire(std::uint32_t value) noexcept;

@@ -1,15 +1,15 @@
 // What a session reports to its owner through poll_event().
 #pragma once
 
-#include <cyxp2p/auth/claims.hpp>
-#include <cyxp2p/protocol/limits.hpp>
-
 #include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <system_error>
 #include <vector>
+
+#include <cyxp2p/auth/claims.hpp>
+#include <cyxp2p/protocol/limits.hpp>
 
 namespace cyxp2p::protocol {
 
@@ -19,7 +19,7 @@ struct HandshakeInfo {
     std::string session_id;
     std::int64_t token_expiry = 0;  // Unix seconds
     std::string node_version;
-    SessionLimits peer_limits;      // the node's receive limits (frame, message, streams, windows)
+    SessionLimits peer_limits;  // the node's receive limits (frame, message, streams, windows)
 };
 
 struct Event {

@@ -35,8 +35,9 @@ enum class FrameType : std::uint8_t {
 };
 
 namespace flags {
-inline constexpr std::uint8_t end_stream = 0x01;  // data, open: the sender will send nothing more on the stream
-inline constexpr std::uint8_t ack = 0x02;         // ping: this is the answer
+inline constexpr std::uint8_t end_stream =
+    0x01;                                  // data, open: the sender will send nothing more on the stream
+inline constexpr std::uint8_t ack = 0x02;  // ping: this is the answer
 /// On a frame type the receiver does not know: set = close the connection (unknown_critical_frame),
 /// clear = ignore the frame. Lets later versions add optional frames.
 inline constexpr std::uint8_t critical = 0x80;
@@ -61,7 +62,7 @@ std::array<std::uint8_t, frame_header_size> encode_header(const FrameHeader& h);
 
 /// Incremental decoder: accepts input split at any byte boundary. After the first error it stays failed.
 class FrameDecoder {
-public:
+  public:
     explicit FrameDecoder(std::uint32_t max_payload) : max_payload_(max_payload) {}
 
     /// Frames announced longer than this fail with frame_too_large before their payload is buffered.
@@ -76,7 +77,7 @@ public:
     /// Bytes received but not yet returned as frames.
     std::size_t buffered() const { return buffer_.size() - read_; }
 
-private:
+  private:
     std::vector<std::uint8_t> buffer_;
     std::size_t read_ = 0;
     std::uint32_t max_payload_;
@@ -86,14 +87,15 @@ private:
 /// Appends frames to one output buffer, so that everything a session produces between two writes leaves
 /// in a single write (and so in as few TLS records as the record size allows).
 class FrameEncoder {
-public:
-    void append(FrameType type, std::uint8_t flags, std::uint32_t stream_id, std::span<const std::uint8_t> payload);
+  public:
+    void append(FrameType type, std::uint8_t flags, std::uint32_t stream_id,
+                std::span<const std::uint8_t> payload);
     bool empty() const { return out_.empty(); }
     std::size_t size() const { return out_.size(); }
     /// Moves out everything appended so far.
     std::vector<std::uint8_t> take();
 
-private:
+  private:
     std::vector<std::uint8_t> out_;
 };
 

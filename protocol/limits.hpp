@@ -15,17 +15,17 @@ struct SessionLimits {
     std::uint32_t max_concurrent_streams = 64;         // streams open at once
     std::uint32_t initial_stream_window = 256U << 10;  // credit per stream
     std::uint32_t initial_session_window = 1U << 20;   // credit for all streams together
-    std::uint64_t max_session_bytes = 64ULL << 30;     // DATA bytes received in one session (exfiltration cap)
+    std::uint64_t max_session_bytes = 64ULL << 30;  // DATA bytes received in one session (exfiltration cap)
     /// Bytes of incomplete messages held across all streams of a session. Messages may be larger than a
     /// stream window (a 2 MiB block), so their partial bytes cannot be held back by flow control; this
     /// budget bounds them instead: above it, the stream that would exceed it is reset (message_too_large).
     std::uint64_t max_reassembly_bytes = 8ULL << 20;
-    std::chrono::milliseconds hello_timeout{10'000};   // node: HELLO must arrive within this of accept
+    std::chrono::milliseconds hello_timeout{10'000};      // node: HELLO must arrive within this of accept
     std::chrono::milliseconds handshake_timeout{15'000};  // engine: HELLO_ACK must arrive within this
-    std::chrono::milliseconds idle_timeout{300'000};   // no frame at all for this long: close
-    std::chrono::milliseconds ping_interval{30'000};   // engine: PING when nothing arrived for this long
-    std::chrono::milliseconds ping_timeout{15'000};    // PONG must arrive within this
-    std::chrono::milliseconds drain_timeout{10'000};   // after GOAWAY: open streams get this long to finish
+    std::chrono::milliseconds idle_timeout{300'000};      // no frame at all for this long: close
+    std::chrono::milliseconds ping_interval{30'000};      // engine: PING when nothing arrived for this long
+    std::chrono::milliseconds ping_timeout{15'000};       // PONG must arrive within this
+    std::chrono::milliseconds drain_timeout{10'000};  // after GOAWAY: open streams get this long to finish
     BodyLimits body{};
 };
 

@@ -17,7 +17,7 @@ inline constexpr std::size_t message_prefix_size = 4;
 void append_message(std::vector<std::uint8_t>& out, std::span<const std::uint8_t> body);
 
 class MessageReader {
-public:
+  public:
     explicit MessageReader(std::size_t max_message) : max_(max_message) {}
 
     /// Appends stream bytes. Fails (message_too_large) as soon as a prefix announces more than the cap, so at
@@ -30,7 +30,7 @@ public:
     /// Bytes held for messages not yet complete.
     std::size_t buffered() const { return buffer_.size(); }
 
-private:
+  private:
     std::vector<std::uint8_t> buffer_;
     std::size_t max_;
 };

@@ -7,12 +7,6 @@
 //   write(session.poll_output());
 #pragma once
 
-#include <cyxp2p/auth/claims.hpp>
-#include <cyxp2p/auth/jwt.hpp>
-#include <cyxp2p/protocol/errc.hpp>
-#include <cyxp2p/protocol/event.hpp>
-#include <cyxp2p/protocol/limits.hpp>
-
 #include <functional>
 #include <memory>
 #include <optional>
@@ -20,6 +14,12 @@
 #include <string>
 #include <system_error>
 #include <vector>
+
+#include <cyxp2p/auth/claims.hpp>
+#include <cyxp2p/auth/jwt.hpp>
+#include <cyxp2p/protocol/errc.hpp>
+#include <cyxp2p/protocol/event.hpp>
+#include <cyxp2p/protocol/limits.hpp>
 
 namespace cyxp2p::auth {
 class Keyring;
@@ -34,7 +34,7 @@ class KeyedLimiter;
 namespace cyxp2p::protocol {
 
 struct NodeConfig {
-    std::string node_id;                                // must equal the token's node_id claim
+    std::string node_id;  // must equal the token's node_id claim
     std::string node_version = "cyxp2p/0.1";
     std::string issuer{auth::kDefaultIssuer};
     std::int64_t leeway_s = 30;
@@ -44,8 +44,8 @@ struct NodeConfig {
 /// State shared by every session of a node. All of it must outlive the sessions and be thread-safe when
 /// sessions run on several threads (NonceWindow and KeyedLimiter are).
 struct NodeServices {
-    const auth::Keyring* keys = nullptr;                // verifies P2P tokens (required)
-    replay::NonceWindow* nonces = nullptr;              // HELLO, OPEN and REAUTH nonces (required)
+    const auth::Keyring* keys = nullptr;                     // verifies P2P tokens (required)
+    replay::NonceWindow* nonces = nullptr;                   // HELLO, OPEN and REAUTH nonces (required)
     ratelimit::KeyedLimiter* requests_per_peer = nullptr;    // stream opens per token subject (optional)
     ratelimit::KeyedLimiter* requests_per_method = nullptr;  // stream opens per method (optional)
     /// The scope a registered method requires, or nullopt when no handler has `method` (unknown_method).
@@ -57,7 +57,7 @@ struct NodeServices {
 };
 
 class NodeSession {
-public:
+  public:
     /// `peer` names the connection in events and errors (e.g. "203.0.113.5:41922"); `now` starts the HELLO
     /// deadline. Throws std::invalid_argument when a required service is missing.
     NodeSession(const NodeConfig& config, const NodeServices& services, std::string peer, Time now);
@@ -88,7 +88,7 @@ public:
     /// The current token's claims, once authenticated.
     const auth::Claims* claims() const;
 
-private:
+  private:
     class Impl;
     std::unique_ptr<Impl> impl_;
 };

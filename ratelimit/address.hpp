@@ -15,7 +15,7 @@ namespace cyxp2p::ratelimit {
 /// a dual-stack socket reports) is the IPv4 address, not the /64 that holds all of IPv4.
 /// No Asio types: the net module passes address_v4::to_bytes() / address_v6::to_bytes().
 class Address {
-public:
+  public:
     /// 4 bytes (IPv4) or 16 bytes (IPv6), network order; nullopt for any other length.
     static std::optional<Address> from_bytes(std::span<const std::uint8_t> bytes) noexcept;
     static Address v4(const std::array<std::uint8_t, 4>& bytes) noexcept;
@@ -29,7 +29,7 @@ public:
 
     friend bool operator==(const Address&, const Address&) = default;
 
-private:
+  private:
     Address() = default;
     std::array<std::uint8_t, 9> bytes_{};
 };

@@ -2,18 +2,18 @@
 // of new connections per address. Admission hands out an RAII permit, so no path can leak a slot.
 #pragma once
 
-#include <cyxp2p/ratelimit/address.hpp>
-#include <cyxp2p/ratelimit/detail/bucket.hpp>
-#include <cyxp2p/ratelimit/detail/keyed_hash.hpp>
-#include <cyxp2p/ratelimit/errc.hpp>
-#include <cyxp2p/ratelimit/limits.hpp>
-
 #include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <vector>
+
+#include <cyxp2p/ratelimit/address.hpp>
+#include <cyxp2p/ratelimit/detail/bucket.hpp>
+#include <cyxp2p/ratelimit/detail/keyed_hash.hpp>
+#include <cyxp2p/ratelimit/errc.hpp>
+#include <cyxp2p/ratelimit/limits.hpp>
 
 namespace cyxp2p::ratelimit {
 
@@ -23,7 +23,7 @@ class ConnectionLimiter;
 /// globally and for its address. Destruction (or reset()) gives back whatever it still holds. Move-only.
 /// The ConnectionLimiter must outlive its permits.
 class ConnectionPermit {
-public:
+  public:
     ConnectionPermit() noexcept = default;
     ConnectionPermit(ConnectionPermit&& other) noexcept;
     ConnectionPermit& operator=(ConnectionPermit&& other) noexcept;
@@ -41,7 +41,7 @@ public:
     bool in_handshake() const noexcept { return owner_ != nullptr && handshake_; }
     explicit operator bool() const noexcept { return holds_connection(); }
 
-private:
+  private:
     friend class ConnectionLimiter;
     ConnectionPermit(ConnectionLimiter* owner, std::uint32_t shard, std::uint32_t index) noexcept
         : owner_(owner), shard_(shard), index_(index), handshake_(true) {}
@@ -65,8 +65,9 @@ struct Admission {
 /// the node is below max_connections and max_handshakes. A refused attempt takes no token and no slot.
 /// Addresses with live connections are never evicted; an address with none and a full bucket is idle.
 class ConnectionLimiter {
-public:
-    /// Throws std::invalid_argument for limits it cannot honour (e.g. max_tracked_addresses < max_connections).
+  public:
+    /// Throws std::invalid_argument for limits it cannot honour (e.g. max_tracked_addresses <
+    /// max_connections).
     explicit ConnectionLimiter(const ConnectionLimits& limits = {});
     ~ConnectionLimiter();
     ConnectionLimiter(const ConnectionLimiter&) = delete;
@@ -85,7 +86,7 @@ public:
     /// Bytes per tracked address: one table entry (hash, bucket, two counters, links) plus its hash head.
     static std::size_t bytes_per_address() noexcept;
 
-private:
+  private:
     friend class ConnectionPermit;
     struct Shard;
     void release(std::uint32_t shard, std::uint32_t index, bool handshake) noexcept;

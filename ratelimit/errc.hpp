@@ -23,7 +23,9 @@ enum class errc {
 
 const std::error_category& category() noexcept;
 
-inline std::error_code make_error_code(errc e) noexcept { return {static_cast<int>(e), category()}; }
+inline std::error_code make_error_code(errc e) noexcept {
+    return {static_cast<int>(e), category()};
+}
 
 /// The enumerator's name ("rate_limited"), "allowed" for errc{}; for logs and the wire's reason text.
 const char* to_string(errc e) noexcept;

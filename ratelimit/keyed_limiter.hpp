@@ -1,12 +1,6 @@
 // KeyedLimiter: one token bucket per key (address, peer id, method, ...) in a bounded, sharded table.
 #pragma once
 
-#include <cyxp2p/ratelimit/address.hpp>
-#include <cyxp2p/ratelimit/detail/bucket.hpp>
-#include <cyxp2p/ratelimit/detail/keyed_hash.hpp>
-#include <cyxp2p/ratelimit/errc.hpp>
-#include <cyxp2p/ratelimit/limits.hpp>
-
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -14,6 +8,12 @@
 #include <span>
 #include <string_view>
 #include <vector>
+
+#include <cyxp2p/ratelimit/address.hpp>
+#include <cyxp2p/ratelimit/detail/bucket.hpp>
+#include <cyxp2p/ratelimit/detail/keyed_hash.hpp>
+#include <cyxp2p/ratelimit/errc.hpp>
+#include <cyxp2p/ratelimit/limits.hpp>
 
 namespace cyxp2p::ratelimit {
 
@@ -29,7 +29,7 @@ namespace cyxp2p::ratelimit {
 /// - Time: `now` is a monotonic nanosecond count; per shard the highest `now` seen is used, so a clock going
 ///   backwards grants nothing.
 class KeyedLimiter {
-public:
+  public:
     /// Throws std::invalid_argument for limits it cannot honour.
     explicit KeyedLimiter(const KeyedLimits& limits = {});
     ~KeyedLimiter();
@@ -49,7 +49,7 @@ public:
     /// Bytes per tracked key: one table entry (hash, 16-byte bucket, links) plus its hash head.
     static std::size_t bytes_per_key() noexcept;
 
-private:
+  private:
     struct Shard;
     Decision acquire(std::uint64_t hash, std::chrono::nanoseconds now, std::uint64_t n);
 

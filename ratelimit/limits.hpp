@@ -32,15 +32,15 @@ struct KeyedLimits {
 
 /// ConnectionLimiter. Addresses are IPv4 /32 or IPv6 /64 (see Address).
 struct ConnectionLimits {
-    std::size_t max_connections = 4096;              // concurrent, all addresses
-    std::size_t max_connections_per_address = 16;    // concurrent, one address
-    std::size_t max_handshakes = 256;                // pre-auth (TCP accepted, HELLO_ACK not yet sent), global
-    std::size_t max_handshakes_per_address = 4;      // pre-auth, one address
+    std::size_t max_connections = 4096;            // concurrent, all addresses
+    std::size_t max_connections_per_address = 16;  // concurrent, one address
+    std::size_t max_handshakes = 256;              // pre-auth (TCP accepted, HELLO_ACK not yet sent), global
+    std::size_t max_handshakes_per_address = 4;    // pre-auth, one address
     Rate new_connections_per_address{5, std::chrono::seconds(1), 10};
     /// Addresses tracked at once; must be >= max_connections so that connected addresses alone cannot
     /// fill it. An address with no connection and a full bucket is idle and may be evicted.
     std::size_t max_tracked_addresses = 65536;
-    std::size_t shards = 16;                          // a power of two
+    std::size_t shards = 16;  // a power of two
 };
 
 /// The node's defaults for every limiter of this module (what `p2p-node --help` shows).

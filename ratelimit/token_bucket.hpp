@@ -1,12 +1,12 @@
 // TokenBucket: `tokens` per `period`, bursts up to `burst`, exact integer arithmetic, explicit time.
 #pragma once
 
+#include <chrono>
+#include <cstdint>
+
 #include <cyxp2p/ratelimit/detail/bucket.hpp>
 #include <cyxp2p/ratelimit/errc.hpp>
 #include <cyxp2p/ratelimit/limits.hpp>
-
-#include <chrono>
-#include <cstdint>
 
 namespace cyxp2p::ratelimit {
 
@@ -15,7 +15,7 @@ namespace cyxp2p::ratelimit {
 /// a `now` earlier than one already seen grants nothing. Not thread-safe: one owner (a session), or use
 /// KeyedLimiter, which is sharded and locked, for state shared across threads.
 class TokenBucket {
-public:
+  public:
     /// Throws std::invalid_argument when `rate` is out of the bounds documented on Rate.
     explicit TokenBucket(const Rate& rate) : params_(rate), state_(params_.fresh()) {}
 
@@ -33,7 +33,7 @@ public:
     }
     std::uint64_t burst() const noexcept { return params_.burst(); }
 
-private:
+  private:
     detail::BucketParams params_;
     detail::BucketState state_;
 };

@@ -22,7 +22,9 @@ enum class errc {
 
 const std::error_category& category() noexcept;
 
-inline std::error_code make_error_code(errc e) noexcept { return {static_cast<int>(e), category()}; }
+inline std::error_code make_error_code(errc e) noexcept {
+    return {static_cast<int>(e), category()};
+}
 
 /// The enumerator's name ("duplicate_nonce"), "accepted" for errc{}; for logs and the wire's reason text.
 const char* to_string(errc e) noexcept;
@@ -36,7 +38,9 @@ struct Verdict {
 
     bool accepted() const noexcept { return reason == errc{}; }
     explicit operator bool() const noexcept { return accepted(); }
-    std::error_code error() const noexcept { return accepted() ? std::error_code{} : make_error_code(reason); }
+    std::error_code error() const noexcept {
+        return accepted() ? std::error_code{} : make_error_code(reason);
+    }
 };
 
 }  // namespace cyxp2p::replay

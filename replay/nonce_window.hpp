@@ -1,9 +1,6 @@
 // NonceWindow: refuses a (key, nonce) seen before inside the timestamp window, with bounded memory.
 #pragma once
 
-#include <cyxp2p/replay/errc.hpp>
-#include <cyxp2p/replay/limits.hpp>
-
 #include <array>
 #include <chrono>
 #include <cstddef>
@@ -13,6 +10,9 @@
 #include <string_view>
 #include <vector>
 
+#include <cyxp2p/replay/errc.hpp>
+#include <cyxp2p/replay/limits.hpp>
+
 namespace cyxp2p::replay {
 
 /// Accepts (key, 16-byte nonce, timestamp) iff the timestamp is within Limits::skew of now and that nonce was
@@ -20,20 +20,21 @@ namespace cyxp2p::replay {
 /// (ARCHITECTURE 3) goes through one of these.
 ///
 /// - Time: `timestamp` and `now` are nanoseconds since the Unix epoch (the peer stamps wall-clock time). The
-///   window never reads a clock. If `now` goes backwards the window keeps using the highest `now` it has seen,
-///   so an old clock cannot bring an expired timestamp (and its forgotten nonce) back to life.
-/// - Memory: at most Limits::nonce_capacity entries of bytes_per_entry() bytes each. When full, new nonces are
+///   window never reads a clock. If `now` goes backwards the window keeps using the highest `now` it has
+///   seen, so an old clock cannot bring an expired timestamp (and its forgotten nonce) back to life.
+/// - Memory: at most Limits::nonce_capacity entries of bytes_per_entry() bytes each. When full, new nonces
+/// are
 ///   refused with errc::window_full and a retry_after; unexpired entries are never evicted.
 /// - Keys are opaque bytes (peer id, session id, ...). The table stores a 128-bit SipHash of (key, nonce)
 ///   under a random per-instance key, so keys cannot be chosen to collide in the hash table; a collision only
 ///   ever makes a fresh nonce look like a duplicate (fail closed), never lets a replay through.
 /// - Thread-safe: sharded, one mutex per shard, O(1) average per check.
 class NonceWindow {
-public:
+  public:
     using Nonce = std::span<const std::uint8_t, 16>;
 
-    /// Throws std::invalid_argument for limits it cannot honour (zero capacity, shards not a power of two, ...)
-    /// and std::runtime_error if the random seed cannot be drawn.
+    /// Throws std::invalid_argument for limits it cannot honour (zero capacity, shards not a power of two,
+    /// ...) and std::runtime_error if the random seed cannot be drawn.
     explicit NonceWindow(const Limits& limits = {});
     ~NonceWindow();
     NonceWindow(const NonceWindow&) = delete;
@@ -56,7 +57,7 @@ public:
     /// Bytes per remembered nonce: one entry plus its share of the hash heads at full load.
     static std::size_t bytes_per_entry() noexcept;
 
-private:
+  private:
     struct Shard;
     Limits limits_;
     std::size_t capacity_ = 0;

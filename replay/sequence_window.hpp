@@ -1,12 +1,12 @@
 // SequenceWindow: RFC 6479 anti-replay bitmap for numbered messages (the IPsec / WireGuard design).
 #pragma once
 
-#include <cyxp2p/replay/errc.hpp>
-#include <cyxp2p/replay/limits.hpp>
-
 #include <cstddef>
 #include <cstdint>
 #include <vector>
+
+#include <cyxp2p/replay/errc.hpp>
+#include <cyxp2p/replay/limits.hpp>
 
 namespace cyxp2p::replay {
 
@@ -18,7 +18,7 @@ namespace cyxp2p::replay {
 /// RFC 6479 / RFC 4303 3.4.3: check() before authenticating a message, accept() only after it authenticated,
 /// so forged numbers cannot move the window.
 class SequenceWindow {
-public:
+  public:
     /// bits: a power of two >= 128 (Limits::sequence_bits). Throws std::invalid_argument otherwise.
     explicit SequenceWindow(std::size_t bits = Limits{}.sequence_bits);
 
@@ -33,7 +33,7 @@ public:
     std::uint64_t highest() const noexcept { return top_; }
     bool empty() const noexcept { return !any_; }
 
-private:
+  private:
     std::vector<std::uint64_t> words_;
     std::size_t mask_;  // words_.size() - 1
     std::uint64_t window_;

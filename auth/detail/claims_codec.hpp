@@ -1,14 +1,14 @@
 // Claims <-> JSON and the per-type structural rules shared by verify() and mint(). Private to auth/.
 #pragma once
 
-#include <cyxp2p/auth/claims.hpp>
-#include <cyxp2p/auth/errc.hpp>
-#include <cyxp2p/auth/limits.hpp>
+#include <optional>
+#include <string>
 
 #include <nlohmann/json.hpp>
 
-#include <optional>
-#include <string>
+#include <cyxp2p/auth/claims.hpp>
+#include <cyxp2p/auth/errc.hpp>
+#include <cyxp2p/auth/limits.hpp>
 
 namespace cyxp2p::auth::detail {
 
@@ -24,8 +24,9 @@ std::int64_t max_lifetime(TokenType t, const Limits& limits) noexcept;
 /// Reads a JWT claims set. token_type is checked first (missing_claim, bad_claim, wrong_token_type against
 /// `expected`), then each claim the type requires and each optional claim we understand for its type and
 /// shape. Unknown claims are ignored (RFC 7519 4). `aud` is returned through `audience` for the caller.
-std::optional<Claims> claims_from_json(const nlohmann::json& payload, TokenType expected, const Limits& limits,
-                                       std::vector<std::string>& audience, ClaimError& err);
+std::optional<Claims> claims_from_json(const nlohmann::json& payload, TokenType expected,
+                                       const Limits& limits, std::vector<std::string>& audience,
+                                       ClaimError& err);
 
 /// Rules that hold for every token of a type, whatever the time: required claims present and well-formed,
 /// iat < exp, nbf <= exp, exp - iat within max_lifetime (lifetime_too_long).

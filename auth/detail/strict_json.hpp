@@ -1,11 +1,11 @@
 // Strict JSON for JOSE headers, JWT payloads and JWKs. Private to auth/.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <cstddef>
 #include <optional>
 #include <string_view>
+
+#include <nlohmann/json.hpp>
 
 namespace cyxp2p::auth::detail {
 

@@ -1,6 +1,6 @@
-#include <cyxp2p/auth/detail/base64url.hpp>
-
 #include <array>
+
+#include <cyxp2p/auth/detail/base64url.hpp>
 
 namespace cyxp2p::auth::detail {
 namespace {
@@ -22,7 +22,8 @@ std::string base64url_encode(const std::uint8_t* data, std::size_t size) {
     out.reserve((size * 4 + 2) / 3);
     std::size_t i = 0;
     for (; i + 3 <= size; i += 3) {
-        const std::uint32_t v = (std::uint32_t{data[i]} << 16) | (std::uint32_t{data[i + 1]} << 8) | data[i + 2];
+        const std::uint32_t v =
+            (std::uint32_t{data[i]} << 16) | (std::uint32_t{data[i + 1]} << 8) | data[i + 2];
         out.push_back(kAlphabet[(v >> 18) & 63]);
         out.push_back(kAlphabet[(v >> 12) & 63]);
         out.push_back(kAlphabet[(v >> 6) & 63]);

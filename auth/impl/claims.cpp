@@ -1,10 +1,10 @@
 // Claims of the CyxWiz token types: parsing (RFC 7519 4.1) and the per-type policy (RFC 8725 3.12).
+#include <algorithm>
+#include <set>
+
 #include <cyxp2p/auth/claims.hpp>
 #include <cyxp2p/auth/detail/base64url.hpp>
 #include <cyxp2p/auth/detail/claims_codec.hpp>
-
-#include <algorithm>
-#include <set>
 
 namespace cyxp2p::auth {
 
@@ -12,10 +12,14 @@ using nlohmann::json;
 
 const char* to_string(TokenType t) noexcept {
     switch (t) {
-        case TokenType::p2p: return "p2p";
-        case TokenType::session: return "session";
-        case TokenType::job: return "job";
-        case TokenType::refresh: return "refresh";
+        case TokenType::p2p:
+            return "p2p";
+        case TokenType::session:
+            return "session";
+        case TokenType::job:
+            return "job";
+        case TokenType::refresh:
+            return "refresh";
     }
     return "unknown";
 }
@@ -27,7 +31,9 @@ std::optional<TokenType> token_type_from_string(std::string_view s) noexcept {
     return std::nullopt;
 }
 
-bool Claims::has_scope(std::string_view s) const { return std::find(scope.begin(), scope.end(), s) != scope.end(); }
+bool Claims::has_scope(std::string_view s) const {
+    return std::find(scope.begin(), scope.end(), s) != scope.end();
+}
 
 namespace detail {
 namespace {
@@ -38,10 +44,14 @@ struct Rules {
 };
 Rules rules_for(TokenType t) {
     switch (t) {
-        case TokenType::p2p: return {true, true, true, false, false, false};
-        case TokenType::session: return {false, true, false, false, false, true};
-        case TokenType::job: return {false, false, true, true, false, false};
-        case TokenType::refresh: return {false, false, false, false, true, true};
+        case TokenType::p2p:
+            return {true, true, true, false, false, false};
+        case TokenType::session:
+            return {false, true, false, false, false, true};
+        case TokenType::job:
+            return {false, false, true, true, false, false};
+        case TokenType::refresh:
+            return {false, false, false, false, true, true};
     }
     return {true, true, true, true, true, true};
 }
@@ -49,7 +59,8 @@ Rules rules_for(TokenType t) {
 bool valid_node_pin(std::string_view pin) {
     // "sha256//" + canonical standard base64 of 32 bytes (43 characters and one '='), the curl form.
     constexpr std::string_view prefix = "sha256//";
-    if (pin.size() != prefix.size() + 44 || pin.substr(0, prefix.size()) != prefix || pin.back() != '=') return false;
+    if (pin.size() != prefix.size() + 44 || pin.substr(0, prefix.size()) != prefix || pin.back() != '=')
+        return false;
     constexpr std::string_view alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     const auto b64 = pin.substr(prefix.size(), 43);
     for (char c : b64) {
@@ -67,10 +78,14 @@ bool valid_x5t(std::string_view t) {
 
 std::int64_t max_lifetime(TokenType t, const Limits& limits) noexcept {
     switch (t) {
-        case TokenType::p2p: return limits.max_lifetime_p2p_s;
-        case TokenType::session: return limits.max_lifetime_session_s;
-        case TokenType::job: return limits.max_lifetime_job_s;
-        case TokenType::refresh: return limits.max_lifetime_refresh_s;
+        case TokenType::p2p:
+            return limits.max_lifetime_p2p_s;
+        case TokenType::session:
+            return limits.max_lifetime_session_s;
+        case TokenType::job:
+            return limits.max_lifetime_job_s;
+        case TokenType::refresh:
+            return limits.max_lifetime_refresh_s;
     }
     return 0;
 }
@@ -141,7 +156,8 @@ std::optional<Claims> claims_from_json(const json& p, TokenType expected, const 
     if (rules.job_id && !str("job_id", c.job_id)) return std::nullopt;
     if (rules.jti && !str("jti", c.token_id)) return std::nullopt;
     if (!rules.node_id && p.contains("node_id") && !str("node_id", c.node_id)) return std::nullopt;
-    if (!rules.session_id && p.contains("session_id") && !str("session_id", c.session_id)) return std::nullopt;
+    if (!rules.session_id && p.contains("session_id") && !str("session_id", c.session_id))
+        return std::nullopt;
 
     if (rules.scope_forbidden && p.contains("scope")) return refuse(errc::bad_claim, "scope");
     if (rules.scope) {
@@ -151,7 +167,8 @@ std::optional<Claims> claims_from_json(const json& p, TokenType expected, const 
         if (!it->is_array() || it->size() > limits.max_scopes) return refuse(errc::bad_claim, "scope");
         std::set<std::string> seen;
         for (const auto& s : *it) {
-            if (!s.is_string() || s.get_ref<const std::string&>().empty()) return refuse(errc::bad_claim, "scope");
+            if (!s.is_string() || s.get_ref<const std::string&>().empty())
+                return refuse(errc::bad_claim, "scope");
             if (!seen.insert(s.get<std::string>()).second) return refuse(errc::bad_claim, "scope");
             c.scope.push_back(s.get<std::string>());
         }
@@ -174,9 +191,11 @@ std::optional<Claims> claims_from_json(const json& p, TokenType expected, const 
     // RFC 7800 3.1 / RFC 8705 3.1: cnf binds the token to a key. We can enforce x5t#S256 only; a cnf we
     // cannot enforce is refused rather than ignored (the issuer meant the token to be bound).
     if (auto it = p.find("cnf"); it != p.end()) {
-        if (!it->is_object() || it->size() != 1 || !it->contains("x5t#S256")) return refuse(errc::bad_claim, "cnf");
+        if (!it->is_object() || it->size() != 1 || !it->contains("x5t#S256"))
+            return refuse(errc::bad_claim, "cnf");
         const json& t = (*it)["x5t#S256"];
-        if (!t.is_string() || !valid_x5t(t.get_ref<const std::string&>())) return refuse(errc::bad_claim, "cnf");
+        if (!t.is_string() || !valid_x5t(t.get_ref<const std::string&>()))
+            return refuse(errc::bad_claim, "cnf");
         c.cnf_x5t_s256 = t.get<std::string>();
     }
     if (auto it = p.find("node_pin"); it != p.end()) {
@@ -195,8 +214,9 @@ std::optional<ClaimError> check_structure(const Claims& c, const Limits& limits)
     };
     if (c.issuer.empty()) return ClaimError{errc::missing_claim, "iss"};
     if (c.subject.empty()) return ClaimError{errc::missing_claim, "sub"};
-    for (auto e : {need(rules.node_id, c.node_id, "node_id"), need(rules.session_id, c.session_id, "session_id"),
-                   need(rules.job_id, c.job_id, "job_id"), need(rules.jti, c.token_id, "jti")}) {
+    for (auto e :
+         {need(rules.node_id, c.node_id, "node_id"), need(rules.session_id, c.session_id, "session_id"),
+          need(rules.job_id, c.job_id, "job_id"), need(rules.jti, c.token_id, "jti")}) {
         if (e) return e;
     }
     if (rules.scope && c.scope.empty()) return ClaimError{errc::missing_claim, "scope"};
@@ -208,7 +228,8 @@ std::optional<ClaimError> check_structure(const Claims& c, const Limits& limits)
     if (c.expires_at <= c.issued_at) return ClaimError{errc::bad_claim, "exp"};
     if (c.not_before && *c.not_before > c.expires_at) return ClaimError{errc::bad_claim, "nbf"};
     // RFC 8725 3.12 + the seed's table: a P2P token lives at most an hour, whatever exp says.
-    if (c.expires_at - c.issued_at > max_lifetime(c.type, limits)) return ClaimError{errc::lifetime_too_long, "exp"};
+    if (c.expires_at - c.issued_at > max_lifetime(c.type, limits))
+        return ClaimError{errc::lifetime_too_long, "exp"};
     if (c.cnf_x5t_s256 && !valid_x5t(*c.cnf_x5t_s256)) return ClaimError{errc::bad_claim, "cnf"};
     if (c.node_pin && !valid_node_pin(*c.node_pin)) return ClaimError{errc::bad_claim, "node_pin"};
     return std::nullopt;

@@ -1,12 +1,13 @@
-#include <cyxp2p/auth/detail/crypto.hpp>
-
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <sodium.h>
 
 #include <cstdlib>
 #include <mutex>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <cyxp2p/auth/detail/crypto.hpp>
 
 namespace cyxp2p::auth::detail {
 

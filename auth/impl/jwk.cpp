@@ -1,25 +1,28 @@
 // JWK parsing and writing (RFC 7517 4, RFC 7518 6.4 "oct", RFC 8037 2 "OKP"), key files with the 0600 rule.
+#include <fcntl.h>
+#include <sodium.h>
+#include <unistd.h>
+
+#include <stdexcept>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <sys/stat.h>
+
 #include <cyxp2p/auth/detail/base64url.hpp>
 #include <cyxp2p/auth/detail/crypto.hpp>
 #include <cyxp2p/auth/detail/strict_json.hpp>
 #include <cyxp2p/auth/errc.hpp>
 #include <cyxp2p/auth/jwk.hpp>
 
-#include <fcntl.h>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/rand.h>
-#include <sodium.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <stdexcept>
-
 namespace cyxp2p::auth {
 
 using nlohmann::json;
 
-const char* to_string(Algorithm a) noexcept { return a == Algorithm::hs256 ? "HS256" : "EdDSA"; }
+const char* to_string(Algorithm a) noexcept {
+    return a == Algorithm::hs256 ? "HS256" : "EdDSA";
+}
 
 std::optional<Algorithm> algorithm_from_string(std::string_view alg) noexcept {
     // RFC 7515 4.1.1: alg values are case-sensitive; "hs256" is not HS256.
@@ -28,7 +31,9 @@ std::optional<Algorithm> algorithm_from_string(std::string_view alg) noexcept {
     return std::nullopt;
 }
 
-SecretBytes::SecretBytes(SecretBytes&& other) noexcept : bytes_(std::move(other.bytes_)) { other.bytes_.clear(); }
+SecretBytes::SecretBytes(SecretBytes&& other) noexcept : bytes_(std::move(other.bytes_)) {
+    other.bytes_.clear();
+}
 SecretBytes& SecretBytes::operator=(const SecretBytes& other) {
     if (this != &other) {
         wipe();
@@ -44,7 +49,9 @@ SecretBytes& SecretBytes::operator=(SecretBytes&& other) noexcept {
     }
     return *this;
 }
-SecretBytes::~SecretBytes() { wipe(); }
+SecretBytes::~SecretBytes() {
+    wipe();
+}
 void SecretBytes::wipe() noexcept {
     if (!bytes_.empty()) OPENSSL_cleanse(bytes_.data(), bytes_.size());
     bytes_.clear();
@@ -61,7 +68,8 @@ bool fail(std::error_code& ec, std::string* detail, errc code, std::string_view 
 }
 
 // A member that must be a string when present; nullopt if absent, sets ec if of the wrong type.
-std::optional<std::string> opt_string(const json& j, const char* name, std::error_code& ec, std::string* detail) {
+std::optional<std::string> opt_string(const json& j, const char* name, std::error_code& ec,
+                                      std::string* detail) {
     auto it = j.find(name);
     if (it == j.end()) return std::nullopt;
     if (!it->is_string()) {
@@ -73,7 +81,9 @@ std::optional<std::string> opt_string(const json& j, const char* name, std::erro
 
 }  // namespace
 
-bool Jwk::can_sign() const { return alg_ == Algorithm::hs256 ? !secret_.empty() : secret_.size() == 64; }
+bool Jwk::can_sign() const {
+    return alg_ == Algorithm::hs256 ? !secret_.empty() : secret_.size() == 64;
+}
 
 Jwk Jwk::generate(Algorithm alg, std::string kid) {
     Jwk k;
@@ -81,7 +91,8 @@ Jwk Jwk::generate(Algorithm alg, std::string kid) {
     k.kid_ = std::move(kid);
     if (alg == Algorithm::hs256) {
         std::vector<std::uint8_t> key(kMinHmacKey);
-        if (RAND_bytes(key.data(), static_cast<int>(key.size())) != 1) throw std::runtime_error("RAND_bytes failed");
+        if (RAND_bytes(key.data(), static_cast<int>(key.size())) != 1)
+            throw std::runtime_error("RAND_bytes failed");
         k.secret_ = SecretBytes(std::move(key));
     } else {
         detail::ensure_sodium();
@@ -152,8 +163,10 @@ std::optional<Jwk> Jwk::parse(std::string_view text, std::error_code& ec, std::s
         bool sig = false;
         if (ok) {
             for (const auto& op : *ops) {
-                if (!op.is_string()) ok = false;
-                else if (op == "sign" || op == "verify") sig = true;
+                if (!op.is_string())
+                    ok = false;
+                else if (op == "sign" || op == "verify")
+                    sig = true;
             }
         }
         if (!ok || !sig) {
@@ -222,7 +235,8 @@ std::optional<Jwk> Jwk::parse(std::string_view text, std::error_code& ec, std::s
             crypto_sign_seed_keypair(pk.data(), sk.data(), d->data());
             OPENSSL_cleanse(d->data(), d->size());
             SecretBytes secret(std::move(sk));
-            // RFC 8037 2: "x" must be the public key of "d"; a mismatched pair would mint unverifiable tokens.
+            // RFC 8037 2: "x" must be the public key of "d"; a mismatched pair would mint unverifiable
+            // tokens.
             if (CRYPTO_memcmp(pk.data(), k.public_.data(), pk.size()) != 0) {
                 fail(ec, detail, errc::bad_key, "d");
                 return std::nullopt;
@@ -263,7 +277,9 @@ std::string Jwk::thumbprint() const {
     if (alg_ == Algorithm::hs256) {
         j = {{"k", detail::base64url_encode(secret_.data(), secret_.size())}, {"kty", "oct"}};
     } else {
-        j = {{"crv", "Ed25519"}, {"kty", "OKP"}, {"x", detail::base64url_encode(public_.data(), public_.size())}};
+        j = {{"crv", "Ed25519"},
+             {"kty", "OKP"},
+             {"x", detail::base64url_encode(public_.data(), public_.size())}};
     }
     std::string text = j.dump();
     unsigned char digest[EVP_MAX_MD_SIZE];
@@ -274,7 +290,8 @@ std::string Jwk::thumbprint() const {
     return detail::base64url_encode(digest, len);
 }
 
-std::optional<Jwk> load_jwk_file(const std::filesystem::path& path, std::error_code& ec, std::string* detail) {
+std::optional<Jwk> load_jwk_file(const std::filesystem::path& path, std::error_code& ec,
+                                 std::string* detail) {
     ec.clear();
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
@@ -290,8 +307,10 @@ std::optional<Jwk> load_jwk_file(const std::filesystem::path& path, std::error_c
         std::size_t got = 0;
         while (ok && got < text.size()) {
             const ssize_t n = ::read(fd, text.data() + got, text.size() - got);
-            if (n <= 0) ok = false;
-            else got += static_cast<std::size_t>(n);
+            if (n <= 0)
+                ok = false;
+            else
+                got += static_cast<std::size_t>(n);
         }
     }
     ::close(fd);
@@ -323,8 +342,10 @@ std::error_code write_key_file(const std::filesystem::path& path, std::string_vi
     std::size_t done = 0;
     while (ok && done < json_text.size()) {
         const ssize_t n = ::write(fd, json_text.data() + done, json_text.size() - done);
-        if (n <= 0) ok = false;
-        else done += static_cast<std::size_t>(n);
+        if (n <= 0)
+            ok = false;
+        else
+            done += static_cast<std::size_t>(n);
     }
     ok = ok && ::write(fd, "\n", 1) == 1;
     ok = (::close(fd) == 0) && ok;

@@ -1,15 +1,15 @@
 // Compact JWS JWT verification and minting (RFC 7515 5.2, RFC 7519 7.2, RFC 8725 3).
+#include <algorithm>
+#include <cctype>
+#include <stdexcept>
+
+#include <openssl/crypto.h>
+
 #include <cyxp2p/auth/detail/base64url.hpp>
 #include <cyxp2p/auth/detail/claims_codec.hpp>
 #include <cyxp2p/auth/detail/crypto.hpp>
 #include <cyxp2p/auth/detail/strict_json.hpp>
 #include <cyxp2p/auth/jwt.hpp>
-
-#include <openssl/crypto.h>
-
-#include <algorithm>
-#include <cctype>
-#include <stdexcept>
 
 namespace cyxp2p::auth {
 
@@ -39,7 +39,8 @@ std::optional<Parts> split(std::string_view token) {
     const auto first = token.find('.');
     if (first == std::string_view::npos) return std::nullopt;
     const auto second = token.find('.', first + 1);
-    if (second == std::string_view::npos || token.find('.', second + 1) != std::string_view::npos) return std::nullopt;
+    if (second == std::string_view::npos || token.find('.', second + 1) != std::string_view::npos)
+        return std::nullopt;
     Parts p;
     p.header = token.substr(0, first);
     p.payload = token.substr(first + 1, second - first - 1);
@@ -55,7 +56,8 @@ std::string_view as_text(const std::vector<std::uint8_t>& b) {
 
 bool iequals(std::string_view a, std::string_view b) {
     return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+               return std::tolower(static_cast<unsigned char>(x)) ==
+                      std::tolower(static_cast<unsigned char>(y));
            });
 }
 
@@ -132,14 +134,16 @@ Verified verify(std::string_view token, const Keyring& keys, const VerifyOptions
 
     const Jwk* key = nullptr;
     if (auto kid = header->find("kid"); kid != header->end()) {
-        if (!kid->is_string() || kid->get_ref<const std::string&>().empty()) return reject(errc::bad_header, "kid");
+        if (!kid->is_string() || kid->get_ref<const std::string&>().empty())
+            return reject(errc::bad_header, "kid");
         key = keys.find(kid->get_ref<const std::string&>());
         if (key == nullptr) return reject(errc::unknown_kid, kid->get<std::string>());
     } else {
         // No kid: acceptable only when exactly one trusted key could verify a token with this alg.
         const auto candidates = keys.keys_for(*alg);
         if (candidates.empty() && !keys.empty()) return reject(errc::alg_mismatch, to_string(*alg));
-        if (candidates.size() != 1) return reject(errc::unknown_kid, "no kid and not exactly one candidate key");
+        if (candidates.size() != 1)
+            return reject(errc::unknown_kid, "no kid and not exactly one candidate key");
         key = candidates.front();
     }
     // The algorithm-confusion defence: an HS256 header cannot make an Ed25519 public key an HMAC secret.
@@ -185,7 +189,8 @@ Verified verify(std::string_view token, const Keyring& keys, const VerifyOptions
     return ok;
 }
 
-std::optional<Unverified> decode_unverified(std::string_view token, std::error_code& ec, const Limits& limits) {
+std::optional<Unverified> decode_unverified(std::string_view token, std::error_code& ec,
+                                            const Limits& limits) {
     ec.clear();
     errc code{};
     auto d = decode(token, limits, code);
@@ -202,8 +207,8 @@ std::optional<Unverified> decode_unverified(std::string_view token, std::error_c
     return u;
 }
 
-std::optional<std::string> mint(const Claims& claims, const Jwk& key, std::error_code& ec, std::string* detail,
-                                const Limits& limits) {
+std::optional<std::string> mint(const Claims& claims, const Jwk& key, std::error_code& ec,
+                                std::string* detail, const Limits& limits) {
     ec.clear();
     if (!key.can_sign()) {
         ec = errc::no_signing_key;
@@ -244,8 +249,8 @@ std::optional<std::string> mint(const Claims& claims, const Jwk& key, std::error
     return token;
 }
 
-std::optional<std::string> mint(const Claims& claims, const Keyring& keys, std::error_code& ec, std::string* detail,
-                                const Limits& limits) {
+std::optional<std::string> mint(const Claims& claims, const Keyring& keys, std::error_code& ec,
+                                std::string* detail, const Limits& limits) {
     const Jwk* key = keys.signing_key();
     if (key == nullptr) {
         ec = errc::no_signing_key;

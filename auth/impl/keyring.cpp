@@ -1,12 +1,13 @@
 // Keyring: JWKS parsing (RFC 7517 5), kid lookup and signing-key rotation.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <sys/stat.h>
+
 #include <cyxp2p/auth/detail/strict_json.hpp>
 #include <cyxp2p/auth/errc.hpp>
 #include <cyxp2p/auth/keyring.hpp>
-
-#include <fcntl.h>
-#include <openssl/crypto.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 namespace cyxp2p::auth {
 
@@ -53,8 +54,8 @@ std::optional<Keyring> Keyring::from_jwks(std::string_view text, std::error_code
     return ring;
 }
 
-std::optional<Keyring> Keyring::load(const std::filesystem::path& path, std::error_code& ec, std::string* detail,
-                                     const Limits& limits) {
+std::optional<Keyring> Keyring::load(const std::filesystem::path& path, std::error_code& ec,
+                                     std::string* detail, const Limits& limits) {
     ec.clear();
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
@@ -71,8 +72,10 @@ std::optional<Keyring> Keyring::load(const std::filesystem::path& path, std::err
         std::size_t got = 0;
         while (ok && got < text.size()) {
             const ssize_t n = ::read(fd, text.data() + got, text.size() - got);
-            if (n <= 0) ok = false;
-            else got += static_cast<std::size_t>(n);
+            if (n <= 0)
+                ok = false;
+            else
+                got += static_cast<std::size_t>(n);
         }
     }
     ::close(fd);
@@ -125,8 +128,10 @@ bool Keyring::remove(std::string_view kid) {
         if (keys_[i].kid() != kid) continue;
         keys_.erase(keys_.begin() + static_cast<std::ptrdiff_t>(i));
         if (signing_) {
-            if (*signing_ == i) signing_.reset();  // the retired key never signs again
-            else if (*signing_ > i) --*signing_;
+            if (*signing_ == i)
+                signing_.reset();  // the retired key never signs again
+            else if (*signing_ > i)
+                --*signing_;
         }
         return true;
     }
@@ -149,7 +154,9 @@ std::vector<const Jwk*> Keyring::keys_for(Algorithm alg) const {
     return out;
 }
 
-const Jwk* Keyring::signing_key() const { return signing_ ? &keys_[*signing_] : nullptr; }
+const Jwk* Keyring::signing_key() const {
+    return signing_ ? &keys_[*signing_] : nullptr;
+}
 
 std::string Keyring::to_public_jwks() const {
     json keys = json::array();

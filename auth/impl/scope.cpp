@@ -1,19 +1,20 @@
 // Roles -> scopes and method -> scope (RBAC on the Engine-Node link). docs/auth.md has the tables.
-#include <cyxp2p/auth/scope.hpp>
-
 #include <array>
 #include <utility>
+
+#include <cyxp2p/auth/scope.hpp>
 
 namespace cyxp2p::auth {
 namespace {
 
 using namespace std::string_view_literals;
 
-constexpr std::array kAll = {scope::job_execute,    scope::job_control,  scope::metrics_read, scope::metrics_report,
-                             scope::content_read,   scope::content_write, scope::node_admin};
+constexpr std::array kAll = {scope::job_execute,    scope::job_control,  scope::metrics_read,
+                             scope::metrics_report, scope::content_read, scope::content_write,
+                             scope::node_admin};
 // The seed: User submits and watches jobs; Node reports progress; Admin manages nodes.
-constexpr std::array kUser = {scope::job_execute, scope::job_control, scope::metrics_read, scope::content_read,
-                              scope::content_write};
+constexpr std::array kUser = {scope::job_execute, scope::job_control, scope::metrics_read,
+                              scope::content_read, scope::content_write};
 constexpr std::array kNode = {scope::metrics_report, scope::content_read};
 
 // Methods the protocol opens streams for (docs/protocol.md names them); each needs one scope.
@@ -33,13 +34,18 @@ constexpr std::array<std::pair<std::string_view, std::string_view>, 11> kMethods
 
 }  // namespace
 
-std::span<const std::string_view> all_scopes() noexcept { return kAll; }
+std::span<const std::string_view> all_scopes() noexcept {
+    return kAll;
+}
 
 const char* to_string(Role r) noexcept {
     switch (r) {
-        case Role::user: return "user";
-        case Role::node: return "node";
-        case Role::admin: return "admin";
+        case Role::user:
+            return "user";
+        case Role::node:
+            return "node";
+        case Role::admin:
+            return "admin";
     }
     return "unknown";
 }
@@ -53,9 +59,12 @@ std::optional<Role> role_from_string(std::string_view s) noexcept {
 
 std::span<const std::string_view> scopes_for(Role r) noexcept {
     switch (r) {
-        case Role::user: return kUser;
-        case Role::node: return kNode;
-        case Role::admin: return kAll;
+        case Role::user:
+            return kUser;
+        case Role::node:
+            return kNode;
+        case Role::admin:
+            return kAll;
     }
     return {};
 }

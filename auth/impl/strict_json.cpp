@@ -1,7 +1,7 @@
-#include <cyxp2p/auth/detail/strict_json.hpp>
-
 #include <string>
 #include <vector>
+
+#include <cyxp2p/auth/detail/strict_json.hpp>
 
 namespace cyxp2p::auth::detail {
 namespace {
@@ -12,7 +12,7 @@ using json = nlohmann::json;
 // the last of two duplicate members without telling anyone, which RFC 7515 5.2 and RFC 8725 forbid us
 // to rely on. Returning false from any callback stops the parse.
 class StrictSax final : public nlohmann::json_sax<json> {
-public:
+  public:
     explicit StrictSax(std::size_t max_depth) : max_depth_(max_depth) {}
 
     json result;
@@ -40,7 +40,7 @@ public:
         return false;
     }
 
-private:
+  private:
     json* place(json&& v) {
         if (stack_.empty()) {
             result = std::move(v);

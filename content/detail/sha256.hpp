@@ -2,10 +2,10 @@
 // for this CPU (SHA-NI on x86-64 when present, the ARMv8 crypto extensions on arm64).
 #pragma once
 
-#include <cyxp2p/content/bytes.hpp>
-
 #include <array>
 #include <cstdint>
+
+#include <cyxp2p/content/bytes.hpp>
 
 namespace cyxp2p::content::detail {
 
@@ -16,7 +16,7 @@ Sha256Digest sha256(ByteView data);
 /// Incremental form, for blocks assembled from pieces (a dag-pb leaf = header + file bytes + trailer)
 /// without copying the file bytes.
 class Sha256 {
-public:
+  public:
     Sha256();
     ~Sha256();
     Sha256(const Sha256&) = delete;
@@ -24,7 +24,7 @@ public:
     void update(ByteView data);
     Sha256Digest finish();
 
-private:
+  private:
     void* ctx_;  // EVP_MD_CTX*
 };
 

@@ -1,14 +1,15 @@
-#include <cyxp2p/content/blockstore.hpp>
-#include <cyxp2p/content/errc.hpp>
-#include <cyxp2p/content/multibase.hpp>
-#include <cyxp2p/content/varint.hpp>
-
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <vector>
+
+#include <sys/stat.h>
+
+#include <cyxp2p/content/blockstore.hpp>
+#include <cyxp2p/content/errc.hpp>
+#include <cyxp2p/content/multibase.hpp>
+#include <cyxp2p/content/varint.hpp>
 
 namespace cyxp2p::content {
 namespace fs = std::filesystem;
@@ -16,7 +17,9 @@ namespace {
 
 constexpr std::string_view kRefMagic = "CYXREF1\n";
 
-std::error_code last_error() { return {errno, std::generic_category()}; }
+std::error_code last_error() {
+    return {errno, std::generic_category()};
+}
 
 std::string upper(std::string s) {
     for (auto& ch : s) {
@@ -90,7 +93,9 @@ fs::path Blockstore::base_path(const Cid& cid) const {
     return dir_ / "blocks" / key.substr(key.size() - 3, 2) / key;
 }
 
-fs::path Blockstore::data_path(const Cid& cid) const { return fs::path(base_path(cid).string() + ".data"); }
+fs::path Blockstore::data_path(const Cid& cid) const {
+    return fs::path(base_path(cid).string() + ".data");
+}
 
 std::error_code Blockstore::write_atomic(const fs::path& target, ByteView a, ByteView b) const {
     std::error_code ec;
@@ -121,7 +126,8 @@ std::error_code Blockstore::put(const Cid& cid, ByteView block, bool verified) c
 }
 
 std::error_code Blockstore::put_reference(const Cid& cid, const FileReference& ref) const {
-    if (ref.length + ref.prefix.size() + ref.suffix.size() > limits_.max_block_size) return errc::block_too_large;
+    if (ref.length + ref.prefix.size() + ref.suffix.size() > limits_.max_block_size)
+        return errc::block_too_large;
     Bytes rec(kRefMagic.begin(), kRefMagic.end());
     const std::string path = ref.file.string();
     append_varint(rec, path.size());
@@ -156,9 +162,9 @@ std::optional<Bytes> Blockstore::get(const Cid& cid, std::error_code& ec) const 
     ByteView in(*rec), magic, path, prefix, suffix;
     std::uint64_t path_len = 0, offset = 0, length = 0, n = 0;
     if (!take(in, kRefMagic.size(), magic) || as_chars(magic) != kRefMagic || read_varint(in, path_len) ||
-        !take(in, static_cast<std::size_t>(path_len), path) || read_varint(in, offset) || read_varint(in, length) ||
-        read_varint(in, n) || !take(in, static_cast<std::size_t>(n), prefix) || read_varint(in, n) ||
-        !take(in, static_cast<std::size_t>(n), suffix) || !in.empty()) {
+        !take(in, static_cast<std::size_t>(path_len), path) || read_varint(in, offset) ||
+        read_varint(in, length) || read_varint(in, n) || !take(in, static_cast<std::size_t>(n), prefix) ||
+        read_varint(in, n) || !take(in, static_cast<std::size_t>(n), suffix) || !in.empty()) {
         ec = errc::io_error;
         return std::nullopt;
     }
@@ -173,7 +179,8 @@ std::optional<Bytes> Blockstore::get(const Cid& cid, std::error_code& ec) const 
         return std::nullopt;
     }
     Bytes block;
-    block.reserve(prefix.size() + static_cast<std::size_t>(length) + suffix.size());  // one allocation, no copy
+    block.reserve(prefix.size() + static_cast<std::size_t>(length) +
+                  suffix.size());  // one allocation, no copy
     block.assign(prefix.begin(), prefix.end());
     block.resize(prefix.size() + static_cast<std::size_t>(length));
     ec = read_exact(fd, offset, block.data() + prefix.size(), static_cast<std::size_t>(length));
@@ -192,9 +199,11 @@ BlockSink Blockstore::sink(std::optional<fs::path> source) const {
     if (source) abs = fs::absolute(*source);
     return [store = *this, abs](const ImportedBlock& b) -> std::error_code {
         if (abs && b.leaf) {
-            FileReference ref{*abs, b.file_offset, b.data_size,
-                              Bytes(b.bytes.begin(), b.bytes.begin() + static_cast<std::ptrdiff_t>(b.data_offset)),
-                              Bytes(b.bytes.begin() + static_cast<std::ptrdiff_t>(b.data_offset + b.data_size), b.bytes.end())};
+            FileReference ref{
+                *abs, b.file_offset, b.data_size,
+                Bytes(b.bytes.begin(), b.bytes.begin() + static_cast<std::ptrdiff_t>(b.data_offset)),
+                Bytes(b.bytes.begin() + static_cast<std::ptrdiff_t>(b.data_offset + b.data_size),
+                      b.bytes.end())};
             return store.put_reference(b.cid, ref);
         }
         return store.put(b.cid, b.bytes, true);

@@ -1,11 +1,11 @@
+#include <algorithm>
+#include <string_view>
+
 #include <cyxp2p/content/car.hpp>
 #include <cyxp2p/content/dag_pb.hpp>
 #include <cyxp2p/content/dag_verifier.hpp>
 #include <cyxp2p/content/errc.hpp>
 #include <cyxp2p/content/varint.hpp>
-
-#include <algorithm>
-#include <string_view>
 
 namespace cyxp2p::content {
 namespace {
@@ -63,7 +63,9 @@ bool read_text(ByteView& in, std::string_view& s) {
     return true;
 }
 
-bool same_block(const Cid& a, const Cid& b) { return a.codec() == b.codec() && a.digest() == b.digest(); }
+bool same_block(const Cid& a, const Cid& b) {
+    return a.codec() == b.codec() && a.digest() == b.digest();
+}
 
 }  // namespace
 
@@ -101,8 +103,10 @@ std::error_code decode_car_header(ByteView in, std::vector<Cid>& roots) {
             if (!read_head(in, major, n) || major != kArray || n > in.size()) return errc::car_bad_header;
             for (std::uint64_t k = 0; k < n; ++k) {
                 std::uint64_t tag = 0, len = 0;
-                if (!read_head(in, major, tag) || major != kTag || tag != kCidTag) return errc::car_bad_header;
-                if (!read_head(in, major, len) || major != kBytes || len < 1 || len > in.size() || in[0] != 0x00) {
+                if (!read_head(in, major, tag) || major != kTag || tag != kCidTag)
+                    return errc::car_bad_header;
+                if (!read_head(in, major, len) || major != kBytes || len < 1 || len > in.size() ||
+                    in[0] != 0x00) {
                     return errc::car_bad_header;
                 }
                 std::error_code ec;
@@ -243,8 +247,9 @@ std::error_code export_car(const Blockstore& store, const Cid& root, std::ostrea
     return ec;
 }
 
-std::optional<CarVerifyResult> verify_car(std::istream& in, const std::optional<Cid>& root, std::error_code& ec,
-                                          const std::filesystem::path* extract_to, const Limits& limits) {
+std::optional<CarVerifyResult> verify_car(std::istream& in, const std::optional<Cid>& root,
+                                          std::error_code& ec, const std::filesystem::path* extract_to,
+                                          const Limits& limits) {
     CarReader reader(in, limits);
     if ((ec = reader.read_header())) return std::nullopt;
     Cid trusted = Cid::v0(Digest{});

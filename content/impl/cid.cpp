@@ -1,11 +1,11 @@
+#include <algorithm>
+#include <stdexcept>
+
 #include <cyxp2p/content/cid.hpp>
 #include <cyxp2p/content/detail/sha256.hpp>
 #include <cyxp2p/content/errc.hpp>
 #include <cyxp2p/content/multibase.hpp>
 #include <cyxp2p/content/varint.hpp>
-
-#include <algorithm>
-#include <stdexcept>
 
 namespace cyxp2p::content {
 namespace {
@@ -13,9 +13,11 @@ namespace {
 // multihash spec: varint(code) varint(length) digest.
 std::error_code read_multihash(ByteView& in, Digest& digest) {
     std::uint64_t code = 0, length = 0;
-    if (auto ec = read_varint(in, code)) return ec == errc::varint_truncated ? make_error_code(errc::truncated_input) : ec;
+    if (auto ec = read_varint(in, code))
+        return ec == errc::varint_truncated ? make_error_code(errc::truncated_input) : ec;
     if (code != kSha256Code) return errc::unsupported_multihash;
-    if (auto ec = read_varint(in, length)) return ec == errc::varint_truncated ? make_error_code(errc::truncated_input) : ec;
+    if (auto ec = read_varint(in, length))
+        return ec == errc::varint_truncated ? make_error_code(errc::truncated_input) : ec;
     if (length != kSha256Length) return errc::wrong_digest_length;
     if (in.size() < kSha256Length) return errc::truncated_input;
     std::copy_n(in.begin(), kSha256Length, digest.begin());
@@ -54,7 +56,8 @@ std::optional<Cid> Cid::read(ByteView& in, std::error_code& ec) {
         if (ec == errc::varint_truncated) ec = errc::truncated_input;
         return std::nullopt;
     }
-    if (codec != static_cast<std::uint64_t>(Codec::dag_pb) && codec != static_cast<std::uint64_t>(Codec::raw)) {
+    if (codec != static_cast<std::uint64_t>(Codec::dag_pb) &&
+        codec != static_cast<std::uint64_t>(Codec::raw)) {
         ec = errc::unsupported_codec;
         return std::nullopt;
     }
@@ -110,6 +113,8 @@ std::string Cid::to_string() const {
     return "b" + base32_lower_encode(bytes());
 }
 
-bool Cid::matches(ByteView block) const { return detail::sha256(block) == digest_; }
+bool Cid::matches(ByteView block) const {
+    return detail::sha256(block) == digest_;
+}
 
 }  // namespace cyxp2p::content

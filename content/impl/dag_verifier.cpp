@@ -1,15 +1,17 @@
+#include <algorithm>
+
 #include <cyxp2p/content/dag_pb.hpp>
 #include <cyxp2p/content/dag_verifier.hpp>
 #include <cyxp2p/content/errc.hpp>
 #include <cyxp2p/content/unixfs.hpp>
 
-#include <algorithm>
-
 namespace cyxp2p::content {
 namespace {
 
 // CIDv0 and CIDv1 dag-pb with one digest name the same block.
-bool same_block(const Cid& a, const Cid& b) { return a.codec() == b.codec() && a.digest() == b.digest(); }
+bool same_block(const Cid& a, const Cid& b) {
+    return a.codec() == b.codec() && a.digest() == b.digest();
+}
 
 }  // namespace
 
@@ -85,7 +87,8 @@ std::error_code DagVerifier::check_node(const Expected& e, ByteView block, Verif
         for (const auto& l : node.links) {
             // With SHA-256 a real cycle cannot be built; the check keeps a broken or future hash from
             // turning into an endless walk.
-            if (std::any_of(path_.begin(), path_.end(), [&](const Cid& a) { return same_block(a, l.hash); })) {
+            if (std::any_of(path_.begin(), path_.end(),
+                            [&](const Cid& a) { return same_block(a, l.hash); })) {
                 return errc::cycle;
             }
         }

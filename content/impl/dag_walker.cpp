@@ -29,7 +29,8 @@ std::optional<DagWalker::Block> DagWalker::next(std::error_code& ec) {
             if (p.depth + 1 > limits_.max_depth) return fail(errc::too_deep);
             b.leaf = false;
             // Pre-order, left to right: push children in reverse so the first link is visited next.
-            for (auto it = node.links.rbegin(); it != node.links.rend(); ++it) stack_.push_back({it->hash, p.depth + 1});
+            for (auto it = node.links.rbegin(); it != node.links.rend(); ++it)
+                stack_.push_back({it->hash, p.depth + 1});
         }
     }
     return b;

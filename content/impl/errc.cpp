@@ -1,7 +1,7 @@
-#include <cyxp2p/content/errc.hpp>
-
 #include <array>
 #include <cstddef>
+
+#include <cyxp2p/content/errc.hpp>
 
 namespace cyxp2p::content {
 namespace {
@@ -14,15 +14,21 @@ struct Entry {
 
 // One row per errc, in enum order (checked at compile time below).
 constexpr std::array kEntries{
-    Entry{errc::varint_overflow, "varint_overflow", "varint is longer than 9 bytes (multiformats unsigned-varint limit)"},
+    Entry{errc::varint_overflow, "varint_overflow",
+          "varint is longer than 9 bytes (multiformats unsigned-varint limit)"},
     Entry{errc::varint_truncated, "varint_truncated", "input ends inside a varint"},
-    Entry{errc::varint_not_minimal, "varint_not_minimal", "varint is not minimally encoded (trailing zero byte)"},
+    Entry{errc::varint_not_minimal, "varint_not_minimal",
+          "varint is not minimally encoded (trailing zero byte)"},
     Entry{errc::empty_string, "empty_string", "CID string is empty"},
-    Entry{errc::bad_multibase_prefix, "bad_multibase_prefix",
-          "unknown multibase prefix: use a CIDv0 (Qm...) or a CIDv1 such as b... (base32) or z... (base58btc)"},
-    Entry{errc::bad_base_digit, "bad_base_digit", "CID string has a character outside its multibase alphabet"},
-    Entry{errc::unsupported_multihash, "unsupported_multihash", "multihash is not sha2-256, the only one accepted"},
-    Entry{errc::wrong_digest_length, "wrong_digest_length", "sha2-256 multihash must carry exactly 32 digest bytes"},
+    Entry{
+        errc::bad_multibase_prefix, "bad_multibase_prefix",
+        "unknown multibase prefix: use a CIDv0 (Qm...) or a CIDv1 such as b... (base32) or z... (base58btc)"},
+    Entry{errc::bad_base_digit, "bad_base_digit",
+          "CID string has a character outside its multibase alphabet"},
+    Entry{errc::unsupported_multihash, "unsupported_multihash",
+          "multihash is not sha2-256, the only one accepted"},
+    Entry{errc::wrong_digest_length, "wrong_digest_length",
+          "sha2-256 multihash must carry exactly 32 digest bytes"},
     Entry{errc::bad_cid_version, "bad_cid_version", "CID version must be 0 or 1"},
     Entry{errc::unsupported_codec, "unsupported_codec", "CID codec must be dag-pb (0x70) or raw (0x55)"},
     Entry{errc::cid_trailing_bytes, "cid_trailing_bytes", "bytes follow the multihash of the CID"},
@@ -37,7 +43,8 @@ constexpr std::array kEntries{
     Entry{errc::unixfs_malformed, "unixfs_malformed", "UnixFS Data is not a valid protobuf message"},
     Entry{errc::unixfs_unsupported_type, "unixfs_unsupported_type",
           "UnixFS node is not a file (directories, symlinks and HAMT shards are not fetched)"},
-    Entry{errc::hash_mismatch, "hash_mismatch", "block does not hash to the CID that names it: the sender is faulty or malicious"},
+    Entry{errc::hash_mismatch, "hash_mismatch",
+          "block does not hash to the CID that names it: the sender is faulty or malicious"},
     Entry{errc::unexpected_block, "unexpected_block", "block is not part of the DAG being verified"},
     Entry{errc::block_out_of_order, "block_out_of_order",
           "block belongs to the DAG but arrived before the one expected: send blocks in DFS order"},
@@ -47,18 +54,22 @@ constexpr std::array kEntries{
     Entry{errc::too_deep, "too_deep", "DAG is deeper than the depth limit"},
     Entry{errc::too_many_links, "too_many_links", "node has more links than the limit"},
     Entry{errc::cycle, "cycle", "node links to one of its own ancestors"},
-    Entry{errc::filesize_mismatch, "filesize_mismatch", "UnixFS filesize is not the data length plus the sum of blocksizes"},
+    Entry{errc::filesize_mismatch, "filesize_mismatch",
+          "UnixFS filesize is not the data length plus the sum of blocksizes"},
     Entry{errc::blocksizes_mismatch, "blocksizes_mismatch",
           "UnixFS blocksizes disagree with the links or with the sizes of the children"},
-    Entry{errc::raw_block_in_dag_pb_position, "raw_block_in_dag_pb_position", "CID codec does not match the block kind"},
+    Entry{errc::raw_block_in_dag_pb_position, "raw_block_in_dag_pb_position",
+          "CID codec does not match the block kind"},
     Entry{errc::truncated_input, "truncated_input", "input ends in the middle of a header or section"},
     Entry{errc::car_bad_header, "car_bad_header", "CAR header is not the dag-cbor map {roots, version}"},
     Entry{errc::car_unsupported_version, "car_unsupported_version", "only CAR version 1 is supported"},
     Entry{errc::car_no_roots, "car_no_roots", "CAR header names no root: pass --root CID"},
     Entry{errc::car_header_too_large, "car_header_too_large", "CAR header is larger than the limit (32 MiB)"},
-    Entry{errc::car_section_too_large, "car_section_too_large", "CAR section is larger than the limit (8 MiB)"},
+    Entry{errc::car_section_too_large, "car_section_too_large",
+          "CAR section is larger than the limit (8 MiB)"},
     Entry{errc::car_root_mismatch, "car_root_mismatch", "CAR header roots do not include the trusted root"},
-    Entry{errc::bad_chunk_size, "bad_chunk_size", "chunk size must be between 1 byte and 1 MiB (kubo's limit)"},
+    Entry{errc::bad_chunk_size, "bad_chunk_size",
+          "chunk size must be between 1 byte and 1 MiB (kubo's limit)"},
     Entry{errc::bad_max_links, "bad_max_links", "links per node must be at least 2"},
     Entry{errc::bad_profile, "bad_profile", "unknown profile: use unixfs-v0-2015 or unixfs-v1-2025"},
     Entry{errc::bad_options, "bad_options", "CIDv0 requires dag-pb nodes: use --cid-version 1"},
@@ -83,7 +94,7 @@ const Entry* find(int ev) {
 }
 
 class Category final : public std::error_category {
-public:
+  public:
     const char* name() const noexcept override { return "cyxp2p.content"; }
     std::string message(int ev) const override {
         const Entry* e = find(ev);

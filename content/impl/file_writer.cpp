@@ -1,6 +1,3 @@
-#include <cyxp2p/content/errc.hpp>
-#include <cyxp2p/content/file_writer.hpp>
-
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -9,10 +6,15 @@
 #include <string>
 #include <vector>
 
+#include <cyxp2p/content/errc.hpp>
+#include <cyxp2p/content/file_writer.hpp>
+
 namespace cyxp2p::content {
 namespace {
 
-std::error_code last_error() { return {errno, std::generic_category()}; }
+std::error_code last_error() {
+    return {errno, std::generic_category()};
+}
 
 std::error_code write_all(int fd, ByteView bytes, std::uint64_t offset) {
     while (!bytes.empty()) {
@@ -30,7 +32,9 @@ std::error_code write_all(int fd, ByteView bytes, std::uint64_t offset) {
 FileWriter::FileWriter(const Cid& root, std::filesystem::path destination, const Limits& limits)
     : verifier_(root, limits), dest_(std::move(destination)) {}
 
-FileWriter::~FileWriter() { abort(); }
+FileWriter::~FileWriter() {
+    abort();
+}
 
 std::error_code FileWriter::open() {
     if (fd_ >= 0) return {};

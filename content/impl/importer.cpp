@@ -1,10 +1,3 @@
-#include <cyxp2p/content/dag_pb.hpp>
-#include <cyxp2p/content/detail/sha256.hpp>
-#include <cyxp2p/content/errc.hpp>
-#include <cyxp2p/content/importer.hpp>
-#include <cyxp2p/content/limits.hpp>
-#include <cyxp2p/content/unixfs.hpp>
-
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -12,6 +5,13 @@
 #include <cerrno>
 #include <stdexcept>
 #include <vector>
+
+#include <cyxp2p/content/dag_pb.hpp>
+#include <cyxp2p/content/detail/sha256.hpp>
+#include <cyxp2p/content/errc.hpp>
+#include <cyxp2p/content/importer.hpp>
+#include <cyxp2p/content/limits.hpp>
+#include <cyxp2p/content/unixfs.hpp>
 
 namespace cyxp2p::content {
 
@@ -45,9 +45,9 @@ struct Pending {
 struct Importer::State {
     ImportOptions opt;
     BlockSink sink;
-    std::string chunk;  // write() accumulates here
-    Bytes block;        // the block being made
-    Bytes unixfs;       // UnixFS Data of an internal node
+    std::string chunk;                 // write() accumulates here
+    Bytes block;                       // the block being made
+    Bytes unixfs;                      // UnixFS Data of an internal node
     Bytes frame_prefix, frame_suffix;  // dag-pb + UnixFS bytes around a leaf's file bytes (hash-only)
     std::size_t frame_size = 0;
     std::vector<std::vector<Pending>> levels;  // levels[0] = leaves not yet under a parent
@@ -56,7 +56,8 @@ struct Importer::State {
     bool any_chunk = false;
     bool finished = false;
 
-    std::error_code emit(const Cid& cid, ByteView bytes, bool leaf, std::size_t data_offset, std::size_t data_size) {
+    std::error_code emit(const Cid& cid, ByteView bytes, bool leaf, std::size_t data_offset,
+                         std::size_t data_size) {
         ++blocks;
         if (!sink) return {};
         return sink(ImportedBlock{cid, bytes, leaf, offset, data_offset, data_size});
@@ -80,7 +81,8 @@ struct Importer::State {
                 encode_file_leaf(zeros, block);
                 const std::size_t data_offset = block.size() - 1 - varint_len(n) - n;
                 frame_prefix.assign(block.begin(), block.begin() + static_cast<std::ptrdiff_t>(data_offset));
-                frame_suffix.assign(block.begin() + static_cast<std::ptrdiff_t>(data_offset + n), block.end());
+                frame_suffix.assign(block.begin() + static_cast<std::ptrdiff_t>(data_offset + n),
+                                    block.end());
                 frame_size = n;
             }
             detail::Sha256 h;

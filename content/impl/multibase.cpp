@@ -1,8 +1,8 @@
-#include <cyxp2p/content/errc.hpp>
-#include <cyxp2p/content/multibase.hpp>
-
 #include <array>
 #include <cstdint>
+
+#include <cyxp2p/content/errc.hpp>
+#include <cyxp2p/content/multibase.hpp>
 
 namespace cyxp2p::content {
 namespace {
@@ -21,14 +21,16 @@ Table make_table(std::string_view alphabet, bool fold_case) {
     for (std::size_t i = 0; i < alphabet.size(); ++i) {
         const auto c = static_cast<unsigned char>(alphabet[i]);
         t[c] = static_cast<std::int8_t>(i);
-        if (fold_case && c >= 'a' && c <= 'z') t[static_cast<unsigned char>(c - 'a' + 'A')] = static_cast<std::int8_t>(i);
+        if (fold_case && c >= 'a' && c <= 'z')
+            t[static_cast<unsigned char>(c - 'a' + 'A')] = static_cast<std::int8_t>(i);
     }
     return t;
 }
 
 // Big-number base conversion for the bases that are not a power of two (base58btc, base36). Leading
 // zero digits stand for leading zero bytes (multibase spec, as in Bitcoin's base58).
-std::error_code decode_radix(std::string_view text, std::string_view alphabet, const Table& table, Bytes& out) {
+std::error_code decode_radix(std::string_view text, std::string_view alphabet, const Table& table,
+                             Bytes& out) {
     std::size_t zeros = 0;
     while (zeros < text.size() && text[zeros] == alphabet[0]) ++zeros;
     Bytes num;  // little-endian base-256
@@ -95,7 +97,9 @@ std::error_code decode_bits(std::string_view text, const Table& table, unsigned 
 
 }  // namespace
 
-std::string base58btc_encode(ByteView in) { return encode_radix(in, kBase58); }
+std::string base58btc_encode(ByteView in) {
+    return encode_radix(in, kBase58);
+}
 
 std::string base32_lower_encode(ByteView in) {
     std::string s;

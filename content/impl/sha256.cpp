@@ -1,8 +1,8 @@
-#include <cyxp2p/content/detail/sha256.hpp>
+#include <stdexcept>
 
 #include <openssl/evp.h>
 
-#include <stdexcept>
+#include <cyxp2p/content/detail/sha256.hpp>
 
 namespace cyxp2p::content::detail {
 namespace {
@@ -14,7 +14,9 @@ const EVP_MD* md() {
     return fetched;
 }
 
-EVP_MD_CTX* as_ctx(void* p) { return static_cast<EVP_MD_CTX*>(p); }
+EVP_MD_CTX* as_ctx(void* p) {
+    return static_cast<EVP_MD_CTX*>(p);
+}
 
 }  // namespace
 
@@ -33,15 +35,19 @@ Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) {
     }
 }
 
-Sha256::~Sha256() { EVP_MD_CTX_free(as_ctx(ctx_)); }
+Sha256::~Sha256() {
+    EVP_MD_CTX_free(as_ctx(ctx_));
+}
 
 void Sha256::update(ByteView data) {
-    if (EVP_DigestUpdate(as_ctx(ctx_), data.data(), data.size()) != 1) throw std::runtime_error("SHA-256 failed");
+    if (EVP_DigestUpdate(as_ctx(ctx_), data.data(), data.size()) != 1)
+        throw std::runtime_error("SHA-256 failed");
 }
 
 Sha256Digest Sha256::finish() {
     Sha256Digest out{};
-    if (EVP_DigestFinal_ex(as_ctx(ctx_), out.data(), nullptr) != 1) throw std::runtime_error("SHA-256 failed");
+    if (EVP_DigestFinal_ex(as_ctx(ctx_), out.data(), nullptr) != 1)
+        throw std::runtime_error("SHA-256 failed");
     return out;
 }
 

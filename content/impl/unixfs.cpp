@@ -1,10 +1,10 @@
+#include <limits>
+
 #include <cyxp2p/content/dag_pb.hpp>
 #include <cyxp2p/content/errc.hpp>
 #include <cyxp2p/content/unixfs.hpp>
 
 #include "unixfs.pb.h"
-
-#include <limits>
 
 namespace cyxp2p::content {
 

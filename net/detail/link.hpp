@@ -2,15 +2,15 @@
 // connection's strand. Node and engine connections derive from it and plug in their session.
 #pragma once
 
-#include <cyxp2p/net/detail/asio.hpp>
-#include <cyxp2p/protocol/limits.hpp>
-
 #include <atomic>
 #include <chrono>
 #include <memory>
 #include <optional>
 #include <span>
 #include <vector>
+
+#include <cyxp2p/net/detail/asio.hpp>
+#include <cyxp2p/protocol/limits.hpp>
 
 namespace cyxp2p::net::detail {
 
@@ -22,7 +22,7 @@ using TlsStream = asio::ssl::stream<tcp::socket>;
 protocol::Time now();
 
 class Link : public std::enable_shared_from_this<Link> {
-public:
+  public:
     Link(TlsStream stream, std::chrono::milliseconds shutdown_timeout);
     virtual ~Link() = default;
     Link(const Link&) = delete;
@@ -41,7 +41,7 @@ public:
     std::uint64_t bytes_in() const { return bytes_in_; }
     std::uint64_t bytes_out() const { return bytes_out_; }
 
-protected:
+  protected:
     virtual void handle_input(std::span<const std::uint8_t> bytes, protocol::Time t) = 0;
     virtual std::vector<std::uint8_t> take_output() = 0;
     virtual std::optional<protocol::Time> next_deadline() = 0;
@@ -54,7 +54,7 @@ protected:
 
     TlsStream stream_;
 
-private:
+  private:
     asio::awaitable<void> read_loop();
     asio::awaitable<void> write_loop();
     asio::awaitable<void> deadline_loop();

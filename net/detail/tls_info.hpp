@@ -1,12 +1,12 @@
 #pragma once
 
-#include <cyxp2p/net/detail/asio.hpp>
-#include <cyxp2p/net/tls_info.hpp>
+#include <string>
+#include <system_error>
 
 #include <openssl/types.h>
 
-#include <string>
-#include <system_error>
+#include <cyxp2p/net/detail/asio.hpp>
+#include <cyxp2p/net/tls_info.hpp>
 
 namespace cyxp2p::net::detail {
 

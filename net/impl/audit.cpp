@@ -1,26 +1,38 @@
-#include <cyxp2p/net/audit.hpp>
-
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
+#include <cyxp2p/net/audit.hpp>
+
 namespace cyxp2p::net {
 
 const char* to_string(AuditEvent::Kind k) noexcept {
     switch (k) {
-        case AuditEvent::Kind::connection_refused: return "connection_refused";
-        case AuditEvent::Kind::tls_failed: return "tls_failed";
-        case AuditEvent::Kind::handshake: return "handshake";
-        case AuditEvent::Kind::token_rejected: return "token_rejected";
-        case AuditEvent::Kind::replay_rejected: return "replay_rejected";
-        case AuditEvent::Kind::rate_limited: return "rate_limited";
-        case AuditEvent::Kind::stream_refused: return "stream_refused";
-        case AuditEvent::Kind::reauth: return "reauth";
-        case AuditEvent::Kind::content_served: return "content_served";
-        case AuditEvent::Kind::session_closed: return "session_closed";
-        case AuditEvent::Kind::pin_mismatch: return "pin_mismatch";
-        case AuditEvent::Kind::content_rejected: return "content_rejected";
+        case AuditEvent::Kind::connection_refused:
+            return "connection_refused";
+        case AuditEvent::Kind::tls_failed:
+            return "tls_failed";
+        case AuditEvent::Kind::handshake:
+            return "handshake";
+        case AuditEvent::Kind::token_rejected:
+            return "token_rejected";
+        case AuditEvent::Kind::replay_rejected:
+            return "replay_rejected";
+        case AuditEvent::Kind::rate_limited:
+            return "rate_limited";
+        case AuditEvent::Kind::stream_refused:
+            return "stream_refused";
+        case AuditEvent::Kind::reauth:
+            return "reauth";
+        case AuditEvent::Kind::content_served:
+            return "content_served";
+        case AuditEvent::Kind::session_closed:
+            return "session_closed";
+        case AuditEvent::Kind::pin_mismatch:
+            return "pin_mismatch";
+        case AuditEvent::Kind::content_rejected:
+            return "content_rejected";
     }
     return "unknown";
 }
@@ -46,7 +58,8 @@ std::string to_json(const AuditEvent& e) {
     return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-std::unique_ptr<JsonLinesAuditSink> JsonLinesAuditSink::open(const std::filesystem::path& path, std::error_code& ec) {
+std::unique_ptr<JsonLinesAuditSink> JsonLinesAuditSink::open(const std::filesystem::path& path,
+                                                             std::error_code& ec) {
     const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (fd < 0) {
         ec = std::error_code(errno, std::generic_category());
@@ -61,7 +74,9 @@ std::unique_ptr<JsonLinesAuditSink> JsonLinesAuditSink::open(const std::filesyst
     return std::unique_ptr<JsonLinesAuditSink>(new JsonLinesAuditSink(f));
 }
 
-JsonLinesAuditSink::~JsonLinesAuditSink() { std::fclose(file_); }
+JsonLinesAuditSink::~JsonLinesAuditSink() {
+    std::fclose(file_);
+}
 
 void JsonLinesAuditSink::record(const AuditEvent& event) {
     const std::string line = to_json(event) + "\n";

@@ -1,3 +1,11 @@
+#include <list>
+#include <map>
+#include <mutex>
+
+#include <nlohmann/json.hpp>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include <cyxp2p/auth/jwt.hpp>
 #include <cyxp2p/content/cid.hpp>
 #include <cyxp2p/content/errc.hpp>
@@ -9,14 +17,6 @@
 #include <cyxp2p/protocol/body.hpp>
 #include <cyxp2p/protocol/content_fetch.hpp>
 #include <cyxp2p/protocol/engine_session.hpp>
-
-#include <nlohmann/json.hpp>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-
-#include <list>
-#include <map>
-#include <mutex>
 
 namespace cyxp2p::net {
 
@@ -31,7 +31,7 @@ namespace detail {
 // so a session may only be reused for exactly the pins it was verified against (check_established re-checks
 // the stored peer certificate anyway).
 class SessionCache {
-public:
+  public:
     explicit SessionCache(std::size_t capacity) : capacity_(capacity) {}
     ~SessionCache() {
         for (auto& [k, s] : map_) SSL_SESSION_free(s);
@@ -61,17 +61,16 @@ public:
         map_[key] = s;
     }
 
-private:
+  private:
     std::mutex mutex_;
     std::size_t capacity_;
     std::map<std::string, SSL_SESSION*> map_;
 };
 
 int cache_key_index() {
-    static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr,
-                                                  [](void*, void* p, CRYPTO_EX_DATA*, int, long, void*) {
-                                                      delete static_cast<std::string*>(p);
-                                                  });
+    static const int index = SSL_get_ex_new_index(
+        0, nullptr, nullptr, nullptr,
+        [](void*, void* p, CRYPTO_EX_DATA*, int, long, void*) { delete static_cast<std::string*>(p); });
     return index;
 }
 int cache_index() {
@@ -89,7 +88,7 @@ int on_new_session(SSL* ssl, SSL_SESSION* session) {
 }
 
 class EngineCore {
-public:
+  public:
     explicit EngineCore(EngineOptions o) : options(std::move(o)), cache(options.session_cache_size) {
         std::error_code ec;
         auto ctx = pinning::make_engine_context(ec);
@@ -126,7 +125,7 @@ struct StreamOp {
 };
 
 class EngineLink final : public Link {
-public:
+  public:
     EngineLink(std::shared_ptr<EngineCore> core, TlsStream stream)
         : Link(std::move(stream), core->options.shutdown_timeout), core_(std::move(core)) {}
 
@@ -138,8 +137,8 @@ public:
         kick();
     }
 
-    std::uint32_t open(const std::string& method, std::span<const std::uint8_t> request, bool finish, StreamOp op,
-                       std::error_code& ec) {
+    std::uint32_t open(const std::string& method, std::span<const std::uint8_t> request, bool finish,
+                       StreamOp op, std::error_code& ec) {
         ec.clear();
         if (!session_ || session_->closed()) {
             ec = make_error_code(errc::not_connected);
@@ -206,13 +205,17 @@ public:
     TlsInfo tls;
     std::shared_ptr<ConnectReport> report;
 
-protected:
+  protected:
     void handle_input(std::span<const std::uint8_t> bytes, protocol::Time t) override {
         session_->receive(bytes, t);
         dispatch();
     }
-    std::vector<std::uint8_t> take_output() override { return session_ ? session_->poll_output() : std::vector<std::uint8_t>{}; }
-    std::optional<protocol::Time> next_deadline() override { return session_ ? session_->next_timeout() : std::nullopt; }
+    std::vector<std::uint8_t> take_output() override {
+        return session_ ? session_->poll_output() : std::vector<std::uint8_t>{};
+    }
+    std::optional<protocol::Time> next_deadline() override {
+        return session_ ? session_->next_timeout() : std::nullopt;
+    }
     void handle_timeout(protocol::Time t) override {
         session_->on_timeout(t);
         dispatch();
@@ -236,7 +239,7 @@ protected:
         close_waiters_.clear();
     }
 
-private:
+  private:
     void dispatch() {
         while (auto e = session_->poll_event()) {
             switch (e->kind) {
@@ -283,7 +286,8 @@ private:
                     if (!ping_waiters_.empty()) {
                         auto [w, t0] = std::move(ping_waiters_.front());
                         ping_waiters_.erase(ping_waiters_.begin());
-                        w({}, std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0));
+                        w({}, std::chrono::duration_cast<std::chrono::microseconds>(
+                                  std::chrono::steady_clock::now() - t0));
                     }
                     break;
                 case Kind::closed:
@@ -351,7 +355,8 @@ asio::awaitable<void> connect_flow(std::shared_ptr<EngineCore> core, ConnectOpti
             core->metrics.connects_failed++;
             if (ec == pinning::errc::pin_mismatch || ec == pinning::errc::pins_expired) {
                 core->metrics.pin_mismatches++;
-                core->audit({.kind = AuditEvent::Kind::pin_mismatch, .peer = peer,
+                core->audit({.kind = AuditEvent::Kind::pin_mismatch,
+                             .peer = peer,
                              .result = pinning::to_string(static_cast<pinning::errc>(ec.value())),
                              .detail = report->pin_check});
             } else if (ec.category() == protocol::category() && report->failed_phase == "hello") {
@@ -371,7 +376,8 @@ asio::awaitable<void> connect_flow(std::shared_ptr<EngineCore> core, ConnectOpti
     const auto t0 = std::chrono::steady_clock::now();
     tcp::resolver resolver(ex);
     boost::system::error_code ec;
-    auto endpoints = co_await resolver.async_resolve(o.host, std::to_string(o.port), asio::redirect_error(asio::use_awaitable, ec));
+    auto endpoints = co_await resolver.async_resolve(o.host, std::to_string(o.port),
+                                                     asio::redirect_error(asio::use_awaitable, ec));
     if (ec) co_return fail("resolve", make_error_code(errc::connect_failed));
     TlsStream stream(ex, *core->tls);
     bool timed_out = false;
@@ -383,7 +389,8 @@ asio::awaitable<void> connect_flow(std::shared_ptr<EngineCore> core, ConnectOpti
             stream.lowest_layer().close(ignored);
         }
     });
-    co_await asio::async_connect(stream.lowest_layer(), endpoints, asio::redirect_error(asio::use_awaitable, ec));
+    co_await asio::async_connect(stream.lowest_layer(), endpoints,
+                                 asio::redirect_error(asio::use_awaitable, ec));
     guard.cancel();
     report->tcp_time = since(t0);
     if (ec) co_return fail("tcp", make_error_code(timed_out ? errc::connect_timeout : errc::connect_failed));
@@ -393,8 +400,9 @@ asio::awaitable<void> connect_flow(std::shared_ptr<EngineCore> core, ConnectOpti
     const auto t1 = std::chrono::steady_clock::now();
     SSL* ssl = stream.native_handle();
     if (auto pe = pinning::expect_pins(ssl, *o.pins)) co_return fail("tls", pe);
-    const std::string key = (o.expected_node_id.empty() ? o.host + ":" + std::to_string(o.port) : o.expected_node_id) +
-                            "|" + o.pins->to_string();
+    const std::string key =
+        (o.expected_node_id.empty() ? o.host + ":" + std::to_string(o.port) : o.expected_node_id) + "|" +
+        o.pins->to_string();
     SSL_set_ex_data(ssl, cache_key_index(), new std::string(key));
     if (SSL_SESSION* cached = core->cache.get(key)) {
         SSL_set_session(ssl, cached);
@@ -410,12 +418,15 @@ asio::awaitable<void> connect_flow(std::shared_ptr<EngineCore> core, ConnectOpti
         }
     });
     ERR_clear_error();
-    co_await stream.async_handshake(asio::ssl::stream_base::client, asio::redirect_error(asio::use_awaitable, ec));
+    co_await stream.async_handshake(asio::ssl::stream_base::client,
+                                    asio::redirect_error(asio::use_awaitable, ec));
     tls_guard.cancel();
     report->tls_time = since(t1);
-    if (const auto* check = pinning::pin_check(ssl); check != nullptr && check->ran) report->pin_check = check->describe();
+    if (const auto* check = pinning::pin_check(ssl); check != nullptr && check->ran)
+        report->pin_check = check->describe();
     if (ec) {
-        co_return fail("tls", timed_out ? make_error_code(errc::tls_timeout) : detail::classify_tls_failure(ssl, ec));
+        co_return fail(
+            "tls", timed_out ? make_error_code(errc::tls_timeout) : detail::classify_tls_failure(ssl, ec));
     }
     report->tls = tls_info(ssl);
     if (auto pe = pinning::check_established(ssl)) co_return fail("tls", pe);
@@ -453,7 +464,9 @@ asio::awaitable<void> connect_flow(std::shared_ptr<EngineCore> core, ConnectOpti
 Engine::Engine(asio::any_io_executor executor, EngineOptions options)
     : executor_(std::move(executor)), core_(std::make_shared<detail::EngineCore>(std::move(options))) {}
 Engine::~Engine() = default;
-const EngineMetrics& Engine::metrics() const { return core_->metrics; }
+const EngineMetrics& Engine::metrics() const {
+    return core_->metrics;
+}
 
 void Engine::start_connect(ConnectOptions options, ConnectDone done) {
     // Each connection gets its own strand: its loops and callbacks never run concurrently.
@@ -467,10 +480,18 @@ Connection::~Connection() {
     asio::post(link->get_executor(), [link] { link->close([](std::error_code) {}); });
 }
 
-const protocol::HandshakeInfo& Connection::handshake() const { return link_->info(); }
-const TlsInfo& Connection::tls() const { return link_->tls; }
-bool Connection::open() const { return link_->is_open(); }
-asio::any_io_executor Connection::get_executor() const { return link_->get_executor(); }
+const protocol::HandshakeInfo& Connection::handshake() const {
+    return link_->info();
+}
+const TlsInfo& Connection::tls() const {
+    return link_->tls;
+}
+bool Connection::open() const {
+    return link_->is_open();
+}
+asio::any_io_executor Connection::get_executor() const {
+    return link_->get_executor();
+}
 
 void Connection::start_request(std::string method, std::vector<std::uint8_t> body, RequestDone done) {
     asio::post(link_->get_executor(), [link = link_, method = std::move(method), body = std::move(body),
@@ -503,7 +524,8 @@ void Connection::start_request(std::string method, std::vector<std::uint8_t> bod
     });
 }
 
-void Connection::start_fetch(std::string cid, std::filesystem::path dest, FetchProgress progress, FetchDone done) {
+void Connection::start_fetch(std::string cid, std::filesystem::path dest, FetchProgress progress,
+                             FetchDone done) {
     asio::post(link_->get_executor(), [link = link_, cid = std::move(cid), dest = std::move(dest),
                                        progress = std::move(progress), done = std::move(done)]() mutable {
         std::error_code ec;
@@ -533,12 +555,16 @@ void Connection::start_fetch(std::string cid, std::filesystem::path dest, FetchP
                 auto& core = link->core();
                 core.metrics.blocks_failed++;
                 const bool content_error = e.category() == content::category();
-                core.audit({.kind = AuditEvent::Kind::content_rejected, .node_id = link->info().node_id,
+                core.audit({.kind = AuditEvent::Kind::content_rejected,
+                            .node_id = link->info().node_id,
                             .method = "content.fetch",
-                            .result = content_error ? content::to_string(static_cast<content::errc>(e.value())) : e.message(),
+                            .result = content_error
+                                          ? content::to_string(static_cast<content::errc>(e.value()))
+                                          : e.message(),
                             .detail = e.message()});
-                link->reset(*id, e == protocol::errc::bad_message ? protocol::errc::bad_message
-                                                                   : protocol::errc::content_mismatch,
+                link->reset(*id,
+                            e == protocol::errc::bad_message ? protocol::errc::bad_message
+                                                             : protocol::errc::content_mismatch,
                             e.message());
                 return complete(e, {});
             }
@@ -558,17 +584,20 @@ void Connection::start_fetch(std::string cid, std::filesystem::path dest, FetchP
 }
 
 void Connection::start_reauth(std::string token, ExpiryDone done) {
-    asio::post(link_->get_executor(), [link = link_, token = std::move(token), done = std::move(done)]() mutable {
-        if (auto ec = link->reauth(std::move(token), done)) done(ec, 0);
-    });
+    asio::post(link_->get_executor(),
+               [link = link_, token = std::move(token), done = std::move(done)]() mutable {
+                   if (auto ec = link->reauth(std::move(token), done)) done(ec, 0);
+               });
 }
 
 void Connection::start_ping(PingDone done) {
-    asio::post(link_->get_executor(), [link = link_, done = std::move(done)]() mutable { link->ping(std::move(done)); });
+    asio::post(link_->get_executor(),
+               [link = link_, done = std::move(done)]() mutable { link->ping(std::move(done)); });
 }
 
 void Connection::start_close(CloseDone done) {
-    asio::post(link_->get_executor(), [link = link_, done = std::move(done)]() mutable { link->close(std::move(done)); });
+    asio::post(link_->get_executor(),
+               [link = link_, done = std::move(done)]() mutable { link->close(std::move(done)); });
 }
 
 void Connection::subscribe(std::string method, std::vector<std::uint8_t> request,
@@ -583,25 +612,30 @@ void Connection::subscribe(std::string method, std::vector<std::uint8_t> request
     });
 }
 
-void Connection::start_open_stream(std::string method, std::function<void(std::vector<std::uint8_t>)> on_message,
+void Connection::start_open_stream(std::string method,
+                                   std::function<void(std::vector<std::uint8_t>)> on_message,
                                    std::function<void(std::error_code)> done, OpenDone opened) {
-    asio::post(link_->get_executor(), [link = link_, method = std::move(method), on_message = std::move(on_message),
-                                       done = std::move(done), opened = std::move(opened)]() mutable {
-        detail::StreamOp op{std::move(on_message), std::move(done)};
-        std::error_code ec;
-        const auto id = link->open(method, {}, false, std::move(op), ec);
-        if (ec) return opened(ec, nullptr);
-        opened({}, std::make_shared<ClientStream>(link, id));
-    });
+    asio::post(link_->get_executor(),
+               [link = link_, method = std::move(method), on_message = std::move(on_message),
+                done = std::move(done), opened = std::move(opened)]() mutable {
+                   detail::StreamOp op{std::move(on_message), std::move(done)};
+                   std::error_code ec;
+                   const auto id = link->open(method, {}, false, std::move(op), ec);
+                   if (ec) return opened(ec, nullptr);
+                   opened({}, std::make_shared<ClientStream>(link, id));
+               });
 }
 
-asio::any_io_executor ClientStream::link_executor() const { return link_->get_executor(); }
+asio::any_io_executor ClientStream::link_executor() const {
+    return link_->get_executor();
+}
 
 void ClientStream::start_send(std::vector<std::uint8_t> message, std::function<void(std::error_code)> done) {
-    asio::post(link_->get_executor(), [link = link_, id = id_, message = std::move(message), done = std::move(done)]() mutable {
-        if (auto ec = link->send(id, message)) return done(ec);
-        link->when_writable(id, std::move(done));
-    });
+    asio::post(link_->get_executor(),
+               [link = link_, id = id_, message = std::move(message), done = std::move(done)]() mutable {
+                   if (auto ec = link->send(id, message)) return done(ec);
+                   link->when_writable(id, std::move(done));
+               });
 }
 
 void ClientStream::finish() {
@@ -609,7 +643,9 @@ void ClientStream::finish() {
 }
 
 void ClientStream::cancel() {
-    asio::post(link_->get_executor(), [link = link_, id = id_] { link->reset(id, protocol::errc::cancelled, "cancelled by the engine"); });
+    asio::post(link_->get_executor(), [link = link_, id = id_] {
+        link->reset(id, protocol::errc::cancelled, "cancelled by the engine");
+    });
 }
 
 }  // namespace cyxp2p::net

@@ -15,9 +15,10 @@ auto initiate(asio::any_io_executor ex, Token&& token, Start start) {
             auto work = asio::make_work_guard(asio::get_associated_executor(*h, ex));
             start([h, work, ex](auto&&... args) mutable {
                 auto target = asio::get_associated_executor(*h, ex);
-                asio::post(target, [h, args = std::make_tuple(std::forward<decltype(args)>(args)...)]() mutable {
-                    std::apply([&](auto&&... a) { (*h)(std::move(a)...); }, std::move(args));
-                });
+                asio::post(target,
+                           [h, args = std::make_tuple(std::forward<decltype(args)>(args)...)]() mutable {
+                               std::apply([&](auto&&... a) { (*h)(std::move(a)...); }, std::move(args));
+                           });
                 work.reset();
             });
         },
@@ -48,44 +49,52 @@ auto Connection::async_fetch(std::string cid, std::filesystem::path destination,
                              Token&& token) {
     return detail::initiate<void(std::error_code, FetchResult)>(
         get_executor(), std::forward<Token>(token),
-        [this, cid = std::move(cid), destination = std::move(destination), progress = std::move(progress)](
-            auto done) mutable { start_fetch(std::move(cid), std::move(destination), std::move(progress), std::move(done)); });
+        [this, cid = std::move(cid), destination = std::move(destination),
+         progress = std::move(progress)](auto done) mutable {
+            start_fetch(std::move(cid), std::move(destination), std::move(progress), std::move(done));
+        });
 }
 
 template <class Token>
 auto Connection::async_reauth(std::string token, Token&& token_) {
     return detail::initiate<void(std::error_code, std::int64_t)>(
-        get_executor(), std::forward<Token>(token_),
-        [this, token = std::move(token)](auto done) mutable { start_reauth(std::move(token), std::move(done)); });
+        get_executor(), std::forward<Token>(token_), [this, token = std::move(token)](auto done) mutable {
+            start_reauth(std::move(token), std::move(done));
+        });
 }
 
 template <class Token>
 auto Connection::async_ping(Token&& token) {
     return detail::initiate<void(std::error_code, std::chrono::microseconds)>(
-        get_executor(), std::forward<Token>(token), [this](auto done) mutable { start_ping(std::move(done)); });
+        get_executor(), std::forward<Token>(token),
+        [this](auto done) mutable { start_ping(std::move(done)); });
 }
 
 template <class Token>
 auto Connection::async_close(Token&& token) {
-    return detail::initiate<void(std::error_code)>(get_executor(), std::forward<Token>(token),
-                                                   [this](auto done) mutable { start_close(std::move(done)); });
+    return detail::initiate<void(std::error_code)>(
+        get_executor(), std::forward<Token>(token),
+        [this](auto done) mutable { start_close(std::move(done)); });
 }
 
 template <class Token>
-auto Connection::async_open_stream(std::string method, std::function<void(std::vector<std::uint8_t>)> on_message,
+auto Connection::async_open_stream(std::string method,
+                                   std::function<void(std::vector<std::uint8_t>)> on_message,
                                    std::function<void(std::error_code)> done, Token&& token) {
     return detail::initiate<void(std::error_code, std::shared_ptr<ClientStream>)>(
         get_executor(), std::forward<Token>(token),
-        [this, method = std::move(method), on_message = std::move(on_message), done = std::move(done)](auto opened) mutable {
+        [this, method = std::move(method), on_message = std::move(on_message),
+         done = std::move(done)](auto opened) mutable {
             start_open_stream(std::move(method), std::move(on_message), std::move(done), std::move(opened));
         });
 }
 
 template <class Token>
 auto ClientStream::async_send(std::vector<std::uint8_t> message, Token&& token) {
-    return detail::initiate<void(std::error_code)>(
-        link_executor(), std::forward<Token>(token),
-        [this, message = std::move(message)](auto done) mutable { start_send(std::move(message), std::move(done)); });
+    return detail::initiate<void(std::error_code)>(link_executor(), std::forward<Token>(token),
+                                                   [this, message = std::move(message)](auto done) mutable {
+                                                       start_send(std::move(message), std::move(done));
+                                                   });
 }
 
 }  // namespace cyxp2p::net

@@ -1,11 +1,11 @@
-#include <cyxp2p/net/detail/asio.hpp>
-#include <cyxp2p/net/errc.hpp>
-#include <cyxp2p/net/http_endpoint.hpp>
+#include <thread>
 
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
-#include <thread>
+#include <cyxp2p/net/detail/asio.hpp>
+#include <cyxp2p/net/errc.hpp>
+#include <cyxp2p/net/http_endpoint.hpp>
 
 namespace cyxp2p::net {
 
@@ -15,9 +15,13 @@ namespace http = beast::http;
 using tcp = asio::ip::tcp;
 
 class HttpEndpoint::Impl {
-public:
-    Impl(std::string address, std::uint16_t port, std::function<std::string()> metrics, std::function<bool()> healthy)
-        : address_(std::move(address)), port_(port), metrics_(std::move(metrics)), healthy_(std::move(healthy)) {}
+  public:
+    Impl(std::string address, std::uint16_t port, std::function<std::string()> metrics,
+         std::function<bool()> healthy)
+        : address_(std::move(address)),
+          port_(port),
+          metrics_(std::move(metrics)),
+          healthy_(std::move(healthy)) {}
 
     std::error_code start() {
         boost::system::error_code ec;
@@ -51,11 +55,12 @@ public:
         return acceptor_ ? acceptor_->local_endpoint(ec).port() : 0;
     }
 
-private:
+  private:
     asio::awaitable<void> accept_loop() {
         for (;;) {
             boost::system::error_code ec;
-            tcp::socket socket = co_await acceptor_->async_accept(asio::redirect_error(asio::use_awaitable, ec));
+            tcp::socket socket =
+                co_await acceptor_->async_accept(asio::redirect_error(asio::use_awaitable, ec));
             if (ec) co_return;
             asio::co_spawn(io_, serve(std::move(socket)), asio::detached);
         }
@@ -104,9 +109,17 @@ private:
 HttpEndpoint::HttpEndpoint(std::string address, std::uint16_t port, std::function<std::string()> metrics,
                            std::function<bool()> healthy)
     : impl_(std::make_unique<Impl>(std::move(address), port, std::move(metrics), std::move(healthy))) {}
-HttpEndpoint::~HttpEndpoint() { impl_->stop(); }
-std::error_code HttpEndpoint::start() { return impl_->start(); }
-void HttpEndpoint::stop() { impl_->stop(); }
-std::uint16_t HttpEndpoint::local_port() const { return impl_->port(); }
+HttpEndpoint::~HttpEndpoint() {
+    impl_->stop();
+}
+std::error_code HttpEndpoint::start() {
+    return impl_->start();
+}
+void HttpEndpoint::stop() {
+    impl_->stop();
+}
+std::uint16_t HttpEndpoint::local_port() const {
+    return impl_->port();
+}
 
 }  // namespace cyxp2p::net

@@ -1,12 +1,12 @@
+#include <array>
+
 #include <cyxp2p/net/detail/link.hpp>
 #include <cyxp2p/net/errc.hpp>
 
-#include <array>
-
 namespace cyxp2p::net::detail {
 
-using asio::use_awaitable;
 using asio::redirect_error;
+using asio::use_awaitable;
 
 protocol::Time now() {
     return std::chrono::duration_cast<protocol::Time>(std::chrono::system_clock::now().time_since_epoch());
@@ -16,7 +16,8 @@ namespace {
 // Session deadlines are wall-clock; timers run on the steady clock.
 asio::steady_timer::time_point to_steady(protocol::Time deadline) {
     const auto delta = deadline - now();
-    return asio::steady_timer::clock_type::now() + std::chrono::duration_cast<asio::steady_timer::duration>(delta);
+    return asio::steady_timer::clock_type::now() +
+           std::chrono::duration_cast<asio::steady_timer::duration>(delta);
 }
 }  // namespace
 
@@ -29,9 +30,12 @@ Link::Link(TlsStream stream, std::chrono::milliseconds shutdown_timeout)
 void Link::start() {
     loops_started_ = true;
     auto self = shared_from_this();
-    asio::co_spawn(get_executor(), [self]() { return self->read_loop(); }, asio::detached);
-    asio::co_spawn(get_executor(), [self]() { return self->write_loop(); }, asio::detached);
-    asio::co_spawn(get_executor(), [self]() { return self->deadline_loop(); }, asio::detached);
+    asio::co_spawn(
+        get_executor(), [self]() { return self->read_loop(); }, asio::detached);
+    asio::co_spawn(
+        get_executor(), [self]() { return self->write_loop(); }, asio::detached);
+    asio::co_spawn(
+        get_executor(), [self]() { return self->deadline_loop(); }, asio::detached);
 }
 
 void Link::kick() {
@@ -40,7 +44,9 @@ void Link::kick() {
     if (d != armed_) deadline_.cancel();
 }
 
-void Link::abort() { finish(make_error_code(errc::connection_lost)); }
+void Link::abort() {
+    finish(make_error_code(errc::connection_lost));
+}
 
 void Link::finish(std::error_code ec) {
     if (finished_) return;
@@ -60,7 +66,8 @@ asio::awaitable<void> Link::read_loop() {
     std::array<std::uint8_t, 64 * 1024> buf;  // NOLINT(cppcoreguidelines-pro-type-member-init)
     while (!finished_) {
         boost::system::error_code ec;
-        const std::size_t n = co_await stream_.async_read_some(asio::buffer(buf), redirect_error(use_awaitable, ec));
+        const std::size_t n =
+            co_await stream_.async_read_some(asio::buffer(buf), redirect_error(use_awaitable, ec));
         if (finished_) break;
         if (ec) {
             // The peer closed (close_notify or TCP) or the socket failed. Whatever the session still had to
@@ -95,8 +102,8 @@ asio::awaitable<void> Link::write_loop() {
             continue;
         }
         if (session_closed()) {
-            // Everything the session had to say is on the wire: close_notify, bounded by shutdown_timeout so a
-            // silent peer cannot hold the connection open, then close.
+            // Everything the session had to say is on the wire: close_notify, bounded by shutdown_timeout so
+            // a silent peer cannot hold the connection open, then close.
             asio::steady_timer guard(get_executor(), shutdown_timeout_);
             guard.async_wait([self](boost::system::error_code e) {
                 if (!e) self->finish(make_error_code(errc::connection_lost));

@@ -19,8 +19,10 @@ std::string Metrics::prometheus() const {
         out += std::to_string(value.load(std::memory_order_relaxed));
         out += '\n';
     };
-    row("connections_accepted_total", "counter", "TCP connections admitted by the limiter.", connections_accepted);
-    row("connections_refused_total", "counter", "TCP connections refused by the limiter.", connections_refused);
+    row("connections_accepted_total", "counter", "TCP connections admitted by the limiter.",
+        connections_accepted);
+    row("connections_refused_total", "counter", "TCP connections refused by the limiter.",
+        connections_refused);
     row("connections_open", "gauge", "Connections currently open.", connections_open);
     row("tls_failures_total", "counter", "TLS handshakes that failed or timed out.", tls_failures);
     row("handshakes_ok_total", "counter", "HELLOs accepted.", handshakes_ok);
@@ -41,7 +43,8 @@ std::string EngineMetrics::prometheus() const {
     std::string out;
     auto row = [&](const char* name, const char* help, const std::atomic<std::uint64_t>& value) {
         out += std::string("# HELP cyxp2p_engine_") + name + " " + help + "\n# TYPE cyxp2p_engine_" + name +
-               " counter\ncyxp2p_engine_" + name + " " + std::to_string(value.load(std::memory_order_relaxed)) + "\n";
+               " counter\ncyxp2p_engine_" + name + " " +
+               std::to_string(value.load(std::memory_order_relaxed)) + "\n";
     };
     row("connects_ok_total", "Sessions established.", connects_ok);
     row("connects_failed_total", "Connection attempts that failed (any phase).", connects_failed);

@@ -1,3 +1,10 @@
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include <openssl/err.h>
+
 #include <cyxp2p/content/errc.hpp>
 #include <cyxp2p/net/detail/link.hpp>
 #include <cyxp2p/net/detail/tls_info.hpp>
@@ -12,13 +19,6 @@
 #include <cyxp2p/ratelimit/keyed_limiter.hpp>
 #include <cyxp2p/replay/nonce_window.hpp>
 
-#include <openssl/err.h>
-
-#include <map>
-#include <set>
-#include <mutex>
-#include <thread>
-
 namespace cyxp2p::net {
 
 namespace asio = detail::asio;
@@ -28,13 +28,16 @@ using Kind = protocol::Event::Kind;
 
 namespace {
 
-std::int64_t now_ms() { return std::chrono::duration_cast<std::chrono::milliseconds>(detail::now()).count(); }
+std::int64_t now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(detail::now()).count();
+}
 
 std::optional<ratelimit::Address> address_of(const tcp::endpoint& ep) {
     const auto a = ep.address();
     if (a.is_v4()) return ratelimit::Address::v4(a.to_v4().to_bytes());
     if (a.to_v6().is_v4_mapped()) {
-        return ratelimit::Address::v4(asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()).to_bytes());  // one client, one key
+        return ratelimit::Address::v4(
+            asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()).to_bytes());  // one client, one key
     }
     return ratelimit::Address::v6(a.to_v6().to_bytes());
 }
@@ -46,7 +49,9 @@ std::string describe(const tcp::endpoint& ep) {
 
 // TLS: ask for a client certificate but do not require one; any self-signed certificate is accepted here
 // because it only matters when a token binds it (cnf.x5t#S256, checked against the token after TLS).
-int accept_any_client_certificate(int, X509_STORE_CTX*) { return 1; }
+int accept_any_client_certificate(int, X509_STORE_CTX*) {
+    return 1;
+}
 
 constexpr std::size_t kProducerHighWater = 1U << 20;  // queue at most ~1 MiB per producing stream
 
@@ -60,14 +65,15 @@ struct MethodEntry {
 class NodeLink;
 
 class Node::Impl {
-public:
+  public:
     explicit Impl(NodeOptions o)
         : options(std::move(o)),
           nonces(options.replay),
           per_peer(options.rate.requests_per_peer),
           per_method(options.rate.requests_per_method),
           connections(options.rate.connections) {
-        if (!options.keys || options.keys->empty()) throw std::invalid_argument("Node needs a non-empty keyring");
+        if (!options.keys || options.keys->empty())
+            throw std::invalid_argument("Node needs a non-empty keyring");
         if (options.threads == 0) throw std::invalid_argument("Node needs at least one thread");
         std::error_code ec;
         auto ctx = pinning::make_node_context(options.identity, ec);
@@ -76,7 +82,8 @@ public:
         native_ctx = ctx;
         SSL_CTX_up_ref(ctx.get());
         tls = std::make_unique<asio::ssl::context>(ctx.get());
-        for (unsigned i = 0; i < options.threads; ++i) contexts.push_back(std::make_unique<asio::io_context>(1));
+        for (unsigned i = 0; i < options.threads; ++i)
+            contexts.push_back(std::make_unique<asio::io_context>(1));
         if (options.content) install_content_fetch();
     }
 
@@ -116,7 +123,7 @@ public:
 
 // One accepted connection: TLS handshake under a deadline, then a NodeSession on the Link loops.
 class NodeLink final : public detail::Link {
-public:
+  public:
     NodeLink(Node::Impl& node, tcp::socket socket, ratelimit::ConnectionPermit permit, std::string peer)
         : Link(TlsStream(std::move(socket), *node.tls), node.options.shutdown_timeout),
           node_(node),
@@ -125,7 +132,8 @@ public:
 
     void run() {
         auto self = std::static_pointer_cast<NodeLink>(shared_from_this());
-        asio::co_spawn(get_executor(), [self]() { return self->handshake(); }, asio::detached);
+        asio::co_spawn(
+            get_executor(), [self]() { return self->handshake(); }, asio::detached);
     }
 
     // Graceful stop from Node::stop (any thread).
@@ -151,7 +159,7 @@ public:
     void wants_writable(std::uint32_t id) { writable_.push_back(id); }
     Node::Impl& node() { return node_; }
 
-protected:
+  protected:
     void handle_input(std::span<const std::uint8_t> bytes, protocol::Time t) override {
         node_.metrics.bytes_in += bytes.size();
         session_->receive(bytes, t);
@@ -163,7 +171,9 @@ protected:
         node_.metrics.bytes_out += out.size();
         return out;
     }
-    std::optional<protocol::Time> next_deadline() override { return session_ ? session_->next_timeout() : std::nullopt; }
+    std::optional<protocol::Time> next_deadline() override {
+        return session_ ? session_->next_timeout() : std::nullopt;
+    }
     void handle_timeout(protocol::Time t) override {
         session_->on_timeout(t);
         dispatch_events();
@@ -172,7 +182,7 @@ protected:
     void on_writable() override;
     void on_finished(std::error_code) override;
 
-private:
+  private:
     asio::awaitable<void> handshake();
     void dispatch_events();
     void on_closed_event(const protocol::Event& e);
@@ -189,11 +199,15 @@ private:
 };
 
 class ServerStreamImpl final : public ServerStream, public std::enable_shared_from_this<ServerStreamImpl> {
-public:
+  public:
     ServerStreamImpl(std::weak_ptr<NodeLink> link, std::uint32_t id, std::string method, auth::Claims claims,
                      std::string peer, const MethodEntry* entry)
-        : link_(std::move(link)), id_(id), method_(std::move(method)), claims_(std::move(claims)),
-          peer_(std::move(peer)), entry_(entry) {}
+        : link_(std::move(link)),
+          id_(id),
+          method_(std::move(method)),
+          claims_(std::move(claims)),
+          peer_(std::move(peer)),
+          entry_(entry) {}
 
     std::uint32_t id() const override { return id_; }
     const std::string& method() const override { return method_; }
@@ -255,7 +269,7 @@ public:
     std::shared_ptr<void>& state() override { return state_; }
     const MethodEntry* entry() const { return entry_; }
 
-private:
+  private:
     std::weak_ptr<NodeLink> link_;
     std::uint32_t id_;
     std::string method_;
@@ -281,7 +295,8 @@ asio::awaitable<void> NodeLink::handshake() {
     });
     boost::system::error_code ec;
     ERR_clear_error();
-    co_await stream_.async_handshake(asio::ssl::stream_base::server, asio::redirect_error(asio::use_awaitable, ec));
+    co_await stream_.async_handshake(asio::ssl::stream_base::server,
+                                     asio::redirect_error(asio::use_awaitable, ec));
     guard.cancel();
     std::error_code policy = ec ? std::error_code{} : pinning::check_established(stream_.native_handle());
     if (ec || policy) {
@@ -292,7 +307,8 @@ asio::awaitable<void> NodeLink::handshake() {
         const std::string reason = why.category() == pinning::category()
                                        ? pinning::to_string(static_cast<pinning::errc>(why.value()))
                                        : to_string(static_cast<errc>(why.value()));
-        node_.audit({.kind = AuditEvent::Kind::tls_failed, .peer = peer_, .result = reason, .detail = ec.message()});
+        node_.audit(
+            {.kind = AuditEvent::Kind::tls_failed, .peer = peer_, .result = reason, .detail = ec.message()});
         abort();
         co_return;
     }
@@ -334,19 +350,30 @@ void NodeLink::dispatch_events() {
                 authenticated_ = true;
                 permit_.handshake_done();
                 node_.metrics.handshakes_ok++;
-                node_.audit({.kind = AuditEvent::Kind::handshake, .peer = peer_, .subject = e->claims->subject,
-                             .session_id = e->claims->session_id, .result = "ok", .detail = e->detail,
+                node_.audit({.kind = AuditEvent::Kind::handshake,
+                             .peer = peer_,
+                             .subject = e->claims->subject,
+                             .session_id = e->claims->session_id,
+                             .result = "ok",
+                             .detail = e->detail,
                              .value = e->claims->expires_at});
                 break;
             case Kind::reauthenticated:
-                node_.audit({.kind = AuditEvent::Kind::reauth, .peer = peer_, .subject = e->claims->subject,
-                             .session_id = e->claims->session_id, .result = "ok", .value = e->claims->expires_at});
+                node_.audit({.kind = AuditEvent::Kind::reauth,
+                             .peer = peer_,
+                             .subject = e->claims->subject,
+                             .session_id = e->claims->session_id,
+                             .result = "ok",
+                             .value = e->claims->expires_at});
                 break;
             case Kind::stream_refused: {
                 node_.metrics.streams_refused++;
                 const auto code = static_cast<protocol::errc>(e->error.value());
-                AuditEvent a{.kind = AuditEvent::Kind::stream_refused, .peer = peer_, .method = e->method,
-                             .result = protocol::to_string(code), .detail = e->detail};
+                AuditEvent a{.kind = AuditEvent::Kind::stream_refused,
+                             .peer = peer_,
+                             .method = e->method,
+                             .result = protocol::to_string(code),
+                             .detail = e->detail};
                 if (code == protocol::errc::rate_limited) {
                     node_.metrics.rate_limited++;
                     a.kind = AuditEvent::Kind::rate_limited;
@@ -366,8 +393,8 @@ void NodeLink::dispatch_events() {
                     session_->reset(e->stream_id, protocol::errc::unknown_method, "no handler");
                     break;
                 }
-                auto stream = std::make_shared<ServerStreamImpl>(self, e->stream_id, e->method, *session_->claims(),
-                                                                 peer_, &it->second);
+                auto stream = std::make_shared<ServerStreamImpl>(self, e->stream_id, e->method,
+                                                                 *session_->claims(), peer_, &it->second);
                 streams_[e->stream_id] = stream;
                 if (it->second.handlers.on_open) it->second.handlers.on_open(stream);
                 break;
@@ -417,18 +444,23 @@ void NodeLink::on_closed_event(const protocol::Event& e) {
         node_.metrics.handshakes_failed++;
         if (ours && (code == protocol::errc::token_rejected || code == protocol::errc::wrong_node)) {
             node_.metrics.tokens_rejected++;
-            node_.audit({.kind = AuditEvent::Kind::token_rejected, .peer = peer_, .result = e.detail,
+            node_.audit({.kind = AuditEvent::Kind::token_rejected,
+                         .peer = peer_,
+                         .result = e.detail,
                          .detail = e.error.message()});
         } else if (ours && code == protocol::errc::replayed) {
             node_.metrics.replays_rejected++;
             node_.audit({.kind = AuditEvent::Kind::replay_rejected, .peer = peer_, .result = e.detail});
         }
-        node_.audit({.kind = AuditEvent::Kind::handshake, .peer = peer_,
+        node_.audit({.kind = AuditEvent::Kind::handshake,
+                     .peer = peer_,
                      .result = e.error ? (ours ? protocol::to_string(code) : e.error.message()) : "closed",
                      .detail = e.detail});
     } else if (ours && code == protocol::errc::token_rejected) {
         node_.metrics.tokens_rejected++;
-        node_.audit({.kind = AuditEvent::Kind::token_rejected, .peer = peer_, .result = e.detail,
+        node_.audit({.kind = AuditEvent::Kind::token_rejected,
+                     .peer = peer_,
+                     .result = e.detail,
                      .detail = "REAUTH refused"});
     }
     for (auto& [id, s] : streams_) s->mark_closed();
@@ -456,9 +488,15 @@ void NodeLink::on_finished(std::error_code) {
         if (!authenticated_) node_.metrics.handshakes_failed++;
     }
     const auto* c = session_ ? session_->claims() : nullptr;
-    node_.audit({.kind = AuditEvent::Kind::session_closed, .peer = peer_, .subject = c ? c->subject : "",
-                 .session_id = c ? c->session_id : "", .bytes_in = bytes_in(), .bytes_out = bytes_out(),
-                 .duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(detail::now() - started_).count()});
+    node_.audit(
+        {.kind = AuditEvent::Kind::session_closed,
+         .peer = peer_,
+         .subject = c ? c->subject : "",
+         .session_id = c ? c->session_id : "",
+         .bytes_in = bytes_in(),
+         .bytes_out = bytes_out(),
+         .duration_ms =
+             std::chrono::duration_cast<std::chrono::milliseconds>(detail::now() - started_).count()});
     for (auto& [id, s] : streams_) s->mark_closed();
     streams_.clear();
     writable_.clear();
@@ -471,7 +509,8 @@ void Node::Impl::install_content_fetch() {
     // One request message per stream; a second one is a protocol misuse. The sender lives in the stream's
     // own state: handlers run on every I/O thread at once.
     h.on_message = [this](const StreamPtr& stream, std::vector<std::uint8_t> message) {
-        if (stream->state()) return stream->fail(protocol::errc::bad_message, "content.fetch takes one request message");
+        if (stream->state())
+            return stream->fail(protocol::errc::bad_message, "content.fetch takes one request message");
         std::error_code ec;
         auto req = protocol::decode_content_fetch(message, ec);
         if (!req) return stream->fail(protocol::errc::bad_message, "content.fetch: malformed request");
@@ -496,18 +535,27 @@ void Node::Impl::install_content_fetch() {
             metrics.content_blocks_served += sender->blocks_sent() - blocks_before;
             metrics.content_bytes_served += sender->bytes_sent() - before;
             if (status == protocol::ContentSender::Status::failed) {
-                // Every block is re-hashed as it leaves the store: a corrupted or changed copy is refused here,
-                // and the engine is told it is a content mismatch, not a transport fault.
-                const bool corrupt = wec == content::errc::hash_mismatch || wec == content::errc::source_changed;
-                audit({.kind = AuditEvent::Kind::content_served, .peer = s->peer(), .subject = s->claims().subject,
-                       .method = s->method(), .result = corrupt ? "corrupt" : "failed",
+                // Every block is re-hashed as it leaves the store: a corrupted or changed copy is refused
+                // here, and the engine is told it is a content mismatch, not a transport fault.
+                const bool corrupt =
+                    wec == content::errc::hash_mismatch || wec == content::errc::source_changed;
+                audit({.kind = AuditEvent::Kind::content_served,
+                       .peer = s->peer(),
+                       .subject = s->claims().subject,
+                       .method = s->method(),
+                       .result = corrupt ? "corrupt" : "failed",
                        .detail = cid_text + ": " + wec.message()});
                 s->fail(corrupt ? protocol::errc::content_mismatch : protocol::errc::internal,
-                        (corrupt ? "this node's copy of " + cid_text + " does not match its CID: " : std::string("stored content unreadable: ")) +
+                        (corrupt ? "this node's copy of " + cid_text + " does not match its CID: "
+                                 : std::string("stored content unreadable: ")) +
                             wec.message());
             } else if (status == protocol::ContentSender::Status::done) {
-                audit({.kind = AuditEvent::Kind::content_served, .peer = s->peer(), .subject = s->claims().subject,
-                       .method = s->method(), .result = "ok", .detail = cid_text,
+                audit({.kind = AuditEvent::Kind::content_served,
+                       .peer = s->peer(),
+                       .subject = s->claims().subject,
+                       .method = s->method(),
+                       .result = "ok",
+                       .detail = cid_text,
                        .value = static_cast<std::int64_t>(sender->bytes_sent())});
                 s->finish();
             }
@@ -531,18 +579,19 @@ void Node::Impl::on_accept(std::size_t index, boost::system::error_code ec, tcp:
         const auto remote = socket.remote_endpoint(pe);
         const std::string peer = pe ? std::string("unknown") : describe(remote);
         auto addr = pe ? std::nullopt : address_of(remote);
-        auto admission = addr ? connections.admit(*addr, detail::now())
-                              : ratelimit::Admission{};
+        auto admission = addr ? connections.admit(*addr, detail::now()) : ratelimit::Admission{};
         if (!addr || !admission) {
             metrics.connections_refused++;
-            audit({.kind = AuditEvent::Kind::connection_refused, .peer = peer,
+            audit({.kind = AuditEvent::Kind::connection_refused,
+                   .peer = peer,
                    .result = addr ? ratelimit::to_string(admission.decision.reason) : "no_address"});
             socket.close(pe);  // before TLS: refusing costs us nothing more
         } else {
             metrics.connections_accepted++;
             metrics.connections_open++;
             socket.set_option(tcp::no_delay(true), pe);
-            auto link = std::make_shared<NodeLink>(*this, std::move(socket), std::move(admission.permit), peer);
+            auto link =
+                std::make_shared<NodeLink>(*this, std::move(socket), std::move(admission.permit), peer);
             {
                 std::lock_guard lock(links_mutex);
                 links[link.get()] = link;
@@ -566,7 +615,8 @@ void Node::handle(std::string method, std::string scope, MethodHandlers handlers
 void Node::handle_unary(std::string method, std::string scope, UnaryHandler handler) {
     MethodHandlers h;
     h.on_message = [](const StreamPtr& s, std::vector<std::uint8_t> message) {
-        if (s->state()) return s->fail(protocol::errc::bad_message, "a unary method takes exactly one request message");
+        if (s->state())
+            return s->fail(protocol::errc::bad_message, "a unary method takes exactly one request message");
         s->state() = std::make_shared<std::vector<std::uint8_t>>(std::move(message));
     };
     h.on_end = [handler = std::move(handler)](const StreamPtr& s) {
@@ -640,8 +690,12 @@ void Node::stop(std::chrono::milliseconds drain) {
     d.started = false;
 }
 
-const Metrics& Node::metrics() const { return impl_->metrics; }
-const std::string& Node::node_id() const { return impl_->options.identity.node_id(); }
+const Metrics& Node::metrics() const {
+    return impl_->metrics;
+}
+const std::string& Node::node_id() const {
+    return impl_->options.identity.node_id();
+}
 std::size_t Node::open_connections() const {
     std::lock_guard lock(impl_->links_mutex);
     return impl_->links.size();

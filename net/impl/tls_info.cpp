@@ -1,12 +1,12 @@
+#include <openssl/sha.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
 #include <cyxp2p/net/detail/tls_info.hpp>
 #include <cyxp2p/net/errc.hpp>
 #include <cyxp2p/pinning/errc.hpp>
 #include <cyxp2p/pinning/pin.hpp>
 #include <cyxp2p/pinning/tls_policy.hpp>
-
-#include <openssl/sha.h>
-#include <openssl/ssl.h>
-#include <openssl/x509.h>
 
 namespace cyxp2p::net::detail {
 
@@ -61,7 +61,8 @@ std::string peer_certificate_thumbprint(const SSL* ssl) {
 
 std::error_code classify_tls_failure(const SSL* ssl, const boost::system::error_code& ec) {
     unsigned long openssl_error = 0;
-    if (ec.category() == boost::asio::error::get_ssl_category()) openssl_error = static_cast<unsigned long>(ec.value());
+    if (ec.category() == boost::asio::error::get_ssl_category())
+        openssl_error = static_cast<unsigned long>(ec.value());
     const std::error_code reason = pinning::classify_failure(ssl, openssl_error);
     if (reason == pinning::errc::handshake_failed) {
         if (ec == boost::asio::error::eof || ec == boost::asio::ssl::error::stream_truncated ||

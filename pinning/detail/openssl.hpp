@@ -1,11 +1,11 @@
 // RAII owners for OpenSSL objects used inside pinning/ (and by its tests and tools).
 #pragma once
 
+#include <memory>
+
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
-
-#include <memory>
 
 namespace cyxp2p::pinning::detail {
 

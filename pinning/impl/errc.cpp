@@ -4,7 +4,7 @@ namespace cyxp2p::pinning {
 namespace {
 
 class Category final : public std::error_category {
-public:
+  public:
     const char* name() const noexcept override { return "cyxp2p.pinning"; }
 
     std::string message(int ev) const override {
@@ -65,27 +65,48 @@ const std::error_category& category() noexcept {
 
 const char* to_string(errc e) noexcept {
     switch (e) {
-        case errc::empty_entry: return "empty_entry";
-        case errc::wrong_prefix: return "wrong_prefix";
-        case errc::bad_base64: return "bad_base64";
-        case errc::wrong_digest_length: return "wrong_digest_length";
-        case errc::empty_pin_list: return "empty_pin_list";
-        case errc::bad_pem: return "bad_pem";
-        case errc::unsupported_key_type: return "unsupported_key_type";
-        case errc::key_file_permissions: return "key_file_permissions";
-        case errc::key_cert_mismatch: return "key_cert_mismatch";
-        case errc::identity_exists: return "identity_exists";
-        case errc::identity_not_found: return "identity_not_found";
-        case errc::io_error: return "io_error";
-        case errc::crypto_failure: return "crypto_failure";
-        case errc::bad_node_id: return "bad_node_id";
-        case errc::pin_mismatch: return "pin_mismatch";
-        case errc::pins_expired: return "pins_expired";
-        case errc::no_pins_configured: return "no_pins_configured";
-        case errc::not_tls13: return "not_tls13";
-        case errc::alpn_mismatch: return "alpn_mismatch";
-        case errc::no_peer_certificate: return "no_peer_certificate";
-        case errc::handshake_failed: return "handshake_failed";
+        case errc::empty_entry:
+            return "empty_entry";
+        case errc::wrong_prefix:
+            return "wrong_prefix";
+        case errc::bad_base64:
+            return "bad_base64";
+        case errc::wrong_digest_length:
+            return "wrong_digest_length";
+        case errc::empty_pin_list:
+            return "empty_pin_list";
+        case errc::bad_pem:
+            return "bad_pem";
+        case errc::unsupported_key_type:
+            return "unsupported_key_type";
+        case errc::key_file_permissions:
+            return "key_file_permissions";
+        case errc::key_cert_mismatch:
+            return "key_cert_mismatch";
+        case errc::identity_exists:
+            return "identity_exists";
+        case errc::identity_not_found:
+            return "identity_not_found";
+        case errc::io_error:
+            return "io_error";
+        case errc::crypto_failure:
+            return "crypto_failure";
+        case errc::bad_node_id:
+            return "bad_node_id";
+        case errc::pin_mismatch:
+            return "pin_mismatch";
+        case errc::pins_expired:
+            return "pins_expired";
+        case errc::no_pins_configured:
+            return "no_pins_configured";
+        case errc::not_tls13:
+            return "not_tls13";
+        case errc::alpn_mismatch:
+            return "alpn_mismatch";
+        case errc::no_peer_certificate:
+            return "no_peer_certificate";
+        case errc::handshake_failed:
+            return "handshake_failed";
     }
     return "unknown";
 }

@@ -1,16 +1,17 @@
-#include <cyxp2p/pinning/detail/openssl.hpp>
-#include <cyxp2p/pinning/errc.hpp>
-#include <cyxp2p/pinning/identity.hpp>
-
 #include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdio>
+
 #include <openssl/bn.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
-#include <cstdio>
+#include <cyxp2p/pinning/detail/openssl.hpp>
+#include <cyxp2p/pinning/errc.hpp>
+#include <cyxp2p/pinning/identity.hpp>
 
 namespace cyxp2p::pinning {
 namespace {
@@ -87,7 +88,9 @@ std::string to_pem(int (*write)(BIO*, void*), void* obj) {
     return std::string(data, static_cast<std::size_t>(len));
 }
 
-int write_cert(BIO* b, void* c) { return PEM_write_bio_X509(b, static_cast<X509*>(c)); }
+int write_cert(BIO* b, void* c) {
+    return PEM_write_bio_X509(b, static_cast<X509*>(c));
+}
 int write_key(BIO* b, void* k) {
     return PEM_write_bio_PrivateKey(b, static_cast<EVP_PKEY*>(k), nullptr, nullptr, 0, nullptr, nullptr);
 }
@@ -140,16 +143,20 @@ std::error_code write_new_file(const std::filesystem::path& path, const std::str
 bool valid_node_id(std::string_view id) {
     if (id.empty() || id.size() > 64) return false;
     for (char c : id) {
-        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-                        c == '_' || c == '-';
+        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                        c == '.' || c == '_' || c == '-';
         if (!ok) return false;
     }
     return true;
 }
 
-Identity::Identity(std::shared_ptr<X509> cert, std::shared_ptr<EVP_PKEY> key, std::string node_id, KeyType type,
-                   Pin pin)
-    : cert_(std::move(cert)), key_(std::move(key)), node_id_(std::move(node_id)), key_type_(type), pin_(pin) {}
+Identity::Identity(std::shared_ptr<X509> cert, std::shared_ptr<EVP_PKEY> key, std::string node_id,
+                   KeyType type, Pin pin)
+    : cert_(std::move(cert)),
+      key_(std::move(key)),
+      node_id_(std::move(node_id)),
+      key_type_(type),
+      pin_(pin) {}
 
 std::optional<Identity> Identity::generate(const IdentityOptions& options, std::error_code& ec) {
     ec.clear();
@@ -268,7 +275,11 @@ std::error_code Identity::save(const std::filesystem::path& dir, bool overwrite)
     return {};
 }
 
-std::string Identity::certificate_pem() const { return to_pem(write_cert, cert_.get()); }
-std::string Identity::private_key_pem() const { return to_pem(write_key, key_.get()); }
+std::string Identity::certificate_pem() const {
+    return to_pem(write_cert, cert_.get());
+}
+std::string Identity::private_key_pem() const {
+    return to_pem(write_key, key_.get());
+}
 
 }  // namespace cyxp2p::pinning

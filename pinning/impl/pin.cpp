@@ -1,13 +1,13 @@
-#include <cyxp2p/pinning/detail/openssl.hpp>
-#include <cyxp2p/pinning/errc.hpp>
-#include <cyxp2p/pinning/pin.hpp>
+#include <climits>
+#include <limits>
 
 #include <openssl/crypto.h>
 #include <openssl/pem.h>
 #include <openssl/sha.h>
 
-#include <climits>
-#include <limits>
+#include <cyxp2p/pinning/detail/openssl.hpp>
+#include <cyxp2p/pinning/errc.hpp>
+#include <cyxp2p/pinning/pin.hpp>
 
 namespace cyxp2p::pinning {
 namespace {
@@ -26,7 +26,8 @@ int sextet(char c) {
 // Strict RFC 4648 section 4 decoding of exactly one 32-byte digest: 43 symbols and one '='. The last
 // symbol carries 2 unused bits that must be zero (section 3.5: canonical encoding), so each digest has
 // exactly one accepted spelling and pins compare as strings too.
-bool decode_digest(std::string_view b64, std::array<std::uint8_t, Pin::digest_size>& out, std::error_code& ec) {
+bool decode_digest(std::string_view b64, std::array<std::uint8_t, Pin::digest_size>& out,
+                   std::error_code& ec) {
     std::size_t pad = 0;
     while (pad < 2 && pad < b64.size() && b64[b64.size() - 1 - pad] == '=') ++pad;
     for (std::size_t i = 0; i + pad < b64.size(); ++i) {

@@ -1,7 +1,7 @@
+#include <stdexcept>
+
 #include <cyxp2p/pinning/errc.hpp>
 #include <cyxp2p/pinning/pin_set.hpp>
-
-#include <stdexcept>
 
 namespace cyxp2p::pinning {
 

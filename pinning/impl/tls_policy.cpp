@@ -1,11 +1,11 @@
-#include <cyxp2p/pinning/errc.hpp>
-#include <cyxp2p/pinning/tls_policy.hpp>
+#include <cstring>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
 
-#include <cstring>
+#include <cyxp2p/pinning/errc.hpp>
+#include <cyxp2p/pinning/tls_policy.hpp>
 
 namespace cyxp2p::pinning {
 namespace {
@@ -14,7 +14,9 @@ namespace {
 constexpr unsigned char kAlpnWire[] = {9, 'c', 'y', 'x', '-', 'p', '2', 'p', '/', '1'};
 static_assert(sizeof kAlpnWire == 1 + alpn_protocol.size());
 
-void free_pin_check(void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) { delete static_cast<PinCheck*>(ptr); }
+void free_pin_check(void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) {
+    delete static_cast<PinCheck*>(ptr);
+}
 
 int pin_check_index() {
     static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, free_pin_check);
@@ -26,7 +28,8 @@ PinCheck* mutable_pin_check(const SSL* ssl) {
 }
 
 bool apply_common(SSL_CTX* ctx, const TlsOptions& options) {
-    SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+    SSL_CTX_set_options(ctx,
+                        SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
     return SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) == 1 &&
            SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION) == 1 &&
            SSL_CTX_set_ciphersuites(ctx, options.ciphersuites.c_str()) == 1 &&
@@ -83,7 +86,9 @@ int verify_pins_cb(X509_STORE_CTX* store, void*) {
     return 0;
 }
 
-SslCtxPtr wrap(SSL_CTX* ctx) { return SslCtxPtr(ctx, SSL_CTX_free); }
+SslCtxPtr wrap(SSL_CTX* ctx) {
+    return SslCtxPtr(ctx, SSL_CTX_free);
+}
 
 }  // namespace
 
@@ -129,7 +134,9 @@ std::error_code expect_pins(SSL* ssl, PinSet pins, PinSet::Clock::time_point now
     return {};
 }
 
-const PinCheck* pin_check(const SSL* ssl) { return mutable_pin_check(ssl); }
+const PinCheck* pin_check(const SSL* ssl) {
+    return mutable_pin_check(ssl);
+}
 
 std::string PinCheck::describe() const {
     if (!ran) return "pin check did not run";

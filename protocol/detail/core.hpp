@@ -2,20 +2,20 @@
 // idle and drain deadlines, connection errors. NodeSession and EngineSession add their handshakes on top.
 #pragma once
 
-#include <cyxp2p/protocol/errc.hpp>
-#include <cyxp2p/protocol/event.hpp>
-#include <cyxp2p/protocol/frame.hpp>
-#include <cyxp2p/protocol/limits.hpp>
-#include <cyxp2p/protocol/message.hpp>
-
-#include <google/protobuf/message_lite.h>
-
 #include <deque>
 #include <map>
 #include <optional>
 #include <span>
 #include <string>
 #include <vector>
+
+#include <google/protobuf/message_lite.h>
+
+#include <cyxp2p/protocol/errc.hpp>
+#include <cyxp2p/protocol/event.hpp>
+#include <cyxp2p/protocol/frame.hpp>
+#include <cyxp2p/protocol/limits.hpp>
+#include <cyxp2p/protocol/message.hpp>
 
 namespace cyxp2p::protocol::wire {
 class Limits;
@@ -27,9 +27,9 @@ struct Stream {
     explicit Stream(std::uint32_t stream_id, std::int64_t send, std::int64_t recv, std::size_t max_message)
         : id(stream_id), send_window(send), recv_window(recv), reader(max_message) {}
     std::uint32_t id;
-    std::int64_t send_window;  // credit the peer gave us
-    std::int64_t recv_window;  // credit we gave the peer and it has not used
-    std::uint64_t undelivered = 0;  // charge of complete messages queued as events, not yet polled
+    std::int64_t send_window;           // credit the peer gave us
+    std::int64_t recv_window;           // credit we gave the peer and it has not used
+    std::uint64_t undelivered = 0;      // charge of complete messages queued as events, not yet polled
     std::vector<std::uint8_t> pending;  // messages queued, not yet framed
     std::size_t pending_offset = 0;
     bool local_end_queued = false;  // finish() called; END_STREAM goes out once pending drains
@@ -39,7 +39,7 @@ struct Stream {
 };
 
 class Core {
-public:
+  public:
     Core(const SessionLimits& local, Time now);
     virtual ~Core() = default;
     Core(const Core&) = delete;
@@ -69,7 +69,7 @@ public:
     const SessionLimits& peer_limits() const { return peer_; }
     Time last_receive() const { return last_receive_; }
 
-protected:
+  protected:
     /// HELLO, HELLO_ACK, OPEN, REAUTH, REAUTH_ACK: the role decides.
     virtual void on_control(const Frame& f, Time now) = 0;
     /// Whether DATA, WINDOW_UPDATE and stream frames are allowed yet (after the handshake).
@@ -78,10 +78,12 @@ protected:
     virtual std::optional<Time> role_deadline() const { return std::nullopt; }
     virtual void on_role_timeout(Time) {}
     /// The peer's ERROR on stream 0.
-    virtual void on_peer_error(errc code, std::string message, std::string detail, std::chrono::milliseconds retry);
+    virtual void on_peer_error(errc code, std::string message, std::string detail,
+                               std::chrono::milliseconds retry);
 
     void push(Event e) { events_.push_back(std::move(e)); }
-    void send_frame(FrameType type, std::uint8_t flags, std::uint32_t stream, std::span<const std::uint8_t> payload);
+    void send_frame(FrameType type, std::uint8_t flags, std::uint32_t stream,
+                    std::span<const std::uint8_t> payload);
     void send_control(FrameType type, std::uint32_t stream, const google::protobuf::MessageLite& m);
     void send_stream_error(std::uint32_t stream, errc code, std::string_view message,
                            std::chrono::milliseconds retry_after = {});
@@ -96,7 +98,7 @@ protected:
     std::uint32_t highest_stream_id_ = 0;
     bool goaway_received_ = false;
 
-private:
+  private:
     void dispatch(const Frame& f, Time now);
     void on_data(const Frame& f);
     void on_window_update(const Frame& f);

@@ -1,12 +1,12 @@
 // msgpack-c (v3 API) does the parsing; its unpack_limit caps every container, string and depth, and the
 // container caps are also bounded by the body size so that a header announcing 2^32 elements cannot make
 // it allocate for them (each element needs at least one byte of input).
-#include <cyxp2p/protocol/body.hpp>
-#include <cyxp2p/protocol/errc.hpp>
+#include <algorithm>
 
 #include <msgpack.hpp>
 
-#include <algorithm>
+#include <cyxp2p/protocol/body.hpp>
+#include <cyxp2p/protocol/errc.hpp>
 
 namespace cyxp2p::protocol {
 namespace {
@@ -66,7 +66,8 @@ const msgpack::object* field(const msgpack::object& map, std::string_view key, b
     const msgpack::object* found = nullptr;
     for (std::uint32_t i = 0; i < map.via.map.size; ++i) {
         const auto& kv = map.via.map.ptr[i];
-        if (kv.key.type == msgpack::type::STR && std::string_view(kv.key.via.str.ptr, kv.key.via.str.size) == key) {
+        if (kv.key.type == msgpack::type::STR &&
+            std::string_view(kv.key.via.str.ptr, kv.key.via.str.size) == key) {
             if (found != nullptr) duplicate = true;
             found = &kv.val;
         }
@@ -75,7 +76,7 @@ const msgpack::object* field(const msgpack::object& map, std::string_view key, b
 }
 
 class Reader {
-public:
+  public:
     Reader(const msgpack::object& o) : o_(o), ok_(o.type == msgpack::type::MAP) {}
 
     bool ok() const { return ok_; }
@@ -116,10 +117,17 @@ public:
             double d = 0;
             switch (kv.val.type) {
                 case msgpack::type::FLOAT32:
-                case msgpack::type::FLOAT64: d = kv.val.via.f64; break;
-                case msgpack::type::POSITIVE_INTEGER: d = static_cast<double>(kv.val.via.u64); break;
-                case msgpack::type::NEGATIVE_INTEGER: d = static_cast<double>(kv.val.via.i64); break;
-                default: return fail<NumberMap>();
+                case msgpack::type::FLOAT64:
+                    d = kv.val.via.f64;
+                    break;
+                case msgpack::type::POSITIVE_INTEGER:
+                    d = static_cast<double>(kv.val.via.u64);
+                    break;
+                case msgpack::type::NEGATIVE_INTEGER:
+                    d = static_cast<double>(kv.val.via.i64);
+                    break;
+                default:
+                    return fail<NumberMap>();
             }
             std::string name(kv.key.via.str.ptr, kv.key.via.str.size);
             for (const auto& [k, unused] : out) {
@@ -130,7 +138,7 @@ public:
         return out;
     }
 
-private:
+  private:
     template <class T>
     std::optional<T> fail() {
         ok_ = false;
@@ -318,7 +326,8 @@ std::optional<ContentBlock> decode_content_block(std::span<const std::uint8_t> b
     return ContentBlock{std::move(*cid), std::move(*data)};
 }
 
-std::optional<Status> decode_status(std::span<const std::uint8_t> b, std::error_code& ec, const BodyLimits& limits) {
+std::optional<Status> decode_status(std::span<const std::uint8_t> b, std::error_code& ec,
+                                    const BodyLimits& limits) {
     auto oh = parse(b, limits, ec);
     if (!oh) return std::nullopt;
     Reader r(oh->get());

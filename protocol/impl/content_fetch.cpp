@@ -1,10 +1,10 @@
+#include <fstream>
+
 #include <cyxp2p/content/dag_pb.hpp>
 #include <cyxp2p/content/limits.hpp>
 #include <cyxp2p/protocol/body.hpp>
 #include <cyxp2p/protocol/content_fetch.hpp>
 #include <cyxp2p/protocol/errc.hpp>
-
-#include <fstream>
 
 namespace cyxp2p::protocol {
 namespace {
@@ -20,12 +20,13 @@ BodyLimits block_body_limits() {
 
 }  // namespace
 
-ContentSender::ContentSender(const content::Blockstore& store, const content::Cid& root, std::size_t high_water,
-                             std::uint64_t skip_leaves)
+ContentSender::ContentSender(const content::Blockstore& store, const content::Cid& root,
+                             std::size_t high_water, std::uint64_t skip_leaves)
     : walker_(store, root), high_water_(high_water), skip_leaves_(skip_leaves) {}
 
-ContentSender::Status ContentSender::pump(const std::function<std::error_code(std::span<const std::uint8_t>)>& send,
-                                          const std::function<std::size_t()>& pending, std::error_code& ec) {
+ContentSender::Status ContentSender::pump(
+    const std::function<std::error_code(std::span<const std::uint8_t>)>& send,
+    const std::function<std::size_t()>& pending, std::error_code& ec) {
     ec.clear();
     while (pending() < high_water_) {
         auto block = walker_.next(ec);
@@ -37,7 +38,8 @@ ContentSender::Status ContentSender::pump(const std::function<std::error_code(st
         }
         bytes_ += block->data.size();
         ++blocks_;
-        if ((ec = send(encode(ContentBlock{block->cid.bytes(), std::move(block->data)})))) return Status::failed;
+        if ((ec = send(encode(ContentBlock{block->cid.bytes(), std::move(block->data)}))))
+            return Status::failed;
     }
     return Status::more;
 }
@@ -71,7 +73,8 @@ bool read_record(std::FILE* f, content::Bytes& cid, content::Bytes& block) {
     std::uint32_t n = 0;
     if (!get_u32(f, n) || n > 128) return false;
     cid.resize(n);
-    if (std::fread(cid.data(), 1, n, f) != n || !get_u32(f, n) || n > content::Limits{}.max_block_size) return false;
+    if (std::fread(cid.data(), 1, n, f) != n || !get_u32(f, n) || n > content::Limits{}.max_block_size)
+        return false;
     block.resize(n);
     return std::fread(block.data(), 1, n, f) == n;
 }
@@ -84,7 +87,9 @@ ContentReceiver::ContentReceiver(const content::Cid& root, std::filesystem::path
       writer_(std::make_unique<content::FileWriter>(root, std::move(destination))),
       partial_(std::move(partial)) {}
 
-ContentReceiver::~ContentReceiver() { close_log(); }
+ContentReceiver::~ContentReceiver() {
+    close_log();
+}
 
 void ContentReceiver::close_log() noexcept {
     if (log_in_ != nullptr) std::fclose(log_in_);

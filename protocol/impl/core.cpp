@@ -1,8 +1,8 @@
+#include <algorithm>
+
 #include <cyxp2p/protocol/detail/core.hpp>
 
 #include "wire.pb.h"
-
-#include <algorithm>
 
 namespace cyxp2p::protocol::detail {
 namespace {
@@ -12,8 +12,8 @@ std::uint32_t get32(std::span<const std::uint8_t> p) {
 }
 
 std::array<std::uint8_t, 4> put32(std::uint32_t v) {
-    return {static_cast<std::uint8_t>(v >> 24), static_cast<std::uint8_t>(v >> 16), static_cast<std::uint8_t>(v >> 8),
-            static_cast<std::uint8_t>(v)};
+    return {static_cast<std::uint8_t>(v >> 24), static_cast<std::uint8_t>(v >> 16),
+            static_cast<std::uint8_t>(v >> 8), static_cast<std::uint8_t>(v)};
 }
 
 // Flow-control windows never exceed 2^31 - 1 (as in HTTP/2, RFC 9113 6.9.1).
@@ -33,10 +33,17 @@ bool clean_text(const std::string& s, std::size_t max) {
         }
         std::size_t n = 0;
         std::uint32_t cp = 0;
-        if ((c & 0xE0) == 0xC0) { n = 1; cp = c & 0x1F; }
-        else if ((c & 0xF0) == 0xE0) { n = 2; cp = c & 0x0F; }
-        else if ((c & 0xF8) == 0xF0) { n = 3; cp = c & 0x07; }
-        else return false;
+        if ((c & 0xE0) == 0xC0) {
+            n = 1;
+            cp = c & 0x1F;
+        } else if ((c & 0xF0) == 0xE0) {
+            n = 2;
+            cp = c & 0x0F;
+        } else if ((c & 0xF8) == 0xF0) {
+            n = 3;
+            cp = c & 0x07;
+        } else
+            return false;
         for (std::size_t k = 1; k <= n; ++k) {
             if (i + k >= s.size()) return false;
             const auto cc = static_cast<unsigned char>(s[i + k]);
@@ -97,9 +104,10 @@ void Core::dispatch(const Frame& f, Time now) {
                     close(errc::bad_message, "malformed ERROR frame");
                     return;
                 }
-                on_peer_error(from_wire(e.code()), clean_text(e.message(), 1024) ? e.message() : "",
-                              clean_text(e.detail(), 128) ? e.detail() : "",
-                              std::chrono::milliseconds(std::min<std::uint64_t>(e.retry_after_ms(), 86'400'000)));
+                on_peer_error(
+                    from_wire(e.code()), clean_text(e.message(), 1024) ? e.message() : "",
+                    clean_text(e.detail(), 128) ? e.detail() : "",
+                    std::chrono::milliseconds(std::min<std::uint64_t>(e.retry_after_ms(), 86'400'000)));
                 return;
             }
             if (!established()) break;
@@ -126,20 +134,22 @@ void Core::dispatch(const Frame& f, Time now) {
             return;
         case FrameType::goaway: {
             wire::GoAway g;
-            if (f.header.stream_id != 0 || !g.ParseFromArray(f.payload.data(), static_cast<int>(f.payload.size()))) {
+            if (f.header.stream_id != 0 ||
+                !g.ParseFromArray(f.payload.data(), static_cast<int>(f.payload.size()))) {
                 close(errc::bad_message, "malformed GOAWAY frame");
                 return;
             }
             goaway_received_ = true;
-            push({.kind = Event::Kind::going_away, .error = make_error_code(from_wire(g.code())),
+            push({.kind = Event::Kind::going_away,
+                  .error = make_error_code(from_wire(g.code())),
                   .detail = clean_text(g.message(), 1024) ? g.message() : ""});
             return;
         }
         default:
             // docs/protocol.md: an unknown type is ignored unless flagged critical.
             if ((f.header.flags & flags::critical) != 0) {
-                close(errc::unknown_critical_frame, "unknown critical frame type " +
-                                                        std::to_string(static_cast<unsigned>(type)));
+                close(errc::unknown_critical_frame,
+                      "unknown critical frame type " + std::to_string(static_cast<unsigned>(type)));
             }
             return;
     }
@@ -196,7 +206,8 @@ void Core::on_data(const Frame& f) {
     }
     while (auto body = s->reader.next()) {
         reassembly_bytes_ -= body->size() + message_prefix_size;
-        const std::uint64_t charge = std::max<std::uint64_t>(body->size() + message_prefix_size, kMessageCharge);
+        const std::uint64_t charge =
+            std::max<std::uint64_t>(body->size() + message_prefix_size, kMessageCharge);
         s->undelivered += charge;
         session_undelivered_ += charge;
         push({.kind = Event::Kind::message, .stream_id = id, .body = std::move(*body)});
@@ -224,8 +235,10 @@ void Core::on_data(const Frame& f) {
 // message cannot be delivered before its end arrives, so withholding credit for it would deadlock.
 void Core::replenish(Stream* s) {
     if (closed_) return;
-    auto top_up = [&](std::int64_t& window, std::uint64_t initial, std::uint64_t undelivered, std::uint32_t stream) {
-        const auto target = static_cast<std::int64_t>(initial) - static_cast<std::int64_t>(std::min(undelivered, initial));
+    auto top_up = [&](std::int64_t& window, std::uint64_t initial, std::uint64_t undelivered,
+                      std::uint32_t stream) {
+        const auto target =
+            static_cast<std::int64_t>(initial) - static_cast<std::int64_t>(std::min(undelivered, initial));
         const std::int64_t grant = target - window;
         if (grant > 0 && (grant >= static_cast<std::int64_t>(initial / 2) || window <= 0)) {
             window += grant;
@@ -254,7 +267,8 @@ void Core::on_window_update(const Frame& f) {
     } else if (Stream* s = find_stream(f.header.stream_id)) {
         window = &s->send_window;
     } else {
-        if (f.header.stream_id > highest_stream_id_) close(errc::protocol_violation, "WINDOW_UPDATE on unknown stream");
+        if (f.header.stream_id > highest_stream_id_)
+            close(errc::protocol_violation, "WINDOW_UPDATE on unknown stream");
         return;
     }
     *window += inc;
@@ -271,20 +285,27 @@ void Core::on_stream_error(const Frame& f) {
     if (s == nullptr) return;  // already gone on our side
     const std::uint32_t id = s->id;
     drop_stream(id);
-    push({.kind = Event::Kind::stream_reset, .stream_id = id, .error = make_error_code(from_wire(e.code())),
+    push({.kind = Event::Kind::stream_reset,
+          .stream_id = id,
+          .error = make_error_code(from_wire(e.code())),
           .detail = clean_text(e.message(), 1024) ? e.message() : "",
           .retry_after = std::chrono::milliseconds(std::min<std::uint64_t>(e.retry_after_ms(), 86'400'000))});
     push({.kind = Event::Kind::stream_closed, .stream_id = id});
     check_drained();
 }
 
-void Core::on_peer_error(errc code, std::string message, std::string detail, std::chrono::milliseconds retry) {
+void Core::on_peer_error(errc code, std::string message, std::string detail,
+                         std::chrono::milliseconds retry) {
     closed_ = true;  // the peer closes after an ERROR on stream 0; we send nothing more
-    push({.kind = Event::Kind::closed, .error = make_error_code(code), .detail = detail.empty() ? message : detail,
+    push({.kind = Event::Kind::closed,
+          .error = make_error_code(code),
+          .detail = detail.empty() ? message : detail,
           .retry_after = retry});
 }
 
-std::vector<std::uint8_t> Core::take_output() { return encoder_.take(); }
+std::vector<std::uint8_t> Core::take_output() {
+    return encoder_.take();
+}
 
 std::optional<Event> Core::poll_event() {
     if (events_.empty()) return std::nullopt;
@@ -292,7 +313,8 @@ std::optional<Event> Core::poll_event() {
     events_.pop_front();
     if (e.kind == Event::Kind::message) {
         // The application took the message: its credit goes back to the peer.
-        const std::uint64_t charge = std::max<std::uint64_t>(e.body.size() + message_prefix_size, kMessageCharge);
+        const std::uint64_t charge =
+            std::max<std::uint64_t>(e.body.size() + message_prefix_size, kMessageCharge);
         session_undelivered_ -= std::min(charge, session_undelivered_);
         Stream* s = find_stream(e.stream_id);
         if (s != nullptr) s->undelivered -= std::min(charge, s->undelivered);
@@ -327,7 +349,8 @@ void Core::on_timeout(Time now) {
     flush();
 }
 
-void Core::send_frame(FrameType type, std::uint8_t fl, std::uint32_t stream, std::span<const std::uint8_t> payload) {
+void Core::send_frame(FrameType type, std::uint8_t fl, std::uint32_t stream,
+                      std::span<const std::uint8_t> payload) {
     encoder_.append(type, fl, stream, payload);
 }
 
@@ -345,7 +368,8 @@ void Core::send_stream_error(std::uint32_t stream, errc code, std::string_view m
     send_control(FrameType::error, stream, e);
 }
 
-void Core::close(errc code, std::string_view message, std::string_view detail, std::chrono::milliseconds retry_after) {
+void Core::close(errc code, std::string_view message, std::string_view detail,
+                 std::chrono::milliseconds retry_after) {
     if (closed_) return;
     wire::Error e;
     e.set_code(static_cast<std::uint32_t>(code));
@@ -356,8 +380,10 @@ void Core::close(errc code, std::string_view message, std::string_view detail, s
     closed_ = true;
     streams_.clear();
     reassembly_bytes_ = 0;
-    push({.kind = Event::Kind::closed, .error = make_error_code(code),
-          .detail = detail.empty() ? std::string(message) : std::string(detail), .retry_after = retry_after});
+    push({.kind = Event::Kind::closed,
+          .error = make_error_code(code),
+          .detail = detail.empty() ? std::string(message) : std::string(detail),
+          .retry_after = retry_after});
 }
 
 void Core::go_away(errc code, std::string_view message, Time now) {
@@ -382,17 +408,20 @@ void Core::send_ping(Time now) {
     if (closed_ || ping_deadline_) return;
     std::array<std::uint8_t, 8> opaque{};
     const auto t = static_cast<std::uint64_t>(now.count());
-    for (int i = 0; i < 8; ++i) opaque[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(t >> (56 - 8 * i));
+    for (int i = 0; i < 8; ++i)
+        opaque[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(t >> (56 - 8 * i));
     send_frame(FrameType::ping, 0, 0, opaque);
     ping_deadline_ = now + std::chrono::duration_cast<Time>(local_.ping_timeout);
 }
 
 void Core::set_peer_limits(const wire::Limits& l) {
     const SessionLimits d{};
-    peer_.max_frame_size = l.max_frame_size() != 0 ? std::clamp<std::uint32_t>(l.max_frame_size(), 1024, max_frame_size_ceiling)
-                                                   : d.max_frame_size;
+    peer_.max_frame_size = l.max_frame_size() != 0
+                               ? std::clamp<std::uint32_t>(l.max_frame_size(), 1024, max_frame_size_ceiling)
+                               : d.max_frame_size;
     peer_.max_message_size = l.max_message_size() != 0 ? l.max_message_size() : d.max_message_size;
-    peer_.max_concurrent_streams = l.max_concurrent_streams() != 0 ? l.max_concurrent_streams() : d.max_concurrent_streams;
+    peer_.max_concurrent_streams =
+        l.max_concurrent_streams() != 0 ? l.max_concurrent_streams() : d.max_concurrent_streams;
     peer_.initial_stream_window = l.initial_stream_window() != 0
                                       ? std::min<std::uint32_t>(l.initial_stream_window(), kMaxWindow)
                                       : d.initial_stream_window;
@@ -414,8 +443,8 @@ void Core::fill_limits(wire::Limits& l) const {
 
 Stream& Core::add_stream(std::uint32_t id) {
     highest_stream_id_ = std::max(highest_stream_id_, id);
-    auto [it, inserted] = streams_.try_emplace(id, id, peer_.initial_stream_window, local_.initial_stream_window,
-                                               local_.max_message_size);
+    auto [it, inserted] = streams_.try_emplace(id, id, peer_.initial_stream_window,
+                                               local_.initial_stream_window, local_.max_message_size);
     return it->second;
 }
 
@@ -461,7 +490,9 @@ void Core::reset(std::uint32_t id, errc code, std::string_view message) {
     if (s == nullptr || closed_) return;
     send_stream_error(id, code, message);
     drop_stream(id);
-    push({.kind = Event::Kind::stream_reset, .stream_id = id, .error = make_error_code(code),
+    push({.kind = Event::Kind::stream_reset,
+          .stream_id = id,
+          .error = make_error_code(code),
           .detail = std::string(message)});
     push({.kind = Event::Kind::stream_closed, .stream_id = id});
     check_drained();
@@ -485,7 +516,8 @@ void Core::flush() {
             const std::size_t left = s.pending.size() - s.pending_offset;
             const std::int64_t credit = std::min(s.send_window, session_send_window_);
             if (left > 0 && credit > 0) {
-                const std::size_t n = std::min<std::size_t>({left, static_cast<std::size_t>(credit), peer_.max_frame_size});
+                const std::size_t n =
+                    std::min<std::size_t>({left, static_cast<std::size_t>(credit), peer_.max_frame_size});
                 const bool last = n == left && s.local_end_queued;
                 send_frame(FrameType::data, last ? flags::end_stream : 0, s.id,
                            {s.pending.data() + s.pending_offset, n});
@@ -496,7 +528,8 @@ void Core::flush() {
                     s.pending.clear();
                     s.pending_offset = 0;
                 } else if (s.pending_offset > (64U << 10)) {
-                    s.pending.erase(s.pending.begin(), s.pending.begin() + static_cast<std::ptrdiff_t>(s.pending_offset));
+                    s.pending.erase(s.pending.begin(),
+                                    s.pending.begin() + static_cast<std::ptrdiff_t>(s.pending_offset));
                     s.pending_offset = 0;
                 }
                 if (last) s.local_ended = true;

@@ -1,16 +1,16 @@
-#include <cyxp2p/protocol/detail/core.hpp>
-#include <cyxp2p/protocol/engine_session.hpp>
+#include <stdexcept>
 
 #include <openssl/rand.h>
 
-#include "wire.pb.h"
+#include <cyxp2p/protocol/detail/core.hpp>
+#include <cyxp2p/protocol/engine_session.hpp>
 
-#include <stdexcept>
+#include "wire.pb.h"
 
 namespace cyxp2p::protocol {
 
 class EngineSession::Impl final : public detail::Core {
-public:
+  public:
     Impl(EngineConfig config, Time now)
         : Core(config.limits, now),
           config_(std::move(config)),
@@ -39,11 +39,16 @@ public:
 
     std::optional<std::uint32_t> open(std::string_view method, Time now, std::error_code& ec) {
         ec.clear();
-        if (closed()) ec = errc::closed;
-        else if (!info_) ec = errc::protocol_violation;
-        else if (goaway_received_ || draining()) ec = errc::going_away;
-        else if (open_streams() >= peer_limits().max_concurrent_streams) ec = errc::too_many_streams;
-        else if (highest_stream_id_ == UINT32_MAX) ec = errc::too_many_streams;
+        if (closed())
+            ec = errc::closed;
+        else if (!info_)
+            ec = errc::protocol_violation;
+        else if (goaway_received_ || draining())
+            ec = errc::going_away;
+        else if (open_streams() >= peer_limits().max_concurrent_streams)
+            ec = errc::too_many_streams;
+        else if (highest_stream_id_ == UINT32_MAX)
+            ec = errc::too_many_streams;
         if (ec) return std::nullopt;
         const std::uint32_t id = highest_stream_id_ + 1;
         wire::Open o;
@@ -66,7 +71,7 @@ public:
         return {};
     }
 
-protected:
+  protected:
     bool established() const override { return info_.has_value(); }
 
     std::optional<Time> role_deadline() const override {
@@ -78,9 +83,12 @@ protected:
         if (!info_) close(errc::hello_timeout, "no HELLO_ACK within handshake_timeout");
     }
 
-    void on_peer_error(errc code, std::string message, std::string detail, std::chrono::milliseconds retry) override {
+    void on_peer_error(errc code, std::string message, std::string detail,
+                       std::chrono::milliseconds retry) override {
         if (!info_) {
-            push({.kind = Event::Kind::rejected, .error = make_error_code(code), .detail = detail.empty() ? message : detail,
+            push({.kind = Event::Kind::rejected,
+                  .error = make_error_code(code),
+                  .detail = detail.empty() ? message : detail,
                   .retry_after = retry});
         }
         Core::on_peer_error(code, std::move(message), std::move(detail), retry);
@@ -100,7 +108,8 @@ protected:
                 return;
             }
             if (!config_.expected_node_id.empty() && a.node_id() != config_.expected_node_id) {
-                close(errc::wrong_node, "node id " + a.node_id() + " is not the expected " + config_.expected_node_id);
+                close(errc::wrong_node,
+                      "node id " + a.node_id() + " is not the expected " + config_.expected_node_id);
                 return;
             }
             set_peer_limits(a.limits());
@@ -130,7 +139,7 @@ protected:
         close(errc::protocol_violation, "unexpected control frame from the node");
     }
 
-private:
+  private:
     std::string nonce() {
         std::string n(16, '\0');
         config_.random({reinterpret_cast<std::uint8_t*>(n.data()), n.size()});
@@ -142,44 +151,72 @@ private:
     std::optional<HandshakeInfo> info_;
 };
 
-EngineSession::EngineSession(EngineConfig config, Time now) : impl_(std::make_unique<Impl>(std::move(config), now)) {}
+EngineSession::EngineSession(EngineConfig config, Time now)
+    : impl_(std::make_unique<Impl>(std::move(config), now)) {}
 EngineSession::~EngineSession() = default;
 EngineSession::EngineSession(EngineSession&&) noexcept = default;
 EngineSession& EngineSession::operator=(EngineSession&&) noexcept = default;
 
-void EngineSession::receive(std::span<const std::uint8_t> bytes, Time now) { impl_->receive(bytes, now); }
-std::vector<std::uint8_t> EngineSession::poll_output() { return impl_->take_output(); }
-std::optional<Event> EngineSession::poll_event() { return impl_->poll_event(); }
+void EngineSession::receive(std::span<const std::uint8_t> bytes, Time now) {
+    impl_->receive(bytes, now);
+}
+std::vector<std::uint8_t> EngineSession::poll_output() {
+    return impl_->take_output();
+}
+std::optional<Event> EngineSession::poll_event() {
+    return impl_->poll_event();
+}
 std::optional<Time> EngineSession::next_timeout() const {
     auto t = impl_->next_timeout();
     if (impl_->ready() && !impl_->closed()) {
         // Keepalive before the idle timeout closes a quiet but healthy link.
-        const auto ping_at = impl_->last_receive() + std::chrono::duration_cast<Time>(impl_->local_limits().ping_interval);
+        const auto ping_at =
+            impl_->last_receive() + std::chrono::duration_cast<Time>(impl_->local_limits().ping_interval);
         if (!t || ping_at < *t) t = ping_at;
     }
     return t;
 }
 void EngineSession::on_timeout(Time now) {
     if (impl_->ready() && !impl_->closed() &&
-        now - impl_->last_receive() >= std::chrono::duration_cast<Time>(impl_->local_limits().ping_interval)) {
+        now - impl_->last_receive() >=
+            std::chrono::duration_cast<Time>(impl_->local_limits().ping_interval)) {
         impl_->send_ping(now);
     }
     impl_->on_timeout(now);
 }
-std::optional<std::uint32_t> EngineSession::open_stream(std::string_view method, Time now, std::error_code& ec) {
+std::optional<std::uint32_t> EngineSession::open_stream(std::string_view method, Time now,
+                                                        std::error_code& ec) {
     return impl_->open(method, now, ec);
 }
 std::error_code EngineSession::send_message(std::uint32_t id, std::span<const std::uint8_t> body) {
     return impl_->send_message(id, body);
 }
-std::error_code EngineSession::finish(std::uint32_t id) { return impl_->finish(id); }
-void EngineSession::reset(std::uint32_t id, errc code, std::string_view message) { impl_->reset(id, code, message); }
-std::error_code EngineSession::reauth(std::string token, Time now) { return impl_->reauth(std::move(token), now); }
-void EngineSession::ping(Time now) { impl_->send_ping(now); }
-void EngineSession::close(Time now) { impl_->go_away(errc::closed, "engine closing", now); }
-std::size_t EngineSession::pending_bytes(std::uint32_t id) const { return impl_->pending_bytes(id); }
-bool EngineSession::ready() const { return impl_->ready(); }
-bool EngineSession::closed() const { return impl_->closed(); }
-const HandshakeInfo* EngineSession::handshake() const { return impl_->handshake(); }
+std::error_code EngineSession::finish(std::uint32_t id) {
+    return impl_->finish(id);
+}
+void EngineSession::reset(std::uint32_t id, errc code, std::string_view message) {
+    impl_->reset(id, code, message);
+}
+std::error_code EngineSession::reauth(std::string token, Time now) {
+    return impl_->reauth(std::move(token), now);
+}
+void EngineSession::ping(Time now) {
+    impl_->send_ping(now);
+}
+void EngineSession::close(Time now) {
+    impl_->go_away(errc::closed, "engine closing", now);
+}
+std::size_t EngineSession::pending_bytes(std::uint32_t id) const {
+    return impl_->pending_bytes(id);
+}
+bool EngineSession::ready() const {
+    return impl_->ready();
+}
+bool EngineSession::closed() const {
+    return impl_->closed();
+}
+const HandshakeInfo* EngineSession::handshake() const {
+    return impl_->handshake();
+}
 
 }  // namespace cyxp2p::protocol

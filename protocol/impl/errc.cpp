@@ -1,6 +1,6 @@
-#include <cyxp2p/protocol/errc.hpp>
-
 #include <string>
+
+#include <cyxp2p/protocol/errc.hpp>
 
 namespace cyxp2p::protocol {
 namespace {
@@ -15,7 +15,8 @@ constexpr Entry kEntries[] = {
     {errc::frame_too_large, "frame_too_large", "peer sent a frame larger than the negotiated maximum"},
     {errc::bad_version, "bad_version", "frame header carries an unknown protocol version"},
     {errc::bad_frame, "bad_frame", "malformed frame (header, flags or payload)"},
-    {errc::unknown_critical_frame, "unknown_critical_frame", "peer sent a critical frame type this version does not know"},
+    {errc::unknown_critical_frame, "unknown_critical_frame",
+     "peer sent a critical frame type this version does not know"},
     {errc::protocol_violation, "protocol_violation", "frame not allowed in this state or on this stream"},
     {errc::flow_control, "flow_control", "peer sent more data than its flow-control window allows"},
     {errc::too_many_streams, "too_many_streams", "peer opened more concurrent streams than negotiated"},
@@ -51,7 +52,7 @@ const Entry* find(errc e) {
 }
 
 class Category final : public std::error_category {
-public:
+  public:
     const char* name() const noexcept override { return "cyxp2p.protocol"; }
     std::string message(int ev) const override {
         const Entry* e = find(static_cast<errc>(ev));

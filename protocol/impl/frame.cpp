@@ -68,8 +68,8 @@ std::optional<Frame> FrameDecoder::next(std::error_code& ec) {
 
 void FrameEncoder::append(FrameType type, std::uint8_t flags, std::uint32_t stream_id,
                           std::span<const std::uint8_t> payload) {
-    const auto header = encode_header(
-        {wire_version, type, flags, stream_id, static_cast<std::uint32_t>(payload.size())});
+    const auto header =
+        encode_header({wire_version, type, flags, stream_id, static_cast<std::uint32_t>(payload.size())});
     out_.insert(out_.end(), header.begin(), header.end());
     out_.insert(out_.end(), payload.begin(), payload.end());
 }

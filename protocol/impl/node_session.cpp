@@ -1,3 +1,6 @@
+#include <algorithm>
+#include <stdexcept>
+
 #include <cyxp2p/auth/errc.hpp>
 #include <cyxp2p/auth/jwt.hpp>
 #include <cyxp2p/auth/keyring.hpp>
@@ -8,9 +11,6 @@
 #include <cyxp2p/replay/nonce_window.hpp>
 
 #include "wire.pb.h"
-
-#include <algorithm>
-#include <stdexcept>
 
 namespace cyxp2p::protocol {
 namespace {
@@ -32,7 +32,7 @@ Time peer_time(std::int64_t ms, Time now) {
 }  // namespace
 
 class NodeSession::Impl final : public detail::Core {
-public:
+  public:
     Impl(const NodeConfig& config, const NodeServices& services, std::string peer, Time now)
         : Core(config.limits, now),
           config_(config),
@@ -48,7 +48,7 @@ public:
     bool authenticated() const { return claims_.has_value(); }
     const auth::Claims* claims() const { return claims_ ? &*claims_ : nullptr; }
 
-protected:
+  protected:
     bool established() const override { return claims_.has_value(); }
 
     std::optional<Time> role_deadline() const override {
@@ -69,20 +69,28 @@ protected:
 
     void on_control(const Frame& f, Time now) override {
         switch (f.header.type) {
-            case FrameType::hello: return on_hello(f, now);
-            case FrameType::open: return on_open(f, now);
-            case FrameType::reauth: return on_reauth(f, now);
-            default: close(errc::protocol_violation, "engine sent a node-only frame");
+            case FrameType::hello:
+                return on_hello(f, now);
+            case FrameType::open:
+                return on_open(f, now);
+            case FrameType::reauth:
+                return on_reauth(f, now);
+            default:
+                close(errc::protocol_violation, "engine sent a node-only frame");
         }
     }
 
-private:
+  private:
     // A refused OPEN: ERROR on that stream (the session goes on) and an event so the owner can audit it.
     void refuse(std::uint32_t id, const std::string& method, errc code, std::string_view message,
                 std::chrono::milliseconds retry_after = {}) {
         send_stream_error(id, code, message, retry_after);
-        push({.kind = Event::Kind::stream_refused, .stream_id = id, .method = method, .error = make_error_code(code),
-              .detail = std::string(message), .retry_after = retry_after});
+        push({.kind = Event::Kind::stream_refused,
+              .stream_id = id,
+              .method = method,
+              .error = make_error_code(code),
+              .detail = std::string(message),
+              .retry_after = retry_after});
     }
 
     Time token_deadline() const {
@@ -173,7 +181,8 @@ private:
         highest_stream_id_ = id;
         wire::Open o;
         if (!o.ParseFromArray(f.payload.data(), static_cast<int>(f.payload.size())) ||
-            !detail::clean_text(o.method(), kMaxMethod) || o.method().empty() || o.nonce().size() != kNonceSize) {
+            !detail::clean_text(o.method(), kMaxMethod) || o.method().empty() ||
+            o.nonce().size() != kNonceSize) {
             close(errc::bad_message, "malformed OPEN");
             return;
         }
@@ -197,7 +206,9 @@ private:
                                     std::pair{services_.requests_per_method, method}}) {
             if (limiter == nullptr) continue;
             const auto d = limiter->try_acquire(key, now);
-            if (!d) return refuse(id, method, errc::rate_limited, d.error().message(), detail::to_ms(d.retry_after));
+            if (!d)
+                return refuse(id, method, errc::rate_limited, d.error().message(),
+                              detail::to_ms(d.retry_after));
         }
         const auto verdict = services_.nonces->check(
             "open:" + claims_->subject,
@@ -205,8 +216,8 @@ private:
             peer_time(o.timestamp_ms(), now), now);
         if (!verdict) {
             return refuse(id, method, errc::replayed,
-                                     std::string("request refused: ") + replay::to_string(verdict.reason),
-                                     detail::to_ms(verdict.retry_after));
+                          std::string("request refused: ") + replay::to_string(verdict.reason),
+                          detail::to_ms(verdict.retry_after));
         }
         add_stream(id);
         push({.kind = Event::Kind::stream_opened, .stream_id = id, .method = method});
@@ -250,21 +261,47 @@ NodeSession::~NodeSession() = default;
 NodeSession::NodeSession(NodeSession&&) noexcept = default;
 NodeSession& NodeSession::operator=(NodeSession&&) noexcept = default;
 
-void NodeSession::receive(std::span<const std::uint8_t> bytes, Time now) { impl_->receive(bytes, now); }
-std::vector<std::uint8_t> NodeSession::poll_output() { return impl_->take_output(); }
-std::optional<Event> NodeSession::poll_event() { return impl_->poll_event(); }
-std::optional<Time> NodeSession::next_timeout() const { return impl_->next_timeout(); }
-void NodeSession::on_timeout(Time now) { impl_->on_timeout(now); }
+void NodeSession::receive(std::span<const std::uint8_t> bytes, Time now) {
+    impl_->receive(bytes, now);
+}
+std::vector<std::uint8_t> NodeSession::poll_output() {
+    return impl_->take_output();
+}
+std::optional<Event> NodeSession::poll_event() {
+    return impl_->poll_event();
+}
+std::optional<Time> NodeSession::next_timeout() const {
+    return impl_->next_timeout();
+}
+void NodeSession::on_timeout(Time now) {
+    impl_->on_timeout(now);
+}
 std::error_code NodeSession::send_message(std::uint32_t id, std::span<const std::uint8_t> body) {
     return impl_->send_message(id, body);
 }
-std::error_code NodeSession::finish(std::uint32_t id) { return impl_->finish(id); }
-void NodeSession::reset(std::uint32_t id, errc code, std::string_view message) { impl_->reset(id, code, message); }
-void NodeSession::go_away(Time now, errc code, std::string_view message) { impl_->go_away(code, message, now); }
-void NodeSession::close(errc code, std::string_view message) { impl_->close(code, message); }
-std::size_t NodeSession::pending_bytes(std::uint32_t id) const { return impl_->pending_bytes(id); }
-bool NodeSession::authenticated() const { return impl_->authenticated(); }
-bool NodeSession::closed() const { return impl_->closed(); }
-const auth::Claims* NodeSession::claims() const { return impl_->claims(); }
+std::error_code NodeSession::finish(std::uint32_t id) {
+    return impl_->finish(id);
+}
+void NodeSession::reset(std::uint32_t id, errc code, std::string_view message) {
+    impl_->reset(id, code, message);
+}
+void NodeSession::go_away(Time now, errc code, std::string_view message) {
+    impl_->go_away(code, message, now);
+}
+void NodeSession::close(errc code, std::string_view message) {
+    impl_->close(code, message);
+}
+std::size_t NodeSession::pending_bytes(std::uint32_t id) const {
+    return impl_->pending_bytes(id);
+}
+bool NodeSession::authenticated() const {
+    return impl_->authenticated();
+}
+bool NodeSession::closed() const {
+    return impl_->closed();
+}
+const auth::Claims* NodeSession::claims() const {
+    return impl_->claims();
+}
 
 }  // namespace cyxp2p::protocol

@@ -2,11 +2,11 @@
 // per limiter, 16 bytes of state per bucket. Not part of the public API.
 #pragma once
 
-#include <cyxp2p/ratelimit/errc.hpp>
-#include <cyxp2p/ratelimit/limits.hpp>
-
 #include <cstdint>
 #include <limits>
+
+#include <cyxp2p/ratelimit/errc.hpp>
+#include <cyxp2p/ratelimit/limits.hpp>
 
 namespace cyxp2p::ratelimit::detail {
 
@@ -19,11 +19,11 @@ namespace cyxp2p::ratelimit::detail {
 /// last + (cap - credit) / tokens. Keeping credit instead of TAT keeps the fraction exact.
 struct BucketState {
     std::int64_t last = std::numeric_limits<std::int64_t>::min();  // the latest `now` applied
-    std::uint64_t credit = 0;                                       // in units, <= cap
+    std::uint64_t credit = 0;                                      // in units, <= cap
 };
 
 class BucketParams {
-public:
+  public:
     /// Throws std::invalid_argument when the rate is out of the bounds documented on Rate.
     explicit BucketParams(const Rate& rate);
 
@@ -35,7 +35,8 @@ public:
     void refill(BucketState& s, std::int64_t now) const noexcept;
 
     /// refill, then take n tokens if they are there. On denial nothing is taken.
-    Decision take(BucketState& s, std::uint64_t n, std::int64_t now, errc limited = errc::rate_limited) const noexcept;
+    Decision take(BucketState& s, std::uint64_t n, std::int64_t now,
+                  errc limited = errc::rate_limited) const noexcept;
 
     /// Would take() allow n now? Refills a copy; s is unchanged.
     bool is_full(const BucketState& s, std::int64_t now) const noexcept;
@@ -46,7 +47,7 @@ public:
 
     std::uint64_t burst() const noexcept { return burst_; }
 
-private:
+  private:
     std::uint64_t tokens_;  // units per ns
     std::uint64_t unit_;    // units per token
     std::uint64_t burst_;

@@ -9,11 +9,11 @@
 namespace cyxp2p::ratelimit::detail {
 
 class KeyedHash {
-public:
+  public:
     KeyedHash();  // draws the key from the OS CSPRNG; throws std::runtime_error if libsodium cannot start
     std::uint64_t operator()(std::span<const std::uint8_t> bytes) const noexcept;
 
-private:
+  private:
     std::array<std::uint8_t, 16> key_{};
 };
 

@@ -12,11 +12,11 @@ namespace cyxp2p::ratelimit::detail {
 
 /// Keys are keyed 64-bit hashes (detail::KeyedHash), so two real keys share an entry only with probability
 /// ~2^-64 per pair, which an attacker cannot steer. Indices are 32-bit to keep entries small, and stay
-/// valid until erase(): ConnectionPermit holds one. Entries can be detached from the LRU list (ConnectionLimiter
-/// detaches addresses with live connections, which must never be evicted).
+/// valid until erase(): ConnectionPermit holds one. Entries can be detached from the LRU list
+/// (ConnectionLimiter detaches addresses with live connections, which must never be evicted).
 template <typename V>
 class LruTable {
-public:
+  public:
     static constexpr std::uint32_t npos = 0xFFFFFFFFu;
 
     struct Entry {
@@ -28,7 +28,8 @@ public:
     };
 
     explicit LruTable(std::size_t capacity) : capacity_(capacity) {
-        if (capacity == 0 || capacity >= kDetached) throw std::invalid_argument("ratelimit: table capacity out of range");
+        if (capacity == 0 || capacity >= kDetached)
+            throw std::invalid_argument("ratelimit: table capacity out of range");
         std::size_t n = 1;
         while (n < capacity) n <<= 1;
         heads_.assign(n, npos);
@@ -111,7 +112,7 @@ public:
     /// One entry plus its share of the hash heads at full load (4 to 8 bytes: a power of two >= capacity).
     static constexpr std::size_t bytes_per_entry() noexcept { return sizeof(Entry) + sizeof(std::uint32_t); }
 
-private:
+  private:
     static constexpr std::uint32_t kDetached = 0xFFFFFFFEu;
 
     std::size_t capacity_;

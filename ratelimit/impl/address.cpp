@@ -1,7 +1,7 @@
-#include <cyxp2p/ratelimit/address.hpp>
-
 #include <algorithm>
 #include <cstdio>
+
+#include <cyxp2p/ratelimit/address.hpp>
 
 namespace cyxp2p::ratelimit {
 
@@ -39,7 +39,9 @@ std::string Address::to_string() const {
         std::snprintf(buf, sizeof buf, "%u.%u.%u.%u", bytes_[1], bytes_[2], bytes_[3], bytes_[4]);
         return buf;
     }
-    auto group = [&](std::size_t i) { return static_cast<unsigned>(bytes_[1 + 2 * i] << 8 | bytes_[2 + 2 * i]); };
+    auto group = [&](std::size_t i) {
+        return static_cast<unsigned>(bytes_[1 + 2 * i] << 8 | bytes_[2 + 2 * i]);
+    };
     std::snprintf(buf, sizeof buf, "%x:%x:%x:%x::/64", group(0), group(1), group(2), group(3));
     return buf;
 }

@@ -1,7 +1,7 @@
-#include <cyxp2p/ratelimit/detail/bucket.hpp>
-
 #include <numeric>
 #include <stdexcept>
+
+#include <cyxp2p/ratelimit/detail/bucket.hpp>
 
 namespace cyxp2p::ratelimit::detail {
 namespace {
@@ -9,11 +9,14 @@ namespace {
 constexpr std::uint64_t kLimit = std::uint64_t{1} << 62;
 constexpr std::int64_t kNever = std::numeric_limits<std::int64_t>::max();
 
-std::uint64_t ceil_div(std::uint64_t a, std::uint64_t b) noexcept { return a / b + (a % b != 0 ? 1 : 0); }
+std::uint64_t ceil_div(std::uint64_t a, std::uint64_t b) noexcept {
+    return a / b + (a % b != 0 ? 1 : 0);
+}
 
 // ns from `now` to `last + wait`, where now may lie before last (clock went backwards): saturating.
 std::int64_t from_now(std::int64_t last, std::uint64_t wait, std::int64_t now) noexcept {
-    const std::uint64_t behind = now < last ? static_cast<std::uint64_t>(last) - static_cast<std::uint64_t>(now) : 0;
+    const std::uint64_t behind =
+        now < last ? static_cast<std::uint64_t>(last) - static_cast<std::uint64_t>(now) : 0;
     const auto never = static_cast<std::uint64_t>(kNever);
     if (behind >= never || wait >= never - behind) return kNever;
     return static_cast<std::int64_t>(behind + wait);
@@ -48,8 +51,10 @@ void BucketParams::refill(BucketState& s, std::int64_t now) const noexcept {
     if (missing == 0 || tokens_ == 0) return;
     // Multiply only when the product stays below cap + tokens <= 2^63: a long idle gap or a huge jump
     // simply fills the bucket.
-    if (elapsed >= ceil_div(missing, tokens_)) s.credit = cap_;
-    else s.credit += elapsed * tokens_;
+    if (elapsed >= ceil_div(missing, tokens_))
+        s.credit = cap_;
+    else
+        s.credit += elapsed * tokens_;
 }
 
 Decision BucketParams::take(BucketState& s, std::uint64_t n, std::int64_t now, errc limited) const noexcept {
@@ -87,7 +92,8 @@ std::uint64_t BucketParams::available(const BucketState& s, std::int64_t now) co
 
 Decision from_caller(Decision d, std::int64_t t, std::int64_t now) noexcept {
     if (d.allowed() || d.retry_after == Decision::never() || t <= now) return d;
-    d.retry_after = std::chrono::nanoseconds(from_now(t, static_cast<std::uint64_t>(d.retry_after.count()), now));
+    d.retry_after =
+        std::chrono::nanoseconds(from_now(t, static_cast<std::uint64_t>(d.retry_after.count()), now));
     return d;
 }
 

@@ -1,12 +1,11 @@
-#include <cyxp2p/ratelimit/connection_limiter.hpp>
-
-#include <cyxp2p/ratelimit/detail/lru_table.hpp>
-
 #include <algorithm>
 #include <limits>
 #include <mutex>
 #include <stdexcept>
 #include <utility>
+
+#include <cyxp2p/ratelimit/connection_limiter.hpp>
+#include <cyxp2p/ratelimit/detail/lru_table.hpp>
 
 namespace cyxp2p::ratelimit {
 namespace {
@@ -40,7 +39,9 @@ struct alignas(64) ConnectionLimiter::Shard {
 // ---- ConnectionPermit ----
 
 ConnectionPermit::ConnectionPermit(ConnectionPermit&& other) noexcept
-    : owner_(std::exchange(other.owner_, nullptr)), shard_(other.shard_), index_(other.index_),
+    : owner_(std::exchange(other.owner_, nullptr)),
+      shard_(other.shard_),
+      index_(other.index_),
       handshake_(std::exchange(other.handshake_, false)) {}
 
 ConnectionPermit& ConnectionPermit::operator=(ConnectionPermit&& other) noexcept {
@@ -73,7 +74,8 @@ ConnectionLimiter::ConnectionLimiter(const ConnectionLimits& limits)
     if (shards == 0 || (shards & (shards - 1)) != 0 || shards > 4096)
         throw std::invalid_argument("ratelimit: shards must be a power of two in [1, 4096]");
     if (limits.max_tracked_addresses < std::max(limits.max_connections, shards))
-        throw std::invalid_argument("ratelimit: max_tracked_addresses must be >= max_connections and >= shards");
+        throw std::invalid_argument(
+            "ratelimit: max_tracked_addresses must be >= max_connections and >= shards");
     if (limits.max_connections_per_address > std::numeric_limits<std::uint32_t>::max() ||
         limits.max_handshakes_per_address > std::numeric_limits<std::uint32_t>::max())
         throw std::invalid_argument("ratelimit: per-address limits must fit in 32 bits");
@@ -111,9 +113,10 @@ Admission ConnectionLimiter::admit(const Address& address, std::chrono::nanoseco
         const std::uint32_t oldest = table.oldest();
         if (oldest == Table::npos) return {{errc::address_table_full, {}}, {}};
         if (!params_.is_full(table[oldest].value.bucket, t))
-            return {detail::from_caller({errc::address_table_full,
-                                         std::chrono::nanoseconds(params_.until_full(table[oldest].value.bucket, t))},
-                                        t, now.count()),
+            return {detail::from_caller(
+                        {errc::address_table_full,
+                         std::chrono::nanoseconds(params_.until_full(table[oldest].value.bucket, t))},
+                        t, now.count()),
                     {}};
         table.erase(oldest);
     }
@@ -125,8 +128,10 @@ Admission ConnectionLimiter::admit(const Address& address, std::chrono::nanoseco
 
     ++s.connections;
     ++s.handshakes;
-    if (i == Table::npos) i = table.insert(hash, s);
-    else table[i].value = s;
+    if (i == Table::npos)
+        i = table.insert(hash, s);
+    else
+        table[i].value = s;
     table.detach(i);  // pinned while it has connections: never evicted
     const auto shard_index = static_cast<std::uint32_t>((hash >> 52) & shard_mask_);
     return {{}, ConnectionPermit(this, shard_index, i)};
@@ -153,8 +158,10 @@ void ConnectionLimiter::release(std::uint32_t shard_index, std::uint32_t index, 
     // Unpinned. Stamp it with the shard's time so the LRU list stays in `last` order, then either forget
     // it (bucket already full: forgetting is invisible) or list it as the newest eviction candidate.
     params_.refill(s.bucket, shard.high_water);
-    if (params_.is_full(s.bucket, shard.high_water)) shard.table.erase(index);
-    else shard.table.attach(index);
+    if (params_.is_full(s.bucket, shard.high_water))
+        shard.table.erase(index);
+    else
+        shard.table.attach(index);
 }
 
 std::size_t ConnectionLimiter::connections(const Address& address) const {
@@ -182,6 +189,8 @@ std::size_t ConnectionLimiter::tracked_addresses() const {
     return n;
 }
 
-std::size_t ConnectionLimiter::bytes_per_address() noexcept { return Table::bytes_per_entry(); }
+std::size_t ConnectionLimiter::bytes_per_address() noexcept {
+    return Table::bytes_per_entry();
+}
 
 }  // namespace cyxp2p::ratelimit

@@ -4,7 +4,7 @@ namespace cyxp2p::ratelimit {
 namespace {
 
 class Category final : public std::error_category {
-public:
+  public:
     const char* name() const noexcept override { return "cyxp2p.ratelimit"; }
 
     std::string message(int ev) const override {
@@ -14,7 +14,8 @@ public:
             case errc::exceeds_burst:
                 return "request costs more tokens than the burst allows: it can never be admitted";
             case errc::table_full:
-                return "rate limiter is tracking its maximum of active keys: new keys are refused until one idles";
+                return "rate limiter is tracking its maximum of active keys: new keys are refused until one "
+                       "idles";
             case errc::too_many_connections:
                 return "node is at its maximum number of connections";
             case errc::too_many_connections_from_address:
@@ -42,15 +43,24 @@ const std::error_category& category() noexcept {
 
 const char* to_string(errc e) noexcept {
     switch (e) {
-        case errc::rate_limited: return "rate_limited";
-        case errc::exceeds_burst: return "exceeds_burst";
-        case errc::table_full: return "table_full";
-        case errc::too_many_connections: return "too_many_connections";
-        case errc::too_many_connections_from_address: return "too_many_connections_from_address";
-        case errc::too_many_handshakes: return "too_many_handshakes";
-        case errc::too_many_handshakes_from_address: return "too_many_handshakes_from_address";
-        case errc::connection_rate_limited: return "connection_rate_limited";
-        case errc::address_table_full: return "address_table_full";
+        case errc::rate_limited:
+            return "rate_limited";
+        case errc::exceeds_burst:
+            return "exceeds_burst";
+        case errc::table_full:
+            return "table_full";
+        case errc::too_many_connections:
+            return "too_many_connections";
+        case errc::too_many_connections_from_address:
+            return "too_many_connections_from_address";
+        case errc::too_many_handshakes:
+            return "too_many_handshakes";
+        case errc::too_many_handshakes_from_address:
+            return "too_many_handshakes_from_address";
+        case errc::connection_rate_limited:
+            return "connection_rate_limited";
+        case errc::address_table_full:
+            return "address_table_full";
     }
     if (e == errc{}) return "allowed";
     return "unknown";

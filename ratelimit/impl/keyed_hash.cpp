@@ -1,9 +1,9 @@
-#include <cyxp2p/ratelimit/detail/keyed_hash.hpp>
-
 #include <sodium.h>
 
 #include <cstring>
 #include <stdexcept>
+
+#include <cyxp2p/ratelimit/detail/keyed_hash.hpp>
 
 namespace cyxp2p::ratelimit::detail {
 

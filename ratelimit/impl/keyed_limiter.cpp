@@ -1,11 +1,10 @@
-#include <cyxp2p/ratelimit/keyed_limiter.hpp>
-
-#include <cyxp2p/ratelimit/detail/lru_table.hpp>
-
 #include <algorithm>
 #include <limits>
 #include <mutex>
 #include <stdexcept>
+
+#include <cyxp2p/ratelimit/detail/lru_table.hpp>
+#include <cyxp2p/ratelimit/keyed_limiter.hpp>
 
 namespace cyxp2p::ratelimit {
 namespace {
@@ -94,6 +93,8 @@ std::size_t KeyedLimiter::memory_bytes() const {
     return n;
 }
 
-std::size_t KeyedLimiter::bytes_per_key() noexcept { return Table::bytes_per_entry(); }
+std::size_t KeyedLimiter::bytes_per_key() noexcept {
+    return Table::bytes_per_entry();
+}
 
 }  // namespace cyxp2p::ratelimit

@@ -2,11 +2,11 @@
 // Single-threaded; NonceWindow locks around it. Not part of the public API.
 #pragma once
 
-#include <cyxp2p/replay/errc.hpp>
-
 #include <cstddef>
 #include <cstdint>
 #include <vector>
+
+#include <cyxp2p/replay/errc.hpp>
 
 namespace cyxp2p::replay::detail {
 
@@ -20,7 +20,7 @@ struct Digest {
 /// its own list, so the cost of expiry is proportional to what is freed (amortised O(1) per insert) and never
 /// to the size of a time jump. Indices are 32-bit to keep a node at 24 bytes.
 class NonceTable {
-public:
+  public:
     /// skew_ns, bucket_ns > 0; capacity in [1, 2^32 - 2]. Throws std::invalid_argument otherwise.
     NonceTable(std::size_t capacity, std::int64_t skew_ns, std::int64_t bucket_ns);
 
@@ -38,7 +38,7 @@ public:
     };
     static constexpr std::uint32_t npos = 0xFFFFFFFFu;
 
-private:
+  private:
     void advance(std::int64_t now);
     void free_bucket(std::size_t slot);
     std::size_t ring_slot(std::int64_t bucket) const noexcept;
@@ -47,9 +47,9 @@ private:
     std::size_t capacity_;
     std::int64_t skew_;
     std::int64_t width_;
-    std::vector<Node> nodes_;            // grows up to capacity_, released when the table empties
-    std::vector<std::uint32_t> heads_;   // hash chain heads, a power of two >= capacity_
-    std::vector<std::uint32_t> ring_;    // time bucket heads, indexed by bucket number mod ring size
+    std::vector<Node> nodes_;           // grows up to capacity_, released when the table empties
+    std::vector<std::uint32_t> heads_;  // hash chain heads, a power of two >= capacity_
+    std::vector<std::uint32_t> ring_;   // time bucket heads, indexed by bucket number mod ring size
     std::uint32_t free_ = npos;
     std::size_t size_ = 0;
     bool started_ = false;

@@ -1,8 +1,8 @@
-#include <cyxp2p/replay/detail/nonce_table.hpp>
-
 #include <algorithm>
 #include <limits>
 #include <stdexcept>
+
+#include <cyxp2p/replay/detail/nonce_table.hpp>
 
 namespace cyxp2p::replay::detail {
 namespace {
@@ -36,8 +36,10 @@ std::size_t pow2_at_least(std::size_t n) {
 
 NonceTable::NonceTable(std::size_t capacity, std::int64_t skew_ns, std::int64_t bucket_ns)
     : capacity_(capacity), skew_(skew_ns), width_(bucket_ns) {
-    if (capacity == 0 || capacity >= npos) throw std::invalid_argument("replay: nonce capacity per shard out of range");
-    if (skew_ns <= 0 || bucket_ns <= 0) throw std::invalid_argument("replay: skew and bucket_width must be positive");
+    if (capacity == 0 || capacity >= npos)
+        throw std::invalid_argument("replay: nonce capacity per shard out of range");
+    if (skew_ns <= 0 || bucket_ns <= 0)
+        throw std::invalid_argument("replay: skew and bucket_width must be positive");
     // Entries expire at most 2 x skew after now (timestamp up to now + skew, kept until timestamp + skew), so
     // ceil(2 x skew / width) + 2 buckets cover every live entry without two bucket numbers sharing a slot.
     const std::int64_t span = skew_ns > kMax / 2 ? kMax : 2 * skew_ns;
@@ -147,6 +149,8 @@ Verdict NonceTable::check(Digest d, std::int64_t timestamp, std::int64_t now) {
     return {};
 }
 
-void NonceTable::expire(std::int64_t now) { advance(now); }
+void NonceTable::expire(std::int64_t now) {
+    advance(now);
+}
 
 }  // namespace cyxp2p::replay::detail

@@ -1,12 +1,11 @@
-#include <cyxp2p/replay/nonce_window.hpp>
-
-#include <cyxp2p/replay/detail/nonce_table.hpp>
-
 #include <sodium.h>
 
 #include <cstring>
 #include <mutex>
 #include <stdexcept>
+
+#include <cyxp2p/replay/detail/nonce_table.hpp>
+#include <cyxp2p/replay/nonce_window.hpp>
 
 namespace cyxp2p::replay {
 
@@ -21,7 +20,8 @@ NonceWindow::NonceWindow(const Limits& limits) : limits_(limits) {
     const std::size_t shards = limits.shards;
     if (shards == 0 || (shards & (shards - 1)) != 0 || shards > 4096)
         throw std::invalid_argument("replay: shards must be a power of two in [1, 4096]");
-    if (limits.nonce_capacity < shards) throw std::invalid_argument("replay: nonce_capacity must be >= shards");
+    if (limits.nonce_capacity < shards)
+        throw std::invalid_argument("replay: nonce_capacity must be >= shards");
     if (sodium_init() < 0) throw std::runtime_error("replay: libsodium failed to initialise");
     // Per-instance secret keys: the table's layout cannot be predicted from outside (hash flooding).
     randombytes_buf(key_seed_.data(), key_seed_.size());
@@ -32,7 +32,8 @@ NonceWindow::NonceWindow(const Limits& limits) : limits_(limits) {
     shard_mask_ = shards - 1;
     shards_.reserve(shards);
     for (std::size_t i = 0; i < shards; ++i)
-        shards_.push_back(std::make_unique<Shard>(per_shard, limits.skew.count(), limits.bucket_width.count()));
+        shards_.push_back(
+            std::make_unique<Shard>(per_shard, limits.skew.count(), limits.bucket_width.count()));
 }
 
 NonceWindow::~NonceWindow() = default;

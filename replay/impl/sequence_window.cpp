@@ -1,7 +1,7 @@
-#include <cyxp2p/replay/sequence_window.hpp>
-
 #include <algorithm>
 #include <stdexcept>
+
+#include <cyxp2p/replay/sequence_window.hpp>
 
 namespace cyxp2p::replay {
 
@@ -19,7 +19,8 @@ Verdict SequenceWindow::check(std::uint64_t seq) const noexcept {
     if (!any_ || seq > top_) return {};
     if (top_ - seq > window_) return {errc::sequence_too_old, {}};
     const std::uint64_t bit = std::uint64_t{1} << (seq & 63);
-    if ((words_[static_cast<std::size_t>(seq >> 6) & mask_] & bit) != 0) return {errc::duplicate_sequence, {}};
+    if ((words_[static_cast<std::size_t>(seq >> 6) & mask_] & bit) != 0)
+        return {errc::duplicate_sequence, {}};
     return {};
 }
 

@@ -1,12 +1,12 @@
 // JWK parsing and writing (RFC 7517, RFC 8037), key files and the 0600 rule.
-#include <cyxp2p/auth/errc.hpp>
-#include <cyxp2p/auth/jwk.hpp>
+#include <filesystem>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 #include <sys/stat.h>
 
-#include <filesystem>
-#include <nlohmann/json.hpp>
+#include <cyxp2p/auth/errc.hpp>
+#include <cyxp2p/auth/jwk.hpp>
 
 #include "support.hpp"
 
@@ -67,20 +67,26 @@ TEST(AuthJwk, OctKeyIsBoundToHs256AndMustBe32Bytes) {
 
 TEST(AuthJwk, RejectsWhatIsNotAUsableSigningKey) {
     const std::string x = R"("x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo")";
-    EXPECT_EQ(parse_error(R"({"kty":"OKP","crv":"X25519",)" + x + "}"), make_error_code(errc::unsupported_key));
+    EXPECT_EQ(parse_error(R"({"kty":"OKP","crv":"X25519",)" + x + "}"),
+              make_error_code(errc::unsupported_key));
     EXPECT_EQ(parse_error(R"({"kty":"OKP","crv":"Ed25519","alg":"HS256",)" + x + "}"),
               make_error_code(errc::unsupported_key));
     EXPECT_EQ(parse_error(R"({"kty":"RSA","n":"AQAB","e":"AQAB"})"), make_error_code(errc::unsupported_key));
-    EXPECT_EQ(parse_error(R"({"kty":"OKP","crv":"Ed25519","use":"enc",)" + x + "}"), make_error_code(errc::bad_key));
+    EXPECT_EQ(parse_error(R"({"kty":"OKP","crv":"Ed25519","use":"enc",)" + x + "}"),
+              make_error_code(errc::bad_key));
     EXPECT_EQ(parse_error(R"({"kty":"OKP","crv":"Ed25519","key_ops":["encrypt"],)" + x + "}"),
               make_error_code(errc::bad_key));
-    EXPECT_EQ(parse_error(R"({"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHUR"})"),
-              make_error_code(errc::bad_key));  // 31 bytes
-    EXPECT_EQ(parse_error(R"({"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo="})"),
-              make_error_code(errc::bad_key));  // padded
-    EXPECT_EQ(parse_error(R"({"kty":"OKP","kty":"OKP","crv":"Ed25519",)" + x + "}"), make_error_code(errc::bad_key));
+    EXPECT_EQ(
+        parse_error(R"({"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHUR"})"),
+        make_error_code(errc::bad_key));  // 31 bytes
+    EXPECT_EQ(
+        parse_error(R"({"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo="})"),
+        make_error_code(errc::bad_key));  // padded
+    EXPECT_EQ(parse_error(R"({"kty":"OKP","kty":"OKP","crv":"Ed25519",)" + x + "}"),
+              make_error_code(errc::bad_key));
     EXPECT_EQ(parse_error(R"({"crv":"Ed25519",)" + x + "}"), make_error_code(errc::bad_key));
-    EXPECT_EQ(parse_error(R"({"kty":"OKP","crv":"Ed25519","kid":"",)" + x + "}"), make_error_code(errc::bad_key));
+    EXPECT_EQ(parse_error(R"({"kty":"OKP","crv":"Ed25519","kid":"",)" + x + "}"),
+              make_error_code(errc::bad_key));
     EXPECT_EQ(parse_error("[]"), make_error_code(errc::bad_key));
 }
 
@@ -96,7 +102,8 @@ TEST(AuthJwk, GeneratedKeysRoundTrip) {
         EXPECT_TRUE(again->can_sign());
         EXPECT_EQ(json::parse(*again->to_json(true)), json::parse(*k.to_json(true)));
     }
-    EXPECT_NE(*Jwk::generate(Algorithm::hs256, "a").to_json(true), *Jwk::generate(Algorithm::hs256, "a").to_json(true));
+    EXPECT_NE(*Jwk::generate(Algorithm::hs256, "a").to_json(true),
+              *Jwk::generate(Algorithm::hs256, "a").to_json(true));
 }
 
 TEST(AuthJwkFile, SecretKeyFileReadableByOthersIsRefused) {
@@ -146,7 +153,8 @@ namespace {
 // RFC 8037 A.3: the thumbprint of the example Ed25519 key.
 TEST(AuthJwk, Rfc8037ThumbprintMatches) {
     std::error_code ec;
-    auto k = Jwk::parse(R"({"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"})", ec);
+    auto k =
+        Jwk::parse(R"({"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"})", ec);
     ASSERT_TRUE(k);
     EXPECT_EQ(k->thumbprint(), "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k");
 }

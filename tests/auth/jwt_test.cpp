@@ -1,7 +1,7 @@
 // verify(): one test per error code with the token that triggers it, the classic attacks, and RFC examples.
-#include <cyxp2p/auth/jwt.hpp>
-
 #include <gtest/gtest.h>
+
+#include <cyxp2p/auth/jwt.hpp>
 
 #include "token_kit.hpp"
 
@@ -16,7 +16,7 @@ const json kHsHeader = {{"alg", "HS256"}, {"kid", "hs-1"}, {"typ", "JWT"}};
 const json kEdHeader = {{"alg", "EdDSA"}, {"kid", "ed-1"}};
 
 class AuthVerify : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         std::error_code ec;
         auto hs = Jwk::from_secret({kSecret.begin(), kSecret.end()}, "hs-1", ec);
@@ -33,17 +33,20 @@ protected:
     std::string eddsa(const json& payload, const json& header = kEdHeader) {
         return eddsa_raw(header.dump(), payload.dump(), ed);
     }
-    Verified check(const std::string& token, const VerifyOptions& o = options()) { return verify(token, ring, o); }
+    Verified check(const std::string& token, const VerifyOptions& o = options()) {
+        return verify(token, ring, o);
+    }
 
     EdKeys ed;
     Keyring ring;
 };
 
-#define EXPECT_REJECTED(result, code)                                                                  \
-    do {                                                                                               \
-        const auto& r_ = (result);                                                                     \
-        EXPECT_FALSE(r_) << "token was accepted";                                                      \
-        EXPECT_EQ(r_.error, make_error_code(errc::code)) << "got " << r_.error.message() << " " << r_.detail; \
+#define EXPECT_REJECTED(result, code)                            \
+    do {                                                         \
+        const auto& r_ = (result);                               \
+        EXPECT_FALSE(r_) << "token was accepted";                \
+        EXPECT_EQ(r_.error, make_error_code(errc::code))         \
+            << "got " << r_.error.message() << " " << r_.detail; \
     } while (0)
 
 TEST_F(AuthVerify, AcceptsGoodHs256TokenAndReturnsTypedClaims) {
@@ -69,16 +72,16 @@ TEST_F(AuthVerify, AcceptsGoodEddsaToken) {
 TEST_F(AuthVerify, Malformed) {
     const auto good = hs(good_payload());
     EXPECT_REJECTED(check(good.substr(0, good.rfind('.'))), malformed);  // two parts
-    EXPECT_REJECTED(check(good + ".abc"), malformed);                   // four parts
-    EXPECT_REJECTED(check(good.substr(good.find('.'))), malformed);     // empty header
+    EXPECT_REJECTED(check(good + ".abc"), malformed);                    // four parts
+    EXPECT_REJECTED(check(good.substr(good.find('.'))), malformed);      // empty header
     EXPECT_REJECTED(check(""), malformed);
 }
 
 TEST_F(AuthVerify, BadBase64) {
     const auto good = hs(good_payload());
-    EXPECT_REJECTED(check(good + "="), bad_base64);                           // padding
+    EXPECT_REJECTED(check(good + "="), bad_base64);  // padding
     auto plus = good;
-    plus[good.find('.') + 2] = '+';                                           // base64, not base64url
+    plus[good.find('.') + 2] = '+';  // base64, not base64url
     EXPECT_REJECTED(check(plus), bad_base64);
     auto space = good;
     space.insert(good.find('.') + 1, " ");
@@ -95,8 +98,9 @@ TEST_F(AuthVerify, BadBase64) {
 
 TEST_F(AuthVerify, BadJsonDuplicateMembers) {
     // Header with alg twice: a lax parser keeps one of them; which one is the confusion RFC 8725 warns of.
-    EXPECT_REJECTED(check(hs256_raw(R"({"alg":"none","alg":"HS256","kid":"hs-1"})", good_payload().dump(), kSecret)),
-                    bad_json);
+    EXPECT_REJECTED(
+        check(hs256_raw(R"({"alg":"none","alg":"HS256","kid":"hs-1"})", good_payload().dump(), kSecret)),
+        bad_json);
     // Payload with node_id twice, correctly signed.
     auto p = good_payload().dump();
     p.insert(1, R"("node_id":"other-node",)");
@@ -114,7 +118,8 @@ TEST_F(AuthVerify, BadJsonShapeUtf8AndDepth) {
     auto ok_depth = good_payload();
     ok_depth["x"] = json::parse("[[[[[[1]]]]]]");  // depth 7 with the outer object
     EXPECT_TRUE(check(hs(ok_depth)));
-    EXPECT_REJECTED(check(hs256_raw("\xEF\xBB\xBF" + kHsHeader.dump(), good_payload().dump(), kSecret)), bad_json);
+    EXPECT_REJECTED(check(hs256_raw("\xEF\xBB\xBF" + kHsHeader.dump(), good_payload().dump(), kSecret)),
+                    bad_json);
 }
 
 TEST_F(AuthVerify, TooLarge) {
@@ -128,9 +133,11 @@ TEST_F(AuthVerify, TooLarge) {
 
 TEST_F(AuthVerify, BadHeader) {
     EXPECT_REJECTED(check(hs(good_payload(), {{"alg", "HS256"}, {"kid", 7}})), bad_header);
-    EXPECT_REJECTED(check(hs(good_payload(), {{"alg", "HS256"}, {"kid", "hs-1"}, {"typ", "at+jwt"}})), bad_header);
+    EXPECT_REJECTED(check(hs(good_payload(), {{"alg", "HS256"}, {"kid", "hs-1"}, {"typ", "at+jwt"}})),
+                    bad_header);
     EXPECT_REJECTED(check(hs(good_payload(), {{"alg", 5}, {"kid", "hs-1"}})), bad_header);
-    EXPECT_REJECTED(check(hs(good_payload(), {{"alg", "HS256"}, {"kid", "hs-1"}, {"b64", false}})), bad_header);
+    EXPECT_REJECTED(check(hs(good_payload(), {{"alg", "HS256"}, {"kid", "hs-1"}, {"b64", false}})),
+                    bad_header);
 }
 
 TEST_F(AuthVerify, AlgNoneIsNeverAccepted) {
@@ -157,8 +164,9 @@ TEST_F(AuthVerify, AlgorithmConfusionAttackIsRejected) {
     std::array<std::uint8_t, 32> pk{};
     std::copy(ed.pk.begin(), ed.pk.end(), pk.begin());
     ASSERT_FALSE(ed_only.add(Jwk::from_ed25519_public(pk, "ed-1")));
-    EXPECT_REJECTED(verify(hs256_raw(R"({"alg":"HS256"})", good_payload().dump(), pk_bytes), ed_only, options()),
-                    alg_mismatch);
+    EXPECT_REJECTED(
+        verify(hs256_raw(R"({"alg":"HS256"})", good_payload().dump(), pk_bytes), ed_only, options()),
+        alg_mismatch);
     // And the reverse: an EdDSA header naming the HS256 key.
     EXPECT_REJECTED(check(eddsa(good_payload(), {{"alg", "EdDSA"}, {"kid", "hs-1"}})), alg_mismatch);
 }
@@ -203,7 +211,8 @@ TEST_F(AuthVerify, BadSignature) {
     auto t = hs(good_payload());
     t[t.size() - 5] = t[t.size() - 5] == 'A' ? 'B' : 'A';
     EXPECT_REJECTED(check(t), bad_signature);
-    EXPECT_REJECTED(check(hs256_raw(kHsHeader.dump(), good_payload().dump(), std::string(32, 'x'))), bad_signature);
+    EXPECT_REJECTED(check(hs256_raw(kHsHeader.dump(), good_payload().dump(), std::string(32, 'x'))),
+                    bad_signature);
     auto e = eddsa(good_payload());
     e[e.size() - 10] = e[e.size() - 10] == 'A' ? 'B' : 'A';
     EXPECT_REJECTED(check(e), bad_signature);
@@ -214,7 +223,8 @@ TEST_F(AuthVerify, BadSignature) {
     auto mallory = good_payload();
     mallory["sub"] = "mallory";
     const auto other = hs(mallory);
-    const auto mixed = h.substr(0, h.find('.')) + other.substr(other.find('.'), other.rfind('.') - other.find('.')) +
+    const auto mixed = h.substr(0, h.find('.')) +
+                       other.substr(other.find('.'), other.rfind('.') - other.find('.')) +
                        h.substr(h.rfind('.'));
     EXPECT_REJECTED(check(mixed), bad_signature);
 }
@@ -305,18 +315,18 @@ TEST_F(AuthVerify, MissingClaimNamesTheClaim) {
 
 TEST_F(AuthVerify, BadClaimNamesTheClaim) {
     const std::vector<std::pair<std::string, json>> cases = {
-        {"iat", 1764000000.5},           // fraction
-        {"exp", "1764003600"},           // string
-        {"exp", 1.7640036e9},            // float that is a whole number
+        {"iat", 1764000000.5},                         // fraction
+        {"exp", "1764003600"},                         // string
+        {"exp", 1.7640036e9},                          // float that is a whole number
         {"exp", json::parse("18446744073709551616")},  // > 2^64: overflows every integer type
-        {"iat", -1},                     // before 1970
-        {"exp", 253402300800LL},         // after 9999
-        {"sub", ""},                     // empty
+        {"iat", -1},                                   // before 1970
+        {"exp", 253402300800LL},                       // after 9999
+        {"sub", ""},                                   // empty
         {"session_id", 12},
         {"scope", "job:execute metrics:report"},  // RFC 8693 string form: not ours
         {"scope", {"job:execute", "job:execute"}},
         {"scope", {"job:execute", 3}},
-        {"cnf", {{"jkt", "abc"}}},       // a binding we cannot enforce
+        {"cnf", {{"jkt", "abc"}}},  // a binding we cannot enforce
         {"cnf", {{"x5t#S256", "too-short"}}},
         {"node_pin", "sha256//not-base64"},
         {"aud", 5},
@@ -390,7 +400,8 @@ TEST(AuthRfc7515, A1Hs256ExampleSignatureVerifies) {
 
 // RFC 8037 appendix A.4: the Ed25519 example signature verifies (payload is plain text, not JSON).
 TEST(AuthRfc8037, A4EdDsaExampleSignatureVerifies) {
-    const std::string jwk = R"({"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"})";
+    const std::string jwk =
+        R"({"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"})";
     const std::string token =
         "eyJhbGciOiJFZERTQSJ9.RXhhbXBsZSBvZiBFZDI1NTE5IHNpZ25pbmc."
         "hgyY0il_MGCjP0JzlnLWG1PPOt7-09PGcvMg3AIbQR6dWbhijcNR4ki4iylGjg5BhVsPt9g7sVvpAr_MuM0KAg";

@@ -1,7 +1,7 @@
 // Keyring: JWKS (RFC 7517 5), rotation (current + previous verify, only current signs), removal, minting.
-#include <cyxp2p/auth/jwt.hpp>
-
 #include <gtest/gtest.h>
+
+#include <cyxp2p/auth/jwt.hpp>
 
 #include "support.hpp"
 #include "token_kit.hpp"

@@ -1,9 +1,9 @@
 // Roles -> scopes and the method -> scope table.
-#include <cyxp2p/auth/scope.hpp>
+#include <algorithm>
 
 #include <gtest/gtest.h>
 
-#include <algorithm>
+#include <cyxp2p/auth/scope.hpp>
 
 namespace cyxp2p::auth {
 namespace {

@@ -2,16 +2,17 @@
 // tests do not trust the code under test to build what they feed it.
 #pragma once
 
-#include <cyxp2p/auth/jwt.hpp>
-
-#include <nlohmann/json.hpp>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <sodium.h>
 
 #include <array>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <cyxp2p/auth/jwt.hpp>
 
 namespace cyxp2p::auth::testkit {
 
@@ -40,13 +41,15 @@ inline std::string b64url(std::string_view s) {
     return out;
 }
 
-inline std::string bytes(const std::uint8_t* p, std::size_t n) { return {reinterpret_cast<const char*>(p), n}; }
+inline std::string bytes(const std::uint8_t* p, std::size_t n) {
+    return {reinterpret_cast<const char*>(p), n};
+}
 
 inline std::string hmac(std::string_view key, std::string_view msg) {
     unsigned char out[32];
     unsigned len = 0;
-    HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(msg.data()),
-         msg.size(), out, &len);
+    HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+         reinterpret_cast<const unsigned char*>(msg.data()), msg.size(), out, &len);
     return bytes(out, len);
 }
 

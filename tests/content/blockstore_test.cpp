@@ -1,10 +1,10 @@
 // Blockstore: flatfs-like layout, atomic writes, verification on read, and filestore references.
-#include <cyxp2p/content/blockstore.hpp>
-#include <cyxp2p/content/errc.hpp>
+#include <thread>
 
 #include <gtest/gtest.h>
 
-#include <thread>
+#include <cyxp2p/content/blockstore.hpp>
+#include <cyxp2p/content/errc.hpp>
 
 #include "dag_fixture.hpp"
 #include "support.hpp"
@@ -35,7 +35,8 @@ TEST(Blockstore, PutGetAndLayout) {
     EXPECT_FALSE(store->get(t::raw_block("absent").cid, ec));
     EXPECT_EQ(ec, errc::block_not_found);
     EXPECT_EQ(store->put(t::raw_block(std::string(2 * 1024 * 1024 + 1, 'x')).cid,
-                         c::as_bytes(std::string(2 * 1024 * 1024 + 1, 'x'))), errc::block_too_large);
+                         c::as_bytes(std::string(2 * 1024 * 1024 + 1, 'x'))),
+              errc::block_too_large);
 }
 
 TEST(Blockstore, CorruptedCopyIsNeverServed) {
@@ -102,5 +103,7 @@ TEST(Blockstore, ConcurrentReadersSeeWholeBlocksOnly) {
     reader.join();
     EXPECT_EQ(bad, 0);
     // No temporary files are left in the shard directory.
-    EXPECT_EQ(std::distance(fs::directory_iterator(store->data_path(b.cid).parent_path()), fs::directory_iterator{}), 1);
+    EXPECT_EQ(std::distance(fs::directory_iterator(store->data_path(b.cid).parent_path()),
+                            fs::directory_iterator{}),
+              1);
 }

@@ -1,11 +1,11 @@
 // CAR v1: header bytes, round trip through the blockstore, and every reader error.
-#include <cyxp2p/content/car.hpp>
-#include <cyxp2p/content/errc.hpp>
-#include <cyxp2p/content/varint.hpp>
+#include <sstream>
 
 #include <gtest/gtest.h>
 
-#include <sstream>
+#include <cyxp2p/content/car.hpp>
+#include <cyxp2p/content/errc.hpp>
+#include <cyxp2p/content/varint.hpp>
 
 #include "dag_fixture.hpp"
 #include "support.hpp"

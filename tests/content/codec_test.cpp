@@ -1,12 +1,12 @@
 // Varint, multibase, CID and dag-pb codecs: spec vectors and one test per kind of malformed input.
+#include <gtest/gtest.h>
+
 #include <cyxp2p/content/cid.hpp>
 #include <cyxp2p/content/dag_pb.hpp>
 #include <cyxp2p/content/errc.hpp>
 #include <cyxp2p/content/multibase.hpp>
 #include <cyxp2p/content/unixfs.hpp>
 #include <cyxp2p/content/varint.hpp>
-
-#include <gtest/gtest.h>
 
 namespace c = cyxp2p::content;
 using c::errc;
@@ -29,8 +29,8 @@ std::error_code read_one(const c::Bytes& b, std::uint64_t& v) {
 TEST(Varint, RoundTripsSpecExamples) {
     // unsigned-varint README examples.
     const std::pair<std::uint64_t, c::Bytes> cases[] = {
-        {1, B({0x01})}, {127, B({0x7f})}, {128, B({0x80, 0x01})}, {255, B({0xff, 0x01})},
-        {300, B({0xac, 0x02})}, {16384, B({0x80, 0x80, 0x01})}};
+        {1, B({0x01})},         {127, B({0x7f})},       {128, B({0x80, 0x01})},
+        {255, B({0xff, 0x01})}, {300, B({0xac, 0x02})}, {16384, B({0x80, 0x80, 0x01})}};
     for (const auto& [value, bytes] : cases) {
         c::Bytes out;
         c::append_varint(out, value);
@@ -47,7 +47,8 @@ TEST(Varint, RejectsMalformed) {
     EXPECT_EQ(read_one(B({0x80}), v), errc::varint_truncated);
     EXPECT_EQ(read_one(B({}), v), errc::varint_truncated);
     EXPECT_EQ(read_one(B({0x81, 0x00}), v), errc::varint_not_minimal);
-    EXPECT_EQ(read_one(B({0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01}), v), errc::varint_overflow);
+    EXPECT_EQ(read_one(B({0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01}), v),
+              errc::varint_overflow);
     // 9 bytes is the maximum the spec allows.
     EXPECT_FALSE(read_one(B({0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f}), v));
     EXPECT_EQ(v, (1ull << 63) - 1);
@@ -70,10 +71,10 @@ TEST(Multibase, Base58AndBase32) {
     EXPECT_EQ(c::as_chars(out), "foobar");
     EXPECT_EQ(c::multibase_decode("", out), errc::empty_string);
     EXPECT_EQ(c::multibase_decode("Xabc", out), errc::bad_multibase_prefix);
-    EXPECT_EQ(c::multibase_decode("bmzxw6ytbo1", out), errc::bad_base_digit);   // '1' is not base32
-    EXPECT_EQ(c::multibase_decode("bMZXW6YTBOI", out), errc::bad_base_digit);   // mixed case
-    EXPECT_EQ(c::multibase_decode("bmz", out), errc::bad_base_digit);           // non-zero leftover bits
-    EXPECT_EQ(c::multibase_decode("z0OIl", out), errc::bad_base_digit);         // not base58btc
+    EXPECT_EQ(c::multibase_decode("bmzxw6ytbo1", out), errc::bad_base_digit);  // '1' is not base32
+    EXPECT_EQ(c::multibase_decode("bMZXW6YTBOI", out), errc::bad_base_digit);  // mixed case
+    EXPECT_EQ(c::multibase_decode("bmz", out), errc::bad_base_digit);          // non-zero leftover bits
+    EXPECT_EQ(c::multibase_decode("z0OIl", out), errc::bad_base_digit);        // not base58btc
 }
 
 TEST(Cid, ParsesAndFormatsKuboVectors) {
@@ -140,7 +141,8 @@ TEST(ErrorCategory, NamesAndMessages) {
     EXPECT_STREQ(c::to_string(errc::hash_mismatch), "hash_mismatch");
     EXPECT_STREQ(c::to_string(errc::io_error), "io_error");
     EXPECT_NE(ec.message().find("hash"), std::string::npos);
-    EXPECT_NE(std::error_code(errc::car_section_too_large).message(), std::error_code(errc::car_header_too_large).message());
+    EXPECT_NE(std::error_code(errc::car_section_too_large).message(),
+              std::error_code(errc::car_header_too_large).message());
 }
 
 namespace {
@@ -203,7 +205,8 @@ TEST(DagPb, RejectsEachFieldError) {
     EXPECT_EQ(c::decode_dag_pb(B({0x12, 0x02, 0x18, 0x01}), node, 10), errc::pb_missing_hash);
     EXPECT_EQ(c::decode_dag_pb(B({0x12, 0x04, 0x12, 0x00, 0x12, 0x00}), node, 10), errc::pb_duplicate_field);
     EXPECT_EQ(c::decode_dag_pb(B({0x12, 0x03, 0x12, 0x01, 0xff}), node, 10), errc::pb_bad_name);
-    EXPECT_EQ(c::decode_dag_pb(B({0x12, 0x06, 0x0a, 0x04, 0x01, 0x55, 0x13, 0x20}), node, 10), errc::unsupported_multihash);
+    EXPECT_EQ(c::decode_dag_pb(B({0x12, 0x06, 0x0a, 0x04, 0x01, 0x55, 0x13, 0x20}), node, 10),
+              errc::unsupported_multihash);
     EXPECT_EQ(c::decode_dag_pb(B({0x12, 0x02, 0x18, 0x80}), node, 10), errc::pb_truncated);
     EXPECT_EQ(c::decode_dag_pb(B({0x0a, 0x81, 0x00}), node, 10), errc::varint_not_minimal);
 }

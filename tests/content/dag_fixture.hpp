@@ -2,17 +2,17 @@
 // malformed UnixFS nodes that the importer would never write.
 #pragma once
 
-#include <cyxp2p/content/cid.hpp>
-#include <cyxp2p/content/dag_pb.hpp>
-#include <cyxp2p/content/importer.hpp>
-#include <cyxp2p/content/varint.hpp>
-
 #include <map>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include <cyxp2p/content/cid.hpp>
+#include <cyxp2p/content/dag_pb.hpp>
+#include <cyxp2p/content/importer.hpp>
+#include <cyxp2p/content/varint.hpp>
 
 namespace cyxp2p::content::testing {
 

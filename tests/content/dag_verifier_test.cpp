@@ -1,8 +1,8 @@
 // DagVerifier: the happy path, then one test per failure the issue lists, each with its own error.
+#include <gtest/gtest.h>
+
 #include <cyxp2p/content/dag_verifier.hpp>
 #include <cyxp2p/content/errc.hpp>
-
-#include <gtest/gtest.h>
 
 #include "dag_fixture.hpp"
 
@@ -16,12 +16,13 @@ const c::ImportOptions kSmallV0{0, false, 100, 4};  // 100-byte chunks, 4 links:
 const c::ImportOptions kSmallV1{1, true, 100, 4};
 
 struct Outcome {
-    std::error_code ec;   // first error (push or finish)
-    std::string bytes;    // what the verifier released, placed at its offsets
+    std::error_code ec;  // first error (push or finish)
+    std::string bytes;   // what the verifier released, placed at its offsets
     std::size_t pushed = 0;
 };
 
-Outcome run(const c::Cid& root, const std::vector<t::Block>& blocks, bool claim, const c::Limits& limits = {}) {
+Outcome run(const c::Cid& root, const std::vector<t::Block>& blocks, bool claim,
+            const c::Limits& limits = {}) {
     c::DagVerifier v(root, limits);
     Outcome o;
     for (const auto& b : blocks) {
@@ -120,7 +121,8 @@ TEST(DagVerifier, OversizedBlockIsRejectedBeforeHashing) {
 
 TEST(DagVerifier, OverDeepChainIsTooDeep) {
     std::vector<t::Block> chain{t::raw_block("x")};
-    for (int i = 0; i < 40; ++i) chain.insert(chain.begin(), t::pb_node({chain.front().cid}, t::unixfs_file(1, {1})));
+    for (int i = 0; i < 40; ++i)
+        chain.insert(chain.begin(), t::pb_node({chain.front().cid}, t::unixfs_file(1, {1})));
     EXPECT_EQ(run(chain.front().cid, chain, true).ec, errc::too_deep);
     c::Limits deep;
     deep.max_depth = 41;

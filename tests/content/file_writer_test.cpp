@@ -1,9 +1,9 @@
 // FileWriter: the file appears only after the whole DAG verified, and every failure leaves nothing at
 // the destination (nor a temporary file) behind.
+#include <gtest/gtest.h>
+
 #include <cyxp2p/content/errc.hpp>
 #include <cyxp2p/content/file_writer.hpp>
-
-#include <gtest/gtest.h>
 
 #include "dag_fixture.hpp"
 #include "support.hpp"
@@ -60,7 +60,8 @@ TEST(FileWriter, EveryFailureLeavesNothing) {
     const auto bad_list = t::pb_node({a.cid, b.cid}, t::unixfs_file(6, {2, 4}));
     const auto big = t::raw_block(std::string(2 * 1024 * 1024 + 1, 'x'));
     std::vector<t::Block> chain{t::raw_block("x")};
-    for (int i = 0; i < 40; ++i) chain.insert(chain.begin(), t::pb_node({chain.front().cid}, t::unixfs_file(1, {1})));
+    for (int i = 0; i < 40; ++i)
+        chain.insert(chain.begin(), t::pb_node({chain.front().cid}, t::unixfs_file(1, {1})));
 
     struct Case {
         const char* name;

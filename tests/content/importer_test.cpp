@@ -1,13 +1,13 @@
 // The importer against kubo's CIDs (`ipfs add --only-hash` with the same options) and the layout rules
 // of kubo's balanced builder.
+#include <map>
+
+#include <gtest/gtest.h>
+
 #include <cyxp2p/content/dag_pb.hpp>
 #include <cyxp2p/content/errc.hpp>
 #include <cyxp2p/content/importer.hpp>
 #include <cyxp2p/content/unixfs.hpp>
-
-#include <gtest/gtest.h>
-
-#include <map>
 
 #include "support.hpp"
 
@@ -55,12 +55,15 @@ struct Store {
 TEST(Importer, EmptyFileMatchesKubo) {
     EXPECT_EQ(cid_of("", c::ImportOptions::kubo_default()), "QmbFMke1KXqnYyBBWxB74N4c5SBnJMVAiMNRcGu6x1AwQH");
     // `ipfs add --cid-version 1` of an empty file: the empty raw block.
-    EXPECT_EQ(cid_of("", c::ImportOptions::kubo_cid_v1()), "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku");
+    EXPECT_EQ(cid_of("", c::ImportOptions::kubo_cid_v1()),
+              "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku");
 }
 
 TEST(Importer, HelloWorldMatchesKubo) {
-    EXPECT_EQ(cid_of("hello world", c::ImportOptions::kubo_default()), "Qmf412jQZiuVUtdgnB36FXFX7xg5V6KEbSJ4dpQuhkLyfD");
-    EXPECT_EQ(cid_of("hello world\n", c::ImportOptions::kubo_default()), "QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o");
+    EXPECT_EQ(cid_of("hello world", c::ImportOptions::kubo_default()),
+              "Qmf412jQZiuVUtdgnB36FXFX7xg5V6KEbSJ4dpQuhkLyfD");
+    EXPECT_EQ(cid_of("hello world\n", c::ImportOptions::kubo_default()),
+              "QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o");
     EXPECT_EQ(cid_of("hello world", c::ImportOptions::kubo_cid_v1()),
               "bafkreifzjut3te2nhyekklss27nh3k72ysco7y32koao5eei66wof36n5e");
     // --cid-version 1 --raw-leaves=false: a dag-pb leaf named by CIDv1 (= CIDv1 of Qmf412...).

@@ -1,7 +1,7 @@
 // Includes only the umbrella header, to prove it is self-contained.
-#include <cyxp2p/content/content.hpp>
-
 #include <gtest/gtest.h>
+
+#include <cyxp2p/content/content.hpp>
 
 TEST(Umbrella, HeaderIsSelfContained) {
     cyxp2p::content::Importer imp(cyxp2p::content::ImportOptions::kubo_default());

@@ -2,6 +2,16 @@
 // 3 MiB file in a blockstore served by reference, a multi-threaded Node and an Engine on an io_context.
 #pragma once
 
+#include <fstream>
+#include <future>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include <boost/asio/use_future.hpp>
+#include <gtest/gtest.h>
+#include <support.hpp>
+
 #include <cyxp2p/auth/jwt.hpp>
 #include <cyxp2p/auth/keyring.hpp>
 #include <cyxp2p/content/importer.hpp>
@@ -9,16 +19,6 @@
 #include <cyxp2p/net/node.hpp>
 #include <cyxp2p/pinning/errc.hpp>
 #include <cyxp2p/protocol/body.hpp>
-#include <gtest/gtest.h>
-#include <support.hpp>
-
-#include <boost/asio/use_future.hpp>
-
-#include <fstream>
-#include <future>
-#include <mutex>
-#include <random>
-#include <thread>
 
 namespace net = cyxp2p::net;
 namespace auth = cyxp2p::auth;
@@ -31,11 +31,13 @@ using cyxp2p::test::TempDir;
 namespace it {
 
 inline std::int64_t unix_now() {
-    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
 }
 
 class MemoryAudit final : public net::AuditSink {
-public:
+  public:
     void record(const net::AuditEvent& e) override {
         std::lock_guard lock(mutex_);
         events_.push_back(e);
@@ -51,13 +53,13 @@ public:
         return false;
     }
 
-private:
+  private:
     std::mutex mutex_;
     std::vector<net::AuditEvent> events_;
 };
 
 class Transport : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         std::error_code ec;
         identity_ = pinning::Identity::generate({.node_id = "node-it"}, ec);
@@ -74,7 +76,8 @@ protected:
         cyxp2p::test::write_file(source_, data);
         store_ = content::Blockstore::open(tmp_ / "blocks", ec);
         ASSERT_TRUE(store_) << ec.message();
-        auto imported = content::import_file(source_, content::ImportOptions::kubo_default(), store_->sink(source_), ec);
+        auto imported =
+            content::import_file(source_, content::ImportOptions::kubo_default(), store_->sink(source_), ec);
         ASSERT_TRUE(imported) << ec.message();
         root_ = imported->root.to_string();
     }
@@ -95,7 +98,8 @@ protected:
         node_->handle_unary("job.submit", "job:execute", [](const net::Request& r, std::error_code& ec) {
             auto job = protocol::decode_job_submit(r.body, ec);
             if (!job) return std::vector<std::uint8_t>{};
-            return protocol::encode(protocol::Status{false, "echo", job->job_id + " from " + r.claims->subject});
+            return protocol::encode(
+                protocol::Status{false, "echo", job->job_id + " from " + r.claims->subject});
         });
         ASSERT_FALSE(node_->start());
         ASSERT_NE(node_->local_port(), 0);
@@ -121,8 +125,11 @@ protected:
     }
 
     net::ConnectOptions options(std::string tok) {
-        return {.host = "127.0.0.1", .port = node_->local_port(), .pins = pinning::PinSet(identity_->pin()),
-                .token = std::move(tok), .expected_node_id = "node-it",
+        return {.host = "127.0.0.1",
+                .port = node_->local_port(),
+                .pins = pinning::PinSet(identity_->pin()),
+                .token = std::move(tok),
+                .expected_node_id = "node-it",
                 .report = std::make_shared<net::ConnectReport>()};
     }
 
@@ -132,7 +139,8 @@ protected:
             p.set_value({ec, std::move(c)});
         });
         auto f = p.get_future();
-        if (f.wait_for(30s) != std::future_status::ready) return {std::make_error_code(std::errc::timed_out), nullptr};
+        if (f.wait_for(30s) != std::future_status::ready)
+            return {std::make_error_code(std::errc::timed_out), nullptr};
         return f.get();
     }
 
@@ -146,9 +154,12 @@ protected:
     std::shared_ptr<MemoryAudit> audit_ = std::make_shared<MemoryAudit>();
     std::unique_ptr<net::Node> node_;
     boost::asio::io_context io_;
-    boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_ = boost::asio::make_work_guard(io_);
+    boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_ =
+        boost::asio::make_work_guard(io_);
     std::unique_ptr<net::Engine> engine_ = std::make_unique<net::Engine>(io_.get_executor());
-    void make_engine(net::EngineOptions o) { engine_ = std::make_unique<net::Engine>(io_.get_executor(), std::move(o)); }
+    void make_engine(net::EngineOptions o) {
+        engine_ = std::make_unique<net::Engine>(io_.get_executor(), std::move(o));
+    }
     std::vector<std::thread> io_threads_;
 };
 

@@ -3,6 +3,14 @@
 // replayed HELLO and OPEN, stale timestamps, bad tokens, bytes that are not TLS, silence until the deadlines,
 // a handshake flood. Each case checks the node's specific error or close, its metrics and audit events, and
 // that an honest engine connected to the same node keeps working.
+#include <future>
+#include <random>
+#include <thread>
+
+#include <boost/asio/use_future.hpp>
+#include <gtest/gtest.h>
+#include <support.hpp>
+
 #include <cyxp2p/auth/jwt.hpp>
 #include <cyxp2p/auth/keyring.hpp>
 #include <cyxp2p/content/importer.hpp>
@@ -11,14 +19,6 @@
 #include <cyxp2p/protocol/body.hpp>
 #include <cyxp2p/protocol/errc.hpp>
 #include <cyxp2p/ratelimit/limits.hpp>
-#include <gtest/gtest.h>
-#include <support.hpp>
-
-#include <boost/asio/use_future.hpp>
-
-#include <future>
-#include <random>
-#include <thread>
 
 #include "raw_peer.hpp"
 
@@ -38,10 +38,14 @@ using Kind = net::AuditEvent::Kind;
 namespace {
 
 std::int64_t unix_now() {
-    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
 }
 std::int64_t now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
 }
 
 std::string b64url(std::string_view in) {
@@ -62,25 +66,25 @@ std::string b64url(std::string_view in) {
 }
 
 class MemoryAudit final : public net::AuditSink {
-public:
+  public:
     void record(const net::AuditEvent& e) override {
         std::lock_guard lock(mutex_);
         events_.push_back(e);
     }
     std::size_t count(Kind k, std::string_view result = {}) {
         std::lock_guard lock(mutex_);
-        return static_cast<std::size_t>(std::count_if(events_.begin(), events_.end(), [&](const net::AuditEvent& e) {
-            return e.kind == k && (result.empty() || e.result == result);
-        }));
+        return static_cast<std::size_t>(std::count_if(
+            events_.begin(), events_.end(),
+            [&](const net::AuditEvent& e) { return e.kind == k && (result.empty() || e.result == result); }));
     }
 
-private:
+  private:
     std::mutex mutex_;
     std::vector<net::AuditEvent> events_;
 };
 
 class HostileEngine : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         std::error_code ec;
         identity_ = pinning::Identity::generate({.node_id = "node-e"}, ec);
@@ -150,8 +154,12 @@ protected:
 
     // The honest engine, connected before the attack and checked after it.
     void connect_honest() {
-        net::ConnectOptions o{.host = "127.0.0.1", .port = node_->local_port(), .pins = pinning::PinSet(identity_->pin()),
-                              .token = token(), .expected_node_id = "node-e", .report = nullptr};
+        net::ConnectOptions o{.host = "127.0.0.1",
+                              .port = node_->local_port(),
+                              .pins = pinning::PinSet(identity_->pin()),
+                              .token = token(),
+                              .expected_node_id = "node-e",
+                              .report = nullptr};
         auto f = engine_.async_connect(std::move(o), boost::asio::use_future);
         ASSERT_EQ(f.wait_for(10s), std::future_status::ready);
         auto [ec, c] = f.get();
@@ -204,7 +212,8 @@ protected:
         return t;
     }
 
-    static void open(raw::Tls& t, std::uint32_t id, const std::string& method, const std::string& n, std::int64_t ts) {
+    static void open(raw::Tls& t, std::uint32_t id, const std::string& method, const std::string& n,
+                     std::int64_t ts) {
         wire::Open o;
         o.set_method(method);
         o.set_nonce(n);
@@ -249,7 +258,8 @@ protected:
         EXPECT_EQ(f->payload, raw::Bytes(opaque.begin(), opaque.end()));
     }
 
-    // Waits for a counter the node's threads move (the raw peer can see the close before the node counted it).
+    // Waits for a counter the node's threads move (the raw peer can see the close before the node counted
+    // it).
     static void eventually(const std::function<bool()>& cond, std::string_view what) {
         const auto deadline = raw::in(5s);
         while (!cond() && raw::Clock::now() < deadline) std::this_thread::sleep_for(5ms);
@@ -267,7 +277,8 @@ protected:
     std::unique_ptr<net::Node> node_;
     std::mt19937_64 rng_{std::random_device{}()};
     boost::asio::io_context io_;
-    boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_ = boost::asio::make_work_guard(io_);
+    boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_ =
+        boost::asio::make_work_guard(io_);
     net::Engine engine_{io_.get_executor()};
     std::shared_ptr<net::Connection> honest_;
     std::thread io_thread_;
@@ -283,7 +294,8 @@ TEST_F(HostileEngine, OversizedFramesAreRefusedOnTheHeader) {
         t->raw(protocol::encode_header({1, FrameType::hello, 0, 0, protocol::max_frame_size_ceiling}));
         expect_connection_error(*t, errc::frame_too_large);
     }
-    eventually([&] { return audit_->count(Kind::handshake, "frame_too_large") == 1; }, "audit: handshake frame_too_large");
+    eventually([&] { return audit_->count(Kind::handshake, "frame_too_large") == 1; },
+               "audit: handshake frame_too_large");
     EXPECT_EQ(node_->metrics().handshakes_failed.load(), 1U);
     // After HELLO_ACK: one byte over the node's max_frame_size (64 KiB).
     {
@@ -450,7 +462,8 @@ TEST_F(HostileEngine, BadTokensAreRejectedWithTheirReason) {
     const auto dot = good.find('.');
     const auto dot2 = good.find('.', dot + 1);
     const std::string payload = good.substr(dot + 1, dot2 - dot - 1);
-    const std::string other = token([](auth::Claims& c) { c.subject = "user-x"; });  // a valid token, another payload
+    const std::string other =
+        token([](auth::Claims& c) { c.subject = "user-x"; });  // a valid token, another payload
     auth::Jwk stranger = auth::Jwk::generate(auth::Algorithm::eddsa, "central-1");  // same kid, other key
     struct Case {
         std::string name, token;
@@ -458,18 +471,18 @@ TEST_F(HostileEngine, BadTokensAreRejectedWithTheirReason) {
         std::string detail;
     };
     const std::vector<Case> cases = {
-        {"expired",
-         token([](auth::Claims& c) {
+        {"expired", token([](auth::Claims& c) {
              c.issued_at -= 7200;
              c.expires_at = c.issued_at + 3600;
          }),
          errc::token_rejected, "expired"},
-        {"another node", token([](auth::Claims& c) { c.node_id = "node-other"; }), errc::wrong_node, "wrong_node"},
+        {"another node", token([](auth::Claims& c) { c.node_id = "node-other"; }), errc::wrong_node,
+         "wrong_node"},
         {"alg none", b64url(R"({"alg":"none","typ":"JWT","kid":"central-1"})") + "." + payload + ".",
          errc::token_rejected, "unsupported_alg"},
         {"forged signature", token({}, &stranger), errc::token_rejected, "bad_signature"},
-        {"signature of another token", good.substr(0, dot2) + other.substr(other.rfind('.')), errc::token_rejected,
-         "bad_signature"},
+        {"signature of another token", good.substr(0, dot2) + other.substr(other.rfind('.')),
+         errc::token_rejected, "bad_signature"},
         {"removed key", token({}, &old_key_), errc::token_rejected, "unknown_kid"},
     };
     for (const auto& c : cases) {
@@ -491,7 +504,8 @@ TEST_F(HostileEngine, BadTokensAreRejectedWithTheirReason) {
 TEST_F(HostileEngine, BytesThatAreNotTlsAreDropped) {
     start_node();
     connect_honest();
-    for (const std::string& junk : {std::string("GET /metrics HTTP/1.1\r\nHost: node\r\n\r\n"), std::string(4096, '\x01')}) {
+    for (const std::string& junk :
+         {std::string("GET /metrics HTTP/1.1\r\nHost: node\r\n\r\n"), std::string(4096, '\x01')}) {
         const int fd = raw::tcp_connect(node_->local_port());
         ASSERT_GE(fd, 0);
         ASSERT_EQ(::send(fd, junk.data(), junk.size(), MSG_NOSIGNAL), static_cast<ssize_t>(junk.size()));
@@ -552,7 +566,8 @@ TEST_F(HostileEngine, SilentConnectionsAreClosedAtTheirDeadlines) {
         EXPECT_LT(took, 2s);
         ::close(fd);
     }
-    eventually([&] { return audit_->count(Kind::tls_failed, "tls_timeout") == 1; }, "audit: tls_failed tls_timeout");
+    eventually([&] { return audit_->count(Kind::tls_failed, "tls_timeout") == 1; },
+               "audit: tls_failed tls_timeout");
     EXPECT_EQ(node_->metrics().tls_failures.load(), 1U);
     {  // TLS, then never a HELLO
         auto t = dial();
@@ -561,7 +576,8 @@ TEST_F(HostileEngine, SilentConnectionsAreClosedAtTheirDeadlines) {
         expect_connection_error(*t, errc::hello_timeout);
         EXPECT_LT(raw::Clock::now() - t0, 2s);
     }
-    eventually([&] { return audit_->count(Kind::handshake, "hello_timeout") == 1; }, "audit: handshake hello_timeout");
+    eventually([&] { return audit_->count(Kind::handshake, "hello_timeout") == 1; },
+               "audit: handshake hello_timeout");
     expect_honest_works();
 }
 
@@ -575,7 +591,8 @@ TEST_F(HostileEngine, HandshakeFloodIsLimitedWhileAnEstablishedSessionKeepsTrans
     cyxp2p::test::write_file(source, data);
     auto store = content::Blockstore::open(tmp_ / "blocks", ec);
     ASSERT_TRUE(store);
-    auto imported = content::import_file(source, content::ImportOptions::kubo_default(), store->sink(source), ec);
+    auto imported =
+        content::import_file(source, content::ImportOptions::kubo_default(), store->sink(source), ec);
     ASSERT_TRUE(imported);
     const cyxp2p::ratelimit::ConnectionLimits limits{};
     start_node([&](net::NodeOptions& o) {
@@ -590,8 +607,13 @@ TEST_F(HostileEngine, HandshakeFloodIsLimitedWhileAnEstablishedSessionKeepsTrans
         const int fd = raw::tcp_connect(node_->local_port());
         if (fd >= 0) flood.push_back(fd);
     }
-    eventually([&] { return node_->metrics().connections_refused.load() + node_->metrics().connections_accepted.load() >= 41; },
-               "every flood connection reached the limiter");
+    eventually(
+        [&] {
+            return node_->metrics().connections_refused.load() +
+                       node_->metrics().connections_accepted.load() >=
+                   41;
+        },
+        "every flood connection reached the limiter");
     const auto admitted = node_->metrics().connections_accepted.load() - 1;
     EXPECT_LE(admitted, limits.max_handshakes_per_address);
     EXPECT_GE(node_->metrics().connections_refused.load(), 40 - limits.max_handshakes_per_address);

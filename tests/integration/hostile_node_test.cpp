@@ -5,6 +5,14 @@
 //
 // Every case checks the specific error, that nothing that looks complete is left at the destination (and no
 // temporary file either), and that the same Engine then fetches from an honest node without trouble.
+#include <future>
+#include <random>
+#include <thread>
+
+#include <boost/asio/use_future.hpp>
+#include <gtest/gtest.h>
+#include <support.hpp>
+
 #include <cyxp2p/auth/jwt.hpp>
 #include <cyxp2p/auth/keyring.hpp>
 #include <cyxp2p/content/blockstore.hpp>
@@ -18,14 +26,6 @@
 #include <cyxp2p/pinning/errc.hpp>
 #include <cyxp2p/protocol/body.hpp>
 #include <cyxp2p/protocol/errc.hpp>
-#include <gtest/gtest.h>
-#include <support.hpp>
-
-#include <boost/asio/use_future.hpp>
-
-#include <future>
-#include <random>
-#include <thread>
 
 #include "raw_peer.hpp"
 
@@ -43,7 +43,9 @@ using protocol::FrameType;
 namespace {
 
 std::int64_t unix_now() {
-    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
 }
 
 struct Block {
@@ -56,17 +58,19 @@ struct Block {
 // content.fetch OPEN and then serves whatever the test tells it to, honouring the engine's flow-control
 // windows (so that what the engine reports is the defence under test, not a flow-control error).
 class EvilNode {
-public:
+  public:
     explicit EvilNode(std::unique_ptr<raw::Tls> tls) : tls_(std::move(tls)) {}
 
     raw::Tls& tls() { return *tls_; }
 
     bool read_hello() {
         auto f = tls_->next_of(FrameType::hello, raw::in(5s));
-        if (!f || !hello_.ParseFromArray(f->payload.data(), static_cast<int>(f->payload.size()))) return false;
+        if (!f || !hello_.ParseFromArray(f->payload.data(), static_cast<int>(f->payload.size())))
+            return false;
         const protocol::SessionLimits d{};
         const auto& l = hello_.limits();
-        stream_window_initial_ = l.initial_stream_window() ? l.initial_stream_window() : d.initial_stream_window;
+        stream_window_initial_ =
+            l.initial_stream_window() ? l.initial_stream_window() : d.initial_stream_window;
         session_window_ = l.initial_session_window() ? l.initial_session_window() : d.initial_session_window;
         max_frame_ = l.max_frame_size() ? l.max_frame_size() : d.max_frame_size;
         return true;
@@ -113,19 +117,23 @@ public:
         while (off < bytes.size() || end) {
             absorb();
             if (tls_->closed() || (stream_credit && stream_error_)) return false;
-            std::int64_t credit = std::min<std::int64_t>(session_window_, stream_credit ? stream_window_ : session_window_);
+            std::int64_t credit =
+                std::min<std::int64_t>(session_window_, stream_credit ? stream_window_ : session_window_);
             credit = std::min<std::int64_t>(credit, max_frame_);
             const std::size_t left = bytes.size() - off;
             if (left > 0 && credit <= 0) {
                 tls_->step(raw::in(50ms));
-                if (idle_since_ && raw::Clock::now() - *idle_since_ > 5s) return false;  // no credit ever came
+                if (idle_since_ && raw::Clock::now() - *idle_since_ > 5s)
+                    return false;  // no credit ever came
                 if (!idle_since_) idle_since_ = raw::Clock::now();
                 continue;
             }
             idle_since_.reset();
-            const std::size_t n = std::min<std::size_t>(left, static_cast<std::size_t>(std::max<std::int64_t>(credit, 0)));
+            const std::size_t n =
+                std::min<std::size_t>(left, static_cast<std::size_t>(std::max<std::int64_t>(credit, 0)));
             const bool last = end && off + n == bytes.size();
-            tls_->frame(FrameType::data, last ? protocol::flags::end_stream : 0, stream_, bytes.subspan(off, n));
+            tls_->frame(FrameType::data, last ? protocol::flags::end_stream : 0, stream_,
+                        bytes.subspan(off, n));
             off += n;
             stream_window_ -= static_cast<std::int64_t>(n);
             session_window_ -= static_cast<std::int64_t>(n);
@@ -147,14 +155,18 @@ public:
             const auto& h = f.header;
             if (h.type == FrameType::window_update && f.payload.size() == 4) {
                 const auto inc = raw::get_u32(f.payload);
-                if (h.stream_id == 0) session_window_ += inc;
-                else if (h.stream_id == stream_) stream_window_ += inc;
+                if (h.stream_id == 0)
+                    session_window_ += inc;
+                else if (h.stream_id == stream_)
+                    stream_window_ += inc;
             } else if (h.type == FrameType::ping && !(h.flags & protocol::flags::ack)) {
                 if (answer_pings) tls_->frame(FrameType::ping, protocol::flags::ack, 0, f.payload);
                 pings_seen++;
             } else if (h.type == FrameType::error) {
-                if (h.stream_id == 0) connection_error_ = raw::parse_error(f);
-                else if (h.stream_id == stream_) stream_error_ = raw::parse_error(f);
+                if (h.stream_id == 0)
+                    connection_error_ = raw::parse_error(f);
+                else if (h.stream_id == stream_)
+                    stream_error_ = raw::parse_error(f);
             }
         }
     }
@@ -172,7 +184,7 @@ public:
     bool answer_pings = true;
     int pings_seen = 0;
 
-private:
+  private:
     std::unique_ptr<raw::Tls> tls_;
     wire::Hello hello_;
     std::uint32_t stream_ = 0;
@@ -182,7 +194,7 @@ private:
 };
 
 class HostileNode : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         std::error_code ec;
         identity_ = pinning::Identity::generate({.node_id = "node-h"}, ec);
@@ -247,8 +259,12 @@ protected:
     }
 
     net::ConnectOptions options(std::uint16_t port, const pinning::Identity& pinned) {
-        return {.host = "127.0.0.1", .port = port, .pins = pinning::PinSet(pinned.pin()), .token = token(),
-                .expected_node_id = "node-h", .report = std::make_shared<net::ConnectReport>()};
+        return {.host = "127.0.0.1",
+                .port = port,
+                .pins = pinning::PinSet(pinned.pin()),
+                .token = token(),
+                .expected_node_id = "node-h",
+                .report = std::make_shared<net::ConnectReport>()};
     }
 
     using ConnectResult = std::pair<std::error_code, std::shared_ptr<net::Connection>>;
@@ -282,11 +298,12 @@ protected:
     using FetchFuture = std::future<std::tuple<std::error_code, net::FetchResult>>;
     FetchFuture fetch(const std::shared_ptr<net::Connection>& c, const content::Cid& root,
                       const std::filesystem::path& dest, std::uint64_t* progress = nullptr) {
-        return c->async_fetch(root.to_string(), dest,
-                              [progress](std::uint64_t done, std::uint64_t) {
-                                  if (progress != nullptr) *progress = done;
-                              },
-                              boost::asio::use_future);
+        return c->async_fetch(
+            root.to_string(), dest,
+            [progress](std::uint64_t done, std::uint64_t) {
+                if (progress != nullptr) *progress = done;
+            },
+            boost::asio::use_future);
     }
 
     static std::error_code result(FetchFuture& f, std::chrono::milliseconds wait = 10s) {
@@ -298,7 +315,8 @@ protected:
     void expect_nothing_written(const std::filesystem::path& dest) {
         EXPECT_FALSE(std::filesystem::exists(dest)) << dest;
         for (const auto& e : std::filesystem::directory_iterator(dest.parent_path())) {
-            EXPECT_EQ(e.path().filename().string().find(".part"), std::string::npos) << "left behind: " << e.path();
+            EXPECT_EQ(e.path().filename().string().find(".part"), std::string::npos)
+                << "left behind: " << e.path();
         }
     }
 
@@ -331,7 +349,8 @@ protected:
     std::vector<Block> blocks_;  // the DAG in DFS pre-order, as an honest node sends it
     std::unique_ptr<net::Node> honest_;
     boost::asio::io_context io_;
-    boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_ = boost::asio::make_work_guard(io_);
+    boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_ =
+        boost::asio::make_work_guard(io_);
     std::unique_ptr<net::Engine> engine_;
     std::thread io_thread_;
     int honest_fetches_ = 0;
@@ -366,7 +385,8 @@ TEST_F(HostileNode, WrongBytesInOneBlockFailTheFetchAndLeaveNothing) {
     std::uint64_t verified = 0;
     auto f = fetch(conn, root_, dest, &verified);
     ASSERT_EQ(evil->read_fetch(), 1U);
-    // Every block as the honest DAG has it, except that the 6th leaf has one flipped byte (its CID unchanged).
+    // Every block as the honest DAG has it, except that the 6th leaf has one flipped byte (its CID
+    // unchanged).
     int leaves = 0;
     bool corrupted = false;
     for (const auto& b : blocks_) {
@@ -517,7 +537,8 @@ TEST_F(HostileNode, EndlessStreamAfterTheDagIsRefusedWithBoundedMemory) {
     }
     // The connection itself still works.
     auto ping = conn->async_ping(boost::asio::use_future);
-    for (auto deadline = raw::in(5s); ping.wait_for(10ms) != std::future_status::ready && raw::Clock::now() < deadline;) {
+    for (auto deadline = raw::in(5s);
+         ping.wait_for(10ms) != std::future_status::ready && raw::Clock::now() < deadline;) {
         evil->tls().step(raw::in(10ms));
         evil->absorb();
     }
@@ -536,7 +557,8 @@ TEST_F(HostileNode, SlowDripEndsAtThePingDeadline) {
     // The first block's frame, one byte per second: about one byte per second, far below any sane rate, and
     // the node does not answer PING. Engine limits: ping after 400 ms of silence, PONG within 400 ms.
     protocol::FrameEncoder enc;
-    const auto msg = raw::message(protocol::encode(protocol::ContentBlock{blocks_[0].cid.bytes(), blocks_[0].data}));
+    const auto msg =
+        raw::message(protocol::encode(protocol::ContentBlock{blocks_[0].cid.bytes(), blocks_[0].data}));
     enc.append(FrameType::data, 0, 1, msg);
     const auto bytes = enc.take();
     const auto t0 = raw::Clock::now();
@@ -565,8 +587,9 @@ TEST_F(HostileNode, SlowDripThatNeverFallsSilentIsEndedByTheCallersClose) {
     auto f = fetch(conn, root_, dest);
     ASSERT_EQ(evil->read_fetch(), 1U);
     protocol::FrameEncoder enc;
-    enc.append(FrameType::data, 0, 1,
-               raw::message(protocol::encode(protocol::ContentBlock{blocks_[0].cid.bytes(), blocks_[0].data})));
+    enc.append(
+        FrameType::data, 0, 1,
+        raw::message(protocol::encode(protocol::ContentBlock{blocks_[0].cid.bytes(), blocks_[0].data})));
     const auto bytes = enc.take();
     std::size_t dripped = 0;
     auto drip_until = [&](raw::Clock::time_point end) {
@@ -584,7 +607,8 @@ TEST_F(HostileNode, SlowDripThatNeverFallsSilentIsEndedByTheCallersClose) {
     EXPECT_EQ(evil->pings_seen, 0);
     auto closed = conn->async_close(boost::asio::use_future);
     const auto t0 = raw::Clock::now();
-    while (f.wait_for(0s) != std::future_status::ready && raw::Clock::now() - t0 < 5s) drip_until(raw::in(100ms));
+    while (f.wait_for(0s) != std::future_status::ready && raw::Clock::now() - t0 < 5s)
+        drip_until(raw::in(100ms));
     EXPECT_EQ(result(f, 0s), protocol::errc::going_away);
     EXPECT_LT(raw::Clock::now() - t0, 2s);  // drain_timeout (500 ms) and a margin
     evil->tls().wait_closed(raw::in(2s));
@@ -617,11 +641,14 @@ TEST_F(HostileNode, DifferentCertificateIsAPinMismatchAndNoTokenLeaves) {
     expect_honest_fetch_works();
 }
 
-int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in, unsigned int inlen,
-                void*) {
-    static const unsigned char wire_alpn[] = "\x09" "cyx-p2p/1";
+int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
+                unsigned int inlen, void*) {
+    static const unsigned char wire_alpn[] =
+        "\x09"
+        "cyx-p2p/1";
     unsigned char* selected = nullptr;
-    if (SSL_select_next_proto(&selected, outlen, wire_alpn, sizeof wire_alpn - 1, in, inlen) != OPENSSL_NPN_NEGOTIATED) {
+    if (SSL_select_next_proto(&selected, outlen, wire_alpn, sizeof wire_alpn - 1, in, inlen) !=
+        OPENSSL_NPN_NEGOTIATED) {
         return SSL_TLSEXT_ERR_ALERT_FATAL;
     }
     *out = selected;

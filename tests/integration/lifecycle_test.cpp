@@ -1,37 +1,42 @@
 // Session lifetimes on real sockets: TLS policy against openssl, token expiry with and without REAUTH
 // (short lifetimes, never an hour), 1,000 concurrent sessions, draining stops, silent peers, engine audit.
-#include "fixture.hpp"
+#include <unistd.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <openssl/ssl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include <cyxp2p/net/detail/tls_info.hpp>
 #include <cyxp2p/pinning/detail/openssl.hpp>
 #include <cyxp2p/pinning/tls_policy.hpp>
 #include <cyxp2p/protocol/engine_session.hpp>
 
+#include "fixture.hpp"
+
 namespace {
 using it::MemoryAudit;
 using it::Transport;
 using it::unix_now;
 
-std::tuple<std::error_code, std::vector<std::uint8_t>> request(net::Connection& c, std::string method = "job.submit") {
-    auto f = c.async_request(std::move(method), protocol::encode(protocol::JobSubmit{"j", {}}), boost::asio::use_future);
+std::tuple<std::error_code, std::vector<std::uint8_t>> request(net::Connection& c,
+                                                               std::string method = "job.submit") {
+    auto f = c.async_request(std::move(method), protocol::encode(protocol::JobSubmit{"j", {}}),
+                             boost::asio::use_future);
     if (f.wait_for(30s) != std::future_status::ready) return {std::make_error_code(std::errc::timed_out), {}};
     return f.get();
 }
 
 TEST_F(Transport, OpensslClientCappedAtTls12IsRefused) {
     start_node(1);
-    auto r = cyxp2p::test::run({"openssl", "s_client", "-connect", "127.0.0.1:" + std::to_string(node_->local_port()),
-                                "-tls1_2", "-alpn", "cyx-p2p/1"},
-                               {}, 30s);
+    auto r = cyxp2p::test::run(
+        {"openssl", "s_client", "-connect", "127.0.0.1:" + std::to_string(node_->local_port()), "-tls1_2",
+         "-alpn", "cyx-p2p/1"},
+        {}, 30s);
     EXPECT_NE(r.exit_code, 0);
-    for (int i = 0; i < 200 && node_->metrics().tls_failures.load() == 0; ++i) std::this_thread::sleep_for(10ms);
+    for (int i = 0; i < 200 && node_->metrics().tls_failures.load() == 0; ++i)
+        std::this_thread::sleep_for(10ms);
     EXPECT_EQ(node_->metrics().tls_failures.load(), 1U);
     EXPECT_TRUE(audit_->has(net::AuditEvent::Kind::tls_failed, "not_tls13"));
 }
@@ -87,7 +92,8 @@ TEST_F(Transport, StopDrainsAnInFlightStream) {
     run_io();
     auto [ec, conn] = connect(options(token()));
     ASSERT_FALSE(ec);
-    auto reply = conn->async_request("job.submit", protocol::encode(protocol::JobSubmit{"j", {}}), boost::asio::use_future);
+    auto reply = conn->async_request("job.submit", protocol::encode(protocol::JobSubmit{"j", {}}),
+                                     boost::asio::use_future);
     std::this_thread::sleep_for(50ms);  // the request is in the handler now
     const auto t0 = std::chrono::steady_clock::now();
     node_->stop(5s);
@@ -117,11 +123,13 @@ TEST_F(Transport, SilentPeerDoesNotHangStop) {
     ASSERT_EQ(SSL_connect(ssl.get()), 1);
     protocol::EngineConfig cfg;
     cfg.token = token();
-    protocol::EngineSession session(cfg, std::chrono::duration_cast<protocol::Time>(
-                                             std::chrono::system_clock::now().time_since_epoch()));
+    protocol::EngineSession session(
+        cfg, std::chrono::duration_cast<protocol::Time>(std::chrono::system_clock::now().time_since_epoch()));
     auto hello = session.poll_output();
-    ASSERT_EQ(SSL_write(ssl.get(), hello.data(), static_cast<int>(hello.size())), static_cast<int>(hello.size()));
-    for (int i = 0; i < 500 && node_->metrics().handshakes_ok.load() == 0; ++i) std::this_thread::sleep_for(10ms);
+    ASSERT_EQ(SSL_write(ssl.get(), hello.data(), static_cast<int>(hello.size())),
+              static_cast<int>(hello.size()));
+    for (int i = 0; i < 500 && node_->metrics().handshakes_ok.load() == 0; ++i)
+        std::this_thread::sleep_for(10ms);
     ASSERT_EQ(node_->metrics().handshakes_ok.load(), 1U);
     const auto t0 = std::chrono::steady_clock::now();
     node_->stop(1s);
@@ -183,7 +191,9 @@ TEST_F(Transport, UploadWithBackpressureAndAMetricsSubscription) {
     node_ = std::make_unique<net::Node>(net::NodeOptions{.identity = *identity_, .keys = keys_});
     auto received = std::make_shared<std::atomic<std::uint64_t>>(0);
     net::MethodHandlers report;
-    report.on_message = [received](const net::StreamPtr&, std::vector<std::uint8_t> m) { *received += m.size(); };
+    report.on_message = [received](const net::StreamPtr&, std::vector<std::uint8_t> m) {
+        *received += m.size();
+    };
     report.on_end = [received](const net::StreamPtr& s) {
         s->send(protocol::encode(protocol::Status{true, "", std::to_string(received->load())}));
         s->finish();
@@ -192,14 +202,17 @@ TEST_F(Transport, UploadWithBackpressureAndAMetricsSubscription) {
     net::MethodHandlers subscribe;
     subscribe.on_end = [](const net::StreamPtr& s) {
         for (std::uint64_t step = 1; step <= 5; ++step) {
-            s->send(protocol::encode(protocol::MetricsUpdate{step, 1, {{"loss", 1.0 / static_cast<double>(step)}}}));
+            s->send(protocol::encode(
+                protocol::MetricsUpdate{step, 1, {{"loss", 1.0 / static_cast<double>(step)}}}));
         }
         s->finish();
     };
     node_->handle("metrics.subscribe", "metrics:read", subscribe);
     ASSERT_FALSE(node_->start());
     run_io();
-    auto [ec, conn] = connect(options(token([](auth::Claims& c) { c.scope = {"metrics:report", "metrics:read"}; })));
+    auto [ec, conn] = connect(options(token([](auth::Claims& c) {
+        c.scope = {"metrics:report", "metrics:read"};
+    })));
     ASSERT_FALSE(ec);
 
     std::promise<std::error_code> report_done;
@@ -212,7 +225,8 @@ TEST_F(Transport, UploadWithBackpressureAndAMetricsSubscription) {
     ASSERT_FALSE(oec);
     constexpr std::uint64_t kMessages = 80, kSize = 256 * 1024;  // 20 MiB, far beyond every window
     for (std::uint64_t i = 0; i < kMessages; ++i) {
-        auto sent = stream->async_send(std::vector<std::uint8_t>(kSize, static_cast<std::uint8_t>(i)), boost::asio::use_future);
+        auto sent = stream->async_send(std::vector<std::uint8_t>(kSize, static_cast<std::uint8_t>(i)),
+                                       boost::asio::use_future);
         ASSERT_EQ(sent.wait_for(30s), std::future_status::ready);
         ASSERT_FALSE(sent.get());
     }
@@ -227,17 +241,21 @@ TEST_F(Transport, UploadWithBackpressureAndAMetricsSubscription) {
 
     std::promise<std::error_code> sub_done;
     std::vector<std::uint64_t> steps;
-    conn->subscribe("metrics.subscribe", {}, [&steps](std::vector<std::uint8_t> m) {
-        std::error_code e;
-        if (auto u = protocol::decode_metrics_update(m, e)) steps.push_back(u->step);
-    }, [&sub_done](std::error_code e) { sub_done.set_value(e); });
+    conn->subscribe(
+        "metrics.subscribe", {},
+        [&steps](std::vector<std::uint8_t> m) {
+            std::error_code e;
+            if (auto u = protocol::decode_metrics_update(m, e)) steps.push_back(u->step);
+        },
+        [&sub_done](std::error_code e) { sub_done.set_value(e); });
     auto sf = sub_done.get_future();
     ASSERT_EQ(sf.wait_for(30s), std::future_status::ready);
     EXPECT_FALSE(sf.get());
     EXPECT_EQ(steps, (std::vector<std::uint64_t>{1, 2, 3, 4, 5}));
 }
 
-// RFC 8705: a token bound to a client certificate (cnf.x5t#S256) only works on a connection that presented it.
+// RFC 8705: a token bound to a client certificate (cnf.x5t#S256) only works on a connection that presented
+// it.
 TEST_F(Transport, CertificateBoundTokensNeedTheirCertificate) {
     std::error_code gen;
     auto engine_id = pinning::Identity::generate({.node_id = "engine-cert"}, gen);
@@ -250,7 +268,9 @@ TEST_F(Transport, CertificateBoundTokensNeedTheirCertificate) {
     eo.client_identity = *engine_id;
     make_engine(eo);
     run_io();
-    auto bound = [&](const std::string& x5t) { return token([&](auth::Claims& c) { c.cnf_x5t_s256 = x5t; }); };
+    auto bound = [&](const std::string& x5t) {
+        return token([&](auth::Claims& c) { c.cnf_x5t_s256 = x5t; });
+    };
     auto [ok, c1] = connect(options(bound(mine)));
     EXPECT_FALSE(ok) << ok.message();
     auto o = options(bound(theirs));
@@ -280,12 +300,16 @@ TEST_F(Transport, AnInterruptedFetchResumesAgainstARestartedNode) {
     const auto dest = tmp_ / "resumed.bin";
     std::atomic<bool> stopping{false};
     std::thread stopper;
-    auto first = conn->async_fetch(root_, dest, [&](std::uint64_t done, std::uint64_t) {
-        std::this_thread::sleep_for(40ms);  // a slow engine disk: the transfer takes long enough to be cut
-        if (done >= 700'000 && !stopping.exchange(true)) {
-            stopper = std::thread([this] { node_->stop(0ms); });
-        }
-    }, boost::asio::use_future);
+    auto first = conn->async_fetch(
+        root_, dest,
+        [&](std::uint64_t done, std::uint64_t) {
+            std::this_thread::sleep_for(
+                40ms);  // a slow engine disk: the transfer takes long enough to be cut
+            if (done >= 700'000 && !stopping.exchange(true)) {
+                stopper = std::thread([this] { node_->stop(0ms); });
+            }
+        },
+        boost::asio::use_future);
     ASSERT_EQ(first.wait_for(60s), std::future_status::ready);
     auto [e1, r1] = first.get();
     if (stopper.joinable()) stopper.join();
@@ -294,7 +318,8 @@ TEST_F(Transport, AnInterruptedFetchResumesAgainstARestartedNode) {
     ASSERT_TRUE(std::filesystem::exists(tmp_ / "resumed.bin.cyxp2p-partial"));
 
     // The node comes back (same identity, same store); the engine fetches again to the same path.
-    node_ = std::make_unique<net::Node>(net::NodeOptions{.identity = *identity_, .keys = keys_, .content = store_});
+    node_ = std::make_unique<net::Node>(
+        net::NodeOptions{.identity = *identity_, .keys = keys_, .content = store_});
     ASSERT_FALSE(node_->start());
     auto [ec2, conn2] = connect(options(token()));
     ASSERT_FALSE(ec2) << ec2.message();
@@ -313,22 +338,28 @@ TEST_F(Transport, AThousandConcurrentSessions) {
     ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &lim), 0);
     lim.rlim_cur = std::min<rlim_t>(lim.rlim_max, 8192);
     ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &lim), 0);
-    if (lim.rlim_cur < 2200) GTEST_SKIP() << "needs 2,200 file descriptors, the hard limit is " << lim.rlim_max;
+    if (lim.rlim_cur < 2200)
+        GTEST_SKIP() << "needs 2,200 file descriptors, the hard limit is " << lim.rlim_max;
     start_node(2, [](net::NodeOptions& o) {
         o.rate.connections.max_connections_per_address = 2000;
         o.rate.connections.max_handshakes = 2000;
         o.rate.connections.max_handshakes_per_address = 2000;
         o.rate.connections.new_connections_per_address = {10000, std::chrono::seconds(1), 10000};
-        o.rate.requests_per_method.rate = {10000, std::chrono::seconds(1), 10000};  // 1,000 job.submit at once
+        o.rate.requests_per_method.rate = {10000, std::chrono::seconds(1),
+                                           10000};  // 1,000 job.submit at once
     });
     run_io(2);
     constexpr int kSessions = 1000;
     std::vector<std::future<std::pair<std::error_code, std::shared_ptr<net::Connection>>>> pending;
     for (int i = 0; i < kSessions; ++i) {
-        auto p = std::make_shared<std::promise<std::pair<std::error_code, std::shared_ptr<net::Connection>>>>();
+        auto p =
+            std::make_shared<std::promise<std::pair<std::error_code, std::shared_ptr<net::Connection>>>>();
         pending.push_back(p->get_future());
-        engine_->async_connect(options(token([i](auth::Claims& c) { c.subject = "user-" + std::to_string(i); })),
-                               [p](std::error_code e, std::shared_ptr<net::Connection> c) { p->set_value({e, std::move(c)}); });
+        engine_->async_connect(
+            options(token([i](auth::Claims& c) { c.subject = "user-" + std::to_string(i); })),
+            [p](std::error_code e, std::shared_ptr<net::Connection> c) {
+                p->set_value({e, std::move(c)});
+            });
     }
     std::vector<std::shared_ptr<net::Connection>> conns;
     for (auto& f : pending) {
@@ -340,11 +371,13 @@ TEST_F(Transport, AThousandConcurrentSessions) {
     EXPECT_EQ(node_->metrics().handshakes_ok.load(), static_cast<std::uint64_t>(kSessions));
     EXPECT_EQ(node_->open_connections(), static_cast<std::size_t>(kSessions))
         << "open gauge " << node_->metrics().connections_open.load() << " accepted "
-        << node_->metrics().connections_accepted.load() << " refused " << node_->metrics().connections_refused.load();
+        << node_->metrics().connections_accepted.load() << " refused "
+        << node_->metrics().connections_refused.load();
     // Every one of them still answers.
     std::vector<std::future<std::tuple<std::error_code, std::vector<std::uint8_t>>>> replies;
     for (auto& c : conns) {
-        replies.push_back(c->async_request("job.submit", protocol::encode(protocol::JobSubmit{"j", {}}), boost::asio::use_future));
+        replies.push_back(c->async_request("job.submit", protocol::encode(protocol::JobSubmit{"j", {}}),
+                                           boost::asio::use_future));
     }
     int ok = 0;
     for (auto& r : replies) {

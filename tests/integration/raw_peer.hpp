@@ -1,30 +1,17 @@
 // Hand-made peers for the hostile suites: a loopback TCP socket with OpenSSL on top, driven without Asio so
 // that a test can send exactly the bytes it wants (frames out of order, beyond windows, slowly, or not TLS at
-// all). Non-blocking with poll(): reading and writing interleave, so a peer that floods us never deadlocks the
-// test, and every wait has a deadline.
+// all). Non-blocking with poll(): reading and writing interleave, so a peer that floods us never deadlocks
+// the test, and every wait has a deadline.
 #pragma once
 
-#include <cyxp2p/pinning/pin_set.hpp>
-#include <cyxp2p/pinning/tls_policy.hpp>
-#include <cyxp2p/protocol/frame.hpp>
-#include <cyxp2p/protocol/message.hpp>
-
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
-#include <sys/socket.h>
 #include <unistd.h>
-
-#include <csignal>
-
-#include <openssl/err.h>
-#include <openssl/ssl.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <cstdint>
 #include <deque>
 #include <fstream>
@@ -35,6 +22,18 @@
 #include <system_error>
 #include <vector>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <sys/socket.h>
+
+#include <cyxp2p/pinning/pin_set.hpp>
+#include <cyxp2p/pinning/tls_policy.hpp>
+#include <cyxp2p/protocol/frame.hpp>
+#include <cyxp2p/protocol/message.hpp>
+
 #include "wire.pb.h"
 
 namespace cyxp2p::test::raw {
@@ -44,18 +43,22 @@ namespace wire = cyxp2p::protocol::wire;
 using Clock = std::chrono::steady_clock;
 using Bytes = std::vector<std::uint8_t>;
 
-inline Clock::time_point in(std::chrono::milliseconds d) { return Clock::now() + d; }
+inline Clock::time_point in(std::chrono::milliseconds d) {
+    return Clock::now() + d;
+}
 
 inline int remaining_ms(Clock::time_point deadline, int cap = 50) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
     return static_cast<int>(std::clamp<long long>(left, 0, cap));
 }
 
-inline void set_nonblocking(int fd) { ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL, 0) | O_NONBLOCK); }
+inline void set_nonblocking(int fd) {
+    ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL, 0) | O_NONBLOCK);
+}
 
 /// A listening socket on 127.0.0.1, any free port.
 class Listener {
-public:
+  public:
     Listener() {
         fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         int one = 1;
@@ -90,7 +93,7 @@ public:
         }
     }
 
-private:
+  private:
     int fd_ = -1;
     std::uint16_t port_ = 0;
 };
@@ -141,15 +144,17 @@ inline std::span<const std::uint8_t> as_span(const std::string& s) {
 
 /// One TLS connection over a non-blocking socket. Frames the peer sends are decoded into `inbox`.
 class Tls {
-public:
+  public:
     /// Takes ownership of `fd`.
     Tls(SSL_CTX* ctx, int fd, bool server) : fd_(fd), ssl_(SSL_new(ctx)) {
         // OpenSSL's socket BIO uses write(): a peer that already closed must be an error, not SIGPIPE.
         std::signal(SIGPIPE, SIG_IGN);
         SSL_set_fd(ssl_, fd_);
         SSL_set_mode(ssl_, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-        if (server) SSL_set_accept_state(ssl_);
-        else SSL_set_connect_state(ssl_);
+        if (server)
+            SSL_set_accept_state(ssl_);
+        else
+            SSL_set_connect_state(ssl_);
     }
     ~Tls() {
         SSL_free(ssl_);
@@ -177,7 +182,8 @@ public:
         }
     }
 
-    void frame(protocol::FrameType type, std::uint8_t flags, std::uint32_t stream, std::span<const std::uint8_t> payload) {
+    void frame(protocol::FrameType type, std::uint8_t flags, std::uint32_t stream,
+               std::span<const std::uint8_t> payload) {
         protocol::FrameEncoder enc;
         enc.append(type, flags, stream, payload);
         raw(enc.take());
@@ -195,7 +201,8 @@ public:
     void step(Clock::time_point deadline) {
         bool moved = false;
         while (!closed_ && unsent() > 0) {
-            const int n = SSL_write(ssl_, out_.data() + out_off_, static_cast<int>(std::min<std::size_t>(unsent(), 1U << 20)));
+            const int n = SSL_write(ssl_, out_.data() + out_off_,
+                                    static_cast<int>(std::min<std::size_t>(unsent(), 1U << 20)));
             if (n > 0) {
                 out_off_ += static_cast<std::size_t>(n);
                 moved = true;
@@ -268,7 +275,7 @@ public:
     std::deque<OwnedFrame> inbox;
     std::vector<OwnedFrame> skipped;
 
-private:
+  private:
     void mark_closed() {
         closed_ = true;
         ERR_clear_error();
@@ -308,8 +315,8 @@ inline Bytes message(std::span<const std::uint8_t> body) {
 }
 
 inline Bytes u32(std::uint32_t v) {
-    return {static_cast<std::uint8_t>(v >> 24), static_cast<std::uint8_t>(v >> 16), static_cast<std::uint8_t>(v >> 8),
-            static_cast<std::uint8_t>(v)};
+    return {static_cast<std::uint8_t>(v >> 24), static_cast<std::uint8_t>(v >> 16),
+            static_cast<std::uint8_t>(v >> 8), static_cast<std::uint8_t>(v)};
 }
 
 inline std::uint32_t get_u32(const Bytes& b) {

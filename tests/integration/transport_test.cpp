@@ -3,8 +3,8 @@
 #include "fixture.hpp"
 
 namespace {
-using it::Transport;
 using it::MemoryAudit;
+using it::Transport;
 using it::unix_now;
 
 TEST_F(Transport, PinnedAuthenticatedRequestResponse) {
@@ -39,10 +39,13 @@ TEST_F(Transport, FetchVerifiesAndWritesTheFile) {
     ASSERT_FALSE(ec) << ec.message();
     const auto dest = tmp_ / "fetched.bin";
     std::uint64_t last_done = 0, last_total = 0;
-    auto result = conn->async_fetch(root_, dest, [&](std::uint64_t d, std::uint64_t t) {
-        last_done = d;
-        last_total = t;
-    }, boost::asio::use_future);
+    auto result = conn->async_fetch(
+        root_, dest,
+        [&](std::uint64_t d, std::uint64_t t) {
+            last_done = d;
+            last_total = t;
+        },
+        boost::asio::use_future);
     ASSERT_EQ(result.wait_for(60s), std::future_status::ready);
     auto [fec, r] = result.get();
     ASSERT_FALSE(fec) << fec.message();
@@ -59,7 +62,8 @@ TEST_F(Transport, UnknownContentIsNotFoundAndLeavesNoFile) {
     auto [ec, conn] = connect(options(token()));
     ASSERT_FALSE(ec);
     const auto dest = tmp_ / "missing.bin";
-    auto result = conn->async_fetch("QmbFMke1KXqnYyBBWxB74N4c5SBnJMVAiMNRcGu6x1AwQH", dest, {}, boost::asio::use_future);
+    auto result = conn->async_fetch("QmbFMke1KXqnYyBBWxB74N4c5SBnJMVAiMNRcGu6x1AwQH", dest, {},
+                                    boost::asio::use_future);
     ASSERT_EQ(result.wait_for(30s), std::future_status::ready);
     EXPECT_EQ(std::get<0>(result.get()), protocol::errc::content_not_found);
     EXPECT_FALSE(std::filesystem::exists(dest));
@@ -106,7 +110,8 @@ TEST_F(Transport, BadTokensAreRejectedWithTheirReason) {
              x.expires_at = x.issued_at + 3600;
          }),
          protocol::errc::token_rejected, "expired"},
-        {token([](auth::Claims& x) { x.node_id = "someone-else"; }), protocol::errc::wrong_node, "wrong_node"},
+        {token([](auth::Claims& x) { x.node_id = "someone-else"; }), protocol::errc::wrong_node,
+         "wrong_node"},
         {forged, protocol::errc::token_rejected, "bad_signature"},
         {"not.a.token", protocol::errc::token_rejected, "bad_base64"},
     };
@@ -130,7 +135,8 @@ TEST_F(Transport, ScopeIsEnforcedPerMethod) {
     run_io();
     auto [ec, conn] = connect(options(token([](auth::Claims& c) { c.scope = {"content:read"}; })));
     ASSERT_FALSE(ec);
-    auto reply = conn->async_request("job.submit", protocol::encode(protocol::JobSubmit{"j", {}}), boost::asio::use_future);
+    auto reply = conn->async_request("job.submit", protocol::encode(protocol::JobSubmit{"j", {}}),
+                                     boost::asio::use_future);
     ASSERT_EQ(reply.wait_for(30s), std::future_status::ready);
     EXPECT_EQ(std::get<0>(reply.get()), protocol::errc::forbidden);
     EXPECT_TRUE(audit_->has(net::AuditEvent::Kind::stream_refused, "forbidden"));
@@ -151,13 +157,15 @@ TEST_F(Transport, ConnectionLimitPerAddressRefusesBeforeTls) {
     EXPECT_FALSE(c3);
     EXPECT_GE(node_->metrics().connections_refused.load(), 1U);
     // The two admitted sessions still work.
-    auto reply = c1->async_request("job.submit", protocol::encode(protocol::JobSubmit{"j", {}}), boost::asio::use_future);
+    auto reply = c1->async_request("job.submit", protocol::encode(protocol::JobSubmit{"j", {}}),
+                                   boost::asio::use_future);
     ASSERT_EQ(reply.wait_for(30s), std::future_status::ready);
     EXPECT_FALSE(std::get<0>(reply.get()));
 }
 
 TEST_F(Transport, ManyConcurrentEnginesOnAMultiThreadedNode) {
-    // Every engine comes from 127.0.0.1: lift the per-address limits (the defaults refuse a 16-connection burst).
+    // Every engine comes from 127.0.0.1: lift the per-address limits (the defaults refuse a 16-connection
+    // burst).
     start_node(2, [](net::NodeOptions& o) {
         o.rate.connections.max_connections_per_address = 64;
         o.rate.connections.new_connections_per_address = {100, std::chrono::seconds(1), 100};
@@ -167,7 +175,8 @@ TEST_F(Transport, ManyConcurrentEnginesOnAMultiThreadedNode) {
     std::vector<std::future<std::tuple<std::error_code, std::vector<std::uint8_t>>>> replies;
     std::vector<std::shared_ptr<net::Connection>> conns;
     for (int i = 0; i < kEngines; ++i) {
-        auto [ec, conn] = connect(options(token([i](auth::Claims& c) { c.subject = "user-" + std::to_string(i); })));
+        auto [ec, conn] =
+            connect(options(token([i](auth::Claims& c) { c.subject = "user-" + std::to_string(i); })));
         ASSERT_FALSE(ec) << ec.message();
         conns.push_back(conn);
     }
@@ -197,7 +206,8 @@ TEST_F(Transport, GracefulStopClosesEveryConnection) {
     node_->stop(2s);
     EXPECT_EQ(node_->open_connections(), 0U);
     // The engine saw the node go: a new request fails instead of hanging.
-    auto reply = conn->async_request("job.submit", protocol::encode(protocol::JobSubmit{"j", {}}), boost::asio::use_future);
+    auto reply = conn->async_request("job.submit", protocol::encode(protocol::JobSubmit{"j", {}}),
+                                     boost::asio::use_future);
     ASSERT_EQ(reply.wait_for(30s), std::future_status::ready);
     EXPECT_TRUE(std::get<0>(reply.get()));
     node_.reset();

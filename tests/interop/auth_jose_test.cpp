@@ -1,11 +1,10 @@
 // cyxp2p::auth against `jose` (npm, the most used JOSE library): tokens and JWKs jose makes verify here,
 // tokens jose makes with bad claims are refused here with the right code, and tokens minted here verify
 // in jose. Runs auth_jose_mint.mjs / auth_jose_verify.mjs with node.
-#include <cyxp2p/auth/jwt.hpp>
-
 #include <gtest/gtest.h>
-
 #include <nlohmann/json.hpp>
+
+#include <cyxp2p/auth/jwt.hpp>
 
 #include "support.hpp"
 
@@ -96,9 +95,10 @@ TEST(AuthJoseVerifies, TokensMintedHere) {
 
         // EdDSA: the public JWKS we publish; HS256: the shared secret JWK (there is no public form).
         const auto key_file = dir / (std::string(to_string(alg)) + ".json");
-        test::write_file(key_file, alg == Algorithm::eddsa ? ring.to_public_jwks() : *ring.keys().front().to_json(true));
-        const json out = node_json({script, key_file.string(), to_string(alg), std::to_string(kNow), *token, *expired,
-                                    tampered});
+        test::write_file(
+            key_file, alg == Algorithm::eddsa ? ring.to_public_jwks() : *ring.keys().front().to_json(true));
+        const json out = node_json(
+            {script, key_file.string(), to_string(alg), std::to_string(kNow), *token, *expired, tampered});
         ASSERT_EQ(out.size(), 3U);
         ASSERT_TRUE(out[0]["ok"].get<bool>()) << to_string(alg) << ": " << out[0].dump();
         EXPECT_EQ(out[0]["header"]["kid"], "cyx-1");

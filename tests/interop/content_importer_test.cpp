@@ -1,17 +1,16 @@
 // Our importer and CAR code against ipfs-unixfs-importer 15 and @ipld/car 5 (tests/interop/node_modules),
 // run through content_interop.mjs. One node process computes every CID, to keep the suite quick.
-#include <cyxp2p/content/blockstore.hpp>
-#include <cyxp2p/content/car.hpp>
-#include <cyxp2p/content/importer.hpp>
-
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
-
 #include <fstream>
 #include <map>
 #include <sstream>
 
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 #include <openssl/evp.h>
+
+#include <cyxp2p/content/blockstore.hpp>
+#include <cyxp2p/content/car.hpp>
+#include <cyxp2p/content/importer.hpp>
 
 #include "support.hpp"
 
@@ -76,11 +75,16 @@ fs::path make_file(const fs::path& dir, std::uint64_t size) {
 }
 
 nlohmann::json job(const fs::path& file, const c::ImportOptions& o) {
-    return {{"file", file.string()}, {"cidVersion", o.cid_version}, {"rawLeaves", o.raw_leaves},
-            {"chunkSize", o.chunk_size}, {"maxLinks", o.max_links}};
+    return {{"file", file.string()},
+            {"cidVersion", o.cid_version},
+            {"rawLeaves", o.raw_leaves},
+            {"chunkSize", o.chunk_size},
+            {"maxLinks", o.max_links}};
 }
 
-std::string script() { return (cyxp2p::test::interop_dir() / "content_interop.mjs").string(); }
+std::string script() {
+    return (cyxp2p::test::interop_dir() / "content_interop.mjs").string();
+}
 
 std::string sha256_hex(const std::string& data) {
     unsigned char md[32];
@@ -112,7 +116,8 @@ TEST(ContentInterop, OurCidsEqualIpfsUnixfsImporter) {
         }
     }
     cyxp2p::test::write_file(dir / "jobs.json", jobs.dump());
-    const auto res = run({"node", script(), "cids", (dir / "jobs.json").string()}, {}, std::chrono::minutes(5));
+    const auto res =
+        run({"node", script(), "cids", (dir / "jobs.json").string()}, {}, std::chrono::minutes(5));
     ASSERT_EQ(res.exit_code, 0) << res.err;
     const auto theirs = nlohmann::json::parse(res.out);
     ASSERT_EQ(theirs.size(), ours.size());
@@ -152,7 +157,8 @@ TEST(ContentInterop, WeVerifyAndExtractIpldCarOutput) {
         const fs::path f = make_file(dir.path(), size);
         const fs::path car = dir / (p.name + ".car");
         cyxp2p::test::write_file(dir / "job.json", job(f, p.opt).dump());
-        const auto res = run({"node", script(), "writecar", f.string(), car.string(), (dir / "job.json").string()});
+        const auto res =
+            run({"node", script(), "writecar", f.string(), car.string(), (dir / "job.json").string()});
         ASSERT_EQ(res.exit_code, 0) << res.err;
         const std::string root = nlohmann::json::parse(res.out)["root"];
         std::error_code ec;

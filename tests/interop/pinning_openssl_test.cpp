@@ -1,17 +1,18 @@
 // Pins and the TLS policy against implementations others wrote: the openssl CLI and curl.
-#include <cyxp2p/pinning/detail/openssl.hpp>
-#include <cyxp2p/pinning/errc.hpp>
-#include <cyxp2p/pinning/tls_policy.hpp>
-#include <gtest/gtest.h>
-#include <support.hpp>
-
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <openssl/err.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <thread>
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <openssl/err.h>
+#include <support.hpp>
+#include <sys/socket.h>
+
+#include <cyxp2p/pinning/detail/openssl.hpp>
+#include <cyxp2p/pinning/errc.hpp>
+#include <cyxp2p/pinning/tls_policy.hpp>
 
 namespace pinning = cyxp2p::pinning;
 using cyxp2p::test::run;
@@ -27,9 +28,10 @@ std::string trim(std::string s) {
 
 // The pipeline the issue names, run by a shell exactly as a person would.
 std::string openssl_pipeline_pin(const std::filesystem::path& cert) {
-    auto r = run({"sh", "-c",
-                  "openssl x509 -in '" + cert.string() +
-                      "' -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64"});
+    auto r = run(
+        {"sh", "-c",
+         "openssl x509 -in '" + cert.string() +
+             "' -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64"});
     EXPECT_EQ(r.exit_code, 0) << r.err;
     return "sha256//" + trim(r.out);
 }
@@ -38,8 +40,12 @@ class OpensslCertificates : public ::testing::TestWithParam<std::vector<std::str
 
 TEST_P(OpensslCertificates, LibraryPinEqualsOpensslPipeline) {
     TempDir tmp;
-    std::vector<std::string> argv = {"openssl", "req", "-x509", "-nodes", "-subj", "/CN=interop", "-days", "2",
-                                     "-keyout", (tmp / "k.pem").string(), "-out", (tmp / "c.pem").string()};
+    std::vector<std::string> argv = {"openssl", "req",
+                                     "-x509",   "-nodes",
+                                     "-subj",   "/CN=interop",
+                                     "-days",   "2",
+                                     "-keyout", (tmp / "k.pem").string(),
+                                     "-out",    (tmp / "c.pem").string()};
     argv.insert(argv.end(), GetParam().begin(), GetParam().end());
     auto r = run(argv);
     ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -68,7 +74,7 @@ TEST(OpensslPipeline, AgreesOnOurOwnIdentities) {
 
 // A loopback TCP listener that runs one TLS accept with the node policy and reports the outcome.
 class LoopbackNode {
-public:
+  public:
     explicit LoopbackNode(const pinning::Identity& id) {
         std::error_code ec;
         ctx_ = pinning::make_node_context(id, ec);
@@ -93,7 +99,7 @@ public:
         return result_;
     }
 
-private:
+  private:
     void serve_one() {
         const int conn = ::accept(fd_, nullptr, nullptr);
         Owned<SSL> ssl(SSL_new(ctx_.get()));
@@ -119,7 +125,7 @@ private:
 };
 
 class SClient : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         std::error_code ec;
         id_ = pinning::Identity::generate({.node_id = "s-client-peer"}, ec);
@@ -130,8 +136,8 @@ protected:
 
 TEST_F(SClient, Tls13WithAlpnSucceeds) {
     LoopbackNode node(*id_);
-    auto r = run({"openssl", "s_client", "-connect", "127.0.0.1:" + std::to_string(node.port()), "-tls1_3", "-alpn",
-                  "cyx-p2p/1"},
+    auto r = run({"openssl", "s_client", "-connect", "127.0.0.1:" + std::to_string(node.port()), "-tls1_3",
+                  "-alpn", "cyx-p2p/1"},
                  {}, std::chrono::seconds(30));
     EXPECT_FALSE(node.result());
     EXPECT_EQ(r.exit_code, 0) << r.err;
@@ -141,8 +147,8 @@ TEST_F(SClient, Tls13WithAlpnSucceeds) {
 
 TEST_F(SClient, Tls12IsRefused) {
     LoopbackNode node(*id_);
-    auto r = run({"openssl", "s_client", "-connect", "127.0.0.1:" + std::to_string(node.port()), "-tls1_2", "-alpn",
-                  "cyx-p2p/1"},
+    auto r = run({"openssl", "s_client", "-connect", "127.0.0.1:" + std::to_string(node.port()), "-tls1_2",
+                  "-alpn", "cyx-p2p/1"},
                  {}, std::chrono::seconds(30));
     EXPECT_EQ(node.result(), pinning::errc::not_tls13);
     EXPECT_NE(r.exit_code, 0);
@@ -150,16 +156,16 @@ TEST_F(SClient, Tls12IsRefused) {
 
 TEST_F(SClient, MissingAlpnIsRefused) {
     LoopbackNode node(*id_);
-    auto r = run({"openssl", "s_client", "-connect", "127.0.0.1:" + std::to_string(node.port()), "-tls1_3"}, {},
-                 std::chrono::seconds(30));
+    auto r = run({"openssl", "s_client", "-connect", "127.0.0.1:" + std::to_string(node.port()), "-tls1_3"},
+                 {}, std::chrono::seconds(30));
     EXPECT_EQ(node.result(), pinning::errc::alpn_mismatch);
     EXPECT_NE(r.exit_code, 0);
 }
 
 TEST_F(SClient, ForeignAlpnIsRefused) {
     LoopbackNode node(*id_);
-    auto r = run({"openssl", "s_client", "-connect", "127.0.0.1:" + std::to_string(node.port()), "-tls1_3", "-alpn",
-                  "h2,http/1.1"},
+    auto r = run({"openssl", "s_client", "-connect", "127.0.0.1:" + std::to_string(node.port()), "-tls1_3",
+                  "-alpn", "h2,http/1.1"},
                  {}, std::chrono::seconds(30));
     EXPECT_EQ(node.result(), pinning::errc::alpn_mismatch);
     EXPECT_NE(r.exit_code, 0);
@@ -188,18 +194,20 @@ TEST(Curl, AcceptsOurPinAndRejectsAnother) {
     const int port = free_port();
     std::thread server([&] {
         run({"openssl", "s_server", "-accept", "127.0.0.1:" + std::to_string(port), "-cert",
-             (tmp / "id" / "node.crt").string(), "-key", (tmp / "id" / "node.key").string(), "-www", "-naccept", "2",
-             "-quiet"},
+             (tmp / "id" / "node.crt").string(), "-key", (tmp / "id" / "node.key").string(), "-www",
+             "-naccept", "2", "-quiet"},
             {}, std::chrono::seconds(30));
     });
     const std::string url = "https://127.0.0.1:" + std::to_string(port) + "/";
     cyxp2p::test::ProcessResult good;
     for (int attempt = 0; attempt < 100; ++attempt) {  // until s_server listens
-        good = run({"curl", "-sS", "-k", "--tlsv1.3", "--pinnedpubkey", id->pin().to_string(), "-o", "/dev/null", url});
+        good = run({"curl", "-sS", "-k", "--tlsv1.3", "--pinnedpubkey", id->pin().to_string(), "-o",
+                    "/dev/null", url});
         if (good.exit_code != 7) break;  // 7: could not connect yet
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
-    auto bad = run({"curl", "-sS", "-k", "--tlsv1.3", "--pinnedpubkey", other->pin().to_string(), "-o", "/dev/null", url});
+    auto bad = run({"curl", "-sS", "-k", "--tlsv1.3", "--pinnedpubkey", other->pin().to_string(), "-o",
+                    "/dev/null", url});
     server.join();
     EXPECT_EQ(good.exit_code, 0) << good.err;
     EXPECT_EQ(bad.exit_code, 90) << bad.err;  // CURLE_SSL_PINNEDPUBKEYNOTMATCH

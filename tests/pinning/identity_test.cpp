@@ -1,12 +1,12 @@
-#include <cyxp2p/pinning/errc.hpp>
-#include <cyxp2p/pinning/identity.hpp>
-#include <gtest/gtest.h>
-#include <support.hpp>
+#include <filesystem>
 
+#include <gtest/gtest.h>
 #include <openssl/x509.h>
+#include <support.hpp>
 #include <sys/stat.h>
 
-#include <filesystem>
+#include <cyxp2p/pinning/errc.hpp>
+#include <cyxp2p/pinning/identity.hpp>
 
 namespace pinning = cyxp2p::pinning;
 using cyxp2p::test::TempDir;
@@ -61,7 +61,9 @@ TEST(Identity, SerialsAreRandomAndPositive) {
     auto a = Identity::generate({.node_id = "n"}, ec);
     auto b = Identity::generate({.node_id = "n"}, ec);
     ASSERT_TRUE(a && b);
-    EXPECT_NE(ASN1_INTEGER_cmp(X509_get0_serialNumber(a->certificate()), X509_get0_serialNumber(b->certificate())), 0);
+    EXPECT_NE(
+        ASN1_INTEGER_cmp(X509_get0_serialNumber(a->certificate()), X509_get0_serialNumber(b->certificate())),
+        0);
     EXPECT_NE(ASN1_STRING_type(X509_get0_serialNumber(a->certificate())), V_ASN1_NEG_INTEGER);
 }
 
@@ -70,13 +72,16 @@ TEST(Identity, ValidityIsConfigurable) {
     auto id = Identity::generate({.node_id = "n", .validity = std::chrono::hours(48)}, ec);
     ASSERT_TRUE(id);
     int days = 0, secs = 0;
-    ASSERT_EQ(ASN1_TIME_diff(&days, &secs, X509_get0_notBefore(id->certificate()), X509_get0_notAfter(id->certificate())), 1);
+    ASSERT_EQ(ASN1_TIME_diff(&days, &secs, X509_get0_notBefore(id->certificate()),
+                             X509_get0_notAfter(id->certificate())),
+              1);
     EXPECT_EQ(days * 86400 + secs, 48 * 3600 + 3600);  // plus the one hour of back-dating
 }
 
 TEST(Identity, RejectsBadNodeIds) {
     std::error_code ec;
-    for (const std::string& bad : std::vector<std::string>{"has space", "slash/inside", std::string(65, 'a'), "new\nline", "CN=evil,O=x"}) {
+    for (const std::string& bad : std::vector<std::string>{"has space", "slash/inside", std::string(65, 'a'),
+                                                           "new\nline", "CN=evil,O=x"}) {
         EXPECT_FALSE(Identity::generate({.node_id = bad}, ec)) << bad;
         EXPECT_EQ(ec, errc::bad_node_id);
     }
@@ -155,7 +160,8 @@ TEST(Identity, MissingAndCorruptFiles) {
     EXPECT_FALSE(Identity::load(tmp / "nowhere", ec));
     EXPECT_EQ(ec, errc::identity_not_found);
     ASSERT_FALSE(Identity::generate({.node_id = "n"}, ec)->save(tmp.path()));
-    cyxp2p::test::write_file(tmp / Identity::cert_file, "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n");
+    cyxp2p::test::write_file(tmp / Identity::cert_file,
+                             "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n");
     EXPECT_FALSE(Identity::load(tmp.path(), ec));
     EXPECT_EQ(ec, errc::bad_pem);
 }

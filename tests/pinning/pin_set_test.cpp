@@ -1,6 +1,7 @@
+#include <gtest/gtest.h>
+
 #include <cyxp2p/pinning/errc.hpp>
 #include <cyxp2p/pinning/pin_set.hpp>
-#include <gtest/gtest.h>
 
 namespace pinning = cyxp2p::pinning;
 using pinning::errc;
@@ -21,7 +22,8 @@ std::error_code pin_of(const char* s) {
 }
 
 TEST(PinSet, SingleAndMultipleRoundTrip) {
-    for (std::string list : {std::string(kA), std::string(kA) + ";" + kB, std::string(kA) + ";" + kB + ";" + kC}) {
+    for (std::string list :
+         {std::string(kA), std::string(kA) + ";" + kB, std::string(kA) + ";" + kB + ";" + kC}) {
         PinListError err;
         auto set = PinSet::parse(list, &err);
         ASSERT_TRUE(set) << err.describe();
@@ -72,7 +74,8 @@ INSTANTIATE_TEST_SUITE_P(
                       BadList{a + ";sha1//" + std::string(kB).substr(8), errc::wrong_prefix, 2, a.size() + 1},
                       BadList{a + ";sha256//!!!!", errc::bad_base64, 2, a.size() + 1},
                       BadList{"sha256//qZk+NkcGgWq6PiVxeFDCbJzQ2J0=;" + a, errc::wrong_digest_length, 1, 0},
-                      BadList{a + ";" + kB + ";sha256//AAAA", errc::wrong_digest_length, 3, 2 * a.size() + 2}));
+                      BadList{a + ";" + kB + ";sha256//AAAA", errc::wrong_digest_length, 3,
+                              2 * a.size() + 2}));
 
 TEST(PinSet, ExpiredSetMatchesNothing) {
     auto set = PinSet::parse(kA);

@@ -1,8 +1,8 @@
+#include <gtest/gtest.h>
+#include <openssl/sha.h>
+
 #include <cyxp2p/pinning/errc.hpp>
 #include <cyxp2p/pinning/pin.hpp>
-#include <gtest/gtest.h>
-
-#include <openssl/sha.h>
 
 namespace pinning = cyxp2p::pinning;
 using pinning::errc;
@@ -85,7 +85,8 @@ TEST(Pin, OfCertificatePemRejectsGarbage) {
     std::error_code ec;
     EXPECT_FALSE(Pin::of_certificate_pem("not a certificate", ec));
     EXPECT_EQ(ec, errc::bad_pem);
-    EXPECT_FALSE(Pin::of_certificate_pem("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", ec));
+    EXPECT_FALSE(
+        Pin::of_certificate_pem("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", ec));
     EXPECT_EQ(ec, errc::bad_pem);
 }
 

@@ -1,17 +1,17 @@
 // Real TLS handshakes between contexts built by the policy, over an in-memory BIO pair.
-#include <cyxp2p/pinning/detail/openssl.hpp>
-#include <cyxp2p/pinning/errc.hpp>
-#include <cyxp2p/pinning/tls_policy.hpp>
-#include <gtest/gtest.h>
+#include <cstring>
 
+#include <gtest/gtest.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
-#include <cstring>
+#include <cyxp2p/pinning/detail/openssl.hpp>
+#include <cyxp2p/pinning/errc.hpp>
+#include <cyxp2p/pinning/tls_policy.hpp>
 
 namespace pinning = cyxp2p::pinning;
-using pinning::detail::Owned;
 using pinning::errc;
+using pinning::detail::Owned;
 using namespace std::chrono_literals;
 
 namespace {
@@ -57,7 +57,7 @@ Outcome handshake(SSL* client, SSL* server) {
 }
 
 class TlsPolicy : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         std::error_code ec;
         node_ = *pinning::Identity::generate({.node_id = "node-under-test"}, ec);

@@ -1,8 +1,8 @@
+#include <gtest/gtest.h>
+#include <msgpack.hpp>
+
 #include <cyxp2p/protocol/body.hpp>
 #include <cyxp2p/protocol/errc.hpp>
-#include <gtest/gtest.h>
-
-#include <msgpack.hpp>
 
 namespace p = cyxp2p::protocol;
 using p::errc;
@@ -88,9 +88,11 @@ TEST(Body, MalformedBodiesAreBadMessage) {
     EXPECT_EQ(ec, errc::bad_message);
     // Not a map; wrong types; missing keys; negative step; unknown command.
     EXPECT_FALSE(p::decode_metrics_update(pack(std::vector<int>{1, 2}), ec));
-    EXPECT_FALSE(p::decode_metrics_update(pack(std::map<std::string, std::string>{{"step", "1"}, {"epoch", "1"}}), ec));
+    EXPECT_FALSE(p::decode_metrics_update(
+        pack(std::map<std::string, std::string>{{"step", "1"}, {"epoch", "1"}}), ec));
     EXPECT_FALSE(p::decode_metrics_update(pack(std::map<std::string, int>{{"step", -1}, {"epoch", 1}}), ec));
-    EXPECT_FALSE(p::decode_training_command(pack(std::map<std::string, std::string>{{"command", "reboot"}}), ec));
+    EXPECT_FALSE(
+        p::decode_training_command(pack(std::map<std::string, std::string>{{"command", "reboot"}}), ec));
     EXPECT_FALSE(p::decode_job_submit(pack(std::map<std::string, std::string>{{"job_id", "x"}}), ec));
     EXPECT_EQ(ec, errc::bad_message);
     // Hyperparameters on a command that takes none.
@@ -101,7 +103,8 @@ TEST(Body, MalformedBodiesAreBadMessage) {
     pk.pack(std::string("pause"));
     pk.pack(std::string("hyperparameters"));
     pk.pack(std::map<std::string, double>{{"lr", 1}});
-    EXPECT_FALSE(p::decode_training_command({reinterpret_cast<const std::uint8_t*>(buf.data()), buf.size()}, ec));
+    EXPECT_FALSE(
+        p::decode_training_command({reinterpret_cast<const std::uint8_t*>(buf.data()), buf.size()}, ec));
 }
 
 TEST(Body, DuplicateKeysAreRefused) {
@@ -115,7 +118,8 @@ TEST(Body, DuplicateKeysAreRefused) {
     pk.pack(std::string("skip_blocks"));
     pk.pack(0);
     std::error_code ec;
-    EXPECT_FALSE(p::decode_content_fetch({reinterpret_cast<const std::uint8_t*>(buf.data()), buf.size()}, ec));
+    EXPECT_FALSE(
+        p::decode_content_fetch({reinterpret_cast<const std::uint8_t*>(buf.data()), buf.size()}, ec));
     EXPECT_EQ(ec, errc::bad_message);
 }
 

@@ -1,6 +1,12 @@
 // Whole conversations through NodeSession and EngineSession in memory: content.fetch with verification
 // while a metrics stream keeps flowing, the same conversation split at random byte boundaries, and the
 // per-session byte budget.
+#include <fstream>
+#include <random>
+
+#include <gtest/gtest.h>
+#include <support.hpp>
+
 #include <cyxp2p/auth/jwt.hpp>
 #include <cyxp2p/auth/keyring.hpp>
 #include <cyxp2p/content/importer.hpp>
@@ -11,11 +17,6 @@
 #include <cyxp2p/protocol/frame.hpp>
 #include <cyxp2p/protocol/node_session.hpp>
 #include <cyxp2p/replay/nonce_window.hpp>
-#include <gtest/gtest.h>
-#include <support.hpp>
-
-#include <fstream>
-#include <random>
 
 namespace p = cyxp2p::protocol;
 namespace auth = cyxp2p::auth;
@@ -120,8 +121,9 @@ TEST(Conversation, FetchVerifiesWhileMetricsKeepFlowing) {
             }
         }
         if (sender) {
-            auto st = sender->pump([&](std::span<const std::uint8_t> m) { return node.send_message(*fetch, m); },
-                                   [&] { return node.pending_bytes(*fetch); }, ec);
+            auto st =
+                sender->pump([&](std::span<const std::uint8_t> m) { return node.send_message(*fetch, m); },
+                             [&] { return node.pending_bytes(*fetch); }, ec);
             ASSERT_NE(st, p::ContentSender::Status::failed) << ec.message();
             if (st == p::ContentSender::Status::done) {
                 ASSERT_FALSE(node.finish(*fetch));
@@ -129,7 +131,8 @@ TEST(Conversation, FetchVerifiesWhileMetricsKeepFlowing) {
             }
         }
         // The node reports training metrics every round, whatever the fetch is doing.
-        node.send_message(*metrics, p::encode(p::MetricsUpdate{static_cast<std::uint64_t>(++step), 1, {{"loss", 1.0}}}));
+        node.send_message(
+            *metrics, p::encode(p::MetricsUpdate{static_cast<std::uint64_t>(++step), 1, {{"loss", 1.0}}}));
         shuttle();
         bool fetch_data = false, metrics_data = false;
         while (auto e = engine.poll_event()) {
@@ -164,11 +167,12 @@ TEST(Conversation, ReceiverRefusesATamperedBlockAndLeavesNothing) {
     p::ContentSender sender(*stored.store, stored.root);
     std::vector<std::vector<std::uint8_t>> messages;
     std::error_code ec;
-    ASSERT_EQ(sender.pump([&](std::span<const std::uint8_t> m) {
-                  messages.emplace_back(m.begin(), m.end());
-                  return std::error_code{};
-              },
-              [] { return std::size_t{0}; }, ec),
+    ASSERT_EQ(sender.pump(
+                  [&](std::span<const std::uint8_t> m) {
+                      messages.emplace_back(m.begin(), m.end());
+                      return std::error_code{};
+                  },
+                  [] { return std::size_t{0}; }, ec),
               p::ContentSender::Status::done);
     ASSERT_GE(messages.size(), 3U);
     messages[2][messages[2].size() - 1] ^= 0x01;  // one bit of one leaf
@@ -188,11 +192,12 @@ TEST(Conversation, ReceiverRefusesATamperedBlockAndLeavesNothing) {
 std::vector<std::vector<std::uint8_t>> all_messages(p::ContentSender& sender) {
     std::vector<std::vector<std::uint8_t>> out;
     std::error_code ec;
-    EXPECT_EQ(sender.pump([&](std::span<const std::uint8_t> m) {
-                  out.emplace_back(m.begin(), m.end());
-                  return std::error_code{};
-              },
-              [] { return std::size_t{0}; }, ec),
+    EXPECT_EQ(sender.pump(
+                  [&](std::span<const std::uint8_t> m) {
+                      out.emplace_back(m.begin(), m.end());
+                      return std::error_code{};
+                  },
+                  [] { return std::size_t{0}; }, ec),
               p::ContentSender::Status::done);
     return out;
 }
@@ -264,7 +269,7 @@ TEST(Conversation, ATamperedHeldLeafIsNotTrusted) {
 
 // Records everything the two sides say in one scripted conversation, with the events each side saw.
 struct Transcript {
-    std::vector<std::vector<std::uint8_t>> to_node;    // every engine output chunk, in order
+    std::vector<std::vector<std::uint8_t>> to_node;  // every engine output chunk, in order
     std::vector<std::string> node_events;
 };
 
@@ -321,7 +326,8 @@ TEST(Conversation, RandomSplitsYieldTheSameEvents) {
         std::vector<std::string> events;
         std::size_t at = 0;
         while (at < wire.size()) {
-            const std::size_t n = std::min<std::size_t>(wire.size() - at, 1 + rng() % (trial % 2 == 0 ? 7 : 5000));
+            const std::size_t n =
+                std::min<std::size_t>(wire.size() - at, 1 + rng() % (trial % 2 == 0 ? 7 : 5000));
             node.receive({wire.data() + at, n}, kNow);
             at += n;
             while (auto e = node.poll_event()) events.push_back(describe(*e));
@@ -382,7 +388,8 @@ TEST(Conversation, IncompleteMessagesAreBoundedPerSession) {
         part.resize(250'000, 0x11);
         p::FrameEncoder enc;
         for (std::size_t at = 0; at < part.size(); at += 50'000) {
-            enc.append(p::FrameType::data, 0, id, {part.data() + at, std::min<std::size_t>(50'000, part.size() - at)});
+            enc.append(p::FrameType::data, 0, id,
+                       {part.data() + at, std::min<std::size_t>(50'000, part.size() - at)});
         }
         auto bytes = enc.take();
         wire.insert(wire.end(), bytes.begin(), bytes.end());

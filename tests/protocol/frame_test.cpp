@@ -1,6 +1,7 @@
+#include <gtest/gtest.h>
+
 #include <cyxp2p/protocol/errc.hpp>
 #include <cyxp2p/protocol/frame.hpp>
-#include <gtest/gtest.h>
 
 namespace p = cyxp2p::protocol;
 using p::errc;
@@ -8,7 +9,9 @@ using p::FrameType;
 
 namespace {
 
-std::vector<std::uint8_t> bytes(std::string_view s) { return {s.begin(), s.end()}; }
+std::vector<std::uint8_t> bytes(std::string_view s) {
+    return {s.begin(), s.end()};
+}
 
 TEST(FrameHeader, LayoutIsBigEndianAndTwelveBytes) {
     const auto h = p::encode_header({1, FrameType::data, p::flags::end_stream, 0x01020304, 0x0A0B0C0D});
@@ -88,8 +91,9 @@ TEST(FrameDecoder, ExactlyMaxIsAccepted) {
 }
 
 TEST(FrameDecoder, BadVersionAndReservedByte) {
-    for (auto [index, value, want] : {std::tuple{0, 2, errc::bad_version}, std::tuple{0, 0, errc::bad_version},
-                                      std::tuple{3, 1, errc::bad_frame}}) {
+    for (auto [index, value, want] :
+         {std::tuple{0, 2, errc::bad_version}, std::tuple{0, 0, errc::bad_version},
+          std::tuple{3, 1, errc::bad_frame}}) {
         auto h = p::encode_header({1, FrameType::ping, 0, 0, 0});
         h[static_cast<std::size_t>(index)] = static_cast<std::uint8_t>(value);
         p::FrameDecoder dec(100);

@@ -1,6 +1,7 @@
+#include <gtest/gtest.h>
+
 #include <cyxp2p/protocol/errc.hpp>
 #include <cyxp2p/protocol/message.hpp>
-#include <gtest/gtest.h>
 
 namespace p = cyxp2p::protocol;
 

@@ -1,5 +1,7 @@
 // NodeSession and EngineSession driven against each other in memory, with an injected clock: every
 // handshake, stream, flow-control and deadline rule, deterministic and without sockets or sleeping.
+#include <gtest/gtest.h>
+
 #include <cyxp2p/auth/jwt.hpp>
 #include <cyxp2p/auth/keyring.hpp>
 #include <cyxp2p/protocol/body.hpp>
@@ -9,7 +11,6 @@
 #include <cyxp2p/protocol/node_session.hpp>
 #include <cyxp2p/ratelimit/keyed_limiter.hpp>
 #include <cyxp2p/replay/nonce_window.hpp>
-#include <gtest/gtest.h>
 
 #include "wire.pb.h"
 
@@ -24,7 +25,7 @@ namespace {
 constexpr std::int64_t kT0 = 1'700'000'000;  // Unix seconds
 
 class Sessions : public ::testing::Test {
-protected:
+  protected:
     Sessions() : key_(auth::Jwk::generate(auth::Algorithm::hs256, "k1")) {
         EXPECT_FALSE(keys_.add(key_));
         config_.node_id = "node-1";
@@ -214,7 +215,8 @@ TEST_F(Sessions, ExtremeHelloTimestampsAreRefusedWithoutOverflow) {
         h.set_protocol_version(1);
         const std::string payload = h.SerializeAsString();
         p::FrameEncoder enc;
-        enc.append(p::FrameType::hello, 0, 0, {reinterpret_cast<const std::uint8_t*>(payload.data()), payload.size()});
+        enc.append(p::FrameType::hello, 0, 0,
+                   {reinterpret_cast<const std::uint8_t*>(payload.data()), payload.size()});
         node.receive(enc.take(), now_);
         auto closed = find(node, Kind::closed);
         ASSERT_TRUE(closed) << ts;
@@ -415,7 +417,8 @@ TEST_F(Sessions, TooManyStreamsAreRefusedIndividually) {
     o.set_timestamp_ms(std::chrono::duration_cast<std::chrono::milliseconds>(now_).count());
     const std::string payload = o.SerializeAsString();
     p::FrameEncoder enc;
-    enc.append(p::FrameType::open, 0, 9, {reinterpret_cast<const std::uint8_t*>(payload.data()), payload.size()});
+    enc.append(p::FrameType::open, 0, 9,
+               {reinterpret_cast<const std::uint8_t*>(payload.data()), payload.size()});
     events(node);
     node.receive(enc.take(), now_);
     EXPECT_FALSE(find(node, Kind::stream_opened));

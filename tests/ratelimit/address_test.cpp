@@ -1,8 +1,8 @@
-#include <cyxp2p/ratelimit/address.hpp>
+#include <vector>
 
 #include <gtest/gtest.h>
 
-#include <vector>
+#include <cyxp2p/ratelimit/address.hpp>
 
 namespace cyxp2p::ratelimit {
 namespace {
@@ -19,7 +19,7 @@ TEST(Address, FromBytesAcceptsOnlyFourOrSixteen) {
 
 TEST(Address, Ipv6KeepsTheSlash64) {
     const std::array<std::uint8_t, 16> a{0x20, 0x01, 0x0d, 0xb8, 0x00, 0x01, 0x00, 0x02,
-                                         0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 1};
+                                         0xde, 0xad, 0xbe, 0xef, 0,    0,    0,    1};
     std::array<std::uint8_t, 16> b = a;
     b[8] = 0;
     b[15] = 9;

@@ -1,9 +1,9 @@
-#include <cyxp2p/ratelimit/connection_limiter.hpp>
+#include <utility>
+#include <vector>
 
 #include <gtest/gtest.h>
 
-#include <utility>
-#include <vector>
+#include <cyxp2p/ratelimit/connection_limiter.hpp>
 
 namespace cyxp2p::ratelimit {
 namespace {
@@ -12,7 +12,9 @@ using namespace std::chrono_literals;
 using ns = std::chrono::nanoseconds;
 constexpr ns T = 5'000s;
 
-Address ip(std::uint8_t last) { return Address::v4({198, 51, 100, last}); }
+Address ip(std::uint8_t last) {
+    return Address::v4({198, 51, 100, last});
+}
 
 // Generous limits except where a test tightens one.
 ConnectionLimits open() {

@@ -1,9 +1,9 @@
-#include <cyxp2p/ratelimit/errc.hpp>
+#include <set>
+#include <string>
 
 #include <gtest/gtest.h>
 
-#include <set>
-#include <string>
+#include <cyxp2p/ratelimit/errc.hpp>
 
 namespace cyxp2p::ratelimit {
 namespace {

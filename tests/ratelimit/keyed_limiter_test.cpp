@@ -1,8 +1,8 @@
-#include <cyxp2p/ratelimit/keyed_limiter.hpp>
+#include <string>
 
 #include <gtest/gtest.h>
 
-#include <string>
+#include <cyxp2p/ratelimit/keyed_limiter.hpp>
 
 namespace cyxp2p::ratelimit {
 namespace {
@@ -11,9 +11,13 @@ using namespace std::chrono_literals;
 using ns = std::chrono::nanoseconds;
 constexpr ns T = 5'000s;
 
-KeyedLimits limits(Rate rate, std::size_t max_keys, std::size_t shards = 1) { return {rate, max_keys, shards}; }
+KeyedLimits limits(Rate rate, std::size_t max_keys, std::size_t shards = 1) {
+    return {rate, max_keys, shards};
+}
 
-Address v4(std::uint8_t a, std::uint8_t b, std::uint8_t c, std::uint8_t d) { return Address::v4({a, b, c, d}); }
+Address v4(std::uint8_t a, std::uint8_t b, std::uint8_t c, std::uint8_t d) {
+    return Address::v4({a, b, c, d});
+}
 Address v6(std::uint16_t g0, std::uint16_t g3, std::uint16_t g7) {
     std::array<std::uint8_t, 16> b{};
     b[0] = static_cast<std::uint8_t>(g0 >> 8);

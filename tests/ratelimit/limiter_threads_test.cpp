@@ -1,13 +1,13 @@
 // Several threads on one KeyedLimiter / ConnectionLimiter: exact totals, and clean under ThreadSanitizer.
-#include <cyxp2p/ratelimit/connection_limiter.hpp>
-#include <cyxp2p/ratelimit/keyed_limiter.hpp>
-
-#include <gtest/gtest.h>
-
 #include <atomic>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <gtest/gtest.h>
+
+#include <cyxp2p/ratelimit/connection_limiter.hpp>
+#include <cyxp2p/ratelimit/keyed_limiter.hpp>
 
 namespace cyxp2p::ratelimit {
 namespace {
@@ -30,8 +30,10 @@ TEST(KeyedLimiterThreads, SameKeyAdmitsExactlyTheBurst) {
     run_threads([&](int) {
         for (int i = 0; i < 10'000; ++i) {
             const Decision d = l.try_acquire("shared", T);
-            if (d) ++allowed;
-            else if (d.reason == errc::rate_limited) ++limited;
+            if (d)
+                ++allowed;
+            else if (d.reason == errc::rate_limited)
+                ++limited;
         }
     });
     EXPECT_EQ(allowed.load(), 1000);

@@ -1,10 +1,10 @@
-#include <cyxp2p/ratelimit/token_bucket.hpp>
-
-#include <gtest/gtest.h>
-
 #include <cstdint>
 #include <limits>
 #include <random>
+
+#include <gtest/gtest.h>
+
+#include <cyxp2p/ratelimit/token_bucket.hpp>
 
 namespace cyxp2p::ratelimit {
 namespace {
@@ -138,10 +138,11 @@ TEST(TokenBucket, FractionalRateIsExactOverALongRun) {
 
 TEST(TokenBucket, MillionRequestsAtVariedRatesStayWithinATenthOfAPercent) {
     // Demand always exceeds supply (3x to 20x, changing every 100k requests); arrivals are jittered
-    // uniformly in [0, 2 x mean gap], so no gap is as long as one token and, with burst >= 2, the bucket never
-    // overflows and wastes credit. Admitted must then be rate x time + burst: never above, at most 0.1% below.
-    const Rate rates[] = {{100, 1s, 50}, {1000, 1s, 2}, {3, 1s, 10}, {7, 3s, 5}, {10'000'000, 1s, 1000},
-                          {3, 1us, 64}};
+    // uniformly in [0, 2 x mean gap], so no gap is as long as one token and, with burst >= 2, the bucket
+    // never overflows and wastes credit. Admitted must then be rate x time + burst: never above, at most 0.1%
+    // below.
+    const Rate rates[] = {{100, 1s, 50}, {1000, 1s, 2},          {3, 1s, 10},
+                          {7, 3s, 5},    {10'000'000, 1s, 1000}, {3, 1us, 64}};
     const double overloads[] = {3, 10, 4, 20, 5, 3, 8, 12, 6, 3};
     for (const Rate& r : rates) {
         TokenBucket b(r);
@@ -159,7 +160,8 @@ TEST(TokenBucket, MillionRequestsAtVariedRatesStayWithinATenthOfAPercent) {
         }
         // elapsed x tokens stays far below 2^64 for these rates (at most ~1e15).
         const auto elapsed = static_cast<std::uint64_t>((now - T).count());
-        const std::uint64_t expected = elapsed * r.tokens / static_cast<std::uint64_t>(r.period.count()) + r.burst;
+        const std::uint64_t expected =
+            elapsed * r.tokens / static_cast<std::uint64_t>(r.period.count()) + r.burst;
         EXPECT_LE(admitted, expected) << r.tokens << "/" << r.period.count();
         EXPECT_GE(static_cast<double>(admitted), 0.999 * static_cast<double>(expected))
             << r.tokens << "/" << r.period.count();

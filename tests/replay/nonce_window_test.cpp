@@ -1,11 +1,11 @@
-#include <cyxp2p/replay/nonce_window.hpp>
-
-#include "nonce_helpers.hpp"
+#include <limits>
+#include <string>
 
 #include <gtest/gtest.h>
 
-#include <limits>
-#include <string>
+#include <cyxp2p/replay/nonce_window.hpp>
+
+#include "nonce_helpers.hpp"
 
 namespace cyxp2p::replay {
 namespace {
@@ -178,7 +178,8 @@ TEST(NonceWindow, ManyKeysDoNotEvictOneAnothersNonces) {
 
 TEST(NonceWindow, TenThousandKeysAllRemembered) {
     NonceWindow w(small(20000, 16));
-    for (std::uint64_t i = 0; i < 10000; ++i) ASSERT_TRUE(w.check("peer" + std::to_string(i), nonce(i), T, T));
+    for (std::uint64_t i = 0; i < 10000; ++i)
+        ASSERT_TRUE(w.check("peer" + std::to_string(i), nonce(i), T, T));
     for (std::uint64_t i = 0; i < 10000; ++i)
         ASSERT_EQ(w.check("peer" + std::to_string(i), nonce(i), T, T).reason, errc::duplicate_nonce) << i;
     EXPECT_EQ(w.size(), 10000u);

@@ -1,14 +1,14 @@
 // Several threads on one NonceWindow: exact totals, and clean under ThreadSanitizer.
-#include <cyxp2p/replay/nonce_window.hpp>
-
-#include "nonce_helpers.hpp"
-
-#include <gtest/gtest.h>
-
 #include <atomic>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <gtest/gtest.h>
+
+#include <cyxp2p/replay/nonce_window.hpp>
+
+#include "nonce_helpers.hpp"
 
 namespace cyxp2p::replay {
 namespace {
@@ -41,8 +41,10 @@ TEST(NonceWindowThreads, SameKeySameNoncesEachAcceptedExactlyOnce) {
             // Each thread walks the same nonces from a different starting point, so they collide.
             const std::uint64_t n = (i + static_cast<std::uint64_t>(t) * 5000) % kNonces;
             const Verdict v = w.check("shared", nonce(n), T, T + ns(static_cast<std::int64_t>(i)));
-            if (v) ++accepted;
-            else if (v.reason == errc::duplicate_nonce) ++duplicates;
+            if (v)
+                ++accepted;
+            else if (v.reason == errc::duplicate_nonce)
+                ++duplicates;
         }
     });
     EXPECT_EQ(accepted.load(), kNonces);
@@ -72,8 +74,10 @@ TEST(NonceWindowThreads, FullWindowAdmitsExactlyItsCapacity) {
     run_threads([&](int t) {
         for (std::uint64_t i = 0; i < 1000; ++i) {
             const Verdict v = w.check("k", nonce(i, static_cast<std::uint64_t>(t) + 1), T, T);
-            if (v) ++accepted;
-            else if (v.reason == errc::window_full) ++full;
+            if (v)
+                ++accepted;
+            else if (v.reason == errc::window_full)
+                ++full;
         }
     });
     EXPECT_EQ(accepted.load(), 1000u);

@@ -1,10 +1,10 @@
-#include <cyxp2p/replay/sequence_window.hpp>
-
-#include <gtest/gtest.h>
-
 #include <limits>
 #include <random>
 #include <set>
+
+#include <gtest/gtest.h>
+
+#include <cyxp2p/replay/sequence_window.hpp>
 
 namespace cyxp2p::replay {
 namespace {
@@ -107,15 +107,20 @@ TEST(SequenceWindow, MatchesAReferenceModel) {
             const auto r = rng() % 100;
             std::uint64_t s;
             if (r < 2) base += rng() % (4 * bits);  // jump
-            if (r < 50) s = base + rng() % 64;
-            else if (r < 90) s = base > bits ? base - rng() % bits : rng() % (base + 1);
-            else s = seen.empty() ? base : *std::next(seen.begin(), static_cast<long>(rng() % seen.size()));
+            if (r < 50)
+                s = base + rng() % 64;
+            else if (r < 90)
+                s = base > bits ? base - rng() % bits : rng() % (base + 1);
+            else
+                s = seen.empty() ? base : *std::next(seen.begin(), static_cast<long>(rng() % seen.size()));
             if (r % 7 == 0) ++base;
 
             errc want{};
             if (!seen.empty() && s <= top) {
-                if (top - s > w.window()) want = errc::sequence_too_old;
-                else if (seen.count(s) != 0) want = errc::duplicate_sequence;
+                if (top - s > w.window())
+                    want = errc::sequence_too_old;
+                else if (seen.count(s) != 0)
+                    want = errc::duplicate_sequence;
             }
             ASSERT_EQ(w.check(s).reason, want) << "bits " << bits << " step " << i << " seq " << s;
             ASSERT_EQ(w.accept(s).reason, want) << "bits " << bits << " step " << i << " seq " << s;

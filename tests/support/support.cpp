@@ -4,7 +4,6 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
@@ -16,6 +15,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include <sys/wait.h>
+
 extern char** environ;
 
 namespace cyxp2p::test {
@@ -24,7 +25,8 @@ ProcessResult run(const std::vector<std::string>& argv, std::string_view input,
                   std::chrono::milliseconds timeout) {
     ProcessResult r;
     int in_pipe[2], out_pipe[2], err_pipe[2];
-    if (pipe2(in_pipe, O_CLOEXEC) != 0 || pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0) {
+    if (pipe2(in_pipe, O_CLOEXEC) != 0 || pipe2(out_pipe, O_CLOEXEC) != 0 ||
+        pipe2(err_pipe, O_CLOEXEC) != 0) {
         r.err = "pipe failed";
         return r;
     }
@@ -60,7 +62,8 @@ ProcessResult run(const std::vector<std::string>& argv, std::string_view input,
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     bool out_open = true, err_open = true;
     while (out_open || err_open) {
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline -
+                                                                          std::chrono::steady_clock::now());
         if (left.count() <= 0) {
             r.timed_out = true;
             kill(pid, SIGKILL);
@@ -95,8 +98,10 @@ ProcessResult run(const std::vector<std::string>& argv, std::string_view input,
     close(err_pipe[0]);
     int status = 0;
     waitpid(pid, &status, 0);
-    if (WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
-    else if (WIFSIGNALED(status)) r.exit_code = 128 + WTERMSIG(status);
+    if (WIFEXITED(status))
+        r.exit_code = WEXITSTATUS(status);
+    else if (WIFSIGNALED(status))
+        r.exit_code = 128 + WTERMSIG(status);
     return r;
 }
 
@@ -134,7 +139,8 @@ std::string BackgroundProcess::output() const {
     return s.str();
 }
 
-std::optional<std::string> BackgroundProcess::wait_for_line(std::string_view prefix, std::chrono::milliseconds timeout) {
+std::optional<std::string> BackgroundProcess::wait_for_line(std::string_view prefix,
+                                                            std::chrono::milliseconds timeout) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < deadline) {
         std::istringstream lines(output());
@@ -147,7 +153,8 @@ std::optional<std::string> BackgroundProcess::wait_for_line(std::string_view pre
             return std::nullopt;
         }
         if (status_ >= 0) return std::nullopt;
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));  // polling a child's output, not faking time
+        std::this_thread::sleep_for(
+            std::chrono::milliseconds(20));  // polling a child's output, not faking time
     }
     return std::nullopt;
 }
@@ -181,9 +188,15 @@ TempDir::~TempDir() {
     std::filesystem::remove_all(path_, ec);
 }
 
-std::filesystem::path source_dir() { return CYXP2P_SOURCE_DIR; }
-std::filesystem::path binary_dir() { return CYXP2P_BINARY_DIR; }
-std::filesystem::path tool(std::string_view name) { return binary_dir() / "tools" / name; }
+std::filesystem::path source_dir() {
+    return CYXP2P_SOURCE_DIR;
+}
+std::filesystem::path binary_dir() {
+    return CYXP2P_BINARY_DIR;
+}
+std::filesystem::path tool(std::string_view name) {
+    return binary_dir() / "tools" / name;
+}
 
 std::filesystem::path interop_dir() {
     auto dir = source_dir() / "tests" / "interop";

@@ -25,7 +25,7 @@ ProcessResult run(const std::vector<std::string>& argv, std::string_view input =
 /// A program running in the background (a node under test). Its stdout and stderr go to a file; the
 /// destructor kills it if it is still running.
 class BackgroundProcess {
-public:
+  public:
     explicit BackgroundProcess(const std::vector<std::string>& argv);
     ~BackgroundProcess();
     BackgroundProcess(const BackgroundProcess&) = delete;
@@ -39,7 +39,7 @@ public:
     int stop(int signal, std::chrono::milliseconds timeout = std::chrono::seconds(30));
     std::string output() const;
 
-private:
+  private:
     int pid_ = -1;
     std::filesystem::path log_;
     int status_ = -1;
@@ -47,7 +47,7 @@ private:
 
 /// A fresh directory under $TMPDIR, removed with everything in it on destruction.
 class TempDir {
-public:
+  public:
     TempDir();
     ~TempDir();
     TempDir(const TempDir&) = delete;
@@ -55,7 +55,7 @@ public:
     const std::filesystem::path& path() const { return path_; }
     std::filesystem::path operator/(std::string_view name) const { return path_ / name; }
 
-private:
+  private:
     std::filesystem::path path_;
 };
 

@@ -2,7 +2,6 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <support.hpp>
-
 #include <sys/stat.h>
 
 namespace test = cyxp2p::test;
@@ -14,7 +13,9 @@ namespace {
 
 constexpr const char* kNow = "1764000000";
 
-std::string probe() { return test::tool("p2p-probe").string(); }
+std::string probe() {
+    return test::tool("p2p-probe").string();
+}
 
 mode_t mode_of(const std::filesystem::path& p) {
     struct stat st {};
@@ -28,7 +29,7 @@ std::string trim(std::string s) {
 }
 
 class AuthCli : public ::testing::TestWithParam<std::string> {
-protected:
+  protected:
     void SetUp() override {
         auto r = run({probe(), "key", "new", "--alg", GetParam(), "--kid", "cs-1", "--out", key().string()});
         ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -36,17 +37,29 @@ protected:
     std::filesystem::path key() const { return tmp / "cs.jwk"; }
     std::filesystem::path jwks() const { return tmp / "cs.jwks"; }
     std::string mint(std::vector<std::string> extra = {}) {
-        std::vector<std::string> argv{probe(), "token", "mint", "--key", key().string(), "--sub", "user-1",
-                                      "--node-id", "node-a", "--session-id", "s-1", "--scope",
-                                      "job:execute,metrics:read", "--now", kNow};
+        std::vector<std::string> argv{probe(),
+                                      "token",
+                                      "mint",
+                                      "--key",
+                                      key().string(),
+                                      "--sub",
+                                      "user-1",
+                                      "--node-id",
+                                      "node-a",
+                                      "--session-id",
+                                      "s-1",
+                                      "--scope",
+                                      "job:execute,metrics:read",
+                                      "--now",
+                                      kNow};
         argv.insert(argv.end(), extra.begin(), extra.end());
         auto r = run(argv);
         EXPECT_EQ(r.exit_code, 0) << r.err;
         return trim(r.out);
     }
     test::ProcessResult verify(const std::string& token, std::vector<std::string> extra = {}) {
-        std::vector<std::string> argv{probe(), "token", "verify", "--keys", jwks().string(), "--node-id", "node-a",
-                                      "--now", kNow};
+        std::vector<std::string> argv{probe(),     "token",  "verify", "--keys", jwks().string(),
+                                      "--node-id", "node-a", "--now",  kNow};
         argv.insert(argv.end(), extra.begin(), extra.end());
         argv.push_back(token);
         return run(argv);
@@ -82,8 +95,9 @@ TEST_P(AuthCli, MintThenVerifyPrintsTheClaims) {
     EXPECT_EQ(out["claims"]["scope"], json({"job:execute", "metrics:read"}));
     EXPECT_EQ(out["claims"]["exp"].get<std::int64_t>() - out["claims"]["iat"].get<std::int64_t>(), 3600);
     // From standard input, with echo's newline.
-    auto s = run({probe(), "token", "verify", "--keys", jwks().string(), "--node-id", "node-a", "--now", kNow, "-"},
-                 token + "\n");
+    auto s = run(
+        {probe(), "token", "verify", "--keys", jwks().string(), "--node-id", "node-a", "--now", kNow, "-"},
+        token + "\n");
     EXPECT_EQ(s.exit_code, 0) << s.err;
     EXPECT_EQ(json::parse(s.out)["sub"], "user-1");
 }
@@ -95,8 +109,8 @@ TEST_P(AuthCli, VerifyFailureGivesExit13AndTheCodeName) {
     auto j = json::parse(expired.out);
     EXPECT_EQ(j["ok"], false);
     EXPECT_EQ(j["error"], "expired");
-    auto wrong = run({probe(), "token", "verify", "--keys", jwks().string(), "--node-id", "node-b", "--now", kNow,
-                      token});
+    auto wrong = run(
+        {probe(), "token", "verify", "--keys", jwks().string(), "--node-id", "node-b", "--now", kNow, token});
     EXPECT_EQ(wrong.exit_code, 13);
     EXPECT_NE(wrong.err.find("wrong_node"), std::string::npos) << wrong.err;
     auto tampered = token;
@@ -108,7 +122,8 @@ TEST_P(AuthCli, VerifyFailureGivesExit13AndTheCodeName) {
 }
 
 TEST_P(AuthCli, MintRefusesATokenLongerThanAnHour) {
-    auto r = run({probe(), "token", "mint", "--key", key().string(), "--sub", "u", "--node-id", "n", "--ttl", "3601"});
+    auto r = run(
+        {probe(), "token", "mint", "--key", key().string(), "--sub", "u", "--node-id", "n", "--ttl", "3601"});
     EXPECT_EQ(r.exit_code, 4);
     EXPECT_NE(r.err.find("lifetime_too_long"), std::string::npos) << r.err;
 }
@@ -139,10 +154,12 @@ TEST(AuthCliKeys, SecretKeyReadableByOthersIsRefused) {
     EXPECT_EQ(r.exit_code, 4);
     EXPECT_NE(r.err.find("key_file_permissions"), std::string::npos) << r.err;
     ::chmod((tmp / "k.jwks").c_str(), 0644);
-    auto v = run({probe(), "token", "verify", "--keys", (tmp / "k.jwks").string(), "--node-id", "n", "x.y.z"});
+    auto v =
+        run({probe(), "token", "verify", "--keys", (tmp / "k.jwks").string(), "--node-id", "n", "x.y.z"});
     EXPECT_EQ(v.exit_code, 4);
     EXPECT_NE(v.err.find("key_file_permissions"), std::string::npos) << v.err;
-    auto missing = run({probe(), "token", "verify", "--keys", (tmp / "nope").string(), "--node-id", "n", "x.y.z"});
+    auto missing =
+        run({probe(), "token", "verify", "--keys", (tmp / "nope").string(), "--node-id", "n", "x.y.z"});
     EXPECT_EQ(missing.exit_code, 3);
 }
 

@@ -1,9 +1,9 @@
 // p2p-probe bench against a p2p-node run, as bench/run drives it: tiny sizes, sane output.
+#include <random>
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <support.hpp>
-
-#include <random>
 
 namespace test = cyxp2p::test;
 using test::run;
@@ -11,8 +11,12 @@ using test::TempDir;
 
 namespace {
 
-std::string probe() { return test::tool("p2p-probe").string(); }
-std::string node() { return test::tool("p2p-node").string(); }
+std::string probe() {
+    return test::tool("p2p-probe").string();
+}
+std::string node() {
+    return test::tool("p2p-node").string();
+}
 
 std::string trim(std::string s) {
     while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
@@ -20,32 +24,38 @@ std::string trim(std::string s) {
 }
 
 class BenchCli : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
-        ASSERT_EQ(run({node(), "init", "--identity", (tmp_ / "id").string(), "--node-id", "node-bench"}).exit_code, 0);
-        ASSERT_EQ(run({probe(), "key", "new", "--alg", "EdDSA", "--kid", "cs", "--out", (tmp_ / "cs.jwk").string()}).exit_code, 0);
+        ASSERT_EQ(
+            run({node(), "init", "--identity", (tmp_ / "id").string(), "--node-id", "node-bench"}).exit_code,
+            0);
+        ASSERT_EQ(
+            run({probe(), "key", "new", "--alg", "EdDSA", "--kid", "cs", "--out", (tmp_ / "cs.jwk").string()})
+                .exit_code,
+            0);
         std::filesystem::create_directory(tmp_ / "serve");
         std::mt19937 rng(11);
         std::string data(700'000, '\0');  // three 256 KiB leaves
         for (auto& c : data) c = static_cast<char>(rng());
         test::write_file(tmp_ / "serve" / "data.bin", data);
         cid_ = trim(run({probe(), "cid", (tmp_ / "serve" / "data.bin").string()}).out);
-        auto t = run({probe(), "token", "mint", "--key", (tmp_ / "cs.jwk").string(), "--sub", "bench", "--node-id",
-                      "node-bench", "--scope", "content:read"});
+        auto t = run({probe(), "token", "mint", "--key", (tmp_ / "cs.jwk").string(), "--sub", "bench",
+                      "--node-id", "node-bench", "--scope", "content:read"});
         ASSERT_EQ(t.exit_code, 0) << t.err;
         test::write_file(tmp_ / "token", t.out);
         // Handshake loops open connections faster than the default per-address rate allows.
         node_ = std::make_unique<test::BackgroundProcess>(std::vector<std::string>{
-            node(), "run", "--identity", (tmp_ / "id").string(), "--keys", (tmp_ / "cs.jwks").string(), "--listen",
-            "127.0.0.1:0", "--serve", (tmp_ / "serve").string(), "--threads", "1", "--new-connections-per-address",
-            "1000/1000"});
+            node(), "run", "--identity", (tmp_ / "id").string(), "--keys", (tmp_ / "cs.jwks").string(),
+            "--listen", "127.0.0.1:0", "--serve", (tmp_ / "serve").string(), "--threads", "1",
+            "--new-connections-per-address", "1000/1000"});
         ASSERT_TRUE(node_->wait_for_line("ready")) << node_->output();
         target_ = "127.0.0.1:" + trim(node_->wait_for_line("listening 127.0.0.1:").value_or(""));
         pin_ = trim(node_->wait_for_line("pin ").value_or(""));
     }
 
     std::vector<std::string> bench(std::vector<std::string> extra) {
-        std::vector<std::string> argv = {probe(), "bench", target_, "--pin", pin_, "--token", (tmp_ / "token").string()};
+        std::vector<std::string> argv = {
+            probe(), "bench", target_, "--pin", pin_, "--token", (tmp_ / "token").string()};
         argv.insert(argv.end(), extra.begin(), extra.end());
         return argv;
     }
@@ -91,8 +101,9 @@ TEST_F(BenchCli, TextOutputAndUsageErrors) {
     EXPECT_EQ(run(bench({"--cid", cid_, "--handshakes", "3"})).exit_code, 2);
     EXPECT_EQ(run(bench({"--cid", cid_, "--streams", "0"})).exit_code, 2);
     // A wrong pin fails as a pin mismatch (exit 12), before any token is sent.
-    auto wrong = run({probe(), "bench", target_, "--pin", "sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
-                      "--token", (tmp_ / "token").string(), "--handshakes", "1"});
+    auto wrong = run({probe(), "bench", target_, "--pin",
+                      "sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "--token",
+                      (tmp_ / "token").string(), "--handshakes", "1"});
     EXPECT_EQ(wrong.exit_code, 12) << wrong.err;
 }
 

@@ -1,8 +1,8 @@
 // p2p-probe cid / car export|verify|extract, run as a user would.
+#include <filesystem>
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
-
-#include <filesystem>
 
 #include "support.hpp"
 
@@ -11,7 +11,9 @@ using cyxp2p::test::run;
 
 namespace {
 
-std::string probe() { return cyxp2p::test::tool("p2p-probe").string(); }
+std::string probe() {
+    return cyxp2p::test::tool("p2p-probe").string();
+}
 
 std::string pattern(std::size_t n) {
     std::string s(n, '\0');
@@ -80,7 +82,8 @@ TEST(ContentCli, CarExportVerifyExtract) {
     ASSERT_EQ(r.exit_code, 0) << r.err;
     const std::string root = r.out.substr(0, r.out.size() - 1);
     EXPECT_EQ(run({probe(), "cid", "--chunk-size", "1024", (dir / "model.bin").string()}).out, r.out);
-    EXPECT_EQ(std::distance(fs::directory_iterator(dir.path()), fs::directory_iterator{}), 2);  // no scratch left
+    EXPECT_EQ(std::distance(fs::directory_iterator(dir.path()), fs::directory_iterator{}),
+              2);  // no scratch left
 
     r = run({probe(), "car", "verify", car, "--root", root, "--json"});
     ASSERT_EQ(r.exit_code, 0) << r.err;

@@ -1,12 +1,12 @@
 // p2p-node run and p2p-probe connect | ping | fetch, as operators and engineers run them.
+#include <signal.h>
+
+#include <random>
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <support.hpp>
-
-#include <signal.h>
 #include <sys/stat.h>
-
-#include <random>
 
 namespace test = cyxp2p::test;
 using test::run;
@@ -15,8 +15,12 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::string probe() { return test::tool("p2p-probe").string(); }
-std::string node() { return test::tool("p2p-node").string(); }
+std::string probe() {
+    return test::tool("p2p-probe").string();
+}
+std::string node() {
+    return test::tool("p2p-node").string();
+}
 
 std::string trim(std::string s) {
     while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
@@ -24,10 +28,15 @@ std::string trim(std::string s) {
 }
 
 class NodeCli : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
-        ASSERT_EQ(run({node(), "init", "--identity", (tmp_ / "id").string(), "--node-id", "node-cli"}).exit_code, 0);
-        ASSERT_EQ(run({probe(), "key", "new", "--alg", "EdDSA", "--kid", "cs", "--out", (tmp_ / "cs.jwk").string()}).exit_code, 0);
+        ASSERT_EQ(
+            run({node(), "init", "--identity", (tmp_ / "id").string(), "--node-id", "node-cli"}).exit_code,
+            0);
+        ASSERT_EQ(
+            run({probe(), "key", "new", "--alg", "EdDSA", "--kid", "cs", "--out", (tmp_ / "cs.jwk").string()})
+                .exit_code,
+            0);
         std::filesystem::create_directory(tmp_ / "serve");
         std::mt19937 rng(7);
         std::string data(1'500'000, '\0');
@@ -38,8 +47,8 @@ protected:
     }
 
     std::string mint(const std::string& node_id, const std::string& scope = "content:read,job:execute") {
-        auto r = run({probe(), "token", "mint", "--key", (tmp_ / "cs.jwk").string(), "--sub", "user-1", "--node-id",
-                      node_id, "--scope", scope});
+        auto r = run({probe(), "token", "mint", "--key", (tmp_ / "cs.jwk").string(), "--sub", "user-1",
+                      "--node-id", node_id, "--scope", scope});
         EXPECT_EQ(r.exit_code, 0) << r.err;
         const auto path = tmp_ / ("token-" + node_id + "-" + std::to_string(tokens_++));
         test::write_file(path, r.out);
@@ -47,9 +56,12 @@ protected:
     }
 
     std::unique_ptr<test::BackgroundProcess> start(std::vector<std::string> extra = {}) {
-        std::vector<std::string> argv = {node(), "run", "--identity", (tmp_ / "id").string(), "--keys",
-                                         (tmp_ / "cs.jwks").string(), "--listen", "127.0.0.1:0", "--serve",
-                                         (tmp_ / "serve").string(), "--threads", "1"};
+        std::vector<std::string> argv = {node(),       "run",
+                                         "--identity", (tmp_ / "id").string(),
+                                         "--keys",     (tmp_ / "cs.jwks").string(),
+                                         "--listen",   "127.0.0.1:0",
+                                         "--serve",    (tmp_ / "serve").string(),
+                                         "--threads",  "1"};
         argv.insert(argv.end(), extra.begin(), extra.end());
         auto p = std::make_unique<test::BackgroundProcess>(argv);
         auto ready = p->wait_for_line("ready");
@@ -109,15 +121,20 @@ TEST_F(NodeCli, FailureClassesHaveTheirExitCodes) {
     EXPECT_EQ(pin.exit_code, 12);
     EXPECT_NE(pin.err.find(pin_), std::string::npos) << pin.err;  // actual
     EXPECT_NE(pin.err.find(wrong), std::string::npos);            // expected
-    auto other = run({probe(), "connect", target(), "--pin", pin_, "--token", mint("another-node"), "--json"});
+    auto other =
+        run({probe(), "connect", target(), "--pin", pin_, "--token", mint("another-node"), "--json"});
     EXPECT_EQ(other.exit_code, 13);
     EXPECT_EQ(nlohmann::json::parse(other.out)["error"], "wrong_node");
     auto refused = run({probe(), "connect", "127.0.0.1:1", "--pin", pin_, "--token", token_});
     EXPECT_EQ(refused.exit_code, 10);
     EXPECT_EQ(run({probe(), "connect", target(), "--token", token_}).exit_code, 2);  // no pin: refused
     // Rate limit: the first fetch spends the subject's only token, the second is refused with exit 14.
-    EXPECT_EQ(run({probe(), "fetch", target(), cid_, "-o", (tmp_ / "a").string(), "--pin", pin_, "--token", token_}).exit_code, 0);
-    auto limited = run({probe(), "fetch", target(), cid_, "-o", (tmp_ / "b").string(), "--pin", pin_, "--token", token_});
+    EXPECT_EQ(
+        run({probe(), "fetch", target(), cid_, "-o", (tmp_ / "a").string(), "--pin", pin_, "--token", token_})
+            .exit_code,
+        0);
+    auto limited = run(
+        {probe(), "fetch", target(), cid_, "-o", (tmp_ / "b").string(), "--pin", pin_, "--token", token_});
     EXPECT_EQ(limited.exit_code, 14) << limited.err;
     EXPECT_FALSE(std::filesystem::exists(tmp_ / "b"));
 }
@@ -125,13 +142,14 @@ TEST_F(NodeCli, FailureClassesHaveTheirExitCodes) {
 TEST_F(NodeCli, FetchWritesExactlyTheServedFile) {
     auto n = start();
     const auto dest = tmp_ / "fetched.bin";
-    auto r = run({probe(), "fetch", target(), cid_, "-o", dest.string(), "--pin", pin_, "--token", token_, "--json"});
+    auto r = run(
+        {probe(), "fetch", target(), cid_, "-o", dest.string(), "--pin", pin_, "--token", token_, "--json"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_EQ(nlohmann::json::parse(r.out)["verified"], true);
     EXPECT_EQ(test::read_file(dest), test::read_file(tmp_ / "serve" / "weights.bin"));
     // A token without content:read cannot fetch, and nothing is written.
-    auto forbidden = run({probe(), "fetch", target(), cid_, "-o", (tmp_ / "no.bin").string(), "--pin", pin_, "--token",
-                          mint("node-cli", "job:execute")});
+    auto forbidden = run({probe(), "fetch", target(), cid_, "-o", (tmp_ / "no.bin").string(), "--pin", pin_,
+                          "--token", mint("node-cli", "job:execute")});
     EXPECT_EQ(forbidden.exit_code, 13);
     EXPECT_FALSE(std::filesystem::exists(tmp_ / "no.bin"));
     auto ping = run({probe(), "ping", target(), "--pin", pin_, "--token", token_, "--count", "2", "--json"});
@@ -146,7 +164,8 @@ TEST_F(NodeCli, AFlippedByteInTheStoreIsAContentMismatchAndWritesNothing) {
     data[700'000] = static_cast<char>(data[700'000] ^ 0x20);
     test::write_file(tmp_ / "serve" / "weights.bin", data);
     const auto dest = tmp_ / "tampered.bin";
-    auto r = run({probe(), "fetch", target(), cid_, "-o", dest.string(), "--pin", pin_, "--token", token_, "--json"});
+    auto r = run(
+        {probe(), "fetch", target(), cid_, "-o", dest.string(), "--pin", pin_, "--token", token_, "--json"});
     EXPECT_EQ(r.exit_code, 15) << r.out << r.err;
     EXPECT_EQ(nlohmann::json::parse(r.out)["error"], "content_mismatch");
     EXPECT_FALSE(std::filesystem::exists(dest));
@@ -160,12 +179,15 @@ TEST_F(NodeCli, AFlippedByteInTheStoreIsAContentMismatchAndWritesNothing) {
 
 TEST_F(NodeCli, AnExpiredTokenIsRefusedWithItsReason) {
     auto n = start();
-    const auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-    auto minted = run({probe(), "token", "mint", "--key", (tmp_ / "cs.jwk").string(), "--sub", "user-1", "--node-id",
-                       "node-cli", "--now", std::to_string(now - 7200)});
+    const auto now =
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count();
+    auto minted = run({probe(), "token", "mint", "--key", (tmp_ / "cs.jwk").string(), "--sub", "user-1",
+                       "--node-id", "node-cli", "--now", std::to_string(now - 7200)});
     ASSERT_EQ(minted.exit_code, 0) << minted.err;
     test::write_file(tmp_ / "expired", minted.out);
-    auto r = run({probe(), "connect", target(), "--pin", pin_, "--token", (tmp_ / "expired").string(), "--json"});
+    auto r =
+        run({probe(), "connect", target(), "--pin", pin_, "--token", (tmp_ / "expired").string(), "--json"});
     EXPECT_EQ(r.exit_code, 13);
     auto j = nlohmann::json::parse(r.out);
     EXPECT_EQ(j["error"], "token_rejected");
@@ -174,30 +196,32 @@ TEST_F(NodeCli, AnExpiredTokenIsRefusedWithItsReason) {
 
 TEST_F(NodeCli, MisconfigurationStopsAtOnceWithAFix) {
     ASSERT_EQ(::chmod((tmp_ / "id" / "node.key").c_str(), 0644), 0);
-    auto perms = run({node(), "run", "--identity", (tmp_ / "id").string(), "--keys", (tmp_ / "cs.jwks").string()});
+    auto perms =
+        run({node(), "run", "--identity", (tmp_ / "id").string(), "--keys", (tmp_ / "cs.jwks").string()});
     EXPECT_EQ(perms.exit_code, 4);
     EXPECT_NE(perms.err.find("chmod 600"), std::string::npos) << perms.err;
     ASSERT_EQ(::chmod((tmp_ / "id" / "node.key").c_str(), 0600), 0);
     test::write_file(tmp_ / "bad.jwks", "{\"keys\": 5}");
-    auto jwks = run({node(), "run", "--identity", (tmp_ / "id").string(), "--keys", (tmp_ / "bad.jwks").string()});
+    auto jwks =
+        run({node(), "run", "--identity", (tmp_ / "id").string(), "--keys", (tmp_ / "bad.jwks").string()});
     EXPECT_EQ(jwks.exit_code, 4) << jwks.err;
     auto missing = run({node(), "run", "--keys", (tmp_ / "cs.jwks").string()});
     EXPECT_EQ(missing.exit_code, 2);
-    auto bad_flag = run({node(), "run", "--identity", (tmp_ / "id").string(), "--keys", (tmp_ / "cs.jwks").string(),
-                         "--max-streams", "lots"});
+    auto bad_flag = run({node(), "run", "--identity", (tmp_ / "id").string(), "--keys",
+                         (tmp_ / "cs.jwks").string(), "--max-streams", "lots"});
     EXPECT_EQ(bad_flag.exit_code, 2);
     EXPECT_NE(bad_flag.err.find("--max-streams"), std::string::npos);
     auto n = start();
-    auto in_use = run({node(), "run", "--identity", (tmp_ / "id").string(), "--keys", (tmp_ / "cs.jwks").string(),
-                       "--listen", target()});
+    auto in_use = run({node(), "run", "--identity", (tmp_ / "id").string(), "--keys",
+                       (tmp_ / "cs.jwks").string(), "--listen", target()});
     EXPECT_EQ(in_use.exit_code, 3);
     EXPECT_NE(in_use.err.find("address_in_use"), std::string::npos) << in_use.err;
 }
 
 TEST_F(NodeCli, ConfigFileFlagsAndPrintConfig) {
     test::write_file(tmp_ / "node.conf", "# limits\nmax-streams = 7\nthreads = 3\n");
-    auto r = run({node(), "run", "--identity", (tmp_ / "id").string(), "--keys", (tmp_ / "cs.jwks").string(), "--config",
-                  (tmp_ / "node.conf").string(), "--threads", "2", "--print-config"});
+    auto r = run({node(), "run", "--identity", (tmp_ / "id").string(), "--keys", (tmp_ / "cs.jwks").string(),
+                  "--config", (tmp_ / "node.conf").string(), "--threads", "2", "--print-config"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_NE(r.out.find("max-streams = 7\n"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("threads = 2\n"), std::string::npos);  // the flag wins over the file

@@ -2,7 +2,6 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <support.hpp>
-
 #include <sys/stat.h>
 
 namespace test = cyxp2p::test;
@@ -11,13 +10,18 @@ using test::TempDir;
 
 namespace {
 
-std::string probe() { return test::tool("p2p-probe").string(); }
-std::string node() { return test::tool("p2p-node").string(); }
+std::string probe() {
+    return test::tool("p2p-probe").string();
+}
+std::string node() {
+    return test::tool("p2p-node").string();
+}
 
 std::string pipeline(const std::filesystem::path& cert) {
-    auto r = run({"sh", "-c", "openssl x509 -in '" + cert.string() +
-                                  "' -pubkey -noout | openssl pkey -pubin -outform der | "
-                                  "openssl dgst -sha256 -binary | base64"});
+    auto r = run({"sh", "-c",
+                  "openssl x509 -in '" + cert.string() +
+                      "' -pubkey -noout | openssl pkey -pubin -outform der | "
+                      "openssl dgst -sha256 -binary | base64"});
     return "sha256//" + r.out;  // r.out ends in a newline, as p2p-probe's output must
 }
 
@@ -26,8 +30,12 @@ TEST(ProbePin, PrintsExactlyTheOpensslPipelineValue) {
     for (std::vector<std::string> key : {std::vector<std::string>{"-newkey", "rsa:2048"},
                                          {"-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"},
                                          {"-newkey", "ed25519"}}) {
-        std::vector<std::string> argv = {"openssl", "req", "-x509", "-nodes", "-subj", "/CN=t", "-days", "1",
-                                         "-keyout", (tmp / "k.pem").string(), "-out", (tmp / "c.pem").string()};
+        std::vector<std::string> argv = {"openssl", "req",
+                                         "-x509",   "-nodes",
+                                         "-subj",   "/CN=t",
+                                         "-days",   "1",
+                                         "-keyout", (tmp / "k.pem").string(),
+                                         "-out",    (tmp / "c.pem").string()};
         argv.insert(argv.end(), key.begin(), key.end());
         ASSERT_EQ(run(argv).exit_code, 0);
         auto r = run({probe(), "pin", (tmp / "c.pem").string()});

@@ -11,11 +11,15 @@ namespace {
 std::string g_program = "cyxp2p";
 }
 
-void set_program_name(std::string_view name) { g_program = std::string(name); }
-std::string_view program_name() { return g_program; }
+void set_program_name(std::string_view name) {
+    g_program = std::string(name);
+}
+std::string_view program_name() {
+    return g_program;
+}
 
 std::optional<Args> Args::parse(const std::vector<std::string>& argv, std::size_t first,
-                                 std::initializer_list<OptionSpec> spec, std::string& error) {
+                                std::initializer_list<OptionSpec> spec, std::string& error) {
     Args out;
     auto find = [&](std::string_view name) -> const OptionSpec* {
         if (name == "--json" || name == "--help") {
@@ -81,7 +85,9 @@ std::optional<std::string> Args::get(std::string_view name) const {
 
 int fail(const Args* args, Exit exit, std::string_view code, std::string_view message) {
     if (args != nullptr && args->json()) {
-        print_json({{"ok", false}, {"error", std::string(code)}, {"message", std::string(message)},
+        print_json({{"ok", false},
+                    {"error", std::string(code)},
+                    {"message", std::string(message)},
                     {"exit_code", static_cast<int>(exit)}});
     } else {
         std::cerr << g_program << ": " << message << " [" << code << "]\n";

@@ -1,8 +1,6 @@
 // Shared command-line plumbing for p2p-probe and p2p-node: option parsing, exit codes, --json output.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <initializer_list>
 #include <map>
 #include <optional>
@@ -11,22 +9,24 @@
 #include <system_error>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 namespace cyxp2p::tools {
 
 /// Exit codes, one per failure class; docs/tools.md documents them. Never renumber.
 enum class Exit : int {
     ok = 0,
-    failure = 1,          // internal or unclassified error
-    usage = 2,            // bad command line
-    io = 3,               // a file could not be read or written
-    bad_input = 4,        // malformed PEM, pin list, JWK, token syntax, CID, CAR ...
-    connect_failed = 10,  // TCP connect failed or timed out
-    tls_failed = 11,      // TLS handshake failed for another reason than the pin
-    pin_mismatch = 12,    // the peer's key is not in the pin set
-    token_rejected = 13,  // the token failed verification (reason in the message)
-    rate_limited = 14,    // the peer refused us for a limit
+    failure = 1,            // internal or unclassified error
+    usage = 2,              // bad command line
+    io = 3,                 // a file could not be read or written
+    bad_input = 4,          // malformed PEM, pin list, JWK, token syntax, CID, CAR ...
+    connect_failed = 10,    // TCP connect failed or timed out
+    tls_failed = 11,        // TLS handshake failed for another reason than the pin
+    pin_mismatch = 12,      // the peer's key is not in the pin set
+    token_rejected = 13,    // the token failed verification (reason in the message)
+    rate_limited = 14,      // the peer refused us for a limit
     content_mismatch = 15,  // bytes did not hash to the CID that named them
-    protocol_error = 16,  // the peer broke the wire protocol
+    protocol_error = 16,    // the peer broke the wire protocol
 };
 
 /// One option a command accepts. `takes_value` options are written `--name VALUE` or `--name=VALUE`.
@@ -37,7 +37,7 @@ struct OptionSpec {
 
 /// Parsed arguments of one (sub)command. Unknown options are a usage error, reported by parse().
 class Args {
-public:
+  public:
     /// Parses argv[first..]. `--json` and `--help` are always accepted.
     static std::optional<Args> parse(const std::vector<std::string>& argv, std::size_t first,
                                      std::initializer_list<OptionSpec> spec, std::string& error);
@@ -48,7 +48,7 @@ public:
     bool json() const { return has("--json"); }
     bool help() const { return has("--help"); }
 
-private:
+  private:
     std::map<std::string, std::string, std::less<>> options_;
     std::vector<std::string> positionals_;
 };

@@ -1,9 +1,9 @@
 // p2p-node: the reference CyxWiz Server Node daemon. See docs/tools.md.
 //   p2p-node init --identity DIR [--key-type ed25519|p256] [--node-id ID] [--force] [--json]
+#include <iostream>
+
 #include <cyxp2p/pinning/errc.hpp>
 #include <cyxp2p/pinning/identity.hpp>
-
-#include <iostream>
 
 #include "../common/cli.hpp"
 
@@ -39,16 +39,17 @@ constexpr const char* kInitUsage =
 
 int cmd_init(const std::vector<std::string>& argv) {
     std::string error;
-    auto args = Args::parse(argv, 2, {{"--identity", true}, {"--key-type", true}, {"--node-id", true},
-                                      {"--force", false}},
-                            error);
+    auto args = Args::parse(
+        argv, 2, {{"--identity", true}, {"--key-type", true}, {"--node-id", true}, {"--force", false}},
+        error);
     if (!args) return fail(nullptr, Exit::usage, "usage", error + "\n" + kInitUsage);
     if (args->help()) {
         std::cout << kInitUsage;
         return 0;
     }
     auto dir = args->get("--identity");
-    if (!dir || dir->empty() || !args->positionals().empty()) return fail(&*args, Exit::usage, "usage", kInitUsage);
+    if (!dir || dir->empty() || !args->positionals().empty())
+        return fail(&*args, Exit::usage, "usage", kInitUsage);
 
     pinning::IdentityOptions options;
     const std::string key_type = args->get("--key-type").value_or("ed25519");
@@ -57,21 +58,26 @@ int cmd_init(const std::vector<std::string>& argv) {
     } else if (key_type == "p256") {
         options.key_type = pinning::KeyType::p256;
     } else {
-        return fail(&*args, Exit::usage, "usage", "--key-type must be ed25519 or p256, not '" + key_type + "'");
+        return fail(&*args, Exit::usage, "usage",
+                    "--key-type must be ed25519 or p256, not '" + key_type + "'");
     }
     options.node_id = args->get("--node-id").value_or("");
     if (args->has("--node-id") && !pinning::valid_node_id(options.node_id)) {
-        return fail(&*args, Exit::usage, "bad_node_id",
-                    "--node-id '" + options.node_id + "': " + make_error_code(pinning::errc::bad_node_id).message());
+        return fail(
+            &*args, Exit::usage, "bad_node_id",
+            "--node-id '" + options.node_id + "': " + make_error_code(pinning::errc::bad_node_id).message());
     }
 
     std::error_code ec;
     auto identity = pinning::Identity::generate(options, ec);
-    if (!identity) return fail(&*args, Exit::failure, pinning::to_string(static_cast<pinning::errc>(ec.value())), ec.message());
+    if (!identity)
+        return fail(&*args, Exit::failure, pinning::to_string(static_cast<pinning::errc>(ec.value())),
+                    ec.message());
     ec = identity->save(*dir, args->has("--force"));
     if (ec) {
         const Exit exit = ec == pinning::errc::identity_exists ? Exit::usage : Exit::io;
-        return fail(&*args, exit, pinning::to_string(static_cast<pinning::errc>(ec.value())), *dir + ": " + ec.message());
+        return fail(&*args, exit, pinning::to_string(static_cast<pinning::errc>(ec.value())),
+                    *dir + ": " + ec.message());
     }
     if (args->json()) {
         cyxp2p::tools::print_json({{"node_id", identity->node_id()},
@@ -79,7 +85,8 @@ int cmd_init(const std::vector<std::string>& argv) {
                                    {"key_type", key_type},
                                    {"identity", *dir}});
     } else {
-        std::cout << "node_id " << identity->node_id() << '\n' << "pin " << identity->pin().to_string() << '\n';
+        std::cout << "node_id " << identity->node_id() << '\n'
+                  << "pin " << identity->pin().to_string() << '\n';
     }
     return 0;
 }

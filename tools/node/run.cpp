@@ -1,4 +1,8 @@
 // p2p-node run: the reference node daemon.
+#include <algorithm>
+#include <csignal>
+#include <iostream>
+
 #include <cyxp2p/auth/errc.hpp>
 #include <cyxp2p/auth/keyring.hpp>
 #include <cyxp2p/content/errc.hpp>
@@ -8,10 +12,6 @@
 #include <cyxp2p/net/node.hpp>
 #include <cyxp2p/pinning/errc.hpp>
 
-#include <algorithm>
-#include <csignal>
-#include <iostream>
-
 #include "../common/cli.hpp"
 #include "settings.hpp"
 
@@ -20,10 +20,13 @@ namespace {
 
 std::string usage() {
     std::string u =
-        "usage: p2p-node run --identity DIR --keys JWKS [--listen HOST:PORT] [--serve DIR] [--metrics HOST:PORT]\n"
-        "                    [--audit FILE] [--threads N] [--config FILE] [--print-config] [--LIMIT VALUE ...]\n"
+        "usage: p2p-node run --identity DIR --keys JWKS [--listen HOST:PORT] [--serve DIR] [--metrics "
+        "HOST:PORT]\n"
+        "                    [--audit FILE] [--threads N] [--config FILE] [--print-config] [--LIMIT VALUE "
+        "...]\n"
         "\n"
-        "Serves engines over TLS 1.3 (pinned by its identity key) with P2P-token authentication. Every setting\n"
+        "Serves engines over TLS 1.3 (pinned by its identity key) with P2P-token authentication. Every "
+        "setting\n"
         "can be given as a flag or as 'name = value' in --config FILE (flags win). SIGINT/SIGTERM drain\n"
         "gracefully. Settings and their defaults:\n\n";
     RunSettings defaults;
@@ -50,7 +53,9 @@ bool split_host_port(const std::string& hp, std::string& host, std::uint16_t& po
     return true;
 }
 
-void say(const std::string& line) { std::cout << line << std::endl; }
+void say(const std::string& line) {
+    std::cout << line << std::endl;
+}
 
 }  // namespace
 
@@ -90,7 +95,9 @@ int cmd_run(const std::vector<std::string>& argv) {
                 if (!v) return fail(nullptr, Exit::usage, "usage", a + " needs a value");
                 flags.emplace_back(s.name, *v);
             }
-            if (!known) return fail(nullptr, Exit::usage, "usage", "unknown option '" + a + "' (see p2p-node run --help)");
+            if (!known)
+                return fail(nullptr, Exit::usage, "usage",
+                            "unknown option '" + a + "' (see p2p-node run --help)");
         }
     }
     (void)json;
@@ -101,7 +108,9 @@ int cmd_run(const std::vector<std::string>& argv) {
     if (config_path) {
         std::error_code ec;
         auto text = read_input(*config_path, ec);
-        if (!text) return fail(nullptr, Exit::io, "io_error", "cannot read config " + *config_path + ": " + ec.message());
+        if (!text)
+            return fail(nullptr, Exit::io, "io_error",
+                        "cannot read config " + *config_path + ": " + ec.message());
         if (auto e = apply_config_file(rs, *text); !e.empty()) {
             return fail(nullptr, Exit::usage, "bad_config", *config_path + ": " + e);
         }
@@ -119,7 +128,8 @@ int cmd_run(const std::vector<std::string>& argv) {
         return 0;
     }
     if (rs.identity.empty() || rs.keys.empty()) {
-        return fail(nullptr, Exit::usage, "usage", "--identity and --keys are required (see p2p-node run --help)");
+        return fail(nullptr, Exit::usage, "usage",
+                    "--identity and --keys are required (see p2p-node run --help)");
     }
 
     // Everything that can be wrong with the configuration is found before the port is opened.
@@ -127,12 +137,15 @@ int cmd_run(const std::vector<std::string>& argv) {
     auto identity = pinning::Identity::load(rs.identity, ec);
     if (!identity) {
         const auto code = static_cast<pinning::errc>(ec.value());
-        const Exit exit = code == pinning::errc::key_file_permissions || code == pinning::errc::bad_pem ? Exit::bad_input : Exit::io;
+        const Exit exit = code == pinning::errc::key_file_permissions || code == pinning::errc::bad_pem
+                              ? Exit::bad_input
+                              : Exit::io;
         return fail(nullptr, exit, pinning::to_string(code), rs.identity + ": " + ec.message());
     }
     auto keys = auth::Keyring::load(rs.keys, ec);
     if (!keys || keys->empty()) {
-        return fail(nullptr, Exit::bad_input, ec ? auth::to_string(static_cast<auth::errc>(ec.value())) : "no_keys",
+        return fail(nullptr, Exit::bad_input,
+                    ec ? auth::to_string(static_cast<auth::errc>(ec.value())) : "no_keys",
                     rs.keys + ": " + (ec ? ec.message() : "the JWKS holds no usable key") +
                         " (expected the JWKS written by 'p2p-probe key new')");
     }
@@ -174,7 +187,8 @@ int cmd_run(const std::vector<std::string>& argv) {
         std::sort(files.begin(), files.end());
         for (const auto& f : files) {
             auto result = content::import_file(f, content::ImportOptions::kubo_default(), store->sink(f), ec);
-            if (!result) return fail(nullptr, Exit::io, "io_error", "import " + f.string() + ": " + ec.message());
+            if (!result)
+                return fail(nullptr, Exit::io, "io_error", "import " + f.string() + ": " + ec.message());
             served.emplace_back(f.filename().string(), result->root.to_string());
         }
         o.content = std::move(*store);
@@ -200,8 +214,8 @@ int cmd_run(const std::vector<std::string>& argv) {
             node.stop(std::chrono::milliseconds(0));
             return fail(nullptr, Exit::usage, "bad_value", "--metrics must be HOST:PORT");
         }
-        http = std::make_unique<net::HttpEndpoint>(mhost, mport, [&node] { return node.metrics().prometheus(); },
-                                                   [] { return true; });
+        http = std::make_unique<net::HttpEndpoint>(
+            mhost, mport, [&node] { return node.metrics().prometheus(); }, [] { return true; });
         if (auto e = http->start()) {
             node.stop(std::chrono::milliseconds(0));
             return fail(nullptr, Exit::io, "address_in_use", "--metrics " + rs.metrics + ": " + e.message());

@@ -2,8 +2,8 @@
 
 #include <charconv>
 #include <limits>
-#include <utility>
 #include <sstream>
+#include <utility>
 
 namespace cyxp2p::tools::node {
 namespace {
@@ -21,7 +21,8 @@ bool parse_uint(const std::string& v, T& out, T min = 0, T max = std::numeric_li
 // A setting backed by an unsigned integer field.
 template <class T>
 Setting uint_setting(std::string name, std::string help, T RunSettings::*field, T min = 0) {
-    return {std::move(name), std::move(help), [field](const RunSettings& s) { return std::to_string(s.*field); },
+    return {std::move(name), std::move(help),
+            [field](const RunSettings& s) { return std::to_string(s.*field); },
             [field, min](RunSettings& s, const std::string& v) { return parse_uint(v, s.*field, min); }};
 }
 
@@ -32,7 +33,8 @@ Setting nested_uint(std::string name, std::string help, std::function<T&(RunSett
             [ref, min](RunSettings& s, const std::string& v) { return parse_uint(v, ref(s), min); }};
 }
 
-Setting ms_setting(std::string name, std::string help, std::function<std::chrono::milliseconds&(RunSettings&)> ref) {
+Setting ms_setting(std::string name, std::string help,
+                   std::function<std::chrono::milliseconds&(RunSettings&)> ref) {
     return {std::move(name), std::move(help),
             [ref](const RunSettings& s) { return std::to_string(ref(const_cast<RunSettings&>(s)).count()); },
             [ref](RunSettings& s, const std::string& v) {
@@ -61,7 +63,8 @@ Setting rate_setting(std::string name, std::string help, std::function<ratelimit
             [ref](RunSettings& s, const std::string& v) {
                 const auto slash = v.find('/');
                 std::uint64_t rate = 0, burst = 0;
-                if (slash == std::string::npos || !parse_uint(v.substr(0, slash), rate, std::uint64_t{1}, std::uint64_t{1} << 30) ||
+                if (slash == std::string::npos ||
+                    !parse_uint(v.substr(0, slash), rate, std::uint64_t{1}, std::uint64_t{1} << 30) ||
                     !parse_uint(v.substr(slash + 1), burst, std::uint64_t{1}, std::uint64_t{1} << 30)) {
                     return false;
                 }
@@ -76,37 +79,82 @@ std::vector<Setting> make_settings() {
         text_setting("identity", "node identity directory (p2p-node init) [required]", &S::identity),
         text_setting("keys", "JWKS file of the Central Server's token keys [required]", &S::keys),
         text_setting("listen", "HOST:PORT to accept engines on (port 0: any free port)", &S::listen),
-        text_setting("serve", "directory whose files are served by CID (imported by reference, not copied)", &S::serve),
+        text_setting("serve", "directory whose files are served by CID (imported by reference, not copied)",
+                     &S::serve),
         text_setting("blocks", "blockstore directory (default: IDENTITY/blocks)", &S::blocks),
         text_setting("metrics", "HOST:PORT for GET /metrics and /healthz (default: off)", &S::metrics),
-        text_setting("audit", "append audit events to this file, one JSON object per line (default: off)", &S::audit),
+        text_setting("audit", "append audit events to this file, one JSON object per line (default: off)",
+                     &S::audit),
         uint_setting<unsigned>("threads", "I/O threads", &S::threads, 1),
         text_setting("issuer", "the only accepted token issuer", &S::issuer),
-        {"leeway-s", "clock leeway for token times, 0..60 s", [](const S& s) { return std::to_string(s.leeway_s); },
+        {"leeway-s", "clock leeway for token times, 0..60 s",
+         [](const S& s) { return std::to_string(s.leeway_s); },
          [](S& s, const std::string& v) { return parse_uint<std::int64_t>(v, s.leeway_s, 0, 60); }},
-        uint_setting<std::uint64_t>("tls-handshake-timeout-ms", "TLS handshake deadline", &S::tls_handshake_timeout_ms, 1),
-        uint_setting<std::uint64_t>("shutdown-timeout-ms", "wait at most this long for a peer's close_notify", &S::shutdown_timeout_ms, 1),
-        uint_setting<std::uint64_t>("drain-timeout-ms", "on SIGINT/SIGTERM: let open streams finish this long", &S::drain_timeout_ms, 0),
-        ms_setting("hello-timeout-ms", "HELLO must arrive this soon after TLS", [](S& s) -> auto& { return s.session.hello_timeout; }),
-        ms_setting("idle-timeout-ms", "close a session silent this long", [](S& s) -> auto& { return s.session.idle_timeout; }),
-        ms_setting("stream-drain-timeout-ms", "after GOAWAY, streams get this long", [](S& s) -> auto& { return s.session.drain_timeout; }),
-        nested_uint<std::uint32_t>("max-frame-size", "largest frame payload accepted (bytes)", [](S& s) -> auto& { return s.session.max_frame_size; }, 1024),
-        nested_uint<std::uint32_t>("max-message-size", "largest message accepted (bytes)", [](S& s) -> auto& { return s.session.max_message_size; }, 1024),
-        nested_uint<std::uint32_t>("max-streams", "concurrent streams per session", [](S& s) -> auto& { return s.session.max_concurrent_streams; }, 1),
-        nested_uint<std::uint32_t>("stream-window", "flow-control window per stream (bytes)", [](S& s) -> auto& { return s.session.initial_stream_window; }, 1024),
-        nested_uint<std::uint32_t>("session-window", "flow-control window per session (bytes)", [](S& s) -> auto& { return s.session.initial_session_window; }, 1024),
-        nested_uint<std::uint64_t>("max-reassembly-bytes", "bytes of incomplete messages held per session", [](S& s) -> auto& { return s.session.max_reassembly_bytes; }, 4096),
-        nested_uint<std::uint64_t>("max-session-bytes", "bytes an engine may send in one session", [](S& s) -> auto& { return s.session.max_session_bytes; }, 1),
-        nested_uint<std::size_t>("max-connections", "concurrent connections, all addresses", [](S& s) -> auto& { return s.rate.connections.max_connections; }, 1),
-        nested_uint<std::size_t>("max-connections-per-address", "concurrent connections per IPv4 /32 or IPv6 /64", [](S& s) -> auto& { return s.rate.connections.max_connections_per_address; }, 1),
-        nested_uint<std::size_t>("max-handshakes", "connections before HELLO_ACK, all addresses", [](S& s) -> auto& { return s.rate.connections.max_handshakes; }, 1),
-        nested_uint<std::size_t>("max-handshakes-per-address", "connections before HELLO_ACK, per address", [](S& s) -> auto& { return s.rate.connections.max_handshakes_per_address; }, 1),
-        rate_setting("new-connections-per-address", "new connections per second per address, RATE/BURST", [](S& s) -> auto& { return s.rate.connections.new_connections_per_address; }),
-        rate_setting("requests-per-peer", "stream opens per second per token subject, RATE/BURST", [](S& s) -> auto& { return s.rate.requests_per_peer.rate; }),
-        rate_setting("requests-per-method", "stream opens per second per method, RATE/BURST", [](S& s) -> auto& { return s.rate.requests_per_method.rate; }),
-        nested_uint<std::size_t>("nonce-capacity", "nonces remembered (sizing: peak nonces/s x (2 x skew + 1 s))", [](S& s) -> auto& { return s.replay.nonce_capacity; }, 1024),
+        uint_setting<std::uint64_t>("tls-handshake-timeout-ms", "TLS handshake deadline",
+                                    &S::tls_handshake_timeout_ms, 1),
+        uint_setting<std::uint64_t>("shutdown-timeout-ms", "wait at most this long for a peer's close_notify",
+                                    &S::shutdown_timeout_ms, 1),
+        uint_setting<std::uint64_t>("drain-timeout-ms",
+                                    "on SIGINT/SIGTERM: let open streams finish this long",
+                                    &S::drain_timeout_ms, 0),
+        ms_setting(
+            "hello-timeout-ms", "HELLO must arrive this soon after TLS",
+            [](S & s) -> auto& { return s.session.hello_timeout; }),
+        ms_setting(
+            "idle-timeout-ms", "close a session silent this long",
+            [](S & s) -> auto& { return s.session.idle_timeout; }),
+        ms_setting(
+            "stream-drain-timeout-ms", "after GOAWAY, streams get this long",
+            [](S & s) -> auto& { return s.session.drain_timeout; }),
+        nested_uint<std::uint32_t>(
+            "max-frame-size", "largest frame payload accepted (bytes)",
+            [](S & s) -> auto& { return s.session.max_frame_size; }, 1024),
+        nested_uint<std::uint32_t>(
+            "max-message-size", "largest message accepted (bytes)",
+            [](S & s) -> auto& { return s.session.max_message_size; }, 1024),
+        nested_uint<std::uint32_t>(
+            "max-streams", "concurrent streams per session",
+            [](S & s) -> auto& { return s.session.max_concurrent_streams; }, 1),
+        nested_uint<std::uint32_t>(
+            "stream-window", "flow-control window per stream (bytes)",
+            [](S & s) -> auto& { return s.session.initial_stream_window; }, 1024),
+        nested_uint<std::uint32_t>(
+            "session-window", "flow-control window per session (bytes)",
+            [](S & s) -> auto& { return s.session.initial_session_window; }, 1024),
+        nested_uint<std::uint64_t>(
+            "max-reassembly-bytes", "bytes of incomplete messages held per session",
+            [](S & s) -> auto& { return s.session.max_reassembly_bytes; }, 4096),
+        nested_uint<std::uint64_t>(
+            "max-session-bytes", "bytes an engine may send in one session",
+            [](S & s) -> auto& { return s.session.max_session_bytes; }, 1),
+        nested_uint<std::size_t>(
+            "max-connections", "concurrent connections, all addresses",
+            [](S & s) -> auto& { return s.rate.connections.max_connections; }, 1),
+        nested_uint<std::size_t>(
+            "max-connections-per-address", "concurrent connections per IPv4 /32 or IPv6 /64",
+            [](S & s) -> auto& { return s.rate.connections.max_connections_per_address; }, 1),
+        nested_uint<std::size_t>(
+            "max-handshakes", "connections before HELLO_ACK, all addresses",
+            [](S & s) -> auto& { return s.rate.connections.max_handshakes; }, 1),
+        nested_uint<std::size_t>(
+            "max-handshakes-per-address", "connections before HELLO_ACK, per address",
+            [](S & s) -> auto& { return s.rate.connections.max_handshakes_per_address; }, 1),
+        rate_setting(
+            "new-connections-per-address", "new connections per second per address, RATE/BURST",
+            [](S & s) -> auto& { return s.rate.connections.new_connections_per_address; }),
+        rate_setting(
+            "requests-per-peer", "stream opens per second per token subject, RATE/BURST",
+            [](S & s) -> auto& { return s.rate.requests_per_peer.rate; }),
+        rate_setting(
+            "requests-per-method", "stream opens per second per method, RATE/BURST",
+            [](S & s) -> auto& { return s.rate.requests_per_method.rate; }),
+        nested_uint<std::size_t>(
+            "nonce-capacity", "nonces remembered (sizing: peak nonces/s x (2 x skew + 1 s))",
+            [](S & s) -> auto& { return s.replay.nonce_capacity; }, 1024),
         {"replay-skew-s", "accepted clock difference for request timestamps, 1..300 s",
-         [](const S& s) { return std::to_string(std::chrono::duration_cast<std::chrono::seconds>(s.replay.skew).count()); },
+         [](const S& s) {
+             return std::to_string(std::chrono::duration_cast<std::chrono::seconds>(s.replay.skew).count());
+         },
          [](S& s, const std::string& v) {
              std::uint64_t x = 0;
              if (!parse_uint<std::uint64_t>(v, x, 1, 300)) return false;
@@ -142,7 +190,8 @@ std::string apply_config_file(RunSettings& s, const std::string& text) {
         for (const auto& st : settings()) {
             if (st.name != name) continue;
             known = true;
-            if (!st.set(s, value)) return "line " + std::to_string(n) + ": bad value for " + name + ": '" + value + "'";
+            if (!st.set(s, value))
+                return "line " + std::to_string(n) + ": bad value for " + name + ": '" + value + "'";
         }
         if (!known) return "line " + std::to_string(n) + ": unknown setting '" + name + "'";
     }

@@ -1,12 +1,12 @@
 // p2p-node run settings: every limit, its flag, its config-file key and its default, in one table.
 #pragma once
 
-#include <cyxp2p/net/node.hpp>
-
 #include <functional>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include <cyxp2p/net/node.hpp>
 
 namespace cyxp2p::tools::node {
 
@@ -15,9 +15,9 @@ struct RunSettings {
     std::string keys;
     std::string listen = "127.0.0.1:7400";
     std::string serve;
-    std::string blocks;     // default: IDENTITY/blocks
-    std::string metrics;    // HOST:PORT, empty: off
-    std::string audit;      // FILE, empty: off
+    std::string blocks;   // default: IDENTITY/blocks
+    std::string metrics;  // HOST:PORT, empty: off
+    std::string audit;    // FILE, empty: off
     std::uint64_t drain_timeout_ms = 10'000;
     unsigned threads = 2;
     std::string issuer{auth::kDefaultIssuer};

@@ -6,17 +6,17 @@
 //   --handshakes N                    N fresh connections (TCP + TLS 1.3 + HELLO with the token's JWT check
 //                                     and the node's replay check), each closed before the next; then N more
 //                                     resuming the TLS session the first one cached
-#include <cyxp2p/net/engine.hpp>
-#include <cyxp2p/pinning/errc.hpp>
-#include <cyxp2p/protocol/body.hpp>
-#include <cyxp2p/protocol/frame.hpp>
-
-#include <boost/asio/io_context.hpp>
-
 #include <chrono>
 #include <future>
 #include <iomanip>
 #include <iostream>
+
+#include <boost/asio/io_context.hpp>
+
+#include <cyxp2p/net/engine.hpp>
+#include <cyxp2p/pinning/errc.hpp>
+#include <cyxp2p/protocol/body.hpp>
+#include <cyxp2p/protocol/frame.hpp>
 
 #include "../common/cli.hpp"
 #include "commands.hpp"
@@ -29,7 +29,8 @@ using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
 constexpr const char* kUsage =
-    "usage: p2p-probe bench HOST:PORT --pin PINS --token FILE|- --cid CID [--bytes N] [--streams K] [--json]\n"
+    "usage: p2p-probe bench HOST:PORT --pin PINS --token FILE|- --cid CID [--bytes N] [--streams K] "
+    "[--json]\n"
     "       p2p-probe bench HOST:PORT --pin PINS --token FILE|- --handshakes N [--json]\n\n"
     "Measures one engine's view of a node. With --cid: bulk throughput of one session, K concurrent\n"
     "content.fetch streams of CID (a file the node serves, e.g. p2p-node run --serve DIR) restarted until N\n"
@@ -55,7 +56,9 @@ using Dialed = std::pair<std::error_code, std::shared_ptr<net::Connection>>;
 Dialed dial(asio::io_context& io, net::Engine& engine, const net::ConnectOptions& o) {
     std::promise<Dialed> p;
     auto f = p.get_future();
-    engine.async_connect(o, [&p](std::error_code ec, std::shared_ptr<net::Connection> c) { p.set_value({ec, std::move(c)}); });
+    engine.async_connect(o, [&p](std::error_code ec, std::shared_ptr<net::Connection> c) {
+        p.set_value({ec, std::move(c)});
+    });
     return wait(io, f);
 }
 
@@ -68,7 +71,8 @@ std::error_code close(asio::io_context& io, net::Connection& c) {
 
 int failed(const Args& a, std::error_code ec, const std::string& what) {
     const bool pin = ec.category() == pinning::category();
-    return fail(&a, pin ? Exit::pin_mismatch : Exit::failure, pin ? "pin_mismatch" : "bench_failed", what + ": " + ec.message());
+    return fail(&a, pin ? Exit::pin_mismatch : Exit::failure, pin ? "pin_mismatch" : "bench_failed",
+                what + ": " + ec.message());
 }
 
 std::optional<std::uint64_t> number(const Args& a, std::string_view name, std::uint64_t fallback) {
@@ -99,17 +103,18 @@ struct Bulk {
     void start() {
         ++running;
         ++fetches;
-        conn->subscribe("content.fetch", request,
-                        [this](std::vector<std::uint8_t> m) {
-                            received += m.size();
-                            ++messages;
-                        },
-                        [this](std::error_code ec) {
-                            --running;
-                            if (ec && !error) error = ec;
-                            if (!error && received < target) return start();
-                            if (running == 0) done.set_value();
-                        });
+        conn->subscribe(
+            "content.fetch", request,
+            [this](std::vector<std::uint8_t> m) {
+                received += m.size();
+                ++messages;
+            },
+            [this](std::error_code ec) {
+                --running;
+                if (ec && !error) error = ec;
+                if (!error && received < target) return start();
+                if (running == 0) done.set_value();
+            });
     }
 };
 
@@ -134,12 +139,18 @@ int bench_bytes(const Args& a, asio::io_context& io, net::Engine& engine, const 
     if (bulk.error) return failed(a, bulk.error, "content.fetch " + *a.get("--cid"));
     const double mibs = static_cast<double>(bulk.received) / (1024.0 * 1024.0) / std::max(secs, 1e-9);
     if (a.json()) {
-        print_json({{"mode", "bytes"}, {"streams", *streams}, {"bytes", bulk.received}, {"messages", bulk.messages},
-                    {"fetches", bulk.fetches}, {"seconds", secs}, {"mib_per_s", mibs}, {"cipher", conn->tls().cipher}});
+        print_json({{"mode", "bytes"},
+                    {"streams", *streams},
+                    {"bytes", bulk.received},
+                    {"messages", bulk.messages},
+                    {"fetches", bulk.fetches},
+                    {"seconds", secs},
+                    {"mib_per_s", mibs},
+                    {"cipher", conn->tls().cipher}});
     } else {
-        std::cout << "bench " << bulk.received << " bytes in " << bulk.messages << " messages over " << *streams
-                  << " stream(s) of one session: " << std::fixed << std::setprecision(3) << secs << " s, "
-                  << std::setprecision(1) << mibs << " MiB/s (" << conn->tls().cipher << ")\n";
+        std::cout << "bench " << bulk.received << " bytes in " << bulk.messages << " messages over "
+                  << *streams << " stream(s) of one session: " << std::fixed << std::setprecision(3) << secs
+                  << " s, " << std::setprecision(1) << mibs << " MiB/s (" << conn->tls().cipher << ")\n";
     }
     return 0;
 }
@@ -163,7 +174,8 @@ std::optional<HandshakeRun> handshake_loop(const Args& a, asio::io_context& io, 
         auto [ec, conn] = dial(io, engine, opts);
         connect_s += std::chrono::duration<double>(Clock::now() - c0).count();
         if (ec) {
-            rc = failed(a, ec, "handshake " + std::to_string(i + 1) + " (" + opts.report->reject_detail + ")");
+            rc =
+                failed(a, ec, "handshake " + std::to_string(i + 1) + " (" + opts.report->reject_detail + ")");
             return std::nullopt;
         }
         if (conn->tls().resumed) ++r.resumed;
@@ -175,9 +187,11 @@ std::optional<HandshakeRun> handshake_loop(const Args& a, asio::io_context& io, 
     return r;
 }
 
-int bench_handshakes(const Args& a, asio::io_context& io, const net::EngineOptions& eo, const net::ConnectOptions& o) {
+int bench_handshakes(const Args& a, asio::io_context& io, const net::EngineOptions& eo,
+                     const net::ConnectOptions& o) {
     const auto count = number(a, "--handshakes", 100);
-    if (!count || *count == 0 || *count > 1'000'000) return fail(&a, Exit::usage, "usage", "--handshakes must be 1..1000000");
+    if (!count || *count == 0 || *count > 1'000'000)
+        return fail(&a, Exit::usage, "usage", "--handshakes must be 1..1000000");
     int rc = 0;
     auto no_cache = eo;
     no_cache.session_cache_size = 0;  // every connection a full handshake
@@ -189,15 +203,20 @@ int bench_handshakes(const Args& a, asio::io_context& io, const net::EngineOptio
     auto resumed = handshake_loop(a, io, resuming, o, *count, rc);
     if (!resumed) return rc;
     if (a.json()) {
-        print_json({{"mode", "handshakes"}, {"count", *count}, {"full_per_s", full->per_s},
-                    {"full_connect_ms", full->mean_connect_ms}, {"resumed_per_s", resumed->per_s},
-                    {"resumed_connect_ms", resumed->mean_connect_ms}, {"resumed", resumed->resumed}});
+        print_json({{"mode", "handshakes"},
+                    {"count", *count},
+                    {"full_per_s", full->per_s},
+                    {"full_connect_ms", full->mean_connect_ms},
+                    {"resumed_per_s", resumed->per_s},
+                    {"resumed_connect_ms", resumed->mean_connect_ms},
+                    {"resumed", resumed->resumed}});
     } else {
-        std::cout << std::fixed << std::setprecision(1) << "bench " << *count << " full handshakes: " << full->per_s
-                  << "/s (connect " << std::setprecision(2) << full->mean_connect_ms << " ms each)\n"
-                  << std::setprecision(1) << "bench " << *count << " resumed: " << resumed->per_s << "/s (connect "
-                  << std::setprecision(2) << resumed->mean_connect_ms << " ms each; " << resumed->resumed << " of "
-                  << *count << " resumed the TLS session)\n";
+        std::cout << std::fixed << std::setprecision(1) << "bench " << *count
+                  << " full handshakes: " << full->per_s << "/s (connect " << std::setprecision(2)
+                  << full->mean_connect_ms << " ms each)\n"
+                  << std::setprecision(1) << "bench " << *count << " resumed: " << resumed->per_s
+                  << "/s (connect " << std::setprecision(2) << resumed->mean_connect_ms << " ms each; "
+                  << resumed->resumed << " of " << *count << " resumed the TLS session)\n";
     }
     return 0;
 }
@@ -206,9 +225,10 @@ int bench_handshakes(const Args& a, asio::io_context& io, const net::EngineOptio
 
 int cmd_bench(const std::vector<std::string>& argv, std::size_t first) {
     std::string error;
-    std::initializer_list<OptionSpec> spec = {{"--pin", true},        {"--token", true},   {"--node-id", true},
-                                              {"--timeout-ms", true}, {"--bytes", true},   {"--streams", true},
-                                              {"--cid", true},        {"--handshakes", true},
+    std::initializer_list<OptionSpec> spec = {{"--pin", true},           {"--token", true},
+                                              {"--node-id", true},       {"--timeout-ms", true},
+                                              {"--bytes", true},         {"--streams", true},
+                                              {"--cid", true},           {"--handshakes", true},
                                               {"--stream-window", true}, {"--session-window", true},
                                               {"--max-frame-size", true}};
     auto a = Args::parse(argv, first, spec, error);
@@ -253,8 +273,10 @@ int cmd_bench(const std::vector<std::string>& argv, std::size_t first) {
     const auto session_window = number(*a, "--session-window", eo.session.initial_session_window);
     const auto frame = number(*a, "--max-frame-size", eo.session.max_frame_size);
     if (!stream_window || !session_window || !frame || *stream_window < 1024 || *stream_window > (1U << 30) ||
-        *session_window < 1024 || *session_window > (1U << 30) || *frame < 1024 || *frame > protocol::max_frame_size_ceiling) {
-        return fail(&*a, Exit::usage, "usage", "--stream-window/--session-window 1 KiB..1 GiB, --max-frame-size 1 KiB..16 MiB");
+        *session_window < 1024 || *session_window > (1U << 30) || *frame < 1024 ||
+        *frame > protocol::max_frame_size_ceiling) {
+        return fail(&*a, Exit::usage, "usage",
+                    "--stream-window/--session-window 1 KiB..1 GiB, --max-frame-size 1 KiB..16 MiB");
     }
     eo.session.initial_stream_window = static_cast<std::uint32_t>(*stream_window);
     eo.session.initial_session_window = static_cast<std::uint32_t>(*session_window);

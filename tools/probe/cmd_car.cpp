@@ -1,13 +1,13 @@
 // p2p-probe car export|verify|extract: CAR v1 files of one UnixFS file DAG, verified block by block.
-#include <cyxp2p/content/blockstore.hpp>
-#include <cyxp2p/content/car.hpp>
-#include <cyxp2p/content/importer.hpp>
-
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+
+#include <cyxp2p/content/blockstore.hpp>
+#include <cyxp2p/content/car.hpp>
+#include <cyxp2p/content/importer.hpp>
 
 #include "../common/cli.hpp"
 #include "commands.hpp"
@@ -17,20 +17,22 @@ namespace cyxp2p::tools::probe {
 namespace fs = std::filesystem;
 namespace {
 
-const std::string kUsage = std::string(
-    "usage: p2p-probe car export FILE|- -o OUT.car [import options] [--json]\n"
-    "       p2p-probe car verify IN.car [--root CID] [--json]\n"
-    "       p2p-probe car extract IN.car -o FILE [--root CID] [--json]\n"
-    "\n"
-    "export   imports FILE as `ipfs add` would and writes its DAG as a CAR v1, blocks in DFS order.\n"
-    "verify   checks every block of IN.car against the DAG under the trusted root (--root, else the\n"
-    "         header's first root, which only proves the CAR is self-consistent).\n"
-    "extract  verifies and writes the file; FILE appears only once everything verified.\n"
-    "Exit codes: 15 content mismatch, 4 malformed CAR, 3 I/O error.\n\nimport options:\n") + kImportOptionsHelp;
+const std::string kUsage =
+    std::string(
+        "usage: p2p-probe car export FILE|- -o OUT.car [import options] [--json]\n"
+        "       p2p-probe car verify IN.car [--root CID] [--json]\n"
+        "       p2p-probe car extract IN.car -o FILE [--root CID] [--json]\n"
+        "\n"
+        "export   imports FILE as `ipfs add` would and writes its DAG as a CAR v1, blocks in DFS order.\n"
+        "verify   checks every block of IN.car against the DAG under the trusted root (--root, else the\n"
+        "         header's first root, which only proves the CAR is self-consistent).\n"
+        "extract  verifies and writes the file; FILE appears only once everything verified.\n"
+        "Exit codes: 15 content mismatch, 4 malformed CAR, 3 I/O error.\n\nimport options:\n") +
+    kImportOptionsHelp;
 
 // A scratch directory beside `near`, removed on destruction.
 class ScratchDir {
-public:
+  public:
     explicit ScratchDir(const fs::path& near) {
         const fs::path dir = near.has_parent_path() ? near.parent_path() : fs::path(".");
         std::string templ = (dir / ".p2p-probe-car-XXXXXX").string();
@@ -44,7 +46,7 @@ public:
     ScratchDir& operator=(const ScratchDir&) = delete;
     const fs::path& path() const { return path_; }
 
-private:
+  private:
     fs::path path_;
 };
 
@@ -56,7 +58,9 @@ int do_export(const Args& args) {
     const std::string input = args.positionals()[1];
     const fs::path out_path = *args.get("-o");
     ScratchDir scratch(out_path);
-    if (scratch.path().empty()) return fail(&args, Exit::io, "io_error", "cannot create a scratch directory beside " + out_path.string());
+    if (scratch.path().empty())
+        return fail(&args, Exit::io, "io_error",
+                    "cannot create a scratch directory beside " + out_path.string());
     std::error_code ec;
     auto store = content::Blockstore::open(scratch.path() / "blocks", ec);
     if (!store) return fail(&args, Exit::io, "io_error", ec.message());
@@ -75,10 +79,14 @@ int do_export(const Args& args) {
         }
     }
     fs::rename(tmp, out_path, ec);
-    if (ec) return fail(&args, Exit::io, "io_error", "cannot write " + out_path.string() + ": " + ec.message());
+    if (ec)
+        return fail(&args, Exit::io, "io_error", "cannot write " + out_path.string() + ": " + ec.message());
     if (args.json()) {
-        print_json({{"root", r->root.to_string()}, {"size", r->file_size}, {"blocks", blocks},
-                    {"car", out_path.string()}, {"car_size", fs::file_size(out_path, ec)}});
+        print_json({{"root", r->root.to_string()},
+                    {"size", r->file_size},
+                    {"blocks", blocks},
+                    {"car", out_path.string()},
+                    {"car_size", fs::file_size(out_path, ec)}});
     } else {
         std::cout << r->root.to_string() << '\n';
     }
@@ -86,7 +94,8 @@ int do_export(const Args& args) {
 }
 
 int do_verify(const Args& args, bool extract) {
-    if (args.positionals().size() != 2 || (extract && !args.get("-o"))) return fail(&args, Exit::usage, "usage", kUsage);
+    if (args.positionals().size() != 2 || (extract && !args.get("-o")))
+        return fail(&args, Exit::usage, "usage", kUsage);
     std::optional<content::Cid> root;
     std::error_code ec;
     if (auto r = args.get("--root")) {
@@ -101,15 +110,19 @@ int do_verify(const Args& args, bool extract) {
     if (!v) return fail(&args, exit_for(ec), code_of(ec), car + ": " + ec.message());
     const char* source = root ? "argument" : "header";
     if (args.json()) {
-        nlohmann::json j{{"root", v->root.to_string()}, {"root_from", source}, {"size", v->file_size},
+        nlohmann::json j{{"root", v->root.to_string()},
+                         {"root_from", source},
+                         {"size", v->file_size},
                          {"blocks", v->blocks}};
         if (extract) j["file"] = dest.string();
         print_json(j);
     } else {
-        std::cout << (extract ? "extracted " : "verified ") << v->root.to_string() << ": " << v->blocks << " blocks, "
-                  << v->file_size << " bytes" << (extract ? " -> " + dest.string() : std::string()) << '\n';
+        std::cout << (extract ? "extracted " : "verified ") << v->root.to_string() << ": " << v->blocks
+                  << " blocks, " << v->file_size << " bytes"
+                  << (extract ? " -> " + dest.string() : std::string()) << '\n';
         if (!root) {
-            std::cerr << program_name() << ": note: root taken from the CAR header; pass --root CID to check it is"
+            std::cerr << program_name()
+                      << ": note: root taken from the CAR header; pass --root CID to check it is"
                       << " the content you expect\n";
         }
     }

@@ -1,7 +1,7 @@
 // p2p-probe cid FILE|- : the CID `ipfs add --only-hash` prints for the same file and options.
-#include <cyxp2p/content/importer.hpp>
-
 #include <iostream>
+
+#include <cyxp2p/content/importer.hpp>
 
 #include "../common/cli.hpp"
 #include "commands.hpp"
@@ -10,11 +10,14 @@
 namespace cyxp2p::tools::probe {
 namespace {
 
-const std::string kUsage = std::string(
-    "usage: p2p-probe cid [--cid-version 0|1] [--raw-leaves] [--chunk-size N] [--profile P] FILE|- [--json]\n"
-    "\n"
-    "Prints the CID of FILE (or standard input) exactly as `ipfs add --only-hash` with the same options\n"
-    "would: kubo's chunking and balanced DAG layout. Nothing is stored.\n\n") + kImportOptionsHelp;
+const std::string kUsage =
+    std::string(
+        "usage: p2p-probe cid [--cid-version 0|1] [--raw-leaves] [--chunk-size N] [--profile P] FILE|- "
+        "[--json]\n"
+        "\n"
+        "Prints the CID of FILE (or standard input) exactly as `ipfs add --only-hash` with the same options\n"
+        "would: kubo's chunking and balanced DAG layout. Nothing is stored.\n\n") +
+    kImportOptionsHelp;
 
 }  // namespace
 
@@ -34,9 +37,14 @@ int cmd_cid(const std::vector<std::string>& argv, std::size_t first) {
     auto r = content::import_file(path, *opt, {}, ec);
     if (!r) return fail(&*args, exit_for(ec), code_of(ec), path + ": " + ec.message());
     if (args->json()) {
-        print_json({{"cid", r->root.to_string()}, {"size", r->file_size}, {"blocks", r->blocks},
-                    {"dag_size", r->dag_size}, {"cid_version", opt->cid_version}, {"raw_leaves", opt->raw_leaves},
-                    {"chunk_size", opt->chunk_size}, {"max_links", opt->max_links}});
+        print_json({{"cid", r->root.to_string()},
+                    {"size", r->file_size},
+                    {"blocks", r->blocks},
+                    {"dag_size", r->dag_size},
+                    {"cid_version", opt->cid_version},
+                    {"raw_leaves", opt->raw_leaves},
+                    {"chunk_size", opt->chunk_size},
+                    {"max_links", opt->max_links}});
     } else {
         std::cout << r->root.to_string() << '\n';
     }

@@ -1,10 +1,10 @@
 // p2p-probe key new --alg HS256|EdDSA [--kid K] --out PRIVATE.jwk [--force]
 //   Writes a private JWK (mode 0600) and, beside it, the JWK Set verifiers load (PRIVATE.jwks).
+#include <iostream>
+
 #include <cyxp2p/auth/errc.hpp>
 #include <cyxp2p/auth/jwk.hpp>
 #include <cyxp2p/auth/keyring.hpp>
-
-#include <iostream>
 
 #include "../common/cli.hpp"
 #include "commands.hpp"
@@ -23,7 +23,8 @@ constexpr const char* kUsage =
 
 std::string jwks_path_for(const std::string& out) {
     const std::string ext = ".jwk";
-    if (out.size() > ext.size() && out.compare(out.size() - ext.size(), ext.size(), ext) == 0) return out + "s";
+    if (out.size() > ext.size() && out.compare(out.size() - ext.size(), ext.size(), ext) == 0)
+        return out + "s";
     return out + ".jwks";
 }
 
@@ -31,8 +32,8 @@ std::string jwks_path_for(const std::string& out) {
 
 int cmd_key(const std::vector<std::string>& argv, std::size_t first) {
     std::string error;
-    auto args = Args::parse(argv, first, {{"--alg", true}, {"--kid", true}, {"--out", true}, {"--force", false}},
-                            error);
+    auto args = Args::parse(argv, first,
+                            {{"--alg", true}, {"--kid", true}, {"--out", true}, {"--force", false}}, error);
     if (!args) return fail(nullptr, Exit::usage, "usage", error + "\n" + kUsage);
     if (args->help()) {
         std::cout << kUsage;
@@ -62,7 +63,8 @@ int cmd_key(const std::vector<std::string>& argv, std::size_t first) {
     auth::Keyring ring;
     ring.add(*with_kid);
     const bool secret_jwks = *alg == auth::Algorithm::hs256;
-    const std::string jwks = secret_jwks ? nlohmann::json{{"keys", {priv_json}}}.dump() : ring.to_public_jwks();
+    const std::string jwks =
+        secret_jwks ? nlohmann::json{{"keys", {priv_json}}}.dump() : ring.to_public_jwks();
     const bool force = args->has("--force");
     if (auto e = auth::write_key_file(out, priv_json.dump(), true, force)) {
         return fail(&*args, Exit::io, "io_error", "cannot write " + out + " (exists? use --force)");
@@ -71,12 +73,15 @@ int cmd_key(const std::vector<std::string>& argv, std::size_t first) {
         return fail(&*args, Exit::io, "io_error", "cannot write " + jwks_path + " (exists? use --force)");
     }
     if (args->json()) {
-        print_json({{"kid", kid}, {"alg", auth::to_string(*alg)}, {"private_key", out}, {"jwks", jwks_path},
+        print_json({{"kid", kid},
+                    {"alg", auth::to_string(*alg)},
+                    {"private_key", out},
+                    {"jwks", jwks_path},
                     {"jwks_is_secret", secret_jwks}});
     } else {
         std::cout << "kid:     " << kid << "\nalg:     " << auth::to_string(*alg) << "\nprivate: " << out
-                  << " (0600)\njwks:    " << jwks_path << (secret_jwks ? " (0600, contains the shared secret)" : " (public)")
-                  << '\n';
+                  << " (0600)\njwks:    " << jwks_path
+                  << (secret_jwks ? " (0600, contains the shared secret)" : " (public)") << '\n';
     }
     return 0;
 }

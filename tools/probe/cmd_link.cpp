@@ -1,14 +1,6 @@
 // p2p-probe connect | ping | fetch: talk to a node the way an engine does, and say what happened in each
 // phase. Like `openssl s_client` and `curl -v`, for cyx-p2p/1.
-#include <cyxp2p/content/errc.hpp>
-#include <cyxp2p/net/engine.hpp>
-#include <cyxp2p/net/errc.hpp>
-#include <cyxp2p/pinning/errc.hpp>
-#include <cyxp2p/protocol/errc.hpp>
-
 #include <unistd.h>
-
-#include <boost/asio/io_context.hpp>
 
 #include <chrono>
 #include <cstdio>
@@ -17,6 +9,14 @@
 #include <iomanip>
 #include <iostream>
 #include <sstream>
+
+#include <boost/asio/io_context.hpp>
+
+#include <cyxp2p/content/errc.hpp>
+#include <cyxp2p/net/engine.hpp>
+#include <cyxp2p/net/errc.hpp>
+#include <cyxp2p/pinning/errc.hpp>
+#include <cyxp2p/protocol/errc.hpp>
 
 #include "../common/cli.hpp"
 #include "commands.hpp"
@@ -40,9 +40,10 @@ std::pair<Exit, std::string> classify(std::error_code ec) {
     const auto& cat = ec.category();
     if (cat == net::category()) {
         const auto e = static_cast<net::errc>(ec.value());
-        const Exit x = e == net::errc::connect_failed || e == net::errc::connect_timeout ? Exit::connect_failed
-                       : e == net::errc::content_mismatch                                ? Exit::content_mismatch
-                                                                                         : Exit::tls_failed;
+        const Exit x = e == net::errc::connect_failed || e == net::errc::connect_timeout
+                           ? Exit::connect_failed
+                       : e == net::errc::content_mismatch ? Exit::content_mismatch
+                                                          : Exit::tls_failed;
         return {x, net::to_string(e)};
     }
     if (cat == pinning::category()) {
@@ -117,11 +118,13 @@ std::optional<int> build_target(const Args& a, const std::string& hostport, bool
         pinning::PinListError perr;
         t.options.pins = pinning::PinSet::parse(*pins, &perr);
         if (!t.options.pins) {
-            return fail(&a, Exit::bad_input, pinning::to_string(static_cast<pinning::errc>(perr.code.value())),
+            return fail(&a, Exit::bad_input,
+                        pinning::to_string(static_cast<pinning::errc>(perr.code.value())),
                         "--pin: " + perr.describe());
         }
     } else if (!a.has("--pin-from-token")) {
-        return fail(&a, Exit::usage, "usage", "give --pin sha256//... (or --pin-from-token): an unpinned link is refused");
+        return fail(&a, Exit::usage, "usage",
+                    "give --pin sha256//... (or --pin-from-token): an unpinned link is refused");
     }
     t.options.pin_from_token = a.has("--pin-from-token");
     if (auto tok = a.get("--token")) {
@@ -171,17 +174,26 @@ nlohmann::json report_json(const net::ConnectReport& r) {
     nlohmann::json j{{"tcp_ms", static_cast<double>(r.tcp_time.count()) / 1000.0},
                      {"tls_ms", static_cast<double>(r.tls_time.count()) / 1000.0},
                      {"hello_ms", static_cast<double>(r.hello_time.count()) / 1000.0},
-                     {"tls", {{"version", r.tls.version}, {"cipher", r.tls.cipher}, {"group", r.tls.group},
-                              {"alpn", r.tls.alpn}, {"peer_pin", r.tls.peer_pin}, {"resumed", r.tls.resumed}}}};
+                     {"tls",
+                      {{"version", r.tls.version},
+                       {"cipher", r.tls.cipher},
+                       {"group", r.tls.group},
+                       {"alpn", r.tls.alpn},
+                       {"peer_pin", r.tls.peer_pin},
+                       {"resumed", r.tls.resumed}}}};
     if (!r.pin_check.empty()) j["pin_check"] = r.pin_check;
     if (!r.handshake.node_id.empty()) {
         const auto& l = r.handshake.peer_limits;
-        j["node"] = {{"node_id", r.handshake.node_id}, {"session_id", r.handshake.session_id},
-                     {"token_expiry", r.handshake.token_expiry}, {"node_version", r.handshake.node_version},
-                     {"limits", {{"max_frame_size", l.max_frame_size}, {"max_message_size", l.max_message_size},
-                                 {"max_concurrent_streams", l.max_concurrent_streams},
-                                 {"initial_stream_window", l.initial_stream_window},
-                                 {"initial_session_window", l.initial_session_window}}}};
+        j["node"] = {{"node_id", r.handshake.node_id},
+                     {"session_id", r.handshake.session_id},
+                     {"token_expiry", r.handshake.token_expiry},
+                     {"node_version", r.handshake.node_version},
+                     {"limits",
+                      {{"max_frame_size", l.max_frame_size},
+                       {"max_message_size", l.max_message_size},
+                       {"max_concurrent_streams", l.max_concurrent_streams},
+                       {"initial_stream_window", l.initial_stream_window},
+                       {"initial_session_window", l.initial_session_window}}}};
     }
     if (!r.failed_phase.empty()) j["failed_phase"] = r.failed_phase;
     if (!r.reject_detail.empty()) j["reject_detail"] = r.reject_detail;
@@ -193,12 +205,21 @@ nlohmann::json report_json(const net::ConnectReport& r) {
 std::string advice(std::error_code ec, const net::ConnectReport& r) {
     const auto [exit, code] = classify(ec);
     switch (exit) {
-        case Exit::connect_failed: return "is the node running at that address, and is the port open?";
-        case Exit::pin_mismatch: return r.pin_check + ". If the node rotated its key, get its new pin from the operator or the Central Server; otherwise this may be a man-in-the-middle.";
-        case Exit::tls_failed: return "TLS failed: the peer must speak TLS 1.3 with ALPN cyx-p2p/1.";
-        case Exit::token_rejected: return "the node refused the token (" + (r.reject_detail.empty() ? code : r.reject_detail) + "): mint a fresh P2P token for this node.";
-        case Exit::rate_limited: return "rate limited: retry after " + std::to_string(r.retry_after.count()) + " ms.";
-        default: return ec.message();
+        case Exit::connect_failed:
+            return "is the node running at that address, and is the port open?";
+        case Exit::pin_mismatch:
+            return r.pin_check +
+                   ". If the node rotated its key, get its new pin from the operator or the Central Server; "
+                   "otherwise this may be a man-in-the-middle.";
+        case Exit::tls_failed:
+            return "TLS failed: the peer must speak TLS 1.3 with ALPN cyx-p2p/1.";
+        case Exit::token_rejected:
+            return "the node refused the token (" + (r.reject_detail.empty() ? code : r.reject_detail) +
+                   "): mint a fresh P2P token for this node.";
+        case Exit::rate_limited:
+            return "rate limited: retry after " + std::to_string(r.retry_after.count()) + " ms.";
+        default:
+            return ec.message();
     }
 }
 
@@ -214,39 +235,50 @@ int report_failure(const Args& a, std::error_code ec, const net::ConnectReport& 
         j["exit_code"] = static_cast<int>(exit);
         print_json(j);
     } else {
-        std::cerr << "p2p-probe: " << where << ": " << (r.failed_phase.empty() ? "" : r.failed_phase + " failed: ")
-                  << ec.message() << " [" << code << "]\n  " << advice(ec, r) << '\n';
+        std::cerr << "p2p-probe: " << where << ": "
+                  << (r.failed_phase.empty() ? "" : r.failed_phase + " failed: ") << ec.message() << " ["
+                  << code << "]\n  " << advice(ec, r) << '\n';
     }
     return static_cast<int>(exit);
 }
 
 void print_report(const net::ConnectReport& r, bool hello) {
     std::cout << "  tcp     ok  " << ms(r.tcp_time) << '\n';
-    std::cout << "  tls     ok  " << ms(r.tls_time) << "  " << r.tls.version << " " << r.tls.cipher << " " << r.tls.group
-              << " alpn=" << r.tls.alpn << (r.tls.resumed ? " (resumed)" : "") << '\n';
+    std::cout << "  tls     ok  " << ms(r.tls_time) << "  " << r.tls.version << " " << r.tls.cipher << " "
+              << r.tls.group << " alpn=" << r.tls.alpn << (r.tls.resumed ? " (resumed)" : "") << '\n';
     std::cout << "  pin     ok  " << r.tls.peer_pin << " (in the pin set)\n";
     if (!hello) return;
     const auto& h = r.handshake;
-    const auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-    std::cout << "  hello   ok  " << ms(r.hello_time) << "  node_id=" << h.node_id << " session_id=" << h.session_id
-              << " node_version=" << h.node_version << '\n';
-    std::cout << "  limits      frame=" << h.peer_limits.max_frame_size << " message=" << h.peer_limits.max_message_size
-              << " streams=" << h.peer_limits.max_concurrent_streams << " stream_window=" << h.peer_limits.initial_stream_window
+    const auto now =
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count();
+    std::cout << "  hello   ok  " << ms(r.hello_time) << "  node_id=" << h.node_id
+              << " session_id=" << h.session_id << " node_version=" << h.node_version << '\n';
+    std::cout << "  limits      frame=" << h.peer_limits.max_frame_size
+              << " message=" << h.peer_limits.max_message_size
+              << " streams=" << h.peer_limits.max_concurrent_streams
+              << " stream_window=" << h.peer_limits.initial_stream_window
               << " session_window=" << h.peer_limits.initial_session_window << '\n';
-    std::cout << "  token       expires " << utc(h.token_expiry) << " (in " << (h.token_expiry - now) << " s)\n";
+    std::cout << "  token       expires " << utc(h.token_expiry) << " (in " << (h.token_expiry - now)
+              << " s)\n";
 }
-
 
 }  // namespace
 
 int cmd_connect(const std::vector<std::string>& argv, std::size_t first) {
-    const std::string usage = std::string("usage: p2p-probe connect HOST:PORT --pin PINS [--token FILE|-] [options]\n\n"
-                                          "Connects as an engine and reports each phase: TCP, TLS (version, cipher, group,\n"
-                                          "ALPN, the node's pin), HELLO (node id, session, limits, token expiry), then a\n"
-                                          "verdict. Without --token it stops after TLS.\n\n") + kCommon;
+    const std::string usage =
+        std::string(
+            "usage: p2p-probe connect HOST:PORT --pin PINS [--token FILE|-] [options]\n\n"
+            "Connects as an engine and reports each phase: TCP, TLS (version, cipher, group,\n"
+            "ALPN, the node's pin), HELLO (node id, session, limits, token expiry), then a\n"
+            "verdict. Without --token it stops after TLS.\n\n") +
+        kCommon;
     std::string error;
     auto a = Args::parse(argv, first,
-                         {{"--pin", true}, {"--pin-from-token", false}, {"--token", true}, {"--node-id", true},
+                         {{"--pin", true},
+                          {"--pin-from-token", false},
+                          {"--token", true},
+                          {"--node-id", true},
                           {"--timeout-ms", true}},
                          error);
     if (!a) return fail(nullptr, Exit::usage, "usage", error + "\n" + usage);
@@ -285,12 +317,15 @@ int cmd_connect(const std::vector<std::string>& argv, std::size_t first) {
 }
 
 int cmd_ping(const std::vector<std::string>& argv, std::size_t first) {
-    const std::string usage = std::string("usage: p2p-probe ping HOST:PORT --pin PINS --token FILE|- [--count N] [options]\n\n"
-                                          "Round trips of PING/PONG over an authenticated session.\n\n") + kCommon +
-                              "  --count N          pings to send (default 4)\n";
+    const std::string usage =
+        std::string(
+            "usage: p2p-probe ping HOST:PORT --pin PINS --token FILE|- [--count N] [options]\n\n"
+            "Round trips of PING/PONG over an authenticated session.\n\n") +
+        kCommon + "  --count N          pings to send (default 4)\n";
     std::string error;
-    std::initializer_list<OptionSpec> spec = {{"--pin", true},     {"--pin-from-token", false}, {"--token", true},
-                                              {"--node-id", true}, {"--timeout-ms", true},      {"--count", true}};
+    std::initializer_list<OptionSpec> spec = {{"--pin", true},        {"--pin-from-token", false},
+                                              {"--token", true},      {"--node-id", true},
+                                              {"--timeout-ms", true}, {"--count", true}};
     auto a = Args::parse(argv, first, spec, error);
     if (!a) return fail(nullptr, Exit::usage, "usage", error + "\n" + usage);
     if (a->help()) {
@@ -320,26 +355,31 @@ int cmd_ping(const std::vector<std::string>& argv, std::size_t first) {
         auto [pe, rtt] = wait(io, f);
         if (pe) return report_failure(*a, pe, *report, t.where);
         rtts.push_back(static_cast<double>(rtt.count()) / 1000.0);
-        if (!a->json()) std::cout << "pong from " << report->handshake.node_id << ": time=" << ms(rtt) << '\n';
+        if (!a->json())
+            std::cout << "pong from " << report->handshake.node_id << ": time=" << ms(rtt) << '\n';
     }
-    if (a->json()) print_json({{"target", t.where}, {"node_id", report->handshake.node_id}, {"rtt_ms", rtts}});
+    if (a->json())
+        print_json({{"target", t.where}, {"node_id", report->handshake.node_id}, {"rtt_ms", rtts}});
     return 0;
 }
 
 int cmd_fetch(const std::vector<std::string>& argv, std::size_t first) {
-    const std::string usage = std::string("usage: p2p-probe fetch HOST:PORT CID -o FILE --pin PINS --token FILE|- [options]\n\n"
-                                          "Downloads a DAG by CID. Every block is verified against the CID its parent names\n"
-                                          "before its bytes are written; FILE appears only when the whole file verified.\n"
-                                          "Interrupted? Run the same command again: verified blocks kept in FILE.cyxp2p-partial\n"
-                                          "are checked again locally and not downloaded twice.\n\n") +
-                              kCommon + "  -o, --output FILE  where to write the file\n";
+    const std::string usage =
+        std::string(
+            "usage: p2p-probe fetch HOST:PORT CID -o FILE --pin PINS --token FILE|- [options]\n\n"
+            "Downloads a DAG by CID. Every block is verified against the CID its parent names\n"
+            "before its bytes are written; FILE appears only when the whole file verified.\n"
+            "Interrupted? Run the same command again: verified blocks kept in FILE.cyxp2p-partial\n"
+            "are checked again locally and not downloaded twice.\n\n") +
+        kCommon + "  -o, --output FILE  where to write the file\n";
     std::string error;
     std::vector<std::string> args = argv;
     for (auto& x : args) {
         if (x == "-o") x = "--output";
     }
-    std::initializer_list<OptionSpec> spec = {{"--pin", true},     {"--pin-from-token", false}, {"--token", true},
-                                              {"--node-id", true}, {"--timeout-ms", true},      {"--output", true}};
+    std::initializer_list<OptionSpec> spec = {{"--pin", true},        {"--pin-from-token", false},
+                                              {"--token", true},      {"--node-id", true},
+                                              {"--timeout-ms", true}, {"--output", true}};
     auto a = Args::parse(args, first, spec, error);
     if (!a) return fail(nullptr, Exit::usage, "usage", error + "\n" + usage);
     if (a->help()) {
@@ -360,29 +400,44 @@ int cmd_fetch(const std::vector<std::string>& argv, std::size_t first) {
     const auto t0 = std::chrono::steady_clock::now();
     std::promise<std::pair<std::error_code, net::FetchResult>> p;
     auto f = p.get_future();
-    conn->async_fetch(cid, out, [bar](std::uint64_t done, std::uint64_t total) {
-        if (!bar || total == 0) return;
-        const int pct = static_cast<int>(done * 100 / total);
-        std::fprintf(stderr, "\r[%-40s] %3d%% %llu/%llu bytes verified", std::string(static_cast<std::size_t>(pct * 40 / 100), '#').c_str(),
-                     pct, static_cast<unsigned long long>(done), static_cast<unsigned long long>(total));
-    }, [&p](std::error_code e, net::FetchResult r) { p.set_value({e, std::move(r)}); });
+    conn->async_fetch(
+        cid, out,
+        [bar](std::uint64_t done, std::uint64_t total) {
+            if (!bar || total == 0) return;
+            const int pct = static_cast<int>(done * 100 / total);
+            std::fprintf(stderr, "\r[%-40s] %3d%% %llu/%llu bytes verified",
+                         std::string(static_cast<std::size_t>(pct * 40 / 100), '#').c_str(), pct,
+                         static_cast<unsigned long long>(done), static_cast<unsigned long long>(total));
+        },
+        [&p](std::error_code e, net::FetchResult r) {
+            p.set_value({e, std::move(r)});
+        });
     auto [fe, result] = wait(io, f);
     if (bar) std::fputs("\n", stderr);
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (fe) {
         auto [exit, code] = classify(fe);
-        const std::string msg = "fetch " + cid + " failed: " + fe.message() + "; nothing was written to " + out +
-                                " (verified blocks are kept in " + out + ".cyxp2p-partial: run the same fetch again to resume)";
+        const std::string msg = "fetch " + cid + " failed: " + fe.message() + "; nothing was written to " +
+                                out + " (verified blocks are kept in " + out +
+                                ".cyxp2p-partial: run the same fetch again to resume)";
         return fail(&*a, exit, code, msg);
     }
     const double mibs = static_cast<double>(result.bytes) / (1024.0 * 1024.0) / std::max(secs, 1e-9);
     if (a->json()) {
-        print_json({{"cid", cid}, {"path", out}, {"bytes", result.bytes}, {"blocks", result.blocks},
-                    {"resumed_blocks", result.resumed_blocks}, {"seconds", secs}, {"mib_per_s", mibs}, {"verified", true}});
+        print_json({{"cid", cid},
+                    {"path", out},
+                    {"bytes", result.bytes},
+                    {"blocks", result.blocks},
+                    {"resumed_blocks", result.resumed_blocks},
+                    {"seconds", secs},
+                    {"mib_per_s", mibs},
+                    {"verified", true}});
     } else {
         std::cout << "fetched " << cid << " -> " << out << ": " << result.bytes << " bytes, " << result.blocks
-                  << " blocks, every block verified, " << std::fixed << std::setprecision(1) << mibs << " MiB/s";
-        if (result.resumed_blocks > 0) std::cout << " (resumed: " << result.resumed_blocks << " blocks were already here)";
+                  << " blocks, every block verified, " << std::fixed << std::setprecision(1) << mibs
+                  << " MiB/s";
+        if (result.resumed_blocks > 0)
+            std::cout << " (resumed: " << result.resumed_blocks << " blocks were already here)";
         std::cout << '\n';
     }
     return 0;

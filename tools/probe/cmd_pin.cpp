@@ -1,9 +1,9 @@
 // p2p-probe pin CERT.pem|-   : the SPKI pin of a certificate, exactly as curl --pinnedpubkey wants it.
 // p2p-probe pin --check PINS CERT.pem : exit 0 when the certificate's key is in the pin list, 12 otherwise.
+#include <iostream>
+
 #include <cyxp2p/pinning/errc.hpp>
 #include <cyxp2p/pinning/pin_set.hpp>
-
-#include <iostream>
 
 #include "../common/cli.hpp"
 #include "commands.hpp"
@@ -45,7 +45,8 @@ int cmd_pin(const std::vector<std::string>& argv, std::size_t first) {
         pinning::PinListError perr;
         expected = pinning::PinSet::parse(*list, &perr);
         if (!expected) {
-            return fail(&*args, Exit::bad_input, pinning::to_string(static_cast<pinning::errc>(perr.code.value())),
+            return fail(&*args, Exit::bad_input,
+                        pinning::to_string(static_cast<pinning::errc>(perr.code.value())),
                         "--check: " + perr.describe());
         }
     }

@@ -1,13 +1,13 @@
 // p2p-probe token mint|verify|decode: P2P tokens (compact JWS JWTs) as the Central Server mints them and a
 // Node verifies them. See docs/tools.md and docs/auth.md.
-#include <cyxp2p/auth/errc.hpp>
-#include <cyxp2p/auth/jwt.hpp>
+#include <charconv>
+#include <chrono>
+#include <iostream>
 
 #include <openssl/rand.h>
 
-#include <chrono>
-#include <charconv>
-#include <iostream>
+#include <cyxp2p/auth/errc.hpp>
+#include <cyxp2p/auth/jwt.hpp>
 
 #include "../common/cli.hpp"
 #include "commands.hpp"
@@ -20,13 +20,16 @@ using nlohmann::json;
 constexpr const char* kUsage =
     "usage: p2p-probe token mint --key PRIVATE.jwk --sub SUB --node-id NODE [--session-id ID] [--scope a,b]\n"
     "                            [--ttl SECONDS] [--type p2p|session|job|refresh] [--issuer ISS]\n"
-    "                            [--job-id ID] [--jti ID] [--cnf-x5t B64URL] [--node-pin sha256//...] [--now T]\n"
-    "       p2p-probe token verify --keys JWKS --node-id NODE [--issuer ISS] [--type TYPE] [--now T] TOKEN|-\n"
+    "                            [--job-id ID] [--jti ID] [--cnf-x5t B64URL] [--node-pin sha256//...] [--now "
+    "T]\n"
+    "       p2p-probe token verify --keys JWKS --node-id NODE [--issuer ISS] [--type TYPE] [--now T] "
+    "TOKEN|-\n"
     "       p2p-probe token decode TOKEN|-\n"
     "\n"
     "mint    prints a token signed by the key (ttl defaults to the type's maximum: p2p 3600 s).\n"
     "verify  checks the token strictly (docs/auth.md); exit 0 and the claims as JSON, or exit 13 and the\n"
-    "        error code name (bad_signature, expired, ...). T is Unix seconds (default: this machine's clock).\n"
+    "        error code name (bad_signature, expired, ...). T is Unix seconds (default: this machine's "
+    "clock).\n"
     "decode  prints header and claims WITHOUT verifying anything.\n"
     "TOKEN '-' reads the token from standard input. Add --json for machine-readable output.\n";
 
@@ -38,7 +41,8 @@ std::optional<std::int64_t> parse_int(const std::string& s) {
 }
 
 std::int64_t clock_now() {
-    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
         .count();
 }
 
@@ -74,7 +78,10 @@ std::optional<std::string> read_token(const Args& args, std::string& error) {
 }
 
 json claims_json(const auth::Claims& c) {
-    json j{{"iss", c.issuer}, {"sub", c.subject}, {"iat", c.issued_at}, {"exp", c.expires_at},
+    json j{{"iss", c.issuer},
+           {"sub", c.subject},
+           {"iat", c.issued_at},
+           {"exp", c.expires_at},
            {"token_type", auth::to_string(c.type)}};
     if (c.not_before) j["nbf"] = *c.not_before;
     if (!c.node_id.empty()) j["node_id"] = c.node_id;
@@ -91,7 +98,8 @@ const char* code_name(const std::error_code& ec) {
     return ec.category() == auth::category() ? auth::to_string(static_cast<auth::errc>(ec.value())) : "error";
 }
 
-int key_failure(const Args& args, const std::string& path, const std::error_code& ec, const std::string& detail) {
+int key_failure(const Args& args, const std::string& path, const std::error_code& ec,
+                const std::string& detail) {
     const Exit exit = ec == auth::errc::io_error ? Exit::io : Exit::bad_input;
     std::string msg = path + ": " + ec.message();
     if (!detail.empty() && detail != path) msg += " [" + detail + "]";
@@ -99,7 +107,8 @@ int key_failure(const Args& args, const std::string& path, const std::error_code
 }
 
 int mint(const Args& args) {
-    if (!args.has("--key") || !args.has("--sub") || !args.has("--node-id") || args.positionals().size() != 1) {
+    if (!args.has("--key") || !args.has("--sub") || !args.has("--node-id") ||
+        args.positionals().size() != 1) {
         return fail(&args, Exit::usage, "usage", kUsage);
     }
     auth::Claims c;
@@ -113,7 +122,8 @@ int mint(const Args& args) {
                                                                      : limits.max_lifetime_refresh_s;
     auto ttl = parse_int(args.get("--ttl").value_or(std::to_string(max_ttl)));
     auto now = args.has("--now") ? parse_int(*args.get("--now")) : std::optional<std::int64_t>(clock_now());
-    if (!ttl || *ttl <= 0) return fail(&args, Exit::usage, "usage", "--ttl must be a positive number of seconds");
+    if (!ttl || *ttl <= 0)
+        return fail(&args, Exit::usage, "usage", "--ttl must be a positive number of seconds");
     if (!now || *now < 0) return fail(&args, Exit::usage, "usage", "--now must be Unix seconds");
     c.issuer = args.get("--issuer").value_or(std::string(auth::kDefaultIssuer));
     c.subject = *args.get("--sub");
@@ -149,7 +159,9 @@ int mint(const Args& args) {
         return fail(&args, Exit::bad_input, code_name(ec), msg);
     }
     if (args.json()) {
-        print_json({{"token", *token}, {"kid", key->kid()}, {"alg", auth::to_string(key->alg())},
+        print_json({{"token", *token},
+                    {"kid", key->kid()},
+                    {"alg", auth::to_string(key->alg())},
                     {"claims", claims_json(c)}});
     } else {
         std::cout << *token << '\n';
@@ -216,10 +228,20 @@ int decode(const Args& args) {
 int cmd_token(const std::vector<std::string>& argv, std::size_t first) {
     std::string error;
     auto args = Args::parse(argv, first,
-                            {{"--key", true}, {"--keys", true}, {"--sub", true}, {"--node-id", true},
-                             {"--session-id", true}, {"--scope", true}, {"--ttl", true}, {"--type", true},
-                             {"--issuer", true}, {"--job-id", true}, {"--jti", true}, {"--cnf-x5t", true},
-                             {"--node-pin", true}, {"--now", true}},
+                            {{"--key", true},
+                             {"--keys", true},
+                             {"--sub", true},
+                             {"--node-id", true},
+                             {"--session-id", true},
+                             {"--scope", true},
+                             {"--ttl", true},
+                             {"--type", true},
+                             {"--issuer", true},
+                             {"--job-id", true},
+                             {"--jti", true},
+                             {"--cnf-x5t", true},
+                             {"--node-pin", true},
+                             {"--now", true}},
                             error);
     if (!args) return fail(nullptr, Exit::usage, "usage", error + "\n" + kUsage);
     if (args->help() || args->positionals().empty()) {

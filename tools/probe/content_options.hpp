@@ -2,12 +2,12 @@
 // spells them, and the mapping from content errors to exit codes.
 #pragma once
 
-#include <cyxp2p/content/errc.hpp>
-#include <cyxp2p/content/importer.hpp>
-
 #include <charconv>
 #include <optional>
 #include <string>
+
+#include <cyxp2p/content/errc.hpp>
+#include <cyxp2p/content/importer.hpp>
 
 #include "../common/cli.hpp"
 
@@ -21,9 +21,11 @@ inline constexpr const char* kImportOptionsHelp =
     "  --profile P          unixfs-v0-2015 (kubo default) or unixfs-v1-2025 (CIDv1, raw leaves, 1 MiB\n"
     "                       chunks, 1024 links); explicit options above override it\n";
 
-#define CYXP2P_IMPORT_OPTION_SPECS                                                                      \
+#define CYXP2P_IMPORT_OPTION_SPECS                                                                        \
     {"--cid-version", true}, {"--raw-leaves", false}, {"--no-raw-leaves", false}, {"--chunk-size", true}, \
-        {"--chunker", true}, {"--profile", true}
+        {"--chunker", true}, {                                                                            \
+        "--profile", true                                                                                 \
+    }
 
 /// Builds ImportOptions the way kubo resolves them: profile first, then --cid-version (which turns raw
 /// leaves on unless told otherwise), then explicit leaf and chunk settings. Sets `error` on bad values.
@@ -95,7 +97,8 @@ inline Exit exit_for(const std::error_code& ec) {
 }
 
 inline std::string code_of(const std::error_code& ec) {
-    if (ec.category() == content::category()) return content::to_string(static_cast<content::errc>(ec.value()));
+    if (ec.category() == content::category())
+        return content::to_string(static_cast<content::errc>(ec.value()));
     return "io_error";
 }
 
