@@ -2,6 +2,7 @@
 
 #include <cyxp2p/net/detail/link.hpp>
 #include <cyxp2p/net/errc.hpp>
+#include <cyxp2p/net/impl/timeout_guard.hpp>
 
 namespace cyxp2p::net::detail {
 
@@ -104,10 +105,8 @@ asio::awaitable<void> Link::write_loop() {
         if (session_closed()) {
             // Everything the session had to say is on the wire: close_notify, bounded by shutdown_timeout so
             // a silent peer cannot hold the connection open, then close.
-            asio::steady_timer guard(get_executor(), shutdown_timeout_);
-            guard.async_wait([self](boost::system::error_code e) {
-                if (!e) self->finish(make_error_code(errc::connection_lost));
-            });
+            TimeoutGuard guard(get_executor(), shutdown_timeout_,
+                               [self] { self->finish(make_error_code(errc::connection_lost)); });
             boost::system::error_code ec;
             co_await stream_.async_shutdown(redirect_error(use_awaitable, ec));
             guard.cancel();
