@@ -41,8 +41,11 @@ void Link::start() {
 
 void Link::kick() {
     wake_.cancel();
+    // The deadline timer is only ever moved earlier here. The session's idle deadline moves later with every
+    // receive; re-arming for that would cost two timer syscalls per TLS record, so a timer armed for a
+    // deadline that has since moved later just fires and deadline_loop re-arms it.
     const auto d = next_deadline();
-    if (d != armed_) deadline_.cancel();
+    if (d && (!armed_ || *d < *armed_)) deadline_.cancel();
 }
 
 void Link::abort() {
@@ -127,8 +130,11 @@ asio::awaitable<void> Link::deadline_loop() {
         boost::system::error_code ec;
         co_await deadline_.async_wait(redirect_error(use_awaitable, ec));
         if (finished_) break;
-        if (!ec) {
-            handle_timeout(now());
+        if (ec) continue;  // cancelled by kick(): an earlier deadline to arm
+        // Armed lazily (kick()): time out only if the session's current deadline has really passed.
+        const auto t = now();
+        if (const auto d = next_deadline(); d && *d <= t) {
+            handle_timeout(t);
             wake_.cancel();
         }
     }
