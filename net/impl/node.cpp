@@ -87,10 +87,30 @@ class Node::Impl {
         if (options.content) install_content_fetch();
     }
 
+    // A content.fetch stream's state: its producer, what it serves and since when.
+    struct FetchState {
+        std::shared_ptr<protocol::ContentSender> sender;
+        std::string cid;
+        protocol::Time started{};
+        bool ended = false;  // the last block was queued, or the fetch failed (already audited)
+    };
     void install_content_fetch();
+    void fetch_aborted(ServerStream& s) {
+        auto f = std::static_pointer_cast<FetchState>(s.state());
+        if (f->ended) return;
+        f->ended = true;
+        audit({.kind = AuditEvent::Kind::content_served,
+               .peer = s.peer(),
+               .subject = s.claims().subject,
+               .method = s.method(),
+               .result = "aborted",
+               .detail = f->cid + ": the connection ended before the transfer finished",
+               .value = static_cast<std::int64_t>(f->sender->bytes_sent())});
+    }
     void accept();
     void on_accept(std::size_t index, boost::system::error_code ec, tcp::socket socket);
-    void audit(AuditEvent e) const {
+    void audit(AuditEvent e) {
+        metrics.observe(e);  // the labelled counters come from the same events as the audit log
         if (!options.audit) return;
         e.time_ms = now_ms();
         e.node_id = options.identity.node_id();
@@ -350,6 +370,7 @@ void NodeLink::dispatch_events() {
                 authenticated_ = true;
                 permit_.handshake_done();
                 node_.metrics.handshakes_ok++;
+                node_.metrics.handshake_duration.observe(detail::now() - started_);
                 node_.audit({.kind = AuditEvent::Kind::handshake,
                              .peer = peer_,
                              .subject = e->claims->subject,
@@ -497,7 +518,12 @@ void NodeLink::on_finished(std::error_code) {
          .bytes_out = bytes_out(),
          .duration_ms =
              std::chrono::duration_cast<std::chrono::milliseconds>(detail::now() - started_).count()});
-    for (auto& [id, s] : streams_) s->mark_closed();
+    for (auto& [id, s] : streams_) {
+        // A transfer still open when the connection ends (drain timeout, shutdown, peer gone) is audited
+        // as aborted: the engine did not get the whole file.
+        if (s->method() == "content.fetch" && s->state()) node_.fetch_aborted(*s);
+        s->mark_closed();
+    }
     streams_.clear();
     writable_.clear();
     permit_.reset();
@@ -519,12 +545,15 @@ void Node::Impl::install_content_fetch() {
         if (!options.content->has(*root)) {
             return stream->fail(protocol::errc::content_not_found, "this node has no " + req->cid);
         }
-        auto sender = std::make_shared<protocol::ContentSender>(*options.content, *root, kProducerHighWater,
-                                                                req->skip_blocks);
-        stream->state() = sender;
+        auto fetch = std::make_shared<FetchState>(
+            FetchState{std::make_shared<protocol::ContentSender>(*options.content, *root, kProducerHighWater,
+                                                                 req->skip_blocks),
+                       req->cid, detail::now()});
+        auto sender = fetch->sender;
+        stream->state() = fetch;
         auto weak = std::weak_ptr<ServerStream>(stream);
         std::string cid_text = req->cid;
-        stream->on_writable([this, sender, weak, cid_text] {
+        stream->on_writable([this, sender, fetch, weak, cid_text] {
             auto s = weak.lock();
             if (!s) return;
             std::error_code wec;
@@ -545,6 +574,8 @@ void Node::Impl::install_content_fetch() {
                        .method = s->method(),
                        .result = corrupt ? "corrupt" : "failed",
                        .detail = cid_text + ": " + wec.message()});
+                fetch->ended = true;
+                metrics.fetch_duration.observe(detail::now() - fetch->started);
                 s->fail(corrupt ? protocol::errc::content_mismatch : protocol::errc::internal,
                         (corrupt ? "this node's copy of " + cid_text + " does not match its CID: "
                                  : std::string("stored content unreadable: ")) +
@@ -557,6 +588,8 @@ void Node::Impl::install_content_fetch() {
                        .result = "ok",
                        .detail = cid_text,
                        .value = static_cast<std::int64_t>(sender->bytes_sent())});
+                fetch->ended = true;
+                metrics.fetch_duration.observe(detail::now() - fetch->started);
                 s->finish();
             }
         });

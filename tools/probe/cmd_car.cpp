@@ -10,6 +10,7 @@
 #include <cyxp2p/content/importer.hpp>
 
 #include "../common/cli.hpp"
+#include "../common/local_checks.hpp"
 #include "commands.hpp"
 #include "content_options.hpp"
 
@@ -19,15 +20,19 @@ namespace {
 
 const std::string kUsage =
     std::string(
-        "usage: p2p-probe car export FILE|- -o OUT.car [import options] [--json]\n"
+        "usage: p2p-probe car export FILE|- -o OUT.car [--force] [import options] [--json]\n"
         "       p2p-probe car verify IN.car [--root CID] [--json]\n"
-        "       p2p-probe car extract IN.car -o FILE [--root CID] [--json]\n"
+        "       p2p-probe car extract IN.car -o FILE [--force] [--root CID] [--json]\n"
         "\n"
         "export   imports FILE as `ipfs add` would and writes its DAG as a CAR v1, blocks in DFS order.\n"
         "verify   checks every block of IN.car against the DAG under the trusted root (--root, else the\n"
         "         header's first root, which only proves the CAR is self-consistent).\n"
         "extract  verifies and writes the file; FILE appears only once everything verified.\n"
-        "Exit codes: 15 content mismatch, 4 malformed CAR, 3 I/O error.\n\nimport options:\n") +
+        "  -o FILE      the file to create; its directory must exist. An existing FILE is kept (exit 3)\n"
+        "  --force      replace an existing FILE (default: refuse)\n"
+        "  --root CID   the CID the content must have (verify, extract; default: the header's first root)\n"
+        "Exit codes: 15 content mismatch, 4 malformed CAR, 3 I/O error or unusable -o.\n\nimport "
+        "options:\n") +
     kImportOptionsHelp;
 
 // A scratch directory beside `near`, removed on destruction.
@@ -57,6 +62,7 @@ int do_export(const Args& args) {
     if (!opt) return fail(&args, Exit::usage, "usage", error);
     const std::string input = args.positionals()[1];
     const fs::path out_path = *args.get("-o");
+    if (auto e = check_output_path(out_path, args.has("--force"))) return fail(&args, *e);
     ScratchDir scratch(out_path);
     if (scratch.path().empty())
         return fail(&args, Exit::io, "io_error",
@@ -106,6 +112,9 @@ int do_verify(const Args& args, bool extract) {
     std::ifstream in(car, std::ios::binary);
     if (!in) return fail(&args, Exit::io, "io_error", "cannot open " + car);
     const fs::path dest = extract ? fs::path(*args.get("-o")) : fs::path();
+    if (extract) {
+        if (auto e = check_output_path(dest, args.has("--force"))) return fail(&args, *e);
+    }
     auto v = content::verify_car(in, root, ec, extract ? &dest : nullptr);
     if (!v) return fail(&args, exit_for(ec), code_of(ec), car + ": " + ec.message());
     const char* source = root ? "argument" : "header";
@@ -133,7 +142,8 @@ int do_verify(const Args& args, bool extract) {
 
 int cmd_car(const std::vector<std::string>& argv, std::size_t first) {
     std::string error;
-    auto args = Args::parse(argv, first, {CYXP2P_IMPORT_OPTION_SPECS, {"-o", true}, {"--root", true}}, error);
+    auto args = Args::parse(
+        argv, first, {CYXP2P_IMPORT_OPTION_SPECS, {"-o", true}, {"--root", true}, {"--force", false}}, error);
     if (!args) return fail(nullptr, Exit::usage, "usage", error + "\n" + kUsage);
     if (args->help() || args->positionals().empty()) {
         if (!args->help()) return fail(&*args, Exit::usage, "usage", kUsage);

@@ -10,6 +10,7 @@
 #include <cyxp2p/auth/jwt.hpp>
 
 #include "../common/cli.hpp"
+#include "../common/local_checks.hpp"
 #include "commands.hpp"
 
 namespace cyxp2p::tools::probe {
@@ -58,23 +59,13 @@ std::string random_id() {
     return s;
 }
 
-std::optional<std::string> read_token(const Args& args, std::string& error) {
+// TOKEN or - (standard input), checked for syntax without ever printing it.
+std::optional<std::string> token_argument(const Args& args, InputError& error) {
     if (args.positionals().size() != 2) {
-        error = kUsage;
+        error = {Exit::usage, "usage", kUsage};
         return std::nullopt;
     }
-    const std::string& t = args.positionals()[1];
-    if (t != "-") return t;
-    std::error_code ec;
-    auto in = read_input("-", ec);
-    if (!in) {
-        error = "cannot read standard input";
-        return std::nullopt;
-    }
-    // Surrounding whitespace (a trailing newline from echo) is not part of the token.
-    const auto b = in->find_first_not_of(" \t\r\n");
-    const auto e = in->find_last_not_of(" \t\r\n");
-    return b == std::string::npos ? std::string{} : in->substr(b, e - b + 1);
+    return read_token("TOKEN", args.positionals()[1], TokenSource::inline_or_stdin, error);
 }
 
 json claims_json(const auth::Claims& c) {
@@ -171,9 +162,9 @@ int mint(const Args& args) {
 
 int verify(const Args& args) {
     if (!args.has("--keys")) return fail(&args, Exit::usage, "usage", kUsage);
-    std::string error;
-    auto token = read_token(args, error);
-    if (!token) return fail(&args, Exit::usage, "usage", error);
+    InputError error;
+    auto token = token_argument(args, error);
+    if (!token) return fail(&args, error);
     auth::VerifyOptions o;
     auto type = auth::token_type_from_string(args.get("--type").value_or("p2p"));
     if (!type) return fail(&args, Exit::usage, "usage", "--type must be p2p, session, job or refresh");
@@ -204,9 +195,9 @@ int verify(const Args& args) {
 }
 
 int decode(const Args& args) {
-    std::string error;
-    auto token = read_token(args, error);
-    if (!token) return fail(&args, Exit::usage, "usage", error);
+    InputError error;
+    auto token = token_argument(args, error);
+    if (!token) return fail(&args, error);
     std::error_code ec;
     auto u = auth::decode_unverified(*token, ec);
     if (!u) return fail(&args, Exit::bad_input, code_name(ec), "cannot decode token: " + ec.message());
