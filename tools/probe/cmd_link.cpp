@@ -32,13 +32,19 @@ namespace {
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
 
-constexpr const char* kCommon =
-    "  --pin PINS         sha256//A;sha256//B: the node keys to accept (see 'p2p-probe pin')\n"
-    "  --pin-from-token   take the pin from the token's node_pin claim when --pin is not given\n"
-    "  --token FILE|-     the P2P token (file, or - for standard input)\n"
-    "  --node-id ID       require the node to identify as ID\n"
-    "  --timeout-ms N     per-phase timeout (default 10000)\n"
-    "  --json             machine-readable output\n";
+// The options connect, ping and fetch share, with their defaults.
+std::string common_help() {
+    return "  --pin PINS         sha256//A;sha256//B (spaces around ';' allowed): the node keys to accept\n"
+           "                     ('p2p-probe pin node.crt' prints a node's pin)\n"
+           "  --pin-from-token   take the pin from the token's node_pin claim when --pin is not given\n"
+           "  --token FILE|-     the P2P token: a file holding it, or - for standard input (never the\n"
+           "                     token itself: command lines end up in shell history and process lists)\n"
+           "  --node-id ID       require the node to identify as ID [default: any]\n"
+           "  --timeout-ms N     per-phase timeout, 1..3600000 [default: " +
+           std::to_string(net::EngineOptions{}.connect_timeout.count()) +
+           "]\n"
+           "  --json             machine-readable output\n";
+}
 
 // The failure class of an error, as exit code and the code name printed with it.
 std::pair<Exit, std::string> classify(std::error_code ec) {
@@ -236,14 +242,17 @@ std::string advice(std::error_code ec, const net::ConnectReport& r, const Target
                    std::string_view method) {
     const auto [exit, code] = classify(ec);
     if (ec == protocol::errc::forbidden) return scope_advice(method);
-    if (ec == protocol::errc::wrong_node && r.reject_detail.empty() && !t.options.expected_node_id.empty()) {
-        // Our own check of HELLO_ACK, not the node refusing the token.
-        return "the node at " + t.where + " does not identify as --node-id " + t.options.expected_node_id +
-               ": check the address and the node id (the token is not the problem).";
+    if (ec == protocol::errc::wrong_node && !t.options.expected_node_id.empty() &&
+        r.reject_detail.find("is not the expected") != std::string::npos) {
+        // Our own check of HELLO_ACK (protocol/engine_session.cpp), not the node refusing the token.
+        return r.reject_detail + ": the node at " + t.where +
+               " is not the one --node-id names; check the address and the node id (the token is not the "
+               "problem).";
     }
     if (ec == protocol::errc::content_mismatch) {
-        return "the node's copy no longer matches the CID it advertised (its file changed or vanished after "
-               "import): ask the node's operator to restore or re-import it. Nothing was written.";
+        return "its file changed or vanished after the node imported it, so the node refuses to serve it: "
+               "ask "
+               "the node's operator to restore the file or re-import it. This is not a transfer fault.";
     }
     switch (exit) {
         case Exit::connect_failed:
@@ -260,9 +269,8 @@ std::string advice(std::error_code ec, const net::ConnectReport& r, const Target
             const std::string why = r.reject_detail.empty() ? code : r.reject_detail;
             if (why == "expired") return "the token expired: mint a fresh P2P token for this node.";
             if (ec == protocol::errc::wrong_node || why == "wrong_node")
-                return "the token was minted for another node: mint one with --node-id " +
-                       (r.handshake.node_id.empty() ? std::string("<this node's id>") : r.handshake.node_id) +
-                       ".";
+                return "the token was minted for another node: mint one with --node-id set to this node's "
+                       "id.";
             if (ec == protocol::errc::replayed)
                 return "the node refused the request as a replay (" + why +
                        "): check that this machine's clock is right, then retry.";
@@ -331,7 +339,7 @@ int cmd_connect(const std::vector<std::string>& argv, std::size_t first) {
             "Connects as an engine and reports each phase: TCP, TLS (version, cipher, group,\n"
             "ALPN, the node's pin), HELLO (node id, session, limits, token expiry), then a\n"
             "verdict. Without --token it stops after TLS.\n\n") +
-        kCommon;
+        common_help();
     std::string error;
     auto a = Args::parse(argv, first,
                          {{"--pin", true},
@@ -380,7 +388,7 @@ int cmd_ping(const std::vector<std::string>& argv, std::size_t first) {
         std::string(
             "usage: p2p-probe ping HOST:PORT --pin PINS --token FILE|- [--count N] [options]\n\n"
             "Round trips of PING/PONG over an authenticated session.\n\n") +
-        kCommon + "  --count N          pings to send (default 4)\n";
+        common_help() + "  --count N          pings to send, 1..1000 [default: 4]\n";
     std::string error;
     std::initializer_list<OptionSpec> spec = {{"--pin", true},        {"--pin-from-token", false},
                                               {"--token", true},      {"--node-id", true},
@@ -428,9 +436,12 @@ int cmd_fetch(const std::vector<std::string>& argv, std::size_t first) {
             "usage: p2p-probe fetch HOST:PORT CID -o FILE --pin PINS --token FILE|- [options]\n\n"
             "Downloads a DAG by CID. Every block is verified against the CID its parent names\n"
             "before its bytes are written; FILE appears only when the whole file verified.\n"
-            "Interrupted? Run the same command again: verified blocks kept in FILE.cyxp2p-partial\n"
-            "are checked again locally and not downloaded twice.\n\n") +
-        kCommon +
+            "The CID, the output path and the token are checked before connecting.\n"
+            "Interrupted? When the failure message says verified blocks are kept (in\n"
+            "FILE.cyxp2p-partial), run the same command again: they are hashed again locally and\n"
+            "not downloaded twice. A damaged resume file is detected, discarded (it says so) and\n"
+            "the fetch starts over.\n\n") +
+        common_help() +
         "  -o, --output FILE  where to write the file (its directory must exist and be writable)\n"
         "  --force            replace FILE if it exists (default: refuse, exit 3)\n";
     std::string error;
@@ -456,9 +467,9 @@ int cmd_fetch(const std::vector<std::string>& argv, std::size_t first) {
     std::error_code cec;
     auto root = content::Cid::parse(cid, cec);
     if (!root) {
-        return fail(&*a, Exit::bad_input, content::to_string(static_cast<content::errc>(cec.value())),
-                    "'" + cid + "' is not a CID: " + cec.message() +
-                        " ('p2p-probe cid FILE' prints a file's CID)");
+        return fail(
+            &*a, Exit::bad_input, content::to_string(static_cast<content::errc>(cec.value())),
+            "'" + cid + "' is not a CID: " + cec.message() + " ('p2p-probe cid FILE' prints a file's CID)");
     }
     if (auto e = check_output_path(out, a->has("--force"))) return fail(&*a, *e);
     const auto before = inspect_resume_state(out, *root);
@@ -487,7 +498,12 @@ int cmd_fetch(const std::vector<std::string>& argv, std::size_t first) {
         }
         const auto [exit, code] = classify(e);
         const std::string help = advice(e, *t.options.report, t, "content.fetch");
-        const std::string msg = std::string(what) + e.message() + "; nothing was written to " + out + kept;
+        // The node reporting its own copy as bad (ContentSender re-hashes each block it reads) is not
+        // the same as this engine finding a bad block: say which.
+        const std::string why = e == protocol::errc::content_mismatch
+                                    ? "the node's copy no longer matches the CID it advertised"
+                                    : e.message();
+        const std::string msg = std::string(what) + why + "; nothing was written to " + out + kept;
         if (a->json()) {
             nlohmann::json j{{"ok", false},
                              {"error", code},
