@@ -104,7 +104,8 @@ class Node::Impl {
                .subject = s.claims().subject,
                .method = s.method(),
                .result = "aborted",
-               .detail = f->cid + ": the connection ended before the transfer finished",
+               .detail = f->cid + ": the stream ended before the transfer finished (reset, drain timeout or "
+                                  "connection lost)",
                .value = static_cast<std::int64_t>(f->sender->bytes_sent())});
     }
     void accept();
@@ -206,6 +207,7 @@ class NodeLink final : public detail::Link {
     asio::awaitable<void> handshake();
     void dispatch_events();
     void on_closed_event(const protocol::Event& e);
+    void close_streams();
 
     Node::Impl& node_;
     ratelimit::ConnectionPermit permit_;
@@ -442,6 +444,8 @@ void NodeLink::dispatch_events() {
                 if (it == streams_.end()) break;
                 auto stream = it->second;
                 streams_.erase(it);
+                if (e->kind == Kind::stream_reset && stream->method() == "content.fetch" && stream->state())
+                    node_.fetch_aborted(*stream);
                 stream->mark_closed();
                 if (e->kind == Kind::stream_reset && stream->entry()->handlers.on_reset) {
                     stream->entry()->handlers.on_reset(stream, e->error);
@@ -484,7 +488,16 @@ void NodeLink::on_closed_event(const protocol::Event& e) {
                      .result = e.detail,
                      .detail = "REAUTH refused"});
     }
-    for (auto& [id, s] : streams_) s->mark_closed();
+    close_streams();
+}
+
+void NodeLink::close_streams() {
+    for (auto& [id, s] : streams_) {
+        // A transfer still open when the session or connection ends (drain timeout, shutdown, peer gone)
+        // is audited as aborted: the engine did not get the whole file.
+        if (s->method() == "content.fetch" && s->state()) node_.fetch_aborted(*s);
+        s->mark_closed();
+    }
     streams_.clear();
 }
 
@@ -518,13 +531,7 @@ void NodeLink::on_finished(std::error_code) {
          .bytes_out = bytes_out(),
          .duration_ms =
              std::chrono::duration_cast<std::chrono::milliseconds>(detail::now() - started_).count()});
-    for (auto& [id, s] : streams_) {
-        // A transfer still open when the connection ends (drain timeout, shutdown, peer gone) is audited
-        // as aborted: the engine did not get the whole file.
-        if (s->method() == "content.fetch" && s->state()) node_.fetch_aborted(*s);
-        s->mark_closed();
-    }
-    streams_.clear();
+    close_streams();
     writable_.clear();
     permit_.reset();
     node_.forget(this);

@@ -93,8 +93,9 @@ class OperatorLog final : public net::AuditSink {
                       << e.detail.substr(cid.size() + 2)
                       << "). Restore the file, or restart p2p-node to re-import --serve.\n";
         } else {
-            std::cerr << "p2p-node: transfer of " << cid << file << " to " << e.peer << " aborted after "
-                      << e.value << " bytes: the connection ended before it finished\n";
+            std::cerr
+                << "p2p-node: transfer of " << cid << file << " to " << e.peer << " aborted after " << e.value
+                << " bytes: the stream ended before it finished (reset, drain timeout or connection lost)\n";
         }
     }
 
