@@ -100,8 +100,10 @@ struct EngineMetrics {
     std::atomic<std::uint64_t> blocks_verified{0};
     std::atomic<std::uint64_t> blocks_failed{0};
     std::atomic<std::uint64_t> bytes_verified{0};
+    DurationHistogram connect_duration{kHandshakeBucketsS};  // TCP + TLS + HELLO, successful connects
+    DurationHistogram fetch_duration{kFetchBucketsS};        // content.fetch, request to file in place
 
-    /// Prometheus text exposition format 0.0.4, every counter prefixed `cyxp2p_engine_`.
+    /// Prometheus text exposition format 0.0.4, every name prefixed `cyxp2p_engine_`.
     std::string prometheus() const;
 };
 

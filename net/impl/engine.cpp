@@ -348,9 +348,13 @@ asio::awaitable<void> connect_flow(std::shared_ptr<EngineCore> core, ConnectOpti
     auto ex = co_await asio::this_coro::executor;
     auto report = o.report ? o.report : std::make_shared<ConnectReport>();
     const std::string peer = o.host + ":" + std::to_string(o.port);
-    done = [core, done, report, peer](std::error_code ec, std::shared_ptr<Connection> c) {
+    const auto t0 = std::chrono::steady_clock::now();
+    done = [core, done, report, peer, t0](std::error_code ec, std::shared_ptr<Connection> c) {
         if (!ec) {
-            if (c) core->metrics.connects_ok++;
+            if (c) {
+                core->metrics.connects_ok++;
+                core->metrics.connect_duration.observe(std::chrono::steady_clock::now() - t0);
+            }
         } else {
             core->metrics.connects_failed++;
             if (ec == pinning::errc::pin_mismatch || ec == pinning::errc::pins_expired) {
@@ -572,8 +576,10 @@ void Connection::start_fetch(std::string cid, std::filesystem::path dest, FetchP
             link->core().metrics.bytes_verified += receiver->bytes_verified() - before;
             if (progress) progress(receiver->bytes_verified(), receiver->file_size());
         };
-        op.on_done = [receiver, complete, cid, dest, resume_from](std::error_code e) {
+        op.on_done = [link, receiver, complete, cid, dest, resume_from,
+                      t0 = std::chrono::steady_clock::now()](std::error_code e) {
             if (!e) e = receiver->finish();
+            if (!e) link->core().metrics.fetch_duration.observe(std::chrono::steady_clock::now() - t0);
             FetchResult r{cid, receiver->bytes_verified(), receiver->blocks_verified(), dest, resume_from};
             complete(e, e ? FetchResult{} : r);
         };

@@ -177,6 +177,10 @@ std::string EngineMetrics::prometheus() const {
     r("verified_blocks_total", "Content blocks verified against their CID.", blocks_verified);
     r("failed_blocks_total", "Content blocks that failed verification.", blocks_failed);
     r("verified_bytes_total", "File bytes verified and written.", bytes_verified);
+    connect_duration.render(out, "cyxp2p_engine_connect_duration_seconds",
+                            "Successful connects: TCP + TLS 1.3 + HELLO_ACK.");
+    fetch_duration.render(out, "cyxp2p_engine_fetch_duration_seconds",
+                          "Completed content.fetch: request to the verified file in place.");
     return out;
 }
 
