@@ -348,12 +348,12 @@ asio::awaitable<void> connect_flow(std::shared_ptr<EngineCore> core, ConnectOpti
     auto ex = co_await asio::this_coro::executor;
     auto report = o.report ? o.report : std::make_shared<ConnectReport>();
     const std::string peer = o.host + ":" + std::to_string(o.port);
-    const auto t0 = std::chrono::steady_clock::now();
-    done = [core, done, report, peer, t0](std::error_code ec, std::shared_ptr<Connection> c) {
+    const auto started = std::chrono::steady_clock::now();
+    done = [core, done, report, peer, started](std::error_code ec, std::shared_ptr<Connection> c) {
         if (!ec) {
             if (c) {
                 core->metrics.connects_ok++;
-                core->metrics.connect_duration.observe(std::chrono::steady_clock::now() - t0);
+                core->metrics.connect_duration.observe(std::chrono::steady_clock::now() - started);
             }
         } else {
             core->metrics.connects_failed++;

@@ -470,6 +470,16 @@ TEST_F(BadInput, MetricsHaveLabelsBuildInfoHistogramsHeadAndQueryStrings) {
     EXPECT_TRUE(has(post.out, "Allow: GET, HEAD")) << post.out;
 }
 
+TEST_F(BadInput, ANewConnectionRefusedByTheLimiterSaysTheNodeMayBeLimiting) {
+    // One new connection per hour per address (RATE/UNIT/BURST): the second is closed before TLS.
+    auto n = start({"--new-connections-per-address", "1/h/1"});
+    EXPECT_EQ(run({probe(), "connect", target(), "--pin", pin_}).exit_code, 0);
+    auto r = run({probe(), "connect", target(), "--pin", pin_, "--token", (tmp_ / "token").string()});
+    EXPECT_EQ(r.exit_code, 11) << r.err;
+    EXPECT_TRUE(has(r.err, "the node may be limiting new connections from this address")) << r.err;
+    EXPECT_TRUE(has(metrics(), "cyxp2p_node_connections_refused_total{reason=\"")) << metrics();
+}
+
 // A fetch whose engine stops reading (SIGSTOP) keeps the node's drain waiting.
 class StalledTransfer : public BadInput {
   protected:
