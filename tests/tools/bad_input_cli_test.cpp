@@ -187,6 +187,10 @@ TEST_F(BadInput, AnUnusableOutputPathExits3BeforeDownloadingAndKeepsWhatIsThere)
                        (tmp_ / "work" / "keep.bin").string(), "--force"});
     EXPECT_EQ(forced.exit_code, 0) << forced.err;
     EXPECT_EQ(test::read_file(tmp_ / "work" / "keep.bin"), test::read_file(tmp_ / "serve" / "weights.bin"));
+    // Replaced, it keeps its mode (as cp does); a new file stays private.
+    EXPECT_EQ(
+        fs::status(tmp_ / "work" / "keep.bin").permissions() & fs::perms::all,
+        fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read | fs::perms::others_read);
 }
 
 TEST_F(BadInput, PinListsAcceptSpacesAndSayExactlyWhatIsWrong) {

@@ -268,6 +268,19 @@ std::optional<InputError> check_output_path(const std::filesystem::path& path, b
     return std::nullopt;
 }
 
+std::optional<std::filesystem::perms> existing_permissions(const std::filesystem::path& path) {
+    std::error_code ec;
+    const auto st = std::filesystem::status(path, ec);
+    if (ec || !std::filesystem::is_regular_file(st)) return std::nullopt;
+    return st.permissions() & std::filesystem::perms::all;
+}
+
+void restore_permissions(const std::filesystem::path& path, std::optional<std::filesystem::perms> perms) {
+    if (!perms) return;
+    std::error_code ignored;  // the verified content is in place either way
+    std::filesystem::permissions(path, *perms, std::filesystem::perm_options::replace, ignored);
+}
+
 int fail(const Args* args, const InputError& e) {
     return fail(args, e.exit, e.code, e.message);
 }

@@ -64,6 +64,11 @@ std::optional<pinning::PinSet> parse_pin_list(std::string_view option, std::stri
 /// its parent exists and is a writable directory, and it does not exist yet unless `force`. Exit 3.
 std::optional<InputError> check_output_path(const std::filesystem::path& path, bool force);
 
+/// The permissions of an existing regular file at `path`: a file replaced with --force keeps them (as cp
+/// does), while a new file stays private (0600, as it was written).
+std::optional<std::filesystem::perms> existing_permissions(const std::filesystem::path& path);
+void restore_permissions(const std::filesystem::path& path, std::optional<std::filesystem::perms> perms);
+
 /// Prints `e` the way fail() does and returns its exit code.
 int fail(const Args* args, const InputError& e);
 

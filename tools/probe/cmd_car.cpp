@@ -63,6 +63,7 @@ int do_export(const Args& args) {
     const std::string input = args.positionals()[1];
     const fs::path out_path = *args.get("-o");
     if (auto e = check_output_path(out_path, args.has("--force"))) return fail(&args, *e);
+    const auto replaced_mode = existing_permissions(out_path);
     ScratchDir scratch(out_path);
     if (scratch.path().empty())
         return fail(&args, Exit::io, "io_error",
@@ -87,6 +88,7 @@ int do_export(const Args& args) {
     fs::rename(tmp, out_path, ec);
     if (ec)
         return fail(&args, Exit::io, "io_error", "cannot write " + out_path.string() + ": " + ec.message());
+    restore_permissions(out_path, replaced_mode);
     if (args.json()) {
         print_json({{"root", r->root.to_string()},
                     {"size", r->file_size},
@@ -115,8 +117,10 @@ int do_verify(const Args& args, bool extract) {
     if (extract) {
         if (auto e = check_output_path(dest, args.has("--force"))) return fail(&args, *e);
     }
+    const auto replaced_mode = extract ? existing_permissions(dest) : std::nullopt;
     auto v = content::verify_car(in, root, ec, extract ? &dest : nullptr);
     if (!v) return fail(&args, exit_for(ec), code_of(ec), car + ": " + ec.message());
+    if (extract) restore_permissions(dest, replaced_mode);
     const char* source = root ? "argument" : "header";
     if (args.json()) {
         nlohmann::json j{{"root", v->root.to_string()},

@@ -472,6 +472,7 @@ int cmd_fetch(const std::vector<std::string>& argv, std::size_t first) {
             "'" + cid + "' is not a CID: " + cec.message() + " ('p2p-probe cid FILE' prints a file's CID)");
     }
     if (auto e = check_output_path(out, a->has("--force"))) return fail(&*a, *e);
+    const auto replaced_mode = existing_permissions(out);
     const auto before = inspect_resume_state(out, *root);
     std::string discarded;
     if (before.corrupt) {
@@ -546,6 +547,7 @@ int cmd_fetch(const std::vector<std::string>& argv, std::size_t first) {
     if (bar) std::fputs("\n", stderr);
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (fe) return failed(fe, "fetch " + cid + " failed: ");
+    restore_permissions(out, replaced_mode);
     const double mibs = static_cast<double>(result.bytes) / (1024.0 * 1024.0) / std::max(secs, 1e-9);
     if (a->json()) {
         nlohmann::json j{{"cid", cid},
