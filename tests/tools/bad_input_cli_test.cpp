@@ -1,6 +1,7 @@
 // Issue 15: the tools under bad input, run as a new user and an operator would. Every case asserts the exit
 // code, the message and that nothing was left behind; no case may print the token.
 #include <signal.h>
+#include <unistd.h>
 
 #include <cstring>
 #include <random>
@@ -191,6 +192,18 @@ TEST_F(BadInput, AnUnusableOutputPathExits3BeforeDownloadingAndKeepsWhatIsThere)
     EXPECT_EQ(
         fs::status(tmp_ / "work" / "keep.bin").permissions() & fs::perms::all,
         fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read | fs::perms::others_read);
+}
+
+TEST_F(BadInput, AnOutputDirectoryWithoutWritePermissionExits3) {
+    if (::geteuid() == 0)
+        GTEST_SKIP() << "root may write anywhere: run as a user to check output_not_writable";
+    fs::create_directory(tmp_ / "work" / "ro");
+    ASSERT_EQ(::chmod((tmp_ / "work" / "ro").c_str(), 0555), 0);
+    auto r = fetch((tmp_ / "work" / "ro" / "x.bin").string(), {"--json"});
+    ::chmod((tmp_ / "work" / "ro").c_str(), 0755);
+    EXPECT_EQ(r.exit_code, 3) << r.out;
+    EXPECT_EQ(nlohmann::json::parse(r.out)["error"], "output_not_writable");
+    EXPECT_TRUE(listing(tmp_ / "work" / "ro").empty());
 }
 
 TEST_F(BadInput, PinListsAcceptSpacesAndSayExactlyWhatIsWrong) {
@@ -416,6 +429,16 @@ TEST_F(BadInput, AChangedServedFileIsLoggedCountedAndBlamedOnTheNodesCopy) {
     ASSERT_EQ(again.exit_code, 0) << again.out << again.err;
     EXPECT_GT(nlohmann::json::parse(again.out)["resumed_blocks"].get<int>(), 0);
     EXPECT_EQ(test::read_file(out), original);
+    EXPECT_EQ(listing(tmp_ / "work"), (std::set<std::string>{"w.bin"}));
+    // A served file that vanished is reported the same way, never as an attack on the transfer.
+    fs::remove(tmp_ / "serve" / "weights.bin");
+    auto gone = fetch((tmp_ / "work" / "gone.bin").string(), {"--json"}, target());
+    EXPECT_EQ(gone.exit_code, 15) << gone.out;
+    auto j = nlohmann::json::parse(gone.out);
+    EXPECT_TRUE(
+        has(j["message"].get<std::string>(), "the node's copy no longer matches the CID it advertised"));
+    EXPECT_EQ(j["resumable"], false);
+    EXPECT_TRUE(has(metrics(), "cyxp2p_node_content_fetches_total{result=\"corrupt\"} 2\n"));
     EXPECT_EQ(listing(tmp_ / "work"), (std::set<std::string>{"w.bin"}));
 }
 
