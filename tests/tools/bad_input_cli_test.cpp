@@ -502,7 +502,8 @@ TEST_F(BadInput, ANewConnectionRefusedByTheLimiterSaysTheNodeMayBeLimiting) {
     auto n = start({"--new-connections-per-address", "1/h/1"});
     EXPECT_EQ(run({probe(), "connect", target(), "--pin", pin_}).exit_code, 0);
     auto r = run({probe(), "connect", target(), "--pin", pin_, "--token", (tmp_ / "token").string()});
-    EXPECT_EQ(r.exit_code, 11) << r.err;
+    EXPECT_EQ(r.exit_code, 10) << r.err;  // the node closed the connection: connection_lost, in the TLS phase
+    EXPECT_TRUE(has(r.err, "tls failed: connection lost")) << r.err;
     EXPECT_TRUE(has(r.err, "the node may be limiting new connections from this address")) << r.err;
     EXPECT_TRUE(has(metrics(), "cyxp2p_node_connections_refused_total{reason=\"")) << metrics();
 }
@@ -522,7 +523,7 @@ class StalledTransfer : public BadInput {
         big_cid_ = trim(run({probe(), "cid", (tmp_ / "serve" / "big.bin").string()}).out);
     }
 
-    std::unique_ptr<test::BackgroundProcess> stalled_fetch() {
+    std::unique_ptr<test::BackgroundProcess> stalled_fetch(bool stall = true) {
         const auto out = tmp_ / "work" / "big.bin";
         auto p = std::make_unique<test::BackgroundProcess>(
             std::vector<std::string>{probe(), "fetch", target(), big_cid_, "-o", out.string(), "--pin", pin_,
@@ -533,12 +534,30 @@ class StalledTransfer : public BadInput {
             if (fs::file_size(partial, ec) > 300'000 && !ec) break;
             std::this_thread::sleep_for(5ms);
         }
-        p->signal(SIGSTOP);
+        if (stall) p->signal(SIGSTOP);
         return p;
     }
 
     std::string big_cid_;
 };
+
+TEST_F(StalledTransfer, ATransferNeverRunsPastTheDrainTimeout) {
+    // Only the node's drain is short: the sessions' GOAWAY limit (10 s) and close_notify (5 s) keep their
+    // defaults, and must not stretch it.
+    auto n = start({"--drain-timeout-ms", "300"});
+    auto engine = stalled_fetch(false);
+    const auto t0 = std::chrono::steady_clock::now();
+    n->signal(SIGTERM);
+    const int rc = engine->stop(0, 30s);  // signal 0: just wait for the fetch to end
+    const auto took = std::chrono::steady_clock::now() - t0;
+    EXPECT_LT(took, 2500ms) << "the transfer ran "
+                            << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+                            << " ms after SIGTERM with --drain-timeout-ms 300";
+    if (rc != 0) {
+        EXPECT_TRUE(has(engine->output(), "run the same fetch again to resume")) << engine->output();
+    }
+    EXPECT_EQ(n->stop(0, 30s), 0) << n->output();
+}
 
 TEST_F(StalledTransfer, ASecondSigtermStopsAtOnceAndSaysSo) {
     auto n = start({"--drain-timeout-ms", "60000", "--stream-drain-timeout-ms", "60000"});

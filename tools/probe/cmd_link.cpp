@@ -51,7 +51,9 @@ std::pair<Exit, std::string> classify(std::error_code ec) {
     const auto& cat = ec.category();
     if (cat == net::category()) {
         const auto e = static_cast<net::errc>(ec.value());
-        const Exit x = e == net::errc::connect_failed || e == net::errc::connect_timeout
+        // A lost connection is a connection failure, not a TLS one (advice() tells the phases apart).
+        const Exit x = e == net::errc::connect_failed || e == net::errc::connect_timeout ||
+                               e == net::errc::connection_lost
                            ? Exit::connect_failed
                        : e == net::errc::content_mismatch ? Exit::content_mismatch
                                                           : Exit::tls_failed;
@@ -254,6 +256,15 @@ std::string advice(std::error_code ec, const net::ConnectReport& r, const Target
                "ask "
                "the node's operator to restore the file or re-import it. This is not a transfer fault.";
     }
+    constexpr const char* kLimiting =
+        "the TLS handshake did not complete: the node may be limiting new connections from this address "
+        "(retry later; its operator sets --new-connections-per-address), or the peer does not speak TLS 1.3 "
+        "with ALPN cyx-p2p/1.";
+    if (ec == net::errc::connection_lost) {
+        if (r.failed_phase == "tls" || r.failed_phase == "tcp") return kLimiting;
+        return "the connection was lost after the session was established (the node stopped or restarted, or "
+               "the network failed): run the same command again.";
+    }
     switch (exit) {
         case Exit::connect_failed:
             return {};  // the message already asks whether the node runs there
@@ -262,9 +273,7 @@ std::string advice(std::error_code ec, const net::ConnectReport& r, const Target
                    ". If the node rotated its key, get its new pin from the operator or the Central Server; "
                    "otherwise this may be a man-in-the-middle.";
         case Exit::tls_failed:
-            return "the TLS handshake did not complete: the node may be limiting new connections from this "
-                   "address (retry later; its operator sets --new-connections-per-address), or the peer does "
-                   "not speak TLS 1.3 with ALPN cyx-p2p/1.";
+            return kLimiting;
         case Exit::token_rejected: {
             const std::string why = r.reject_detail.empty() ? code : r.reject_detail;
             if (why == "expired") return "the token expired: mint a fresh P2P token for this node.";
