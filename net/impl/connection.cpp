@@ -106,8 +106,10 @@ void Connection::start_fetch(std::string cid, std::filesystem::path dest, FetchP
             link->core().metrics.bytes_verified += receiver->bytes_verified() - before;
             if (progress) progress(receiver->bytes_verified(), receiver->file_size());
         };
-        op.on_done = [receiver, complete, cid, dest, resume_from](std::error_code e) {
+        op.on_done = [link, receiver, complete, cid, dest, resume_from,
+                      t0 = std::chrono::steady_clock::now()](std::error_code e) {
             if (!e) e = receiver->finish();
+            if (!e) link->core().metrics.fetch_duration.observe(std::chrono::steady_clock::now() - t0);
             FetchResult r{cid, receiver->bytes_verified(), receiver->blocks_verified(), dest, resume_from};
             complete(e, e ? FetchResult{} : r);
         };

@@ -24,12 +24,15 @@ void Node::Impl::install_content_fetch() {
         if (!options.content->has(*root)) {
             return stream->fail(protocol::errc::content_not_found, "this node has no " + req->cid);
         }
-        auto sender = std::make_shared<protocol::ContentSender>(*options.content, *root, kProducerHighWater,
-                                                                req->skip_blocks);
-        stream->state() = sender;
+        auto fetch = std::make_shared<FetchState>(
+            FetchState{std::make_shared<protocol::ContentSender>(*options.content, *root, kProducerHighWater,
+                                                                 req->skip_blocks),
+                       req->cid, detail::now()});
+        auto sender = fetch->sender;
+        stream->state() = fetch;
         auto weak = std::weak_ptr<ServerStream>(stream);
         std::string cid_text = req->cid;
-        stream->on_writable([this, sender, weak, cid_text] {
+        stream->on_writable([this, sender, fetch, weak, cid_text] {
             auto s = weak.lock();
             if (!s) return;
             std::error_code wec;
@@ -50,6 +53,8 @@ void Node::Impl::install_content_fetch() {
                        .method = s->method(),
                        .result = corrupt ? "corrupt" : "failed",
                        .detail = cid_text + ": " + wec.message()});
+                fetch->ended = true;
+                metrics.fetch_duration.observe(detail::now() - fetch->started);
                 s->fail(corrupt ? protocol::errc::content_mismatch : protocol::errc::internal,
                         (corrupt ? "this node's copy of " + cid_text + " does not match its CID: "
                                  : std::string("stored content unreadable: ")) +
@@ -62,11 +67,27 @@ void Node::Impl::install_content_fetch() {
                        .result = "ok",
                        .detail = cid_text,
                        .value = static_cast<std::int64_t>(sender->bytes_sent())});
+                fetch->ended = true;
+                metrics.fetch_duration.observe(detail::now() - fetch->started);
                 s->finish();
             }
         });
     };
     methods["content.fetch"] = MethodEntry{"content:read", std::move(h)};
+}
+
+void Node::Impl::fetch_aborted(ServerStream& s) {
+    auto f = std::static_pointer_cast<FetchState>(s.state());
+    if (f->ended) return;
+    f->ended = true;
+    audit({.kind = AuditEvent::Kind::content_served,
+           .peer = s.peer(),
+           .subject = s.claims().subject,
+           .method = s.method(),
+           .result = "aborted",
+           .detail = f->cid + ": the stream ended before the transfer finished (reset, drain timeout or "
+                              "connection lost)",
+           .value = static_cast<std::int64_t>(f->sender->bytes_sent())});
 }
 
 }  // namespace cyxp2p::net

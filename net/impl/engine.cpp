@@ -55,9 +55,13 @@ asio::awaitable<void> connect_flow(std::shared_ptr<EngineCore> core, ConnectOpti
     auto ex = co_await asio::this_coro::executor;
     auto report = o.report ? o.report : std::make_shared<ConnectReport>();
     const std::string peer = o.host + ":" + std::to_string(o.port);
-    done = [core, done, report, peer](std::error_code ec, std::shared_ptr<Connection> c) {
+    const auto started = std::chrono::steady_clock::now();
+    done = [core, done, report, peer, started](std::error_code ec, std::shared_ptr<Connection> c) {
         if (!ec) {
-            if (c) core->metrics.connects_ok++;
+            if (c) {
+                core->metrics.connects_ok++;
+                core->metrics.connect_duration.observe(std::chrono::steady_clock::now() - started);
+            }
         } else {
             core->metrics.connects_failed++;
             if (ec == pinning::errc::pin_mismatch || ec == pinning::errc::pins_expired) {

@@ -141,15 +141,23 @@ void Node::stop(std::chrono::milliseconds drain) {
         }
         return out;
     };
-    for (auto& link : snapshot()) link->drain();
-    // Wait for sessions to drain and close_notify to complete; then cut whatever is left.
-    const auto deadline = std::chrono::steady_clock::now() + drain + d.options.shutdown_timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-        {
-            std::lock_guard lock(d.links_mutex);
-            if (d.links.empty()) break;
+    auto all_closed_by = [&d](std::chrono::steady_clock::time_point deadline) {
+        while (std::chrono::steady_clock::now() < deadline) {
+            {
+                std::lock_guard lock(d.links_mutex);
+                if (d.links.empty()) return true;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
         }
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        return false;
+    };
+    // Streams get `drain` to finish, whatever the sessions' own drain_timeout; then they are cut and the
+    // connections get shutdown_timeout for close_notify; then whatever is left is closed hard. So a
+    // transfer never runs past `drain` (docs/operations.md).
+    for (auto& link : snapshot()) link->drain();
+    if (!all_closed_by(std::chrono::steady_clock::now() + drain)) {
+        for (auto& link : snapshot()) link->close_now();
+        all_closed_by(std::chrono::steady_clock::now() + d.options.shutdown_timeout);
     }
     for (auto& link : snapshot()) link->hard_stop();
     d.guards.clear();

@@ -13,6 +13,7 @@
 #include <cyxp2p/net/detail/link.hpp>
 #include <cyxp2p/net/node.hpp>
 #include <cyxp2p/pinning/tls_policy.hpp>
+#include <cyxp2p/protocol/content_fetch.hpp>
 #include <cyxp2p/ratelimit/connection_limiter.hpp>
 #include <cyxp2p/ratelimit/keyed_limiter.hpp>
 #include <cyxp2p/replay/nonce_window.hpp>
@@ -30,10 +31,20 @@ class Node::Impl {
   public:
     explicit Impl(NodeOptions o);
 
+    // A content.fetch stream's state: its producer, what it serves and since when.
+    struct FetchState {
+        std::shared_ptr<protocol::ContentSender> sender;
+        std::string cid;
+        protocol::Time started{};
+        bool ended = false;  // the last block was queued, or the fetch failed (already audited)
+    };
     void install_content_fetch();
+    /// A content.fetch stream ended before its last block: audited as aborted (once).
+    void fetch_aborted(ServerStream& s);
     void accept();
     void on_accept(std::size_t index, boost::system::error_code ec, detail::tcp::socket socket);
-    void audit(AuditEvent e) const {
+    void audit(AuditEvent e) {
+        metrics.observe(e);  // the labelled counters come from the same events as the audit log
         if (!options.audit) return;
         e.time_ms = std::chrono::duration_cast<std::chrono::milliseconds>(detail::now()).count();
         e.node_id = options.identity.node_id();

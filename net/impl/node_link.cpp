@@ -40,6 +40,16 @@ void NodeLink::drain() {
     });
 }
 
+void NodeLink::close_now() {
+    auto self = std::static_pointer_cast<NodeLink>(shared_from_this());
+    asio::post(get_executor(), [self] {
+        if (!self->session_) return self->abort();
+        if (self->session_->closed()) return;
+        self->session_->close(protocol::errc::going_away, "node stopping: the drain timeout passed");
+        self->dispatch_events();
+    });
+}
+
 void NodeLink::hard_stop() {
     auto self = std::static_pointer_cast<NodeLink>(shared_from_this());
     asio::post(get_executor(), [self] { self->abort(); });
@@ -108,6 +118,7 @@ void NodeLink::dispatch_events() {
                 authenticated_ = true;
                 permit_.handshake_done();
                 node_.metrics.handshakes_ok++;
+                node_.metrics.handshake_duration.observe(detail::now() - started_);
                 node_.audit({.kind = AuditEvent::Kind::handshake,
                              .peer = peer_,
                              .subject = e->claims->subject,
@@ -179,6 +190,8 @@ void NodeLink::dispatch_events() {
                 if (it == streams_.end()) break;
                 auto stream = it->second;
                 streams_.erase(it);
+                if (e->kind == Kind::stream_reset && stream->method() == "content.fetch" && stream->state())
+                    node_.fetch_aborted(*stream);
                 stream->mark_closed();
                 if (e->kind == Kind::stream_reset && stream->entry()->handlers.on_reset) {
                     stream->entry()->handlers.on_reset(stream, e->error);
@@ -221,7 +234,16 @@ void NodeLink::on_closed_event(const protocol::Event& e) {
                      .result = e.detail,
                      .detail = "REAUTH refused"});
     }
-    for (auto& [id, s] : streams_) s->mark_closed();
+    close_streams();
+}
+
+void NodeLink::close_streams() {
+    for (auto& [id, s] : streams_) {
+        // A transfer still open when the session or connection ends (drain timeout, shutdown, peer gone)
+        // is audited as aborted: the engine did not get the whole file.
+        if (s->method() == "content.fetch" && s->state()) node_.fetch_aborted(*s);
+        s->mark_closed();
+    }
     streams_.clear();
 }
 
@@ -255,8 +277,7 @@ void NodeLink::on_finished(std::error_code) {
          .bytes_out = bytes_out(),
          .duration_ms =
              std::chrono::duration_cast<std::chrono::milliseconds>(detail::now() - started_).count()});
-    for (auto& [id, s] : streams_) s->mark_closed();
-    streams_.clear();
+    close_streams();
     writable_.clear();
     permit_.reset();
     node_.forget(this);

@@ -25,6 +25,9 @@ class NodeLink final : public detail::Link {
     void run();
     // Graceful stop from Node::stop (any thread).
     void drain();
+    // The drain time is over: cut the open streams now (ERROR going_away, audited as aborted), then the
+    // usual close_notify, bounded by shutdown_timeout.
+    void close_now();
     void hard_stop();
 
     // Stream plumbing for ServerStreamImpl.
@@ -60,6 +63,7 @@ class NodeLink final : public detail::Link {
     detail::asio::awaitable<void> handshake();
     void dispatch_events();
     void on_closed_event(const protocol::Event& e);
+    void close_streams();
 
     Node::Impl& node_;
     ratelimit::ConnectionPermit permit_;

@@ -7,6 +7,7 @@
 #include <cyxp2p/pinning/identity.hpp>
 
 #include "../common/cli.hpp"
+#include "../common/version.hpp"
 
 namespace cyxp2p::tools::node {
 int cmd_run(const std::vector<std::string>& argv);
@@ -22,6 +23,7 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: p2p-node COMMAND [OPTIONS]\n"
+    "       p2p-node --version\n"
     "\n"
     "commands:\n"
     "  init      create a node identity (key + self-signed certificate) and print its node id and pin\n"
@@ -101,6 +103,10 @@ int main(int argc, char** argv) {
     }
     if (args[1] == "--help" || args[1] == "-h" || args[1] == "help") {
         std::cout << kUsage;
+        return 0;
+    }
+    if (args[1] == "--version" || args[1] == "version") {
+        std::cout << cyxp2p::tools::version_text("p2p-node");
         return 0;
     }
     try {

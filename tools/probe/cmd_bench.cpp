@@ -25,6 +25,7 @@
 #include <cyxp2p/protocol/frame.hpp>
 
 #include "../common/cli.hpp"
+#include "../common/local_checks.hpp"
 #include "commands.hpp"
 
 namespace cyxp2p::tools::probe {
@@ -406,15 +407,12 @@ int cmd_bench(const std::vector<std::string>& argv, std::size_t first) {
     } catch (...) {
         return fail(&*a, Exit::usage, "usage", "expected HOST:PORT, not '" + hostport + "'");
     }
-    pinning::PinListError perr;
-    o.pins = pinning::PinSet::parse(*a->get("--pin"), &perr);
-    if (!o.pins) return fail(&*a, Exit::bad_input, "bad_pin", "--pin: " + perr.describe());
-    std::error_code ec;
-    auto token = read_input(*a->get("--token"), ec);
-    if (!token) return fail(&*a, Exit::io, "io_error", "cannot read token: " + ec.message());
-    const auto b = token->find_first_not_of(" \t\r\n");
-    const auto e = token->find_last_not_of(" \t\r\n");
-    o.token = b == std::string::npos ? "" : token->substr(b, e - b + 1);
+    InputError ierr;
+    o.pins = parse_pin_list("--pin", *a->get("--pin"), ierr);
+    if (!o.pins) return fail(&*a, ierr);
+    auto token = read_token("--token", *a->get("--token"), TokenSource::file_or_stdin, ierr);
+    if (!token) return fail(&*a, ierr);
+    o.token = std::move(*token);
     o.expected_node_id = a->get("--node-id").value_or("");
 
     net::EngineOptions eo;
