@@ -72,6 +72,8 @@ class Blockstore {
     /// The path a block's copy has (tests, operators).
     std::filesystem::path data_path(const Cid& cid) const;
     const std::filesystem::path& root() const { return dir_; }
+    /// The limits the store was opened with: also those its DAGs are walked with (DagSource).
+    const Limits& limits() const { return limits_; }
 
   private:
     Blockstore(std::filesystem::path dir, const Limits& limits) : dir_(std::move(dir)), limits_(limits) {}
