@@ -43,6 +43,18 @@ struct ResumeState {
     std::string reason;
 };
 
+/// What a resume state at a destination holds, found without changing it (tools' advice before a fetch).
+struct ResumeInspection {
+    bool exists = false;         // a partial file or a record is there
+    bool for_this_root = false;  // the record names the root being fetched
+    std::uint64_t leaves = 0;    // held leaves that hash to their CIDs
+    std::uint64_t bytes = 0;
+    bool damaged = false;  // the record or the held data is damaged (open() would discard it)
+    std::string problem;   // for a person: what is wrong
+
+    bool holds_verified_data() const { return for_this_root && !damaged && leaves > 0; }
+};
+
 class Download {
   public:
     static std::filesystem::path partial_path(const std::filesystem::path& destination);
@@ -50,6 +62,10 @@ class Download {
     /// File bytes a resume state at `destination` claims for `root` (0: none, or not for this root), from
     /// the record alone: cheap, for advice such as "run again to resume". open() is what checks them.
     static std::uint64_t held_bytes(const std::filesystem::path& destination, const Cid& root);
+    /// The full check open() makes (every held leaf hashed again), read-only.
+    static ResumeInspection inspect(const std::filesystem::path& destination, const Cid& root);
+    /// Removes the resume state at `destination`. Error: the system error of a failed unlink.
+    static std::error_code remove_state(const std::filesystem::path& destination);
 
     Download(const Cid& root, std::filesystem::path destination, const Limits& limits);
     ~Download();
@@ -86,7 +102,6 @@ class Download {
     std::error_code fail(std::error_code ec);
     std::error_code local_error(const std::filesystem::path& path, const char* doing, int err);
     std::error_code start_over(std::string reason);
-    std::error_code check_held();
     std::error_code replay_due();
     std::error_code checkpoint();
     void hold(ByteView block, const VerifiedData& out, const Cid& cid);

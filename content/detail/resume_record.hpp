@@ -44,8 +44,17 @@ struct ResumeRecord {
 };
 
 /// Decodes a record for `root`. nullopt with `why` set when the header is damaged, of another version, or
-/// names another root; a torn or damaged batch only ends the leaves early (good_end says where).
-std::optional<ResumeRecord> decode_resume_record(ByteView record, const Cid& root, std::string& why);
+/// names another root (then `foreign` is set too); a torn or damaged batch only ends the leaves early
+/// (good_end says where).
+std::optional<ResumeRecord> decode_resume_record(ByteView record, const Cid& root, std::string& why,
+                                                 bool& foreign);
+
+/// Rebuilds each leaf from the partial file `fd` and hashes it against its CID. Empty when all match;
+/// otherwise which leaf at which offset does not.
+std::string check_held_leaves(int fd, std::span<const HeldLeaf> leaves);
+
+/// pread exactly n bytes at offset (false on an error or a short file).
+bool read_at(int fd, std::uint8_t* out, std::size_t n, std::uint64_t offset);
 
 /// Finds the file bytes inside a leaf block: block = prefix + data + suffix. False if they are not in it.
 bool split_leaf(ByteView block, ByteView data, Bytes& prefix, Bytes& suffix);

@@ -27,18 +27,6 @@ bool write_all(int fd, ByteView bytes, std::uint64_t offset) {
     return true;
 }
 
-bool read_all(int fd, std::uint8_t* out, std::size_t n, std::uint64_t offset) {
-    while (n > 0) {
-        const ssize_t r = ::pread(fd, out, n, static_cast<off_t>(offset));
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) return false;  // error, or the partial file is shorter than the record says
-        out += r;
-        n -= static_cast<std::size_t>(r);
-        offset += static_cast<std::uint64_t>(r);
-    }
-    return true;
-}
-
 std::optional<Bytes> read_file(const fs::path& p) {
     const int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return std::nullopt;
@@ -46,7 +34,7 @@ std::optional<Bytes> read_file(const fs::path& p) {
     std::optional<Bytes> out;
     if (::fstat(fd, &st) == 0) {
         Bytes b(static_cast<std::size_t>(st.st_size));
-        if (b.empty() || read_all(fd, b.data(), b.size(), 0)) out = std::move(b);
+        if (b.empty() || detail::read_at(fd, b.data(), b.size(), 0)) out = std::move(b);
     }
     ::close(fd);
     return out;
@@ -82,11 +70,52 @@ std::uint64_t Download::held_bytes(const fs::path& destination, const Cid& root)
     auto bytes = read_file(metadata_path(destination));
     if (!bytes) return 0;
     std::string why;
-    auto record = detail::decode_resume_record(*bytes, root, why);
+    bool foreign = false;
+    auto record = detail::decode_resume_record(*bytes, root, why, foreign);
     if (!record) return 0;
     std::uint64_t n = 0;
     for (const auto& l : record->leaves) n += l.length;
     return n;
+}
+
+ResumeInspection Download::inspect(const fs::path& destination, const Cid& root) {
+    ResumeInspection r;
+    std::error_code ec;
+    const auto partial = partial_path(destination), meta = metadata_path(destination);
+    r.exists = fs::exists(partial, ec) || fs::exists(meta, ec);
+    auto bytes = read_file(meta);
+    if (!bytes || bytes->empty()) {
+        // A partial file without a record holds nothing verified: the next open() truncates it.
+        return r;
+    }
+    std::string why;
+    bool foreign = false;
+    auto record = detail::decode_resume_record(*bytes, root, why, foreign);
+    if (!record) {
+        r.damaged = !foreign;
+        r.problem = why;
+        return r;
+    }
+    r.for_this_root = true;
+    const int fd = ::open(partial.c_str(), O_RDONLY | O_CLOEXEC);
+    const std::string bad = fd < 0 ? std::string("the partial file cannot be read: ") + std::strerror(errno)
+                                   : detail::check_held_leaves(fd, record->leaves);
+    if (fd >= 0) ::close(fd);
+    if (!bad.empty() && !record->leaves.empty()) {
+        r.damaged = true;
+        r.problem = "its held data does not match the record (" + bad + ")";
+        return r;
+    }
+    r.leaves = record->leaves.size();
+    for (const auto& l : record->leaves) r.bytes += l.length;
+    return r;
+}
+
+std::error_code Download::remove_state(const fs::path& destination) {
+    for (const auto& p : {partial_path(destination), metadata_path(destination)}) {
+        if (::unlink(p.c_str()) != 0 && errno != ENOENT) return {errno, std::generic_category()};
+    }
+    return {};
 }
 
 Download::Download(const Cid& root, fs::path destination, const Limits& limits)
@@ -141,36 +170,25 @@ std::error_code Download::open() {
     sync_directory(partial_);
     if (!existing || existing->empty()) return fail(start_over(""));
     std::string why;
-    auto record = detail::decode_resume_record(*existing, root_, why);
+    bool foreign = false;
+    auto record = detail::decode_resume_record(*existing, root_, why, foreign);
     if (!record) return fail(start_over(why));
     held_ = std::move(record->leaves);
     meta_size_ = meta_budget_used_ = record->good_end;
     // A torn last batch (a crash during an append) is cut off before anything is appended after it.
     if (meta_size_ < existing->size() && ::ftruncate(meta_fd_, static_cast<off_t>(meta_size_)) != 0)
         return fail(local_error(meta_, "truncating", errno));
-    if (auto ec = check_held()) return fail(ec);
+    // Each held leaf is rebuilt from the partial file and hashed against its recorded CID before the sender
+    // is asked to skip them: a partial file damaged or changed while no fetch ran is caught here and fetched
+    // again.
+    if (auto bad = detail::check_held_leaves(data_fd_, held_); !bad.empty()) {
+        if (auto ec = start_over("its held data does not match the record (" + bad + " in " +
+                                 partial_.string() + ")"))
+            return fail(ec);
+        return {};
+    }
     resumed_.leaves = held_.size();
     for (const auto& l : held_) resumed_.bytes += l.length;
-    return {};
-}
-
-// Rebuilds each held leaf from the partial file and hashes it against its recorded CID, before the sender is
-// asked to skip them: a partial file damaged or changed while no fetch ran is caught here and fetched again.
-std::error_code Download::check_held() {
-    Bytes block;
-    for (std::size_t i = 0; i < held_.size(); ++i) {
-        const auto& l = held_[i];
-        block.resize(l.prefix.size() + l.length + l.suffix.size());
-        std::copy(l.prefix.begin(), l.prefix.end(), block.begin());
-        std::copy(l.suffix.begin(), l.suffix.end(),
-                  block.end() - static_cast<std::ptrdiff_t>(l.suffix.size()));
-        if (!read_all(data_fd_, block.data() + l.prefix.size(), l.length, l.offset) ||
-            !l.cid.matches(block)) {
-            return start_over("its held data does not match the record (leaf " + std::to_string(i) +
-                              " at offset " + std::to_string(l.offset) + " of " + partial_.string() +
-                              " is damaged or was changed)");
-        }
-    }
     return {};
 }
 
@@ -187,7 +205,7 @@ std::error_code Download::replay_due() {
         std::copy(l.suffix.begin(), l.suffix.end(),
                   block.end() - static_cast<std::ptrdiff_t>(l.suffix.size()));
         VerifiedData out;
-        const bool read = read_all(data_fd_, block.data() + l.prefix.size(), l.length, l.offset);
+        const bool read = detail::read_at(data_fd_, block.data() + l.prefix.size(), l.length, l.offset);
         if (!read || verifier_.push(block, l.cid, out) || !out.leaf || out.offset != l.offset ||
             out.bytes.size() != l.length) {
             detail_ = "held leaf " + std::to_string(next_held_) + " of " + partial_.string() +

@@ -1,4 +1,7 @@
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <string_view>
 
@@ -77,7 +80,9 @@ void encode_resume_batch(std::span<const HeldLeaf> leaves, Bytes& out) {
     out.insert(out.end(), d.begin(), d.end());
 }
 
-std::optional<ResumeRecord> decode_resume_record(ByteView record, const Cid& root, std::string& why) {
+std::optional<ResumeRecord> decode_resume_record(ByteView record, const Cid& root, std::string& why,
+                                                 bool& foreign) {
+    foreign = false;
     Reader r{record};
     const auto magic = r.take(kMagic.size());
     const auto version = r.get(4);
@@ -96,6 +101,7 @@ std::optional<ResumeRecord> decode_resume_record(ByteView record, const Cid& roo
     std::error_code ec;
     auto named = Cid::from_bytes(root_bytes, ec);
     if (!named || !(*named == root)) {
+        foreign = true;
         why = "it belongs to another CID" + (named ? " (" + named->to_string() + ")" : std::string());
         return std::nullopt;
     }
@@ -123,6 +129,33 @@ std::optional<ResumeRecord> decode_resume_record(ByteView record, const Cid& roo
         out.good_end = record.size() - r.in.size();
     }
     return out;
+}
+
+std::string check_held_leaves(int fd, std::span<const HeldLeaf> leaves) {
+    Bytes block;
+    for (std::size_t i = 0; i < leaves.size(); ++i) {
+        const auto& l = leaves[i];
+        block.resize(l.prefix.size() + l.length + l.suffix.size());
+        std::copy(l.prefix.begin(), l.prefix.end(), block.begin());
+        std::copy(l.suffix.begin(), l.suffix.end(),
+                  block.end() - static_cast<std::ptrdiff_t>(l.suffix.size()));
+        if (!read_at(fd, block.data() + l.prefix.size(), l.length, l.offset) || !l.cid.matches(block))
+            return "leaf " + std::to_string(i) + " at offset " + std::to_string(l.offset) +
+                   " is damaged or was changed";
+    }
+    return {};
+}
+
+bool read_at(int fd, std::uint8_t* out, std::size_t n, std::uint64_t offset) {
+    while (n > 0) {
+        const ssize_t r = ::pread(fd, out, n, static_cast<off_t>(offset));
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return false;  // an error, or the file is shorter than the record says
+        out += r;
+        n -= static_cast<std::size_t>(r);
+        offset += static_cast<std::uint64_t>(r);
+    }
+    return true;
 }
 
 bool split_leaf(ByteView block, ByteView data, Bytes& prefix, Bytes& suffix) {

@@ -132,6 +132,10 @@ TEST(Download, InterruptedTransferResumesWithOneCopyOnDisk) {
     EXPECT_GT(held, 200U);
     EXPECT_EQ(second.resumed().bytes, held * 4096);
     EXPECT_EQ(c::Download::held_bytes(dest, node.root), held * 4096);
+    const auto seen = c::Download::inspect(dest, node.root);
+    EXPECT_TRUE(seen.holds_verified_data());
+    EXPECT_EQ(seen.leaves, held);
+    EXPECT_FALSE(c::Download::inspect(dest, c::Cid::of_block(1, c::Codec::raw, {})).for_this_root);
     const auto rest = node.blocks(held);
     EXPECT_EQ(rest.size() + held, all.size());  // the held leaves do not cross again
     for (const auto& b : rest) ASSERT_FALSE(second.push(b.data, b.cid));
@@ -192,6 +196,11 @@ TEST(Download, ATamperedPartialFileIsDiscardedAndFetchedAgain) {
         f.seekp(5000);
         f.put('X');
     }
+    // inspect() finds the same without touching the state (tools' advice before connecting).
+    const auto seen = c::Download::inspect(dest, node.root);
+    EXPECT_TRUE(seen.exists && seen.for_this_root && seen.damaged);
+    EXPECT_FALSE(seen.holds_verified_data());
+    EXPECT_NE(seen.problem.find("leaf 1 at offset 4096"), std::string::npos) << seen.problem;
     c::Download second(node.root, dest, c::Limits{});
     ASSERT_FALSE(second.open());
     EXPECT_TRUE(second.resumed().discarded);

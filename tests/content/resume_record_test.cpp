@@ -58,7 +58,8 @@ struct Record {
 TEST(ResumeRecord, RoundTrips) {
     Record r;
     std::string why;
-    auto got = d::decode_resume_record(r.bytes, r.root, why);
+    bool foreign = false;
+    auto got = d::decode_resume_record(r.bytes, r.root, why, foreign);
     ASSERT_TRUE(got) << why;
     ASSERT_EQ(got->leaves.size(), r.leaves.size());
     for (std::size_t i = 0; i < r.leaves.size(); ++i) EXPECT_TRUE(same(got->leaves[i], r.leaves[i])) << i;
@@ -71,7 +72,8 @@ TEST(ResumeRecord, ACutAtAnyByteKeepsTheWholeBatchesBeforeIt) {
     d::encode_resume_header(r.root, h);
     for (std::size_t cut = 0; cut <= r.bytes.size(); ++cut) {
         std::string why;
-        auto got = d::decode_resume_record(c::ByteView(r.bytes).first(cut), r.root, why);
+        bool foreign = false;
+        auto got = d::decode_resume_record(c::ByteView(r.bytes).first(cut), r.root, why, foreign);
         if (cut < h.size()) {
             EXPECT_FALSE(got) << cut;  // the header itself is torn
             continue;
@@ -96,7 +98,8 @@ TEST(ResumeRecord, AFlippedByteNeverYieldsALeafThatWasNotHeld) {
         auto damaged = r.bytes;
         damaged[at] ^= 0x40;
         std::string why;
-        auto got = d::decode_resume_record(damaged, r.root, why);
+        bool foreign = false;
+        auto got = d::decode_resume_record(damaged, r.root, why, foreign);
         if (!got) continue;  // header damage: the whole state is refused
         ASSERT_LT(got->leaves.size(), r.leaves.size()) << at;
         for (std::size_t i = 0; i < got->leaves.size(); ++i) EXPECT_TRUE(same(got->leaves[i], r.leaves[i]));
@@ -106,14 +109,17 @@ TEST(ResumeRecord, AFlippedByteNeverYieldsALeafThatWasNotHeld) {
 TEST(ResumeRecord, AnotherRootOrVersionIsRefusedWithTheReason) {
     Record r;
     std::string why;
+    bool foreign = false;
     const auto other = c::Cid::of_block(1, c::Codec::raw, c::as_bytes("other"));
-    EXPECT_FALSE(d::decode_resume_record(r.bytes, other, why));
+    EXPECT_FALSE(d::decode_resume_record(r.bytes, other, why, foreign));
+    EXPECT_TRUE(foreign);
     EXPECT_NE(why.find("another CID (" + r.root.to_string() + ")"), std::string::npos) << why;
     auto v2 = r.bytes;
     v2[14 + 3] = 2;  // version, after the 14-byte magic
-    EXPECT_FALSE(d::decode_resume_record(v2, r.root, why));
+    EXPECT_FALSE(d::decode_resume_record(v2, r.root, why, foreign));
     EXPECT_NE(why.find("damaged"), std::string::npos) << why;  // the header checksum covers the version
-    EXPECT_FALSE(d::decode_resume_record(c::as_bytes("not a record at all"), r.root, why));
+    EXPECT_FALSE(foreign);
+    EXPECT_FALSE(d::decode_resume_record(c::as_bytes("not a record at all"), r.root, why, foreign));
 }
 
 TEST(ResumeRecord, SplitLeafFindsTheFileBytesInTheBlock) {
