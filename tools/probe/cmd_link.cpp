@@ -12,6 +12,7 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include <cyxp2p/content/download.hpp>
 #include <cyxp2p/content/errc.hpp>
 #include <cyxp2p/net/engine.hpp>
 #include <cyxp2p/net/errc.hpp>
@@ -66,7 +67,14 @@ Exit exit_of(std::error_code ec) {
                 return Exit::protocol_error;
         }
     }
-    if (cat == content::category()) return Exit::content_mismatch;
+    if (cat == content::category()) {
+        // A full disk, a failed write or a damaged local resume state: this machine's files, not the node.
+        const auto e = static_cast<content::errc>(ec.value());
+        if (e == content::errc::no_space || e == content::errc::write_failed ||
+            e == content::errc::resume_state_damaged)
+            return Exit::io;
+        return Exit::content_mismatch;
+    }
     return Exit::failure;
 }
 
@@ -368,8 +376,9 @@ int cmd_fetch(const std::vector<std::string>& argv, std::size_t first) {
             "usage: p2p-probe fetch HOST:PORT CID -o FILE --pin PINS --token FILE|- [options]\n\n"
             "Downloads a DAG by CID. Every block is verified against the CID its parent names\n"
             "before its bytes are written; FILE appears only when the whole file verified.\n"
-            "Interrupted? Run the same command again: verified blocks kept in FILE.cyxp2p-partial\n"
-            "are checked again locally and not downloaded twice.\n\n") +
+            "Interrupted (or the disk full, exit 3)? Run the same command again: the verified part\n"
+            "kept in FILE.cyxp2p-partial (+ .meta) is checked again locally and not downloaded twice;\n"
+            "a damaged one is discarded (it says so) and fetched again.\n\n") +
         kCommon + "  -o, --output FILE  where to write the file\n";
     std::string error;
     std::vector<std::string> args = argv;
@@ -416,22 +425,35 @@ int cmd_fetch(const std::vector<std::string>& argv, std::size_t first) {
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (fe) {
         auto [exit, code] = classify(fe);
-        const std::string msg = "fetch " + cid + " failed: " + fe.message() + "; nothing was written to " +
-                                out + " (verified blocks are kept in " + out +
-                                ".cyxp2p-partial: run the same fetch again to resume)";
+        std::string msg = "fetch " + cid + " failed: " + fe.message();
+        if (!result.error_detail.empty()) msg += " (" + result.error_detail + ")";
+        msg += "; nothing was written to " + out;
+        std::error_code pe;
+        if (auto root = content::Cid::parse(cid, pe)) {
+            const auto held = content::Download::inspect(out, *root);
+            if (held.holds_verified_data())
+                msg += " (" + std::to_string(held.bytes) + " verified bytes are kept in " +
+                       content::Download::partial_path(out).string() +
+                       ": run the same fetch again to resume)";
+        }
         return fail(&*a, exit, code, msg);
     }
     const double mibs = static_cast<double>(result.bytes) / (1024.0 * 1024.0) / std::max(secs, 1e-9);
     if (a->json()) {
-        print_json({{"cid", cid},
-                    {"path", out},
-                    {"bytes", result.bytes},
-                    {"blocks", result.blocks},
-                    {"resumed_blocks", result.resumed_blocks},
-                    {"seconds", secs},
-                    {"mib_per_s", mibs},
-                    {"verified", true}});
+        nlohmann::json j{{"cid", cid},
+                         {"path", out},
+                         {"bytes", result.bytes},
+                         {"blocks", result.blocks},
+                         {"resumed_blocks", result.resumed_blocks},
+                         {"seconds", secs},
+                         {"mib_per_s", mibs},
+                         {"verified", true}};
+        if (!result.resume_discarded.empty()) j["resume_discarded"] = result.resume_discarded;
+        print_json(j);
     } else {
+        if (!result.resume_discarded.empty())
+            std::cerr << "p2p-probe: the resume state " << content::Download::partial_path(out).string()
+                      << " was discarded: " << result.resume_discarded << "; fetched from the start\n";
         std::cout << "fetched " << cid << " -> " << out << ": " << result.bytes << " bytes, " << result.blocks
                   << " blocks, every block verified, " << std::fixed << std::setprecision(1) << mibs
                   << " MiB/s";
