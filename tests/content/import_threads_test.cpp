@@ -98,3 +98,23 @@ TEST(ImportThreads, AMissingFileIsAnError) {
     EXPECT_FALSE(c::import_file(dir / "missing", opt, {}, ec));
     EXPECT_EQ(ec, std::errc::no_such_file_or_directory);
 }
+
+TEST(ImportThreads, ASinkErrorStopsTheWorkersAndIsReturned) {
+    cyxp2p::test::TempDir dir;
+    cyxp2p::test::write_file(dir / "f.bin", t::pattern(64 * 1000 + 5));
+    for (const unsigned threads : {2U, 4U}) {
+        c::ImportOptions opt{1, true, 1000, 4};
+        opt.threads = threads;
+        int calls = 0;
+        std::error_code ec;
+        auto r = c::import_file(
+            dir / "f.bin", opt,
+            [&calls](const c::ImportedBlock&) {
+                return ++calls == 7 ? std::make_error_code(std::errc::no_space_on_device) : std::error_code{};
+            },
+            ec);
+        EXPECT_FALSE(r);
+        EXPECT_EQ(ec, std::errc::no_space_on_device);
+        EXPECT_EQ(calls, 7);  // nothing reached the sink after the failure
+    }
+}
