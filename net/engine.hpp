@@ -29,6 +29,7 @@
 #include <cyxp2p/pinning/pin_set.hpp>
 #include <cyxp2p/protocol/event.hpp>
 #include <cyxp2p/protocol/limits.hpp>
+#include <cyxp2p/protocol/window_budget.hpp>
 
 namespace cyxp2p::net {
 
@@ -46,6 +47,9 @@ struct EngineOptions {
     std::size_t session_cache_size = 256;
     /// Receives pin_mismatch and content_rejected events (may be null).
     std::shared_ptr<AuditSink> audit{};
+    /// Budget for receive-window growth shared with other sessions (docs/net.md); null: the process's
+    /// (process_window_budget(), 1/8 of physical RAM).
+    std::shared_ptr<protocol::WindowBudget> window_budget{};
 };
 
 /// Everything known about one connection attempt, filled as it goes (also on failure). For diagnostics.

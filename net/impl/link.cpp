@@ -1,5 +1,8 @@
 #include <array>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
 #include <cyxp2p/net/detail/link.hpp>
 #include <cyxp2p/net/errc.hpp>
 
@@ -29,6 +32,12 @@ Link::Link(TlsStream stream, std::chrono::milliseconds shutdown_timeout)
 
 void Link::start() {
     loops_started_ = true;
+#ifdef TCP_NOTSENT_LOWAT
+    // Best effort: a kernel without it only queues more (the session still orders control frames first).
+    boost::system::error_code ignored;
+    stream_.lowest_layer().set_option(
+        asio::detail::socket_option::integer<IPPROTO_TCP, TCP_NOTSENT_LOWAT>(link_notsent_lowat), ignored);
+#endif
     auto self = shared_from_this();
     asio::co_spawn(
         get_executor(), [self]() { return self->read_loop(); }, asio::detached);
@@ -40,8 +49,15 @@ void Link::start() {
 
 void Link::kick() {
     wake_.cancel();
+    // Re-arm only for an earlier deadline: every received byte moves the idle deadline later, and
+    // re-arming for that would cost a timerfd_settime per read. A timer that fires before the (later)
+    // deadline just finds nothing due and re-arms.
     const auto d = next_deadline();
-    if (d != armed_) deadline_.cancel();
+    if (d && (!armed_ || *d < *armed_)) deadline_.cancel();
+}
+
+void Link::fill_output(std::vector<std::uint8_t>& out, std::size_t) {
+    out = take_output();
 }
 
 void Link::abort() {
@@ -85,11 +101,12 @@ asio::awaitable<void> Link::read_loop() {
 
 asio::awaitable<void> Link::write_loop() {
     auto self = shared_from_this();
+    std::vector<std::uint8_t> out;  // reused by every write
     while (!finished_) {
-        std::vector<std::uint8_t> out = take_output();
+        fill_output(out, link_write_chunk);
         if (out.empty()) {
             on_writable();
-            out = take_output();
+            fill_output(out, link_write_chunk);
         }
         if (!out.empty()) {
             boost::system::error_code ec;

@@ -157,7 +157,7 @@ class Core {
     bool grow_session(std::uint64_t new_size);
     void shrink_session();
     void release_budget();
-    void probe_rtt(Time now);
+    void probe_rtt(Time now, bool replace);
     void on_ping(const Frame& f, Time now);
     void check_progress(Stream& s, Time now);
     bool frame_data(Stream& s, std::vector<std::uint8_t>& out);

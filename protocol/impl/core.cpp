@@ -92,7 +92,7 @@ void Core::receive(std::span<const std::uint8_t> bytes, Time now) {
     // rtt_ping_interval while data flows; a quiet session only gets the engine's keepalive.
     if (!closed_ && established() &&
         (!last_probe_ || (flow_activity_ && now - *last_probe_ >= local_.rtt_ping_interval))) {
-        probe_rtt(now);
+        probe_rtt(now, false);
     }
     flow_activity_ = false;
 }

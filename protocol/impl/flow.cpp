@@ -342,11 +342,12 @@ void Core::on_ping(const Frame& f, Time now) {
     push({.kind = Event::Kind::pong});
 }
 
-void Core::probe_rtt(Time now) {
+void Core::probe_rtt(Time now, bool replace) {
     if (closed_) return;
     last_probe_ = now;
-    // One PING at a time; one unanswered for ping_timeout is given up (its PONG no longer counts).
-    if (ping_out_ && now - ping_out_->sent < local_.ping_timeout) return;
+    // One PING at a time; one unanswered for ping_timeout is given up (its PONG no longer counts). An
+    // explicit PING replaces an outstanding probe, so that its PONG, and the sample, are its own.
+    if (!replace && ping_out_ && now - ping_out_->sent < local_.ping_timeout) return;
     OutstandingPing p{{}, now};
     fill_random(p.opaque);
     send_frame(FrameType::ping, 0, 0, p.opaque);
@@ -357,7 +358,7 @@ void Core::probe_rtt(Time now) {
 void Core::send_ping(Time now) {
     if (closed_ || ping_deadline_) return;
     ping_deadline_ = now + std::chrono::duration_cast<Time>(local_.ping_timeout);
-    probe_rtt(now);
+    probe_rtt(now, true);
 }
 
 void Core::watch_progress(std::uint32_t id, Time now) {
