@@ -405,6 +405,21 @@ TEST_F(Flow, SmallMessageOvertakesQueuedBulk) {
     EXPECT_GT(node_->pending_bytes(bulk), 0U);  // the bulk waits behind it
 }
 
+TEST_F(Flow, HugeWindowsFromThePeerDoNotMakeOneWriteHuge) {
+    // An engine announcing 2^31-1 byte windows: the node still frames about one write chunk per call, and
+    // the rest stays queued where the application's backpressure (pending_bytes) sees it.
+    engine_limits_.initial_stream_window = 0x7FFFFFFF;
+    engine_limits_.initial_session_window = 0x7FFFFFFF;
+    connect(10ms, 0);
+    const auto bulk = open("content.fetch");
+    for (int i = 0; i < 64; ++i) ASSERT_FALSE(node_->send_message(bulk, std::vector<std::uint8_t>(1U << 20)));
+    node_->poll_output(buf_, 256 << 10);
+    EXPECT_GE(buf_.size(), 256U << 10);
+    EXPECT_LE(buf_.size(), (256U << 10) + (64U << 10) + 2 * p::frame_header_size);
+    EXPECT_EQ(node_->pending_bytes(bulk) + buf_.size() - parse(buf_).size() * p::frame_header_size,
+              64 * ((1U << 20) + 4));
+}
+
 TEST_F(Flow, ControlFramesGoAheadOfQueuedData) {
     connect(10ms, 0);
     const auto bulk = open("content.fetch");
