@@ -129,6 +129,8 @@ class Connection {
                            std::function<void(std::error_code)> done, Token&& token);
 
     const protocol::HandshakeInfo& handshake() const;
+    /// The session's RTT (its own PING/PONG samples) and window state (docs/net.md); safe from any thread.
+    protocol::FlowStats flow_stats() const;
     const TlsInfo& tls() const;
     bool open() const;
     asio::any_io_executor get_executor() const;

@@ -89,7 +89,8 @@ void EngineLink::on_finished(std::error_code ec) {
 }
 
 void EngineLink::dispatch() {
-    while (auto e = session_->poll_event()) {
+    const protocol::Time t = now();  // when the application consumed (window auto-tuning)
+    while (auto e = session_->poll_event(t)) {
         switch (e->kind) {
             case Kind::ready:
                 info_ = e->handshake;
@@ -146,6 +147,10 @@ void EngineLink::dispatch() {
             default:
                 break;
         }
+    }
+    {
+        std::lock_guard lock(stats_mutex_);
+        stats_ = session_->flow_stats();
     }
     kick();
 }
