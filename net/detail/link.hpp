@@ -60,7 +60,7 @@ class Link : public std::enable_shared_from_this<Link> {
     virtual std::optional<protocol::Time> next_deadline() = 0;
     virtual void handle_timeout(protocol::Time t) = 0;
     virtual bool session_closed() = 0;
-    /// The writer drained everything: producers may queue more.
+    /// The writer is about to write or wait: producers may queue more (up to their high-water marks).
     virtual void on_writable() {}
     /// The transport is gone (after close_notify, a socket error or abort). Called exactly once.
     virtual void on_finished(std::error_code transport_error) = 0;

@@ -105,10 +105,11 @@ asio::awaitable<void> Link::write_loop() {
     std::vector<std::uint8_t> out;  // reused by every write
     while (!finished_) {
         fill_output(out, link_write_chunk);
-        if (out.empty()) {
-            on_writable();
-            fill_output(out, link_write_chunk);
-        }
+        // Producers top their queues up (each to its own high-water mark) before every write, not only
+        // once everything drained: the session frames lazily, so a queue refilled only when empty would
+        // leave the socket idle while the producer reads its next blocks.
+        on_writable();
+        if (out.empty()) fill_output(out, link_write_chunk);
         if (!out.empty()) {
             boost::system::error_code ec;
             co_await asio::async_write(stream_, asio::buffer(out), redirect_error(use_awaitable, ec));
