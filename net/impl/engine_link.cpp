@@ -117,6 +117,13 @@ void EngineLink::dispatch() {
                 }
                 break;
             case Kind::stream_reset:
+                if (e->error == protocol::errc::stalled) {
+                    // The stall rule fired here: the audit log keeps the rate it saw (the error code cannot).
+                    core_->audit({.kind = AuditEvent::Kind::content_rejected,
+                                  .node_id = info_.node_id,
+                                  .result = "stalled",
+                                  .detail = e->detail});
+                }
                 if (auto it = ops_.find(e->stream_id); it != ops_.end()) {
                     auto op = std::move(it->second);
                     ops_.erase(it);

@@ -6,6 +6,7 @@
 // Every case checks the specific error, that nothing that looks complete is left at the destination (and no
 // temporary file either), and that the same Engine then fetches from an honest node without trouble.
 #include <future>
+#include <mutex>
 #include <random>
 #include <thread>
 
@@ -585,9 +586,20 @@ TEST_F(HostileNode, SlowDripEndsAtThePingDeadline) {
 // it answers every PING. The stall rule ends it (docs/protocol.md section 6): 10 B/s is below the engine's
 // min_stream_rate over its stall_window, so the fetch fails with `stalled`, leaving nothing behind.
 TEST_F(HostileNode, SlowDripThatNeverFallsSilentIsStalled) {
+    // The audit sink sees the rate the stall rule measured (the error code alone cannot carry it).
+    struct Audit final : net::AuditSink {
+        void record(const net::AuditEvent& e) override {
+            std::lock_guard lock(mutex);
+            if (e.result == "stalled") stalled.push_back(e.detail);
+        }
+        std::mutex mutex;
+        std::vector<std::string> stalled;
+    };
+    auto audit = std::make_shared<Audit>();
     net::EngineOptions eo = engine_options();
     eo.session.stall_window = 1s;
     eo.session.min_stream_rate = 1024;
+    eo.audit = audit;
     engine_ = std::make_unique<net::Engine>(io_.get_executor(), eo);
     auto [evil, conn] = connect_evil();
     ASSERT_TRUE(evil && conn);
@@ -611,6 +623,12 @@ TEST_F(HostileNode, SlowDripThatNeverFallsSilentIsStalled) {
         }
     }
     EXPECT_EQ(result(f, 2s), protocol::errc::stalled);
+    {
+        std::lock_guard lock(audit->mutex);
+        ASSERT_EQ(audit->stalled.size(), 1U);
+        EXPECT_NE(audit->stalled[0].find("B/s), below min_stream_rate 1024 B/s"), std::string::npos)
+            << audit->stalled[0];
+    }
     EXPECT_LT(dripped, 40U);  // one stall window (1 s: 10 bytes) and a margin for a loaded machine
     expect_nothing_written(dest);
     expect_honest_fetch_works();
