@@ -15,7 +15,7 @@ constexpr std::uint64_t kMiB = 1U << 20;
 
 class FlowOverWan : public Transport {
   protected:
-    // A 64 MiB file: the window ramp (256 KiB doubling to 16 MiB) moves about 32 MiB before the cap.
+    // A 64 MiB file: the window ramp (256 KiB doubling to 16 MiB) is over after about 8 MiB.
     void SetUp() override {
         Transport::SetUp();
         std::error_code ec;
@@ -74,10 +74,11 @@ TEST_F(FlowOverWan, FetchGrowsItsWindowToTheCapAndMeasuresTheRtt) {
     ASSERT_TRUE(stats.smoothed_rtt);
     EXPECT_GE(*stats.min_rtt, 200ms);  // the emulated path, measured by the session's own PINGs
     EXPECT_GT(stats.rtt_samples, 1U);  // periodic samples while data flowed
-    // The ramp is bounded: the cap was reached within the first 48 MiB (about 32 MiB of doubling windows,
-    // at most one window per round trip), not at the end of the transfer.
+    // The ramp is bounded: each doubling needs half the window consumed within about two round trips, so
+    // 256 KiB -> 16 MiB takes six epochs and about 8 MiB (one epoch per round trip: ~7 RTTs); 24 MiB
+    // leaves room for a loaded machine, and is far from the 64 MiB end of the transfer.
     EXPECT_GT(done_at_cap.load(), 0U);
-    EXPECT_LE(done_at_cap.load(), 48 * kMiB);
+    EXPECT_LE(done_at_cap.load(), 24 * kMiB);
     RecordProperty("mib_before_cap", std::to_string(done_at_cap.load() / kMiB));
 }
 
