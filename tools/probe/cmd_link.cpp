@@ -40,10 +40,12 @@ std::pair<Exit, std::string> classify(std::error_code ec) {
     const auto& cat = ec.category();
     if (cat == net::category()) {
         const auto e = static_cast<net::errc>(ec.value());
+        // A close before the ServerHello is what a node's connection limits look like from outside.
         const Exit x = e == net::errc::connect_failed || e == net::errc::connect_timeout
                            ? Exit::connect_failed
-                       : e == net::errc::content_mismatch ? Exit::content_mismatch
-                                                          : Exit::tls_failed;
+                       : e == net::errc::content_mismatch            ? Exit::content_mismatch
+                       : e == net::errc::connection_refused_by_limit ? Exit::rate_limited
+                                                                     : Exit::tls_failed;
         return {x, net::to_string(e)};
     }
     if (cat == pinning::category()) {
@@ -217,6 +219,9 @@ std::string advice(std::error_code ec, const net::ConnectReport& r) {
             return "the node refused the token (" + (r.reject_detail.empty() ? code : r.reject_detail) +
                    "): mint a fresh P2P token for this node.";
         case Exit::rate_limited:
+            if (ec == net::errc::connection_refused_by_limit)
+                return "the node closed the connection before TLS (it may be overloaded or limiting "
+                       "connections): retry in a few seconds; if it persists, ask the node's operator.";
             return "rate limited: retry after " + std::to_string(r.retry_after.count()) + " ms.";
         default:
             return ec.message();
