@@ -75,6 +75,11 @@ struct Limits {
     KeyedLimits requests_per_peer{Rate{50, std::chrono::seconds(1), 100}, 16384, 16};
     KeyedLimits requests_per_method{Rate{200, std::chrono::seconds(1), 400}, 1024, 4};
     ConnectionLimits connections{};
+    /// Audit events of connections that never authenticated (refused, evicted, TLS failures, failed HELLOs,
+    /// their session_closed), keyed by event kind: a flood must not flood the audit log. Each kind gets 10
+    /// a second in bursts of 20; the rest are counted, and the next event recorded says how many of its kind
+    /// were left out. Events of authenticated sessions are never sampled.
+    KeyedLimits preauth_audit{Rate{10, std::chrono::seconds(1), 20}, 64, 1};
 };
 
 }  // namespace cyxp2p::ratelimit
