@@ -143,7 +143,7 @@ TEST_F(HostileEngine, TrickledHelloIsCutAtTheHelloDeadline) {
 TEST_F(HostileEngine, SilentTcpIsCutAtTheFirstByteDeadline) {
     start_node([](net::NodeOptions& o) {
         o.tls_handshake_timeout = 10s;
-        o.first_byte_timeout = 500ms;
+        o.rate.connections.first_byte_timeout = 500ms;
     });
     connect_honest();
     const int fd = raw::tcp_connect(node_->local_port());
