@@ -1,7 +1,9 @@
 // A connection flood against the real Node: hundreds of slow and garbage connections from many loopback
 // networks (127.x.y.z) hold or churn the pre-auth slots while an honest engine connects and fetches. Every
 // flood here is bounded in count and in time, and stays on loopback.
+#include <algorithm>
 #include <atomic>
+#include <iostream>
 #include <thread>
 
 #include "fixture.hpp"
