@@ -121,7 +121,7 @@ class Node {
     const std::string& node_id() const;
     std::size_t open_connections() const;
 
-    class Impl;  // public name, private definition (impl/node.cpp)
+    class Impl;  // public name, private definition (impl/node_impl.hpp)
 
   private:
     std::unique_ptr<Impl> impl_;

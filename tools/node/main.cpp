@@ -2,6 +2,7 @@
 //   p2p-node init --identity DIR [--key-type ed25519|p256] [--node-id ID] [--force] [--json]
 #include <iostream>
 
+#include <cyxp2p/net/errc.hpp>
 #include <cyxp2p/pinning/errc.hpp>
 #include <cyxp2p/pinning/identity.hpp>
 
@@ -11,6 +12,7 @@ namespace cyxp2p::tools::node {
 int cmd_run(const std::vector<std::string>& argv);
 }
 
+namespace net = cyxp2p::net;
 namespace pinning = cyxp2p::pinning;
 using cyxp2p::tools::Args;
 using cyxp2p::tools::Exit;
@@ -70,14 +72,11 @@ int cmd_init(const std::vector<std::string>& argv) {
 
     std::error_code ec;
     auto identity = pinning::Identity::generate(options, ec);
-    if (!identity)
-        return fail(&*args, Exit::failure, pinning::to_string(static_cast<pinning::errc>(ec.value())),
-                    ec.message());
+    if (!identity) return fail(&*args, Exit::failure, net::error_name(ec, "io_error"), ec.message());
     ec = identity->save(*dir, args->has("--force"));
     if (ec) {
         const Exit exit = ec == pinning::errc::identity_exists ? Exit::usage : Exit::io;
-        return fail(&*args, exit, pinning::to_string(static_cast<pinning::errc>(ec.value())),
-                    *dir + ": " + ec.message());
+        return fail(&*args, exit, net::error_name(ec, "io_error"), *dir + ": " + ec.message());
     }
     if (args->json()) {
         cyxp2p::tools::print_json({{"node_id", identity->node_id()},

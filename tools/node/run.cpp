@@ -144,8 +144,7 @@ int cmd_run(const std::vector<std::string>& argv) {
     }
     auto keys = auth::Keyring::load(rs.keys, ec);
     if (!keys || keys->empty()) {
-        return fail(nullptr, Exit::bad_input,
-                    ec ? auth::to_string(static_cast<auth::errc>(ec.value())) : "no_keys",
+        return fail(nullptr, Exit::bad_input, ec ? net::error_name(ec, "io_error") : "no_keys",
                     rs.keys + ": " + (ec ? ec.message() : "the JWKS holds no usable key") +
                         " (expected the JWKS written by 'p2p-probe key new')");
     }

@@ -8,6 +8,7 @@
 #include <cyxp2p/content/blockstore.hpp>
 #include <cyxp2p/content/car.hpp>
 #include <cyxp2p/content/importer.hpp>
+#include <cyxp2p/net/errc.hpp>
 
 #include "../common/cli.hpp"
 #include "commands.hpp"
@@ -68,14 +69,14 @@ int do_export(const Args& args) {
     std::optional<fs::path> source;
     if (input != "-") source = input;
     auto r = content::import_file(input, *opt, store->sink(source), ec);
-    if (!r) return fail(&args, exit_for(ec), code_of(ec), input + ": " + ec.message());
+    if (!r) return fail(&args, exit_for(ec), net::error_name(ec, "io_error"), input + ": " + ec.message());
     const fs::path tmp = scratch.path() / "out.car";
     std::uint64_t blocks = 0;
     {
         std::ofstream out(tmp, std::ios::binary);
         if (!out) return fail(&args, Exit::io, "io_error", "cannot write " + tmp.string());
         if ((ec = content::export_car(*store, r->root, out, {}, &blocks))) {
-            return fail(&args, exit_for(ec), code_of(ec), "export: " + ec.message());
+            return fail(&args, exit_for(ec), net::error_name(ec, "io_error"), "export: " + ec.message());
         }
     }
     fs::rename(tmp, out_path, ec);
@@ -100,14 +101,15 @@ int do_verify(const Args& args, bool extract) {
     std::error_code ec;
     if (auto r = args.get("--root")) {
         root = content::Cid::parse(*r, ec);
-        if (!root) return fail(&args, Exit::bad_input, code_of(ec), "--root: " + ec.message());
+        if (!root)
+            return fail(&args, Exit::bad_input, net::error_name(ec, "io_error"), "--root: " + ec.message());
     }
     const std::string car = args.positionals()[1];
     std::ifstream in(car, std::ios::binary);
     if (!in) return fail(&args, Exit::io, "io_error", "cannot open " + car);
     const fs::path dest = extract ? fs::path(*args.get("-o")) : fs::path();
     auto v = content::verify_car(in, root, ec, extract ? &dest : nullptr);
-    if (!v) return fail(&args, exit_for(ec), code_of(ec), car + ": " + ec.message());
+    if (!v) return fail(&args, exit_for(ec), net::error_name(ec, "io_error"), car + ": " + ec.message());
     const char* source = root ? "argument" : "header";
     if (args.json()) {
         nlohmann::json j{{"root", v->root.to_string()},

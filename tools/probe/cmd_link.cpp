@@ -35,47 +35,46 @@ constexpr const char* kCommon =
     "  --timeout-ms N     per-phase timeout (default 10000)\n"
     "  --json             machine-readable output\n";
 
-// The failure class of an error, as exit code and the code name printed with it.
-std::pair<Exit, std::string> classify(std::error_code ec) {
+Exit exit_of(std::error_code ec) {
     const auto& cat = ec.category();
     if (cat == net::category()) {
         const auto e = static_cast<net::errc>(ec.value());
         // A close before the ServerHello is what a node's connection limits look like from outside.
-        const Exit x = e == net::errc::connect_failed || e == net::errc::connect_timeout
-                           ? Exit::connect_failed
-                       : e == net::errc::content_mismatch            ? Exit::content_mismatch
-                       : e == net::errc::connection_refused_by_limit ? Exit::rate_limited
-                                                                     : Exit::tls_failed;
-        return {x, net::to_string(e)};
+        return e == net::errc::connect_failed || e == net::errc::connect_timeout ? Exit::connect_failed
+               : e == net::errc::content_mismatch                                ? Exit::content_mismatch
+               : e == net::errc::connection_refused_by_limit                     ? Exit::rate_limited
+                                                                                 : Exit::tls_failed;
     }
     if (cat == pinning::category()) {
         const auto e = static_cast<pinning::errc>(ec.value());
         const bool pin = e == pinning::errc::pin_mismatch || e == pinning::errc::pins_expired ||
                          e == pinning::errc::no_peer_certificate;
-        if (e == pinning::errc::no_pins_configured) return {Exit::usage, pinning::to_string(e)};
-        return {pin ? Exit::pin_mismatch : Exit::tls_failed, pinning::to_string(e)};
+        if (e == pinning::errc::no_pins_configured) return Exit::usage;
+        return pin ? Exit::pin_mismatch : Exit::tls_failed;
     }
     if (cat == protocol::category()) {
-        const auto e = static_cast<protocol::errc>(ec.value());
-        switch (e) {
+        switch (static_cast<protocol::errc>(ec.value())) {
             case protocol::errc::token_rejected:
             case protocol::errc::wrong_node:
             case protocol::errc::replayed:
             case protocol::errc::token_expired:
             case protocol::errc::forbidden:
-                return {Exit::token_rejected, protocol::to_string(e)};
+                return Exit::token_rejected;
             case protocol::errc::rate_limited:
-                return {Exit::rate_limited, protocol::to_string(e)};
+                return Exit::rate_limited;
             case protocol::errc::content_mismatch:
-                return {Exit::content_mismatch, protocol::to_string(e)};
+                return Exit::content_mismatch;
             default:
-                return {Exit::protocol_error, protocol::to_string(e)};
+                return Exit::protocol_error;
         }
     }
-    if (cat == content::category()) {
-        return {Exit::content_mismatch, content::to_string(static_cast<content::errc>(ec.value()))};
-    }
-    return {Exit::failure, ec.message()};
+    if (cat == content::category()) return Exit::content_mismatch;
+    return Exit::failure;
+}
+
+// The failure class of an error, as exit code and the code name printed with it.
+std::pair<Exit, std::string> classify(std::error_code ec) {
+    return {exit_of(ec), net::error_name(ec, ec.message())};
 }
 
 std::string ms(std::chrono::microseconds d) {

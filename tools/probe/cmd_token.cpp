@@ -8,6 +8,7 @@
 
 #include <cyxp2p/auth/errc.hpp>
 #include <cyxp2p/auth/jwt.hpp>
+#include <cyxp2p/net/errc.hpp>
 
 #include "../common/cli.hpp"
 #include "commands.hpp"
@@ -94,16 +95,12 @@ json claims_json(const auth::Claims& c) {
     return j;
 }
 
-const char* code_name(const std::error_code& ec) {
-    return ec.category() == auth::category() ? auth::to_string(static_cast<auth::errc>(ec.value())) : "error";
-}
-
 int key_failure(const Args& args, const std::string& path, const std::error_code& ec,
                 const std::string& detail) {
     const Exit exit = ec == auth::errc::io_error ? Exit::io : Exit::bad_input;
     std::string msg = path + ": " + ec.message();
     if (!detail.empty() && detail != path) msg += " [" + detail + "]";
-    return fail(&args, exit, code_name(ec), msg);
+    return fail(&args, exit, net::error_name(ec, "error"), msg);
 }
 
 int mint(const Args& args) {
@@ -156,7 +153,7 @@ int mint(const Args& args) {
     if (!token) {
         std::string msg = ec.message();
         if (!detail.empty()) msg += " [" + detail + "]";
-        return fail(&args, Exit::bad_input, code_name(ec), msg);
+        return fail(&args, Exit::bad_input, net::error_name(ec, "error"), msg);
     }
     if (args.json()) {
         print_json({{"token", *token},
@@ -193,7 +190,9 @@ int verify(const Args& args) {
     auto ring = auth::Keyring::load(keys_path, ec, &detail);
     if (!ring) return key_failure(args, keys_path, ec, detail);
     auto r = auth::verify(*token, *ring, o);
-    if (!r) return fail(&args, Exit::token_rejected, code_name(r.error), "token rejected: " + r.message());
+    if (!r)
+        return fail(&args, Exit::token_rejected, net::error_name(r.error, "error"),
+                    "token rejected: " + r.message());
     auto claims = claims_json(*r.claims);
     if (args.json()) {
         print_json({{"verified", true}, {"claims", claims}});
@@ -209,7 +208,9 @@ int decode(const Args& args) {
     if (!token) return fail(&args, Exit::usage, "usage", error);
     std::error_code ec;
     auto u = auth::decode_unverified(*token, ec);
-    if (!u) return fail(&args, Exit::bad_input, code_name(ec), "cannot decode token: " + ec.message());
+    if (!u)
+        return fail(&args, Exit::bad_input, net::error_name(ec, "error"),
+                    "cannot decode token: " + ec.message());
     const json header = json::parse(u->header_json);
     const json payload = json::parse(u->payload_json);
     constexpr const char* kWarning = "UNVERIFIED: signature, issuer, expiry and node were NOT checked";
