@@ -24,6 +24,15 @@ std::string Metrics::prometheus() const {
     row("connections_refused_total", "counter", "TCP connections refused by the limiter.",
         connections_refused);
     row("connections_open", "gauge", "Connections currently open.", connections_open);
+    row("connections_evicted_total", "counter",
+        "Pre-auth connections closed because a newer one took their handshake slot (table full).",
+        connections_evicted);
+    row("handshakes_in_progress", "gauge", "Connections admitted and not yet authenticated (pre-auth).",
+        handshakes_in_progress);
+    row("first_byte_timeouts_total", "counter", "Connections closed for sending nothing before the deadline.",
+        first_byte_timeouts);
+    row("audit_events_suppressed_total", "counter",
+        "Audit events of unauthenticated connections left out by sampling.", audit_events_suppressed);
     row("tls_failures_total", "counter", "TLS handshakes that failed or timed out.", tls_failures);
     row("handshakes_ok_total", "counter", "HELLOs accepted.", handshakes_ok);
     row("handshakes_failed_total", "counter", "Sessions closed before HELLO_ACK.", handshakes_failed);

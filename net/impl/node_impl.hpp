@@ -2,6 +2,7 @@
 // stream handler API (server_stream.cpp) and the content service (content_service.cpp).
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <map>
 #include <memory>
@@ -25,6 +26,7 @@ struct MethodEntry {
 };
 
 class NodeLink;
+class FirstByteWait;
 
 class Node::Impl {
   public:
@@ -39,9 +41,24 @@ class Node::Impl {
         e.node_id = options.identity.node_id();
         options.audit->record(e);
     }
+    /// The same for an event of a connection that never authenticated: sampled per kind
+    /// (options.rate.preauth_audit); the ones left out are counted, and the next one recorded says how many.
+    void audit_unauthenticated(AuditEvent e);
+    void remember(const std::shared_ptr<NodeLink>& link) {
+        std::lock_guard lock(links_mutex);
+        links[link.get()] = link;
+    }
     void forget(NodeLink* link) {
         std::lock_guard lock(links_mutex);
         links.erase(link);
+    }
+    void remember(const std::shared_ptr<FirstByteWait>& w) {
+        std::lock_guard lock(links_mutex);
+        waiting[w.get()] = w;
+    }
+    void forget(FirstByteWait* w) {
+        std::lock_guard lock(links_mutex);
+        waiting.erase(w);
     }
 
     NodeOptions options;
@@ -57,9 +74,12 @@ class Node::Impl {
     ratelimit::KeyedLimiter per_peer;
     ratelimit::KeyedLimiter per_method;
     ratelimit::ConnectionLimiter connections;
+    ratelimit::KeyedLimiter preauth_audit;                          // keyed by audit event kind
+    std::array<std::atomic<std::uint64_t>, 32> audit_suppressed{};  // per kind, since the last one recorded
     Metrics metrics;
     std::mutex links_mutex;
     std::map<NodeLink*, std::weak_ptr<NodeLink>> links;
+    std::map<FirstByteWait*, std::weak_ptr<FirstByteWait>> waiting;  // admitted, no byte yet, no TLS state
     std::atomic<bool> stopping{false};
     bool started = false;
 };

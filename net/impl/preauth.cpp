@@ -64,10 +64,11 @@ void FirstByteWait::run() {
         asio::post(ex, [weak] {
             auto s = weak.lock();
             if (!s || s->done_) return;
-            s->node_.audit_unauthenticated({.kind = AuditEvent::Kind::connection_evicted,
-                                            .peer = s->peer_,
-                                            .result = ratelimit::to_string(ratelimit::errc::handshake_evicted),
-                                            .detail = "before its first byte"});
+            s->node_.audit_unauthenticated(
+                {.kind = AuditEvent::Kind::connection_evicted,
+                 .peer = s->peer_,
+                 .result = ratelimit::to_string(ratelimit::errc::handshake_evicted),
+                 .detail = "before its first byte"});
             s->finish();
         });
     });
@@ -99,7 +100,8 @@ void FirstByteWait::on_readable(const boost::system::error_code& ec) {
     done_ = true;
     timer_.cancel();
     node_.forget(this);
-    auto link = std::make_shared<NodeLink>(node_, std::move(socket_), std::move(admitted_), peer_, deadlines_);
+    auto link =
+        std::make_shared<NodeLink>(node_, std::move(socket_), std::move(admitted_), peer_, deadlines_);
     node_.remember(link);
     link->run();
 }
