@@ -35,8 +35,9 @@ class ConnectionPermit {
     ~ConnectionPermit() { reset(); }
 
     /// The peer authenticated (HELLO_ACK sent): give back the handshake slot, keep the connection slot.
-    /// Idempotent. False if a newer connection had already taken the slot (evicted(): the connection must
-    /// close, as the on_evicted callback asked) or the permit holds nothing.
+    /// Idempotent. False if a newer connection had already taken the slot (evicted(); the on_evicted
+    /// callback runs or ran, and the caller may still keep the connection: it holds its connection slot and
+    /// needs no handshake slot now) or the permit holds nothing.
     bool handshake_done() noexcept;
     /// The connection closed: give back everything now. Idempotent.
     void reset() noexcept;

@@ -49,7 +49,9 @@ void NodeLink::drain() {
 }
 
 void NodeLink::evicted() {
-    if (finished() || evicted_) return;
+    // Authenticated in the meantime: it needs no handshake slot any more, and the newer connection already
+    // has it, so nothing is owed; an honest session is not cut for a race it cannot see.
+    if (finished() || evicted_ || authenticated_) return;
     evicted_ = true;
     node_.audit_unauthenticated({.kind = AuditEvent::Kind::connection_evicted,
                                  .peer = peer_,
@@ -130,7 +132,7 @@ void NodeLink::dispatch_events() {
         switch (e->kind) {
             case Kind::authenticated:
                 authenticated_ = true;
-                // False: evicted a moment ago; the eviction closes the connection, nothing to do here.
+                // False: evicted a moment ago; the slot is the newer connection's, this session goes on.
                 (void)admitted_.authenticated();
                 node_.metrics.handshakes_ok++;
                 node_.audit({.kind = AuditEvent::Kind::handshake,

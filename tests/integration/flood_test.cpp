@@ -22,7 +22,6 @@ class Flood : public it::Transport {
                 static_cast<std::uint8_t>(1 + h)};
     }
     static raw::FloodKind kind_of(int i) { return static_cast<raw::FloodKind>(i % 3); }
-
 };
 
 TEST_F(Flood, SlowAndGarbageConnectionsFromManyNetworksDoNotLockOutAnHonestEngine) {
@@ -52,10 +51,12 @@ TEST_F(Flood, SlowAndGarbageConnectionsFromManyNetworksDoNotLockOutAnHonestEngin
     });
     // Wait until the flood really fills the table: an honest connection now needs an eviction.
     const auto full = raw::in(10s);
-    while (node_->metrics().handshakes_in_progress.load() < static_cast<std::int64_t>(limits.max_handshakes) &&
+    while (node_->metrics().handshakes_in_progress.load() <
+               static_cast<std::int64_t>(limits.max_handshakes) &&
            raw::Clock::now() < full)
         std::this_thread::sleep_for(5ms);
-    EXPECT_GE(node_->metrics().handshakes_in_progress.load(), static_cast<std::int64_t>(limits.max_handshakes));
+    EXPECT_GE(node_->metrics().handshakes_in_progress.load(),
+              static_cast<std::int64_t>(limits.max_handshakes));
 
     auto [ec, c] = connect(options(token()));
     ASSERT_FALSE(ec) << "the honest engine was locked out: " << ec.message();
@@ -80,10 +81,10 @@ TEST_F(Flood, SlowAndGarbageConnectionsFromManyNetworksDoNotLockOutAnHonestEngin
     const auto bound =
         static_cast<std::size_t>(sample.burst + sample.tokens * static_cast<std::uint64_t>(elapsed_s));
     const auto events = audit_->events();
-    for (const Kind k : {Kind::connection_refused, Kind::connection_evicted, Kind::tls_failed, Kind::handshake,
-                         Kind::session_closed}) {
-        const auto n = static_cast<std::size_t>(
-            std::count_if(events.begin(), events.end(), [k](const net::AuditEvent& e) { return e.kind == k; }));
+    for (const Kind k : {Kind::connection_refused, Kind::connection_evicted, Kind::tls_failed,
+                         Kind::handshake, Kind::session_closed}) {
+        const auto n = static_cast<std::size_t>(std::count_if(
+            events.begin(), events.end(), [k](const net::AuditEvent& e) { return e.kind == k; }));
         EXPECT_LE(n, bound + 1) << net::to_string(k);  // + 1: the honest engine's own event
     }
     const std::size_t preauth_failures =
@@ -94,7 +95,8 @@ TEST_F(Flood, SlowAndGarbageConnectionsFromManyNetworksDoNotLockOutAnHonestEngin
     c.reset();
     flood.close_all();
     const auto idle = raw::in(15s);
-    while (m.handshakes_in_progress.load() != 0 && raw::Clock::now() < idle) std::this_thread::sleep_for(10ms);
+    while (m.handshakes_in_progress.load() != 0 && raw::Clock::now() < idle)
+        std::this_thread::sleep_for(10ms);
     EXPECT_EQ(m.handshakes_in_progress.load(), 0);
     std::cout << "flood: " << held << " held + " << churned.load() << " churned connections; "
               << m.connections_evicted.load() << " evicted, " << m.tls_failures.load() << " TLS failures, "

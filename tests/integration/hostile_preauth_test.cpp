@@ -42,7 +42,8 @@ TEST_F(HostileEngine, SilentConnectionsAreClosedAtTheirDeadlines) {
 
 // Sends `bytes` one at a time, `gap` apart (the attacker's pace, not a wait for the node), until the node
 // closes the socket or the bytes run out. Returns how many were sent before the close was seen.
-std::size_t trickle(int fd, const raw::Bytes& bytes, std::chrono::milliseconds gap, raw::Clock::time_point until) {
+std::size_t trickle(int fd, const raw::Bytes& bytes, std::chrono::milliseconds gap,
+                    raw::Clock::time_point until) {
     std::size_t sent = 0;
     for (; sent < bytes.size() && raw::Clock::now() < until; ++sent) {
         if (::send(fd, &bytes[sent], 1, MSG_NOSIGNAL) != 1) return sent;
@@ -69,15 +70,16 @@ TEST_F(HostileEngine, SlowClientHelloIsCutAtTheTlsDeadline) {
     const std::size_t sent = trickle(fd, hello, 1s, raw::in(10s));  // one byte per second
     EXPECT_TRUE(raw::wait_tcp_closed(fd, raw::in(3s)));
     EXPECT_LT(raw::Clock::now() - t0, 4s);
-    EXPECT_LE(sent, 4U) << "the node waited for " << sent << " bytes of a " << hello.size() << "-byte ClientHello";
+    EXPECT_LE(sent, 4U) << "the node waited for " << sent << " bytes of a " << hello.size()
+                        << "-byte ClientHello";
     ::close(fd);
     eventually([&] { return audit_->count(Kind::tls_failed, "tls_timeout") == 1; }, "audit: tls_timeout");
     expect_honest_works();
 }
 
 TEST_F(HostileEngine, DeadlinesShrinkAsTheHandshakeTableFills) {
-    // A 10 s TLS deadline, but 6 of 8 handshake slots held: the slow ClientHello, admitted as the 7th (87.5 %),
-    // gets 2.5 s (adaptive_deadline: 25 % to 100 % occupancy maps 10 s down to 1 s).
+    // A 10 s TLS deadline, but 6 of 8 handshake slots held: the slow ClientHello, admitted as the 7th (87.5
+    // %), gets 2.5 s (adaptive_deadline: 25 % to 100 % occupancy maps 10 s down to 1 s).
     start_node([](net::NodeOptions& o) {
         o.tls_handshake_timeout = 10s;
         o.rate.connections.max_handshakes = 8;
@@ -85,8 +87,10 @@ TEST_F(HostileEngine, DeadlinesShrinkAsTheHandshakeTableFills) {
     connect_honest();
     raw::FloodPeers fillers(node_->local_port());
     for (std::uint8_t i = 0; i < 6; ++i)
-        ASSERT_TRUE(fillers.open({127, 0, 1, static_cast<std::uint8_t>(10 + i)}, raw::FloodKind::record_header));
-    eventually([&] { return node_->metrics().handshakes_in_progress.load() == 6; }, "6 handshakes in progress");
+        ASSERT_TRUE(
+            fillers.open({127, 0, 1, static_cast<std::uint8_t>(10 + i)}, raw::FloodKind::record_header));
+    eventually([&] { return node_->metrics().handshakes_in_progress.load() == 6; },
+               "6 handshakes in progress");
     const int fd = raw::tcp_connect(node_->local_port());
     ASSERT_GE(fd, 0);
     const auto t0 = raw::Clock::now();
