@@ -4,6 +4,8 @@
 # --flood connections open from many loopback networks (127.20.0.0/14: 50 addresses per /24), each silent,
 # a 5-byte TLS record header, or 64 random bytes, and replaces every one the node closes at once. Reports:
 #   fetch time under the flood / alone                                           target <= 1.2x
+# FLOOD_RATE=N replaces at most N closed connections a second (default 0: at once, a churn flood that
+# costs the node and the flooder as much CPU as they get).
 #   honest connects that succeed under the flood (p2p-probe connect, 20 tries)  target 20/20
 #   node resident memory alone and under the flood, and per flood connection
 #   the node's pre-auth metrics (evictions, refusals, first-byte timeouts, audit events suppressed)
@@ -83,9 +85,12 @@ fetch_best() { # prints the best of 3 fetch times in seconds; fails if a fetch f
   done
   echo "$best"
 }
-connects() { # honest connects out of 20
+connects() { # honest connects out of 20, 4 a second: under the per-address new-connection rate (5/s)
   local ok=0
-  for _ in $(seq 20); do "$probe" connect "$target" "${common[@]}" > /dev/null 2>&1 && ok=$((ok + 1)); done
+  for _ in $(seq 20); do
+    "$probe" connect "$target" "${common[@]}" > /dev/null 2>&1 && ok=$((ok + 1))
+    sleep 0.25
+  done
   echo "$ok"
 }
 
@@ -122,9 +127,11 @@ def dial(i):
 opened = sum(dial(i) for i in range(n))
 print("open", len(sel.get_map()), "total", opened, flush=True)
 stop = time.time() + float(os.environ.get("FLOOD_SECONDS", "600"))
+rate = float(os.environ.get("FLOOD_RATE", "0"))  # replacements per second; 0: at once, as fast as we can
 last = time.time()
+budget, budget_t, closed = 0.0, time.time(), []
 while time.time() < stop:
-    for key, _ in sel.select(0.05):
+    for key, _ in sel.select(0.01):
         s, i = key.fileobj, key.data
         try:
             if s.recv(4096): continue
@@ -133,7 +140,13 @@ while time.time() < stop:
         except OSError:
             pass
         sel.unregister(s); s.close()
-        opened += dial(i)  # the same address again, at once
+        closed.append(i)
+    now = time.time()
+    budget = min(budget + (now - budget_t) * rate, max(rate, 1.0)) if rate > 0 else len(closed)
+    budget_t = now
+    while closed and budget >= 1:
+        opened += dial(closed.pop(0))  # the same address again
+        budget -= 1
     if time.time() - last >= 1:
         last = time.time()
         print("open", len(sel.get_map()), "total", opened, flush=True)
