@@ -8,10 +8,10 @@
 # costs the node and the flooder as much CPU as they get).
 #   honest connects that succeed under the flood (p2p-probe connect, 20 tries)  target 20/20
 #   node resident memory alone and under the flood, and per flood connection
-#   the node's pre-auth metrics (evictions, refusals, first-byte timeouts, audit events suppressed)
+#   the node's pre-auth metrics (evictions, refusals, ClientHello timeouts, audit events suppressed)
 # Not part of the test suite.
 #   bench/flood.sh [--mib N] [--flood N] [--build DIR] [-- P2P-NODE-FLAGS...]   defaults: 64 MiB, 2000, build/release
-# e.g. `-- --evict-oldest-handshake 0 --max-handshakes-per-network 256 --first-byte-timeout-ms 10000` is the
+# e.g. `-- --evict-oldest-handshake 0 --max-handshakes-per-network 256 --client-hello-timeout-ms 10000` is the
 # node before issue 21.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -180,7 +180,7 @@ printf '%-44s %s KiB idle, %s KiB after fetches\n' "node RSS alone" "$rss_idle" 
 printf '%-44s %s KiB at start, %s KiB at end\n' "node RSS under the flood" "$rss_flood" "$rss_flood_end"
 printf '%-44s %.1f KiB\n' "node RSS per flood connection" "$per_conn"
 printf '%-44s %s (%s)\n' "flooder" "$held" "pre-auth in progress at the end: $inflight"
-for m in connections_evicted_total connections_refused_total first_byte_timeouts_total tls_failures_total \
+for m in connections_evicted_total connections_refused_total client_hello_timeouts_total tls_failures_total \
   handshakes_ok_total audit_events_suppressed_total; do
   printf '%-44s %s\n' "$m" "$(metric "$m")"
 done

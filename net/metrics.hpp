@@ -12,7 +12,7 @@ struct Metrics {
     std::atomic<std::uint64_t> connections_refused{0};    // by the connection limiter
     std::atomic<std::uint64_t> connections_evicted{0};    // pre-auth, for a newer connection (table full)
     std::atomic<std::int64_t> handshakes_in_progress{0};  // gauge: admitted, not yet authenticated or closed
-    std::atomic<std::uint64_t> first_byte_timeouts{0};    // closed before sending a byte (also tls_failures)
+    std::atomic<std::uint64_t> client_hello_timeouts{0};  // closed before sending a byte (also tls_failures)
     std::atomic<std::uint64_t> audit_events_suppressed{0};  // pre-auth audit events sampled out
     std::atomic<std::int64_t> connections_open{0};          // gauge
     std::atomic<std::uint64_t> tls_failures{0};

@@ -62,11 +62,11 @@ struct ConnectionLimits {
     /// refuse with too_many_handshakes.
     bool evict_oldest_handshake = true;
     AdaptiveDeadline handshake_deadline{};
-    /// The node closes a connection that has not sent a byte (of a ClientHello) this soon after accept, and
-    /// builds no TLS state for it before that byte: a client that connected means to talk, an honest one
-    /// sends its ClientHello within one round trip. Applied by the net module (shortened further, like
-    /// the TLS deadline, when the handshake table is busy).
-    std::chrono::milliseconds first_byte_timeout{2'000};
+    /// The node closes a connection whose first TLS record (the ClientHello) is not complete this soon after
+    /// accept, and builds no TLS state for it before it is (the kernel buffers the bytes): an honest client
+    /// sends its ClientHello in one flight, within one round trip of connecting. Applied by the net module
+    /// (shortened further, like the TLS deadline, when the handshake table is busy).
+    std::chrono::milliseconds client_hello_timeout{2'000};
     /// Addresses tracked at once; must be >= max_connections so that connected addresses alone cannot
     /// fill it. An address with no connection and a full bucket is idle and may be evicted. Networks are
     /// tracked in a second table of the same size, only while they have connections.

@@ -29,8 +29,8 @@ std::string Metrics::prometheus() const {
         connections_evicted);
     row("handshakes_in_progress", "gauge", "Connections admitted and not yet authenticated (pre-auth).",
         handshakes_in_progress);
-    row("first_byte_timeouts_total", "counter", "Connections closed for sending nothing before the deadline.",
-        first_byte_timeouts);
+    row("client_hello_timeouts_total", "counter",
+        "Connections closed for sending nothing before the deadline.", client_hello_timeouts);
     row("audit_events_suppressed_total", "counter",
         "Audit events of unauthenticated connections left out by sampling.", audit_events_suppressed);
     row("tls_failures_total", "counter", "TLS handshakes that failed or timed out.", tls_failures);

@@ -105,9 +105,9 @@ void Node::Impl::on_accept(std::size_t index, boost::system::error_code ec, tcp:
             // Fixed now, from the occupancy now: a connection arriving during a flood gets short deadlines.
             PreauthDeadlines deadlines;
             deadlines.tls = accepted + connections.handshake_deadline(options.tls_handshake_timeout);
-            deadlines.first_byte =
-                std::min(deadlines.tls, accepted + options.rate.connections.first_byte_timeout);
-            auto wait = std::make_shared<FirstByteWait>(
+            deadlines.client_hello =
+                std::min(deadlines.tls, accepted + options.rate.connections.client_hello_timeout);
+            auto wait = std::make_shared<ClientHelloWait>(
                 *this, std::move(socket), Admitted(std::move(admission.permit), metrics), peer, deadlines);
             remember(wait);
             wait->start();
@@ -164,13 +164,13 @@ void Node::stop(std::chrono::milliseconds drain) {
         return out;
     };
     {
-        std::vector<std::shared_ptr<FirstByteWait>> silent;
+        std::vector<std::shared_ptr<ClientHelloWait>> silent;
         {
             std::lock_guard lock(d.links_mutex);
             for (auto& [p, w] : d.waiting)
                 if (auto s = w.lock()) silent.push_back(s);
         }
-        for (auto& w : silent) w->stop();  // nothing to drain before the first byte
+        for (auto& w : silent) w->stop();  // nothing to drain before the ClientHello
     }
     for (auto& link : snapshot()) link->drain();
     // Wait for sessions to drain and close_notify to complete; then cut whatever is left.

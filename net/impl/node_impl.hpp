@@ -26,7 +26,7 @@ struct MethodEntry {
 };
 
 class NodeLink;
-class FirstByteWait;
+class ClientHelloWait;
 
 class Node::Impl {
   public:
@@ -52,11 +52,11 @@ class Node::Impl {
         std::lock_guard lock(links_mutex);
         links.erase(link);
     }
-    void remember(const std::shared_ptr<FirstByteWait>& w) {
+    void remember(const std::shared_ptr<ClientHelloWait>& w) {
         std::lock_guard lock(links_mutex);
         waiting[w.get()] = w;
     }
-    void forget(FirstByteWait* w) {
+    void forget(ClientHelloWait* w) {
         std::lock_guard lock(links_mutex);
         waiting.erase(w);
     }
@@ -79,7 +79,8 @@ class Node::Impl {
     Metrics metrics;
     std::mutex links_mutex;
     std::map<NodeLink*, std::weak_ptr<NodeLink>> links;
-    std::map<FirstByteWait*, std::weak_ptr<FirstByteWait>> waiting;  // admitted, no byte yet, no TLS state
+    std::map<ClientHelloWait*, std::weak_ptr<ClientHelloWait>>
+        waiting;  // admitted, no byte yet, no TLS state
     std::atomic<bool> stopping{false};
     bool started = false;
 };

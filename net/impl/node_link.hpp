@@ -20,7 +20,7 @@ class ServerStreamImpl;
 
 class NodeLink final : public detail::Link {
   public:
-    /// Builds the TLS stream: called once the connection's first byte is readable (FirstByteWait).
+    /// Builds the TLS stream: called once the connection's ClientHello is queued (ClientHelloWait).
     NodeLink(Node::Impl& node, detail::tcp::socket socket, Admitted admitted, std::string peer,
              PreauthDeadlines deadlines);
 

@@ -1,5 +1,10 @@
 // The pre-auth stage of a node connection: see preauth.hpp.
+#include <array>
+#include <cerrno>
 #include <utility>
+
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 
 #include <cyxp2p/net/impl/node_link.hpp>
 #include <cyxp2p/net/impl/preauth.hpp>
@@ -42,10 +47,10 @@ void Admitted::reset() noexcept {
     permit_.reset();
 }
 
-// ---- FirstByteWait ----
+// ---- ClientHelloWait ----
 
-FirstByteWait::FirstByteWait(Node::Impl& node, tcp::socket socket, Admitted admitted, std::string peer,
-                             PreauthDeadlines deadlines)
+ClientHelloWait::ClientHelloWait(Node::Impl& node, tcp::socket socket, Admitted admitted, std::string peer,
+                                 PreauthDeadlines deadlines)
     : node_(node),
       socket_(std::move(socket)),
       timer_(socket_.get_executor()),
@@ -53,11 +58,11 @@ FirstByteWait::FirstByteWait(Node::Impl& node, tcp::socket socket, Admitted admi
       peer_(std::move(peer)),
       deadlines_(deadlines) {}
 
-void FirstByteWait::start() {
+void ClientHelloWait::start() {
     asio::post(socket_.get_executor(), [self = shared_from_this()] { self->run(); });
 }
 
-void FirstByteWait::run() {
+void ClientHelloWait::run() {
     auto self = shared_from_this();
     // Evicted by a newer connection: the limiter calls this on the admitting thread, so hop to ours.
     admitted_.permit().on_evicted([weak = weak_from_this(), ex = socket_.get_executor()] {
@@ -68,21 +73,21 @@ void FirstByteWait::run() {
                 {.kind = AuditEvent::Kind::connection_evicted,
                  .peer = s->peer_,
                  .result = ratelimit::to_string(ratelimit::errc::handshake_evicted),
-                 .detail = "before its first byte"});
+                 .detail = "before its ClientHello"});
             s->finish();
         });
     });
-    timer_.expires_at(deadlines_.first_byte);
+    timer_.expires_at(deadlines_.client_hello);
     timer_.async_wait([self](const boost::system::error_code& ec) {
         if (ec || self->done_) return;
-        // When the first-byte deadline is the TLS deadline (a short TLS deadline, or a busy table), the
+        // When the ClientHello deadline is the TLS deadline (a short TLS deadline, or a busy table), the
         // connection simply ran out of TLS time.
-        const bool first_byte = self->deadlines_.first_byte < self->deadlines_.tls;
-        if (first_byte) self->node_.metrics.first_byte_timeouts++;
+        const bool hello_late = self->deadlines_.client_hello < self->deadlines_.tls;
+        if (hello_late) self->node_.metrics.client_hello_timeouts++;
         self->node_.metrics.tls_failures++;
         self->node_.audit_unauthenticated({.kind = AuditEvent::Kind::tls_failed,
                                            .peer = self->peer_,
-                                           .result = first_byte ? "first_byte_timeout" : "tls_timeout",
+                                           .result = hello_late ? "client_hello_timeout" : "tls_timeout",
                                            .detail = "no byte of a ClientHello in time"});
         self->finish();
     });
@@ -91,12 +96,61 @@ void FirstByteWait::run() {
                        [self](const boost::system::error_code& ec) { self->on_readable(ec); });
 }
 
-void FirstByteWait::on_readable(const boost::system::error_code& ec) {
+void ClientHelloWait::on_readable(const boost::system::error_code& ec) {
     if (done_) return;
-    if (ec || node_.stopping) {  // reset by the peer before a byte, or the node is stopping
+    if (ec || node_.stopping) {  // the node is stopping, or the socket failed
         finish();
         return;
     }
+    // The whole first TLS record (the ClientHello, sent in one flight) waits in the kernel's buffer, not in
+    // ours: SO_RCVLOWAT makes the socket readable only once that many bytes are queued (socket(7)). Until
+    // then this connection is a socket and a timer, whatever a slow client trickles.
+    const int fd = socket_.native_handle();
+    std::array<std::uint8_t, 5> header{};
+    const ssize_t n = ::recv(fd, header.data(), header.size(), MSG_PEEK | MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {  // woken without data after all: wait again
+        socket_.async_wait(
+            tcp::socket::wait_read,
+            [self = shared_from_this()](const boost::system::error_code& e) { self->on_readable(e); });
+        return;
+    }
+    int queued = 0;
+    if (n <= 0 || ::ioctl(fd, FIONREAD, &queued) != 0 || (waiting_for_ > 0 && queued < waiting_for_)) {
+        finish();  // closed or reset before the record was complete (readable at EOF whatever the low mark)
+        return;
+    }
+    if (n == static_cast<ssize_t>(header.size())) {
+        // RFC 8446 5.1: ContentType handshake (22), legacy_record_version 0x03xx, length at most 2^14.
+        const int length = header[3] << 8 | header[4];
+        if (header[0] != 22 || header[1] != 3 || length == 0 || length > (1 << 14)) {
+            node_.metrics.tls_failures++;
+            node_.audit_unauthenticated({.kind = AuditEvent::Kind::tls_failed,
+                                         .peer = peer_,
+                                         .result = "not_tls",
+                                         .detail = "the first bytes are not a TLS handshake record"});
+            finish();
+            return;
+        }
+        if (queued >= length + 5) {
+            set_low_mark(1);
+            become_link();
+            return;
+        }
+        waiting_for_ = length + 5;
+    } else {
+        waiting_for_ = static_cast<int>(header.size());
+    }
+    set_low_mark(waiting_for_);
+    socket_.async_wait(
+        tcp::socket::wait_read,
+        [self = shared_from_this()](const boost::system::error_code& e) { self->on_readable(e); });
+}
+
+void ClientHelloWait::set_low_mark(int bytes) {
+    ::setsockopt(socket_.native_handle(), SOL_SOCKET, SO_RCVLOWAT, &bytes, sizeof bytes);
+}
+
+void ClientHelloWait::become_link() {
     done_ = true;
     timer_.cancel();
     node_.forget(this);
@@ -106,7 +160,7 @@ void FirstByteWait::on_readable(const boost::system::error_code& ec) {
     link->run();
 }
 
-void FirstByteWait::finish() {
+void ClientHelloWait::finish() {
     if (done_) return;
     done_ = true;
     timer_.cancel();
@@ -117,7 +171,7 @@ void FirstByteWait::finish() {
     node_.forget(this);
 }
 
-void FirstByteWait::stop() {
+void ClientHelloWait::stop() {
     asio::post(socket_.get_executor(), [self = shared_from_this()] { self->finish(); });
 }
 

@@ -1,6 +1,6 @@
 // Before HELLO_ACK: an admitted connection's permit together with its place in the pre-auth gauge, the
-// deadlines it was given at accept, and the first stage of every connection, which waits for the first
-// byte of a ClientHello holding only the socket: no TLS state exists until there is something to decrypt.
+// deadlines it was given at accept, and the first stage of every connection, which waits for its whole
+// ClientHello holding only the socket (the kernel holds the bytes): no TLS state exists until then.
 #pragma once
 
 #include <chrono>
@@ -40,16 +40,17 @@ class Admitted {
 /// (ConnectionLimiter::handshake_deadline): a flood shortens them for the connections that arrive during it.
 /// (The HELLO deadline is shortened the same way when TLS completes.)
 struct PreauthDeadlines {
-    std::chrono::steady_clock::time_point first_byte;  // a byte must be readable by then (<= tls)
-    std::chrono::steady_clock::time_point tls;         // TLS established by then
+    std::chrono::steady_clock::time_point client_hello;  // the whole first record queued by then (<= tls)
+    std::chrono::steady_clock::time_point tls;           // TLS established by then
 };
 
 /// The first stage: the socket, the permit, a timer. On the first readable byte it becomes a NodeLink
-/// (which builds the TLS stream then); silent to the first-byte deadline, evicted, or stopped, it closes.
-class FirstByteWait final : public std::enable_shared_from_this<FirstByteWait> {
+/// (which builds the TLS stream then); incomplete at the ClientHello deadline, not TLS, evicted, or stopped,
+/// it closes.
+class ClientHelloWait final : public std::enable_shared_from_this<ClientHelloWait> {
   public:
-    FirstByteWait(Node::Impl& node, detail::tcp::socket socket, Admitted admitted, std::string peer,
-                  PreauthDeadlines deadlines);
+    ClientHelloWait(Node::Impl& node, detail::tcp::socket socket, Admitted admitted, std::string peer,
+                    PreauthDeadlines deadlines);
     /// Registers for eviction and starts waiting, on the socket's executor (from any thread, once).
     void start();
     /// Node::stop: close now (any thread).
@@ -58,6 +59,8 @@ class FirstByteWait final : public std::enable_shared_from_this<FirstByteWait> {
   private:
     void run();
     void on_readable(const boost::system::error_code& ec);
+    void set_low_mark(int bytes);
+    void become_link();
     void finish();
 
     Node::Impl& node_;
@@ -66,6 +69,7 @@ class FirstByteWait final : public std::enable_shared_from_this<FirstByteWait> {
     Admitted admitted_;
     std::string peer_;
     PreauthDeadlines deadlines_;
+    int waiting_for_ = 0;  // bytes of the first record we asked the kernel to hold before waking us
     bool done_ = false;
 };
 

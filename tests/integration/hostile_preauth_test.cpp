@@ -82,6 +82,7 @@ TEST_F(HostileEngine, DeadlinesShrinkAsTheHandshakeTableFills) {
     // %), gets 2.5 s (adaptive_deadline: 25 % to 100 % occupancy maps 10 s down to 1 s).
     start_node([](net::NodeOptions& o) {
         o.tls_handshake_timeout = 10s;
+        o.rate.connections.client_hello_timeout = 10s;  // only the adaptive TLS deadline cuts here
         o.rate.connections.max_handshakes = 8;
     });
     connect_honest();
@@ -145,10 +146,10 @@ TEST_F(HostileEngine, TrickledHelloIsCutAtTheHelloDeadline) {
     expect_honest_works();
 }
 
-TEST_F(HostileEngine, SilentTcpIsCutAtTheFirstByteDeadline) {
+TEST_F(HostileEngine, SilentTcpIsCutAtTheClientHelloDeadline) {
     start_node([](net::NodeOptions& o) {
         o.tls_handshake_timeout = 10s;
-        o.rate.connections.first_byte_timeout = 500ms;
+        o.rate.connections.client_hello_timeout = 500ms;
     });
     connect_honest();
     const int fd = raw::tcp_connect(node_->local_port());
@@ -158,15 +159,16 @@ TEST_F(HostileEngine, SilentTcpIsCutAtTheFirstByteDeadline) {
     EXPECT_GE(raw::Clock::now() - t0, 400ms);
     EXPECT_LT(raw::Clock::now() - t0, 3s);
     ::close(fd);
-    eventually([&] { return audit_->count(Kind::tls_failed, "first_byte_timeout") == 1; },
-               "audit: first_byte_timeout");
-    EXPECT_EQ(node_->metrics().first_byte_timeouts.load(), 1U);
+    eventually([&] { return audit_->count(Kind::tls_failed, "client_hello_timeout") == 1; },
+               "audit: client_hello_timeout");
+    EXPECT_EQ(node_->metrics().client_hello_timeouts.load(), 1U);
     expect_honest_works();
 }
 
 TEST_F(HostileEngine, AFullHandshakeTableEvictsTheOldestAndClosesItAtOnce) {
     start_node([](net::NodeOptions& o) {
         o.tls_handshake_timeout = 10s;
+        o.rate.connections.client_hello_timeout = 10s;
         o.rate.connections.max_handshakes = 2;
     });
     raw::FloodPeers oldest(node_->local_port()), younger(node_->local_port());

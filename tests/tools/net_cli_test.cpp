@@ -146,7 +146,7 @@ TEST_F(NodeCli, FailureClassesHaveTheirExitCodes) {
 TEST_F(NodeCli, ANodeAtItsConnectionLimitIsExit14NotATlsFailure) {
     // One connection allowed, held by a silent TCP client: the node closes the probe's connection before
     // TLS. The probe must say the node may be limiting, and exit 14 (rate limited), not 11 (TLS failed).
-    auto n = start({"--max-connections", "1", "--max-handshakes", "1", "--first-byte-timeout-ms", "60000",
+    auto n = start({"--max-connections", "1", "--max-handshakes", "1", "--client-hello-timeout-ms", "60000",
                     "--tls-handshake-timeout-ms", "60000"});
     const int held = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in a{};

@@ -163,8 +163,8 @@ std::vector<Setting> make_settings() {
             "handshake-deadline-at-full-ms", "TLS and HELLO deadlines with every handshake slot busy",
             [](S & s) -> auto& { return s.rate.connections.handshake_deadline.at_full; }),
         ms_setting(
-            "first-byte-timeout-ms", "close a connection that sends nothing this long after accept",
-            [](S & s) -> auto& { return s.rate.connections.first_byte_timeout; }),
+            "client-hello-timeout-ms", "close a connection that sends nothing this long after accept",
+            [](S & s) -> auto& { return s.rate.connections.client_hello_timeout; }),
         rate_setting(
             "new-connections-per-address", "new connections per second per address, RATE/BURST",
             [](S & s) -> auto& { return s.rate.connections.new_connections_per_address; }),
