@@ -141,6 +141,11 @@ void ClientHelloWait::on_readable(const boost::system::error_code& ec) {
         waiting_for_ = static_cast<int>(header.size());
     }
     set_low_mark(waiting_for_);
+    // Bytes that arrived between the count and the new low mark woke nobody: look again rather than wait.
+    if (::ioctl(fd, FIONREAD, &queued) == 0 && queued >= waiting_for_) {
+        asio::post(socket_.get_executor(), [self = shared_from_this()] { self->on_readable({}); });
+        return;
+    }
     socket_.async_wait(
         tcp::socket::wait_read,
         [self = shared_from_this()](const boost::system::error_code& e) { self->on_readable(e); });
