@@ -14,7 +14,7 @@ enum class errc {
     connect_timeout,              // TCP connect did not finish in time
     tls_timeout,                  // TLS handshake did not finish in time
     tls_failed,                   // TLS handshake failed (not the pin: see pinning::errc)
-    connection_refused_by_limit,  // the node's connection limiter refused us before TLS
+    connection_refused_by_limit,  // the node closed the connection before its ServerHello (limits, overload)
     connection_lost,              // the peer closed the connection or the socket failed
     not_connected,                // the session is closed or not yet ready
     address_in_use,               // the listen port is taken

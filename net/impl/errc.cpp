@@ -19,7 +19,8 @@ class Category final : public std::error_category {
             case errc::tls_failed:
                 return "TLS handshake failed (not a pin mismatch): is this a cyx-p2p/1 node?";
             case errc::connection_refused_by_limit:
-                return "node closed the connection before TLS: connection limit, retry later";
+                return "the node closed the connection before TLS (it may be overloaded or limiting "
+                       "connections): retry later";
             case errc::connection_lost:
                 return "connection lost";
             case errc::not_connected:
