@@ -180,6 +180,7 @@ class TlsSocket {
     tcp::socket socket_;
     SSL* ssl_ = nullptr;
     bool attached_ = false;
+    bool role_set_ = false;
 };
 
 }  // namespace cyxp2p::net::detail

@@ -92,7 +92,8 @@ TlsSocket::TlsSocket(const executor_type& ex, asio::ssl::context& ctx) : socket_
 TlsSocket::TlsSocket(TlsSocket&& other) noexcept
     : socket_(std::move(other.socket_)),
       ssl_(std::exchange(other.ssl_, nullptr)),
-      attached_(std::exchange(other.attached_, false)) {}
+      attached_(std::exchange(other.attached_, false)),
+      role_set_(std::exchange(other.role_set_, false)) {}
 
 TlsSocket::~TlsSocket() {
     if (ssl_ != nullptr) SSL_free(ssl_);  // frees the BIO; the socket closes the descriptor
@@ -168,7 +169,8 @@ TlsSocket::Want TlsSocket::perform(const Step& step, boost::system::error_code& 
             return has_pending() ? Want::nothing : Want::read;
         case Step::connect:
         case Step::accept:
-            if (SSL_is_init_finished(ssl_) == 0 && SSL_in_init(ssl_) == 0) {
+            if (!role_set_) {
+                role_set_ = true;
                 if (step.kind == Step::connect)
                     SSL_set_connect_state(ssl_);
                 else
