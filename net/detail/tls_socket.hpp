@@ -43,6 +43,7 @@ class TlsSocket {
 
     executor_type get_executor() { return socket_.get_executor(); }
     tcp::socket& lowest_layer() { return socket_; }
+    tcp::socket& next_layer() { return socket_; }  // as asio::ssl::stream: socket options, NOTSENT_LOWAT
     SSL* native_handle() { return ssl_; }
 
     /// Reads decrypted bytes now, without waiting: 0 bytes and Want::read/write when nothing is available;
