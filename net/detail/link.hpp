@@ -10,13 +10,14 @@
 #include <vector>
 
 #include <cyxp2p/net/detail/asio.hpp>
+#include <cyxp2p/net/detail/tls_socket.hpp>
 #include <cyxp2p/protocol/limits.hpp>
 
 namespace cyxp2p::net::detail {
 
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
-using TlsStream = asio::ssl::stream<tcp::socket>;
+using TlsStream = TlsSocket;
 
 /// Wall-clock time as the sessions take it.
 protocol::Time now();

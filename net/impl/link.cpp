@@ -1,4 +1,5 @@
-#include <array>
+#include <span>
+#include <vector>
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -77,14 +78,52 @@ void Link::finish(std::error_code ec) {
     on_finished(ec);
 }
 
+namespace {
+// Decrypted input is read into a buffer of the I/O thread and handed to the session before the reader waits
+// again, so no connection holds a read buffer while idle (docs/performance.md, "idle memory"). 64 KiB: up
+// to four TLS records per hand-over in bulk transfers. Borrowed, not shared: should a session callback ever
+// run another link's reader on this thread, that one finds the slot empty and takes a fresh buffer.
+constexpr std::size_t read_buffer_bytes = 64 * 1024;
+thread_local std::vector<std::uint8_t> spare_read_buffer;
+
+class BorrowedReadBuffer {
+  public:
+    BorrowedReadBuffer() : buf_(std::move(spare_read_buffer)) {
+        if (buf_.size() != read_buffer_bytes) buf_.resize(read_buffer_bytes);
+    }
+    ~BorrowedReadBuffer() { spare_read_buffer = std::move(buf_); }
+    BorrowedReadBuffer(const BorrowedReadBuffer&) = delete;
+    BorrowedReadBuffer& operator=(const BorrowedReadBuffer&) = delete;
+    std::span<std::uint8_t> span() { return buf_; }
+
+  private:
+    std::vector<std::uint8_t> buf_;
+};
+}  // namespace
+
 asio::awaitable<void> Link::read_loop() {
     auto self = shared_from_this();
-    // Not zero-filled: an idle connection should not keep 64 KiB of touched pages resident (bench/run (d)).
-    std::array<std::uint8_t, 64 * 1024> buf;  // NOLINT(cppcoreguidelines-pro-type-member-init)
     while (!finished_) {
         boost::system::error_code ec;
-        const std::size_t n =
-            co_await stream_.async_read_some(asio::buffer(buf), redirect_error(use_awaitable, ec));
+        co_await stream_.async_wait_readable(redirect_error(use_awaitable, ec));
+        if (finished_) break;
+        // Fill the buffer from what OpenSSL and the socket have now, then hand it over in one piece.
+        TlsSocket::Want want = TlsSocket::Want::nothing;
+        {
+            BorrowedReadBuffer borrowed;
+            const std::span<std::uint8_t> buf = borrowed.span();
+            std::size_t n = 0;
+            while (!ec && n < buf.size()) {
+                const std::size_t got = stream_.read_some_now(buf.subspan(n), want, ec);
+                if (got == 0) break;
+                n += got;
+            }
+            if (n > 0) {
+                bytes_in_ += n;
+                handle_input(buf.first(n), now());
+                kick();
+            }
+        }
         if (finished_) break;
         if (ec) {
             // The peer closed (close_notify or TCP) or the socket failed. Whatever the session still had to
@@ -94,9 +133,11 @@ asio::awaitable<void> Link::read_loop() {
                        : std::error_code(ec.value(), ec.category()));
             break;
         }
-        bytes_in_ += n;
-        handle_input({buf.data(), n}, now());
-        kick();
+        if (want == TlsSocket::Want::write) {
+            // OpenSSL must send before it can read more (a KeyUpdate reply): wait until it can.
+            co_await stream_.lowest_layer().async_wait(tcp::socket::wait_write,
+                                                       redirect_error(use_awaitable, ec));
+        }
     }
 }
 
