@@ -7,6 +7,7 @@
 #include <cyxp2p/content/cid.hpp>
 #include <cyxp2p/content/dag_pb.hpp>
 #include <cyxp2p/content/dag_verifier.hpp>
+#include <cyxp2p/content/dag_walker.hpp>
 #include <cyxp2p/content/errc.hpp>
 #include <cyxp2p/content/file_writer.hpp>
 #include <cyxp2p/content/importer.hpp>
