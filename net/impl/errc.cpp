@@ -18,18 +18,12 @@ class Category final : public std::error_category {
                 return "TLS handshake timed out";
             case errc::tls_failed:
                 return "TLS handshake failed (not a pin mismatch): is this a cyx-p2p/1 node?";
-            case errc::connection_refused_by_limit:
-                return "node closed the connection before TLS: connection limit, retry later";
             case errc::connection_lost:
                 return "connection lost";
             case errc::not_connected:
                 return "session is not connected";
             case errc::address_in_use:
                 return "listen address already in use: pick another port or stop the other process";
-            case errc::content_mismatch:
-                return "content did not match its CID: the node sent wrong bytes";
-            case errc::stopped:
-                return "stopped";
         }
         return "unknown net error";
     }
@@ -52,18 +46,12 @@ const char* to_string(errc e) noexcept {
             return "tls_timeout";
         case errc::tls_failed:
             return "tls_failed";
-        case errc::connection_refused_by_limit:
-            return "connection_refused_by_limit";
         case errc::connection_lost:
             return "connection_lost";
         case errc::not_connected:
             return "not_connected";
         case errc::address_in_use:
             return "address_in_use";
-        case errc::content_mismatch:
-            return "content_mismatch";
-        case errc::stopped:
-            return "stopped";
     }
     return "unknown";
 }

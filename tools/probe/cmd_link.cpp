@@ -40,10 +40,10 @@ std::pair<Exit, std::string> classify(std::error_code ec) {
     const auto& cat = ec.category();
     if (cat == net::category()) {
         const auto e = static_cast<net::errc>(ec.value());
+        // A block that fails verification arrives as a content::errc (below), never as a net::errc.
         const Exit x = e == net::errc::connect_failed || e == net::errc::connect_timeout
                            ? Exit::connect_failed
-                       : e == net::errc::content_mismatch ? Exit::content_mismatch
-                                                          : Exit::tls_failed;
+                           : Exit::tls_failed;
         return {x, net::to_string(e)};
     }
     if (cat == pinning::category()) {
