@@ -16,17 +16,20 @@
 #include <cyxp2p/content/cid.hpp>
 #include <cyxp2p/content/dag_walker.hpp>
 #include <cyxp2p/content/file_writer.hpp>
+#include <cyxp2p/protocol/limits.hpp>
 
 namespace cyxp2p::protocol {
 
 /// Node side. Call pump() when the stream opens and whenever its output has drained.
 class ContentSender {
   public:
-    /// Queues at most ~`high_water` bytes per pump, so a large DAG never sits in memory. `skip_leaves`
+    /// Queues at most ~`high_water` bytes per pump (SessionLimits::producer_high_water), so a large DAG never
+    /// sits in memory. `skip_leaves`
     /// (ContentFetch::skip_blocks) leaves out the first N leaf blocks in DFS order, which a resuming engine
     /// already holds; internal blocks are always sent, so the engine still verifies the whole DAG.
     ContentSender(const content::Blockstore& store, const content::Cid& root,
-                  std::size_t high_water = 1U << 20, std::uint64_t skip_leaves = 0);
+                  std::size_t high_water = SessionLimits{}.producer_high_water,
+                  std::uint64_t skip_leaves = 0);
 
     enum class Status { more, done, failed };
     /// Sends ContentBlock messages through `send` while `pending()` is below the high-water mark.

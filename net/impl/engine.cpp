@@ -183,8 +183,9 @@ class EngineLink final : public Link {
 
     bool is_open() const { return session_ && session_->ready() && !session_->closed() && !finished(); }
 
-    // Backpressure for ClientStream::async_send: completes once the stream's queue is below high water.
-    static constexpr std::size_t kHighWater = 1U << 20;
+    // Backpressure for ClientStream::async_send: completes once the stream's queue is below
+    // SessionLimits::producer_high_water.
+    std::size_t high_water() const { return core_->options.session.producer_high_water; }
     std::error_code send(std::uint32_t id, std::span<const std::uint8_t> m) {
         if (!session_ || session_->closed()) return make_error_code(errc::not_connected);
         auto ec = session_->send_message(id, m);
@@ -193,7 +194,7 @@ class EngineLink final : public Link {
     }
     void when_writable(std::uint32_t id, std::function<void(std::error_code)> done) {
         if (!session_ || session_->closed()) return done(make_error_code(errc::not_connected));
-        if (session_->pending_bytes(id) < kHighWater) return done({});
+        if (session_->pending_bytes(id) < high_water()) return done({});
         writable_waiters_.emplace_back(id, std::move(done));
     }
     void finish_stream(std::uint32_t id) {
@@ -226,7 +227,7 @@ class EngineLink final : public Link {
         auto waiters = std::move(writable_waiters_);
         writable_waiters_.clear();
         for (auto& [id, w] : waiters) {
-            if (session_->pending_bytes(id) < kHighWater) {
+            if (session_->pending_bytes(id) < high_water()) {
                 w({});
             } else {
                 writable_waiters_.emplace_back(id, std::move(w));

@@ -53,8 +53,6 @@ int accept_any_client_certificate(int, X509_STORE_CTX*) {
     return 1;
 }
 
-constexpr std::size_t kProducerHighWater = 1U << 20;  // queue at most ~1 MiB per producing stream
-
 }  // namespace
 
 struct MethodEntry {
@@ -337,7 +335,7 @@ asio::awaitable<void> NodeLink::handshake() {
         }
         return {};
     };
-    session_ = std::make_unique<protocol::NodeSession>(config, services, peer_, detail::now());
+    session_ = std::make_unique<protocol::NodeSession>(config, services, detail::now());
     start();
     co_return;
 }
@@ -519,8 +517,8 @@ void Node::Impl::install_content_fetch() {
         if (!options.content->has(*root)) {
             return stream->fail(protocol::errc::content_not_found, "this node has no " + req->cid);
         }
-        auto sender = std::make_shared<protocol::ContentSender>(*options.content, *root, kProducerHighWater,
-                                                                req->skip_blocks);
+        auto sender = std::make_shared<protocol::ContentSender>(
+            *options.content, *root, options.session.producer_high_water, req->skip_blocks);
         stream->state() = sender;
         auto weak = std::weak_ptr<ServerStream>(stream);
         std::string cid_text = req->cid;
@@ -605,7 +603,8 @@ void Node::Impl::on_accept(std::size_t index, boost::system::error_code ec, tcp:
 Node::Node(NodeOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
 
 Node::~Node() {
-    if (impl_->started) stop(std::chrono::milliseconds(0));
+    // A node destroyed while running cuts its sessions after shutdown_timeout: no drain in a destructor.
+    if (impl_->started) stop_within(std::chrono::milliseconds(0));
 }
 
 void Node::handle(std::string method, std::string scope, MethodHandlers handlers) {
@@ -657,7 +656,11 @@ std::uint16_t Node::local_port() const {
     return impl_->acceptor ? impl_->acceptor->local_endpoint(ec).port() : 0;
 }
 
-void Node::stop(std::chrono::milliseconds drain) {
+void Node::stop() {
+    stop_within(impl_->options.session.drain_timeout);
+}
+
+void Node::stop_within(std::chrono::milliseconds drain) {
     auto& d = *impl_;
     if (!d.started) return;
     d.stopping = true;
@@ -674,7 +677,8 @@ void Node::stop(std::chrono::milliseconds drain) {
         return out;
     };
     for (auto& link : snapshot()) link->drain();
-    // Wait for sessions to drain and close_notify to complete; then cut whatever is left.
+    // Wait for sessions to drain (each closes itself at its drain_timeout) and close_notify to complete;
+    // then cut whatever is left.
     const auto deadline = std::chrono::steady_clock::now() + drain + d.options.shutdown_timeout;
     while (std::chrono::steady_clock::now() < deadline) {
         {

@@ -19,6 +19,11 @@ std::array<std::uint8_t, 4> put32(std::uint32_t v) {
 // Flow-control windows never exceed 2^31 - 1 (as in HTTP/2, RFC 9113 6.9.1).
 constexpr std::int64_t kMaxWindow = 0x7FFFFFFF;
 
+std::chrono::milliseconds retry_after(const wire::Error& e, const TextLimits& l) {
+    return std::chrono::milliseconds(
+        std::min<std::uint64_t>(e.retry_after_ms(), static_cast<std::uint64_t>(l.max_retry_after.count())));
+}
+
 }  // namespace
 
 bool clean_text(const std::string& s, std::size_t max) {
@@ -104,10 +109,10 @@ void Core::dispatch(const Frame& f, Time now) {
                     close(errc::bad_message, "malformed ERROR frame");
                     return;
                 }
-                on_peer_error(
-                    from_wire(e.code()), clean_text(e.message(), 1024) ? e.message() : "",
-                    clean_text(e.detail(), 128) ? e.detail() : "",
-                    std::chrono::milliseconds(std::min<std::uint64_t>(e.retry_after_ms(), 86'400'000)));
+                on_peer_error(from_wire(e.code()),
+                              clean_text(e.message(), local_.text.error_message) ? e.message() : "",
+                              clean_text(e.detail(), local_.text.error_detail) ? e.detail() : "",
+                              retry_after(e, local_.text));
                 return;
             }
             if (!established()) break;
@@ -142,7 +147,7 @@ void Core::dispatch(const Frame& f, Time now) {
             goaway_received_ = true;
             push({.kind = Event::Kind::going_away,
                   .error = make_error_code(from_wire(g.code())),
-                  .detail = clean_text(g.message(), 1024) ? g.message() : ""});
+                  .detail = clean_text(g.message(), local_.text.error_message) ? g.message() : ""});
             return;
         }
         default:
@@ -288,8 +293,8 @@ void Core::on_stream_error(const Frame& f) {
     push({.kind = Event::Kind::stream_reset,
           .stream_id = id,
           .error = make_error_code(from_wire(e.code())),
-          .detail = clean_text(e.message(), 1024) ? e.message() : "",
-          .retry_after = std::chrono::milliseconds(std::min<std::uint64_t>(e.retry_after_ms(), 86'400'000))});
+          .detail = clean_text(e.message(), local_.text.error_message) ? e.message() : "",
+          .retry_after = retry_after(e, local_.text)});
     push({.kind = Event::Kind::stream_closed, .stream_id = id});
     check_drained();
 }

@@ -211,13 +211,13 @@ int cmd_run(const std::vector<std::string>& argv) {
         std::string mhost;
         std::uint16_t mport = 0;
         if (!split_host_port(rs.metrics, mhost, mport)) {
-            node.stop(std::chrono::milliseconds(0));
+            node.stop();
             return fail(nullptr, Exit::usage, "bad_value", "--metrics must be HOST:PORT");
         }
         http = std::make_unique<net::HttpEndpoint>(
             mhost, mport, [&node] { return node.metrics().prometheus(); }, [] { return true; });
         if (auto e = http->start()) {
-            node.stop(std::chrono::milliseconds(0));
+            node.stop();
             return fail(nullptr, Exit::io, "address_in_use", "--metrics " + rs.metrics + ": " + e.message());
         }
         say("metrics http://" + mhost + ":" + std::to_string(http->local_port()) + "/metrics");
@@ -231,8 +231,8 @@ int cmd_run(const std::vector<std::string>& argv) {
     int sig = 0;
     sigwait(&stop_signals, &sig);
     say(std::string("stopping (") + (sig == SIGINT ? "SIGINT" : "SIGTERM") + "): draining for up to " +
-        std::to_string(rs.drain_timeout_ms) + " ms");
-    node.stop(std::chrono::milliseconds(rs.drain_timeout_ms));
+        std::to_string(rs.session.drain_timeout.count()) + " ms");
+    node.stop();
     if (http) http->stop();
     say("stopped");
     return 0;
