@@ -11,7 +11,7 @@ TEST(AuthUmbrella, MintsAndVerifiesThroughAKeyring) {
     auth::Claims c;
     c.subject = "user-1";
     c.node_id = "node-1";
-    c.session_id = "s";
+    c.session_id = "sess-1";
     c.issued_at = 1'700'000'000;
     c.expires_at = c.issued_at + 600;
     c.scope = {std::string(*auth::required_scope("job.submit"))};
