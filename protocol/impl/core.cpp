@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <utility>
 
 #include <cyxp2p/protocol/detail/core.hpp>
 
@@ -304,7 +305,7 @@ void Core::on_peer_error(errc code, std::string message, std::string detail,
     closed_ = true;  // the peer closes after an ERROR on stream 0; we send nothing more
     push({.kind = Event::Kind::closed,
           .error = make_error_code(code),
-          .detail = detail.empty() ? message : detail,
+          .detail = detail.empty() ? std::move(message) : std::move(detail),
           .retry_after = retry});
 }
 
