@@ -49,6 +49,13 @@ struct Unverified {
 std::optional<Unverified> decode_unverified(std::string_view token, std::error_code& ec,
                                             const Limits& limits = {});
 
+/// The claims of a token of type `expected`, read as verify() reads them (shape, required claims, types)
+/// but WITHOUT checking the signature, issuer, times or audience: never an authorization decision. For a
+/// caller that needs a claim before it can verify anything, e.g. the engine taking the node's pin from its
+/// own token (net::ConnectOptions::pin_from_token). Errors: as decode_unverified, then the claims' codes.
+std::optional<Claims> read_unverified_claims(std::string_view token, TokenType expected, std::error_code& ec,
+                                             const Limits& limits = {});
+
 /// Mints a token for the Central Server's role, signed by `key` (header: alg, typ "JWT", kid when the key
 /// has one). The claims must satisfy their type's policy (required claims, lifetime), so every minted token
 /// is one verify() accepts for the right node at the right time. Errors: no_signing_key, missing_claim,

@@ -30,6 +30,14 @@ std::optional<Role> role_from_string(std::string_view s) noexcept;
 /// The scopes a role grants (docs/auth.md has the table).
 std::span<const std::string_view> scopes_for(Role r) noexcept;
 
+/// One row of the method table: a method the protocol opens streams for and the scope it needs.
+struct MethodScope {
+    std::string_view method;
+    std::string_view scope;
+};
+/// The whole method table, in the order docs/auth.md lists it (for help texts and error advice).
+std::span<const MethodScope> method_scopes() noexcept;
+
 /// The scope `method` needs, or nullopt for a method not in the table.
 std::optional<std::string_view> required_scope(std::string_view method) noexcept;
 

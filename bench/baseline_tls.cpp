@@ -2,8 +2,12 @@
 // and groups (pinning::TlsOptions), the same certificate type (an Ed25519 pinning::Identity), blocking
 // sockets on loopback, no framing, no tokens, no pins. Three measurements, each printed as one JSON line:
 //
-//   baseline_tls bulk --bytes N          one connection; the server SSL_writes N bytes (256 KiB calls), the
-//                                        client SSL_reads them: MiB/s from the end of the handshake
+//   baseline_tls bulk --bytes N          one connection; after the handshake the client asks (one byte), the
+//                                        server SSL_writes N bytes (256 KiB calls), the client SSL_reads
+//                                        them: MiB/s from the request, which costs one round trip as a fetch
+//                                        does.
+//                                        --listen-port P --connect-port Q: the server listens on P, the
+//                                        client dials Q (a WAN emulator forwarding to P: bench/run)
 //   baseline_tls handshakes --count N    N fresh connections, full handshakes (then again resumed with the
 //                                        server's session ticket): connect, handshake, bidirectional
 //                                        close_notify, close; per second
@@ -102,6 +106,7 @@ int new_session_cb(SSL*, SSL_SESSION* session) {
     return 1;  // we keep the reference
 }
 
+// Binds `port` (0: an ephemeral one, written back).
 int listen_loopback(std::uint16_t& port, int backlog) {
     const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0) die("socket");
@@ -110,6 +115,7 @@ int listen_loopback(std::uint16_t& port, int backlog) {
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(port);
     if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd, backlog) != 0)
         die("bind/listen");
     socklen_t len = sizeof a;
@@ -167,13 +173,14 @@ double mib(std::uint64_t bytes) {
     return static_cast<double>(bytes) / (1024.0 * 1024.0);
 }
 
-int bulk(const pinning::Identity& id, std::uint64_t bytes) {
+int bulk(const pinning::Identity& id, std::uint64_t bytes, std::uint16_t port, std::uint16_t connect_port) {
     auto sctx = server_context(id);
     auto cctx = client_context();
-    std::uint16_t port = 0;
     const int listener = listen_loopback(port, 4);
     std::thread server([&] {
         SSL* ssl = tls_accept(sctx.get(), listener);
+        std::uint8_t ask = 0;
+        if (SSL_read(ssl, &ask, 1) != 1) die("SSL_read (request)");
         std::vector<std::uint8_t> chunk(256U << 10);
         for (std::size_t i = 0; i < chunk.size(); ++i) chunk[i] = static_cast<std::uint8_t>(i * 131);
         for (std::uint64_t sent = 0; sent < bytes;) {
@@ -184,8 +191,10 @@ int bulk(const pinning::Identity& id, std::uint64_t bytes) {
         SSL_shutdown(ssl);
         tls_free(ssl);
     });
-    SSL* ssl = tls_connect(cctx.get(), port);
+    SSL* ssl = tls_connect(cctx.get(), connect_port != 0 ? connect_port : port);
     const auto t0 = Clock::now();
+    const std::uint8_t ask = 1;
+    if (SSL_write(ssl, &ask, 1) != 1) die("SSL_write (request)");
     std::vector<std::uint8_t> buf(256U << 10);
     std::uint64_t got = 0;
     while (got < bytes) {
@@ -330,11 +339,12 @@ int main(int argc, char** argv) {
     if (argc < 2) {
         std::fprintf(
             stderr,
-            "usage: baseline_tls bulk --bytes N | handshakes --count N | idle --count N [--identity DIR]\n");
+            "usage: baseline_tls bulk --bytes N [--listen-port P --connect-port Q] | handshakes --count N |\n"
+            "       idle --count N   [--identity DIR]\n");
         return 2;
     }
     const std::string mode = argv[1];
-    std::uint64_t bytes = 64ULL << 20, count = 1000;
+    std::uint64_t bytes = 64ULL << 20, count = 1000, listen_port = 0, connect_port = 0;
     std::optional<std::string> dir;
     for (int i = 2; i + 1 < argc; i += 2) {
         const std::string k = argv[i];
@@ -342,6 +352,10 @@ int main(int argc, char** argv) {
             bytes = parse_u64(argv[i + 1]);
         else if (k == "--count")
             count = parse_u64(argv[i + 1]);
+        else if (k == "--listen-port")
+            listen_port = parse_u64(argv[i + 1]);
+        else if (k == "--connect-port")
+            connect_port = parse_u64(argv[i + 1]);
         else if (k == "--identity")
             dir = argv[i + 1];
         else
@@ -352,7 +366,10 @@ int main(int argc, char** argv) {
         dir ? pinning::Identity::load(*dir, ec) : pinning::Identity::generate({.node_id = "baseline"}, ec);
     if (!id) die("identity: " + ec.message());
     if (count < 2) count = 2;
-    if (mode == "bulk") return bulk(*id, bytes);
+    if (listen_port > 65535 || connect_port > 65535) die("ports are 1..65535");
+    if (mode == "bulk")
+        return bulk(*id, bytes, static_cast<std::uint16_t>(listen_port),
+                    static_cast<std::uint16_t>(connect_port));
     if (mode == "handshakes") return handshakes(*id, count);
     if (mode == "idle") return idle(*id, count);
     die("unknown mode " + mode);

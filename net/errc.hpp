@@ -3,6 +3,8 @@
 // pinning::errc (pin_mismatch, ...), so a caller can tell every failure class apart.
 #pragma once
 
+#include <string>
+#include <string_view>
 #include <system_error>
 
 namespace cyxp2p::net {
@@ -22,6 +24,11 @@ inline std::error_code make_error_code(errc e) noexcept {
     return {static_cast<int>(e), category()};
 }
 const char* to_string(errc e) noexcept;
+
+/// The stable snake_case name of an error code of any cyxp2p module (net, pinning, protocol, auth, content,
+/// ratelimit, replay): what audit records carry and the tools print as the code. `fallback` for a code of
+/// any other category (a system error, an Asio error).
+std::string error_name(const std::error_code& ec, std::string_view fallback);
 
 }  // namespace cyxp2p::net
 

@@ -1,6 +1,6 @@
-// A small HTTP/1.1 endpoint for operators: GET /metrics (Prometheus text) and GET /healthz. Plain HTTP on
-// purpose: bind it to loopback or a management network. One request per connection, 5 s to send it, Beast's
-// 8 KiB header limit, no body accepted.
+// A small HTTP/1.1 endpoint for operators: GET /metrics (Prometheus text) and GET /healthz, also as HEAD and
+// with any query string (ignored). Plain HTTP on purpose: bind it to loopback or a management network. One
+// request per connection, 5 s to send it, Beast's 8 KiB header limit, no body accepted.
 #pragma once
 
 #include <cstdint>

@@ -1,11 +1,62 @@
 // Counters a node keeps, readable from any thread, rendered in the Prometheus text format for /metrics.
+// Names follow the Prometheus conventions (base units, `_total` for counters, `_bytes`/`_seconds` units,
+// one labelled family instead of one name per reason); docs/operations.md lists the renames.
 #pragma once
 
+#include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
+#include <map>
+#include <mutex>
+#include <span>
 #include <string>
+#include <string_view>
+#include <vector>
+
+#include <cyxp2p/net/audit.hpp>
 
 namespace cyxp2p::net {
+
+/// A counter split by one label (`reason`, `result`). Label values are error code names; at most
+/// kMaxValues distinct ones are kept and anything else, or anything not [a-z0-9_] (a peer's text), is
+/// counted as "other", so the exposition stays bounded whatever peers send.
+class LabeledCounter {
+  public:
+    static constexpr std::size_t kMaxValues = 32;
+    void add(std::string_view value, std::uint64_t n = 1);
+    std::uint64_t get(std::string_view value) const;
+    std::uint64_t total() const;
+    std::vector<std::pair<std::string, std::uint64_t>> snapshot() const;
+
+  private:
+    mutable std::mutex mutex_;
+    std::map<std::string, std::uint64_t, std::less<>> values_;
+};
+
+/// A Prometheus histogram of durations, in seconds, with fixed upper bounds (at most kMaxBuckets).
+class DurationHistogram {
+  public:
+    static constexpr std::size_t kMaxBuckets = 16;
+    explicit DurationHistogram(std::span<const double> upper_bounds_s);
+    void observe(std::chrono::nanoseconds d);
+    std::uint64_t count() const { return count_.load(std::memory_order_relaxed); }
+    /// Appends the `_bucket`, `_sum` and `_count` series of `name`.
+    void render(std::string& out, std::string_view name, std::string_view help) const;
+
+  private:
+    std::vector<double> bounds_;
+    std::array<std::atomic<std::uint64_t>, kMaxBuckets> buckets_{};  // non-cumulative
+    std::atomic<std::uint64_t> count_{0};
+    std::atomic<std::uint64_t> sum_ns_{0};
+};
+
+/// TLS + HELLO take milliseconds on a LAN and up to the HELLO deadline on a bad path.
+inline constexpr std::array<double, 12> kHandshakeBucketsS = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                                              0.1,   0.25,   0.5,   1,    2.5,   10};
+/// A content.fetch moves anything from one block to a 10 GB model.
+inline constexpr std::array<double, 12> kFetchBucketsS = {0.01, 0.05, 0.1, 0.5, 1,   5,
+                                                          10,   30,   60,  300, 900, 3600};
 
 struct Metrics {
     std::atomic<std::uint64_t> connections_accepted{0};
@@ -24,7 +75,19 @@ struct Metrics {
     std::atomic<std::uint64_t> content_blocks_served{0};
     std::atomic<std::uint64_t> content_bytes_served{0};
 
-    /// Prometheus text exposition format 0.0.4, every counter prefixed `cyxp2p_node_`.
+    // Why, for the refusals an operator has to tell apart (filled from audit events by observe()).
+    LabeledCounter connections_refused_by_reason;  // ratelimit reason
+    LabeledCounter tls_failures_by_reason;         // tls_timeout, not_tls13, alpn_mismatch, ...
+    LabeledCounter tokens_rejected_by_reason;      // auth error name: expired, bad_signature, ...
+    LabeledCounter streams_refused_by_reason;      // forbidden, rate_limited, replayed, too_many_streams, ...
+    LabeledCounter content_fetches_by_result;      // ok, corrupt (served file changed), failed, aborted
+    DurationHistogram handshake_duration{kHandshakeBucketsS};  // TCP accept to HELLO accepted
+    DurationHistogram fetch_duration{kFetchBucketsS};          // content.fetch served, open to end
+
+    /// Counts what an audit event says (called for every event, with or without an audit sink).
+    void observe(const AuditEvent& event);
+
+    /// Prometheus text exposition format 0.0.4, every name prefixed `cyxp2p_node_`.
     std::string prometheus() const;
 };
 
@@ -37,8 +100,10 @@ struct EngineMetrics {
     std::atomic<std::uint64_t> blocks_verified{0};
     std::atomic<std::uint64_t> blocks_failed{0};
     std::atomic<std::uint64_t> bytes_verified{0};
+    DurationHistogram connect_duration{kHandshakeBucketsS};  // TCP + TLS + HELLO, successful connects
+    DurationHistogram fetch_duration{kFetchBucketsS};        // content.fetch, request to file in place
 
-    /// Prometheus text exposition format 0.0.4, every counter prefixed `cyxp2p_engine_`.
+    /// Prometheus text exposition format 0.0.4, every name prefixed `cyxp2p_engine_`.
     std::string prometheus() const;
 };
 

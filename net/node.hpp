@@ -116,15 +116,16 @@ class Node {
     std::error_code start();
     std::uint16_t local_port() const;
     /// Graceful stop: stop accepting, GOAWAY every session, let streams finish for up to
-    /// NodeOptions::session.drain_timeout (the one drain knob: the sessions enforce it), send close_notify
-    /// (waiting at most shutdown_timeout for the peer's), close, join the threads.
+    /// NodeOptions::session.drain_timeout (the one drain knob), then cut every stream still open, send
+    /// close_notify (waiting at most shutdown_timeout for the peer's), close hard what is left, join the
+    /// threads. No transfer runs past the drain timeout.
     void stop();
 
     const Metrics& metrics() const;
     const std::string& node_id() const;
     std::size_t open_connections() const;
 
-    class Impl;  // public name, private definition (impl/node.cpp)
+    class Impl;  // public name, private definition (impl/node_impl.hpp)
 
   private:
     void stop_within(std::chrono::milliseconds drain);

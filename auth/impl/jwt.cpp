@@ -207,6 +207,22 @@ std::optional<Unverified> decode_unverified(std::string_view token, std::error_c
     return u;
 }
 
+std::optional<Claims> read_unverified_claims(std::string_view token, TokenType expected, std::error_code& ec,
+                                             const Limits& limits) {
+    auto u = decode_unverified(token, ec, limits);
+    if (!u) return std::nullopt;
+    auto payload = detail::parse_strict_object(u->payload_json, limits.max_json_depth);
+    if (!payload) {
+        ec = errc::bad_json;
+        return std::nullopt;
+    }
+    std::vector<std::string> audience;
+    detail::ClaimError err{};
+    auto claims = detail::claims_from_json(*payload, expected, limits, audience, err);
+    if (!claims) ec = err.code;
+    return claims;
+}
+
 std::optional<std::string> mint(const Claims& claims, const Jwk& key, std::error_code& ec,
                                 std::string* detail, const Limits& limits) {
     ec.clear();

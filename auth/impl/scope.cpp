@@ -18,7 +18,7 @@ constexpr std::array kUser = {scope::job_execute, scope::job_control, scope::met
 constexpr std::array kNode = {scope::metrics_report, scope::content_read};
 
 // Methods the protocol opens streams for (docs/protocol.md names them); each needs one scope.
-constexpr std::array<std::pair<std::string_view, std::string_view>, 11> kMethods = {{
+constexpr std::array<MethodScope, 11> kMethods = {{
     {"job.submit"sv, scope::job_execute},
     {"job.pause"sv, scope::job_control},
     {"job.resume"sv, scope::job_control},
@@ -33,6 +33,10 @@ constexpr std::array<std::pair<std::string_view, std::string_view>, 11> kMethods
 }};
 
 }  // namespace
+
+std::span<const MethodScope> method_scopes() noexcept {
+    return kMethods;
+}
 
 std::span<const std::string_view> all_scopes() noexcept {
     return kAll;

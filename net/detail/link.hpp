@@ -30,8 +30,9 @@ class Link : public std::enable_shared_from_this<Link> {
 
     /// Spawns the loops. Call once, on the strand.
     void start();
-    /// Something changed (output queued, a deadline moved): wake the writer and re-arm the deadline timer.
-    /// Strand only.
+    /// Something changed (output queued, a deadline moved): wake the writer, and re-arm the deadline timer if
+    /// the session's next deadline is now earlier than the armed one (later ones are picked up when the
+    /// timer fires). Strand only.
     void kick();
     /// Tears the connection down now (no close_notify). Strand only.
     void abort();

@@ -77,14 +77,20 @@ class HttpEndpoint::Impl {
         http::response<http::string_body> res;
         res.version(req.version());
         res.keep_alive(false);
-        if (req.method() != http::verb::get) {
+        // RFC 9110 9.3.2: HEAD is GET without the body (monitoring probes use it); 3986 3.4: the query
+        // string is not part of the path (Prometheus and load balancers append their own).
+        const bool head = req.method() == http::verb::head;
+        const std::string_view target(req.target().data(), req.target().size());
+        const std::string_view path = target.substr(0, target.find('?'));
+        if (req.method() != http::verb::get && !head) {
             res.result(http::status::method_not_allowed);
-            res.body() = "GET only\n";
-        } else if (req.target() == "/metrics") {
+            res.set(http::field::allow, "GET, HEAD");
+            res.body() = "GET or HEAD only\n";
+        } else if (path == "/metrics") {
             res.result(http::status::ok);
             res.set(http::field::content_type, "text/plain; version=0.0.4");
             res.body() = metrics_();
-        } else if (req.target() == "/healthz") {
+        } else if (path == "/healthz") {
             const bool ok = healthy_();
             res.result(ok ? http::status::ok : http::status::service_unavailable);
             res.body() = ok ? "ok\n" : "unhealthy\n";
@@ -93,6 +99,11 @@ class HttpEndpoint::Impl {
             res.body() = "try /metrics or /healthz\n";
         }
         res.prepare_payload();
+        if (head) {
+            const auto length = res.body().size();
+            res.body().clear();
+            res.content_length(length);  // what GET would send, without sending it
+        }
         co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
         stream.socket().shutdown(tcp::socket::shutdown_send, ec);
     }

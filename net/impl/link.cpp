@@ -2,6 +2,7 @@
 
 #include <cyxp2p/net/detail/link.hpp>
 #include <cyxp2p/net/errc.hpp>
+#include <cyxp2p/net/impl/timeout_guard.hpp>
 
 namespace cyxp2p::net::detail {
 
@@ -40,8 +41,11 @@ void Link::start() {
 
 void Link::kick() {
     wake_.cancel();
+    // The deadline timer is only ever moved earlier here. The session's idle deadline moves later with every
+    // receive; re-arming for that would cost two timer syscalls per TLS record, so a timer armed for a
+    // deadline that has since moved later just fires and deadline_loop re-arms it.
     const auto d = next_deadline();
-    if (d != armed_) deadline_.cancel();
+    if (d && (!armed_ || *d < *armed_)) deadline_.cancel();
 }
 
 void Link::abort() {
@@ -104,10 +108,8 @@ asio::awaitable<void> Link::write_loop() {
         if (session_closed()) {
             // Everything the session had to say is on the wire: close_notify, bounded by shutdown_timeout so
             // a silent peer cannot hold the connection open, then close.
-            asio::steady_timer guard(get_executor(), shutdown_timeout_);
-            guard.async_wait([self](boost::system::error_code e) {
-                if (!e) self->finish(make_error_code(errc::connection_lost));
-            });
+            TimeoutGuard guard(get_executor(), shutdown_timeout_,
+                               [self] { self->finish(make_error_code(errc::connection_lost)); });
             boost::system::error_code ec;
             co_await stream_.async_shutdown(redirect_error(use_awaitable, ec));
             guard.cancel();
@@ -128,8 +130,11 @@ asio::awaitable<void> Link::deadline_loop() {
         boost::system::error_code ec;
         co_await deadline_.async_wait(redirect_error(use_awaitable, ec));
         if (finished_) break;
-        if (!ec) {
-            handle_timeout(now());
+        if (ec) continue;  // cancelled by kick(): an earlier deadline to arm
+        // Armed lazily (kick()): time out only if the session's current deadline has really passed.
+        const auto t = now();
+        if (const auto d = next_deadline(); d && *d <= t) {
+            handle_timeout(t);
             wake_.cancel();
         }
     }

@@ -1,58 +1,186 @@
+#include <cstdio>
+
 #include <cyxp2p/net/metrics.hpp>
 
 namespace cyxp2p::net {
+namespace {
+
+bool plain_label(std::string_view v) {
+    if (v.empty() || v.size() > 64) return false;
+    for (char c : v) {
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) return false;
+    }
+    return true;
+}
+
+void header(std::string& out, std::string_view name, std::string_view type, std::string_view help) {
+    out.append("# HELP ").append(name).append(" ").append(help).append("\n# TYPE ").append(name);
+    out.append(" ").append(type).append("\n");
+}
+
+template <class T>
+void row(std::string& out, std::string_view name, std::string_view type, std::string_view help,
+         const std::atomic<T>& value) {
+    header(out, name, type, help);
+    out.append(name).append(" ").append(std::to_string(value.load(std::memory_order_relaxed))).append("\n");
+}
+
+void labeled(std::string& out, std::string_view name, std::string_view label, std::string_view help,
+             const LabeledCounter& c) {
+    header(out, name, "counter", help);
+    for (const auto& [value, n] : c.snapshot()) {
+        out.append(name).append("{").append(label).append("=\"").append(value).append("\"} ");
+        out.append(std::to_string(n)).append("\n");
+    }
+}
+
+std::string seconds(double s) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", s);
+    return buf;
+}
+
+}  // namespace
+
+void LabeledCounter::add(std::string_view value, std::uint64_t n) {
+    std::lock_guard lock(mutex_);
+    auto it = values_.find(value);
+    if (it == values_.end()) {
+        const bool room =
+            values_.size() < kMaxValues - 1 || (values_.size() < kMaxValues && value == "other");
+        it = plain_label(value) && room ? values_.emplace(std::string(value), 0).first
+                                        : values_.try_emplace("other", 0).first;
+    }
+    it->second += n;
+}
+
+std::uint64_t LabeledCounter::get(std::string_view value) const {
+    std::lock_guard lock(mutex_);
+    auto it = values_.find(value);
+    return it == values_.end() ? 0 : it->second;
+}
+
+std::uint64_t LabeledCounter::total() const {
+    std::lock_guard lock(mutex_);
+    std::uint64_t t = 0;
+    for (const auto& [v, n] : values_) t += n;
+    return t;
+}
+
+std::vector<std::pair<std::string, std::uint64_t>> LabeledCounter::snapshot() const {
+    std::lock_guard lock(mutex_);
+    return {values_.begin(), values_.end()};
+}
+
+DurationHistogram::DurationHistogram(std::span<const double> upper_bounds_s)
+    : bounds_(upper_bounds_s.begin(), upper_bounds_s.begin() + static_cast<std::ptrdiff_t>(std::min(
+                                                                   upper_bounds_s.size(), kMaxBuckets))) {}
+
+void DurationHistogram::observe(std::chrono::nanoseconds d) {
+    if (d.count() < 0) d = std::chrono::nanoseconds(0);
+    const double s = std::chrono::duration<double>(d).count();
+    std::size_t i = 0;
+    while (i < bounds_.size() && s > bounds_[i]) ++i;
+    if (i < bounds_.size()) buckets_[i].fetch_add(1, std::memory_order_relaxed);  // else only +Inf
+    count_.fetch_add(1, std::memory_order_relaxed);
+    sum_ns_.fetch_add(static_cast<std::uint64_t>(d.count()), std::memory_order_relaxed);
+}
+
+void DurationHistogram::render(std::string& out, std::string_view name, std::string_view help) const {
+    header(out, name, "histogram", help);
+    std::uint64_t cumulative = 0;
+    for (std::size_t i = 0; i < bounds_.size(); ++i) {
+        cumulative += buckets_[i].load(std::memory_order_relaxed);
+        out.append(name).append("_bucket{le=\"").append(seconds(bounds_[i])).append("\"} ");
+        out.append(std::to_string(cumulative)).append("\n");
+    }
+    const auto n = count_.load(std::memory_order_relaxed);
+    out.append(name).append("_bucket{le=\"+Inf\"} ").append(std::to_string(n)).append("\n");
+    out.append(name).append("_sum ").append(seconds(static_cast<double>(sum_ns_.load()) / 1e9)).append("\n");
+    out.append(name).append("_count ").append(std::to_string(n)).append("\n");
+}
+
+void Metrics::observe(const AuditEvent& e) {
+    using K = AuditEvent::Kind;
+    switch (e.kind) {
+        case K::connection_refused:
+            connections_refused_by_reason.add(e.result);
+            break;
+        case K::tls_failed:
+            tls_failures_by_reason.add(e.result);
+            break;
+        case K::token_rejected:
+            tokens_rejected_by_reason.add(e.result);
+            break;
+        case K::stream_refused:
+        case K::rate_limited:
+        case K::replay_rejected:
+            // A replayed HELLO is a handshake failure, not a stream refusal: only count stream-level ones.
+            if (!e.method.empty()) streams_refused_by_reason.add(e.result);
+            break;
+        case K::content_served:
+            content_fetches_by_result.add(e.result);
+            break;
+        default:
+            break;
+    }
+}
 
 std::string Metrics::prometheus() const {
     std::string out;
-    auto row = [&](const char* name, const char* type, const char* help, const auto& value) {
-        out += "# HELP cyxp2p_node_";
-        out += name;
-        out += ' ';
-        out += help;
-        out += "\n# TYPE cyxp2p_node_";
-        out += name;
-        out += ' ';
-        out += type;
-        out += "\ncyxp2p_node_";
-        out += name;
-        out += ' ';
-        out += std::to_string(value.load(std::memory_order_relaxed));
-        out += '\n';
-    };
-    row("connections_accepted_total", "counter", "TCP connections admitted by the limiter.",
+    row(out, "cyxp2p_node_connections_accepted_total", "counter", "TCP connections admitted by the limiter.",
         connections_accepted);
-    row("connections_refused_total", "counter", "TCP connections refused by the limiter.",
-        connections_refused);
-    row("connections_open", "gauge", "Connections currently open.", connections_open);
-    row("tls_failures_total", "counter", "TLS handshakes that failed or timed out.", tls_failures);
-    row("handshakes_ok_total", "counter", "HELLOs accepted.", handshakes_ok);
-    row("handshakes_failed_total", "counter", "Sessions closed before HELLO_ACK.", handshakes_failed);
-    row("tokens_rejected_total", "counter", "Tokens refused in HELLO or REAUTH.", tokens_rejected);
-    row("replays_rejected_total", "counter", "Nonces or timestamps refused.", replays_rejected);
-    row("rate_limited_total", "counter", "Stream opens refused by a rate limit.", rate_limited);
-    row("streams_opened_total", "counter", "Streams accepted.", streams_opened);
-    row("streams_refused_total", "counter", "Streams refused (scope, method, limits).", streams_refused);
-    row("bytes_in_total", "counter", "TLS plaintext bytes received.", bytes_in);
-    row("bytes_out_total", "counter", "TLS plaintext bytes sent.", bytes_out);
-    row("content_blocks_served_total", "counter", "Content blocks sent.", content_blocks_served);
-    row("content_bytes_served_total", "counter", "Content block bytes sent.", content_bytes_served);
+    labeled(out, "cyxp2p_node_connections_refused_total", "reason",
+            "TCP connections refused by the limiter, by reason.", connections_refused_by_reason);
+    row(out, "cyxp2p_node_connections_open", "gauge", "Connections currently open.", connections_open);
+    labeled(out, "cyxp2p_node_tls_failures_total", "reason",
+            "TLS handshakes that failed or timed out, by reason.", tls_failures_by_reason);
+    row(out, "cyxp2p_node_handshakes_ok_total", "counter", "HELLOs accepted.", handshakes_ok);
+    row(out, "cyxp2p_node_handshakes_failed_total", "counter", "Sessions closed before HELLO_ACK.",
+        handshakes_failed);
+    labeled(out, "cyxp2p_node_tokens_rejected_total", "reason",
+            "Tokens refused in HELLO or REAUTH, by reason (the auth error name).", tokens_rejected_by_reason);
+    row(out, "cyxp2p_node_replays_rejected_total", "counter", "Nonces or timestamps refused.",
+        replays_rejected);
+    row(out, "cyxp2p_node_rate_limited_total", "counter", "Stream opens refused by a rate limit.",
+        rate_limited);
+    row(out, "cyxp2p_node_streams_opened_total", "counter", "Streams accepted.", streams_opened);
+    labeled(out, "cyxp2p_node_streams_refused_total", "reason",
+            "Streams refused, by reason (forbidden, rate_limited, replayed, too_many_streams, ...).",
+            streams_refused_by_reason);
+    row(out, "cyxp2p_node_received_bytes_total", "counter", "TLS plaintext bytes received.", bytes_in);
+    row(out, "cyxp2p_node_sent_bytes_total", "counter", "TLS plaintext bytes sent.", bytes_out);
+    row(out, "cyxp2p_node_content_served_blocks_total", "counter", "Content blocks sent.",
+        content_blocks_served);
+    row(out, "cyxp2p_node_content_served_bytes_total", "counter", "Content block bytes sent.",
+        content_bytes_served);
+    labeled(out, "cyxp2p_node_content_fetches_total", "result",
+            "content.fetch streams served, by result (ok; corrupt: the served file changed or vanished after "
+            "import; aborted: cut off by shutdown; failed).",
+            content_fetches_by_result);
+    handshake_duration.render(out, "cyxp2p_node_handshake_duration_seconds",
+                              "From TCP accept to HELLO accepted (TLS 1.3 + token check).");
+    fetch_duration.render(out, "cyxp2p_node_content_fetch_duration_seconds",
+                          "content.fetch streams served, from request to the last block queued.");
     return out;
 }
 
 std::string EngineMetrics::prometheus() const {
     std::string out;
-    auto row = [&](const char* name, const char* help, const std::atomic<std::uint64_t>& value) {
-        out += std::string("# HELP cyxp2p_engine_") + name + " " + help + "\n# TYPE cyxp2p_engine_" + name +
-               " counter\ncyxp2p_engine_" + name + " " +
-               std::to_string(value.load(std::memory_order_relaxed)) + "\n";
+    auto r = [&](const char* name, const char* help, const std::atomic<std::uint64_t>& value) {
+        row(out, std::string("cyxp2p_engine_") + name, "counter", help, value);
     };
-    row("connects_ok_total", "Sessions established.", connects_ok);
-    row("connects_failed_total", "Connection attempts that failed (any phase).", connects_failed);
-    row("pin_mismatches_total", "Nodes that presented an unpinned key.", pin_mismatches);
-    row("tokens_rejected_total", "HELLOs the node refused.", tokens_rejected);
-    row("blocks_verified_total", "Content blocks verified against their CID.", blocks_verified);
-    row("blocks_failed_total", "Content blocks that failed verification.", blocks_failed);
-    row("bytes_verified_total", "File bytes verified and written.", bytes_verified);
+    r("connects_ok_total", "Sessions established.", connects_ok);
+    r("connects_failed_total", "Connection attempts that failed (any phase).", connects_failed);
+    r("pin_mismatches_total", "Nodes that presented an unpinned key.", pin_mismatches);
+    r("tokens_rejected_total", "HELLOs the node refused.", tokens_rejected);
+    r("verified_blocks_total", "Content blocks verified against their CID.", blocks_verified);
+    r("failed_blocks_total", "Content blocks that failed verification.", blocks_failed);
+    r("verified_bytes_total", "File bytes verified and written.", bytes_verified);
+    connect_duration.render(out, "cyxp2p_engine_connect_duration_seconds",
+                            "Successful connects: TCP + TLS 1.3 + HELLO_ACK.");
+    fetch_duration.render(out, "cyxp2p_engine_fetch_duration_seconds",
+                          "Completed content.fetch: request to the verified file in place.");
     return out;
 }
 

@@ -357,6 +357,26 @@ TEST_F(AuthVerify, ConfirmationClaimsAreReturned) {
     EXPECT_REJECTED(check(hs(p)), bad_claim);
 }
 
+// Read, not verified: the claims come back whatever the signature, but the shape rules still hold.
+TEST_F(AuthVerify, ReadUnverifiedClaimsChecksShapeNotSignature) {
+    auto p = good_payload();
+    const std::string pin = "sha256//" + std::string(42, 'A') + "E=";
+    p["node_pin"] = pin;
+    std::string token = hs(p);
+    token.back() = token.back() == 'A' ? 'B' : 'A';  // a broken signature
+    std::error_code ec;
+    auto claims = auth::read_unverified_claims(token, auth::TokenType::p2p, ec);
+    ASSERT_TRUE(claims) << ec.message();
+    EXPECT_EQ(claims->node_pin, pin);
+    EXPECT_FALSE(auth::read_unverified_claims(token, auth::TokenType::session, ec));
+    EXPECT_EQ(ec, auth::errc::wrong_token_type);
+    p["node_pin"] = "sha256//" + std::string(42, 'A') + "F=";
+    EXPECT_FALSE(auth::read_unverified_claims(hs(p), auth::TokenType::p2p, ec));
+    EXPECT_EQ(ec, auth::errc::bad_claim);
+    EXPECT_FALSE(auth::read_unverified_claims("not.a.token", auth::TokenType::p2p, ec));
+    EXPECT_TRUE(ec);
+}
+
 TEST_F(AuthVerify, UnknownClaimsAreIgnored) {
     auto p = good_payload();
     p["x-extra"] = {{"a", 1}};

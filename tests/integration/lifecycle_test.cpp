@@ -164,6 +164,48 @@ TEST_F(Transport, EngineAuditsAPinMismatch) {
     EXPECT_EQ(engine_->metrics().bytes_verified.load(), std::filesystem::file_size(source_));
 }
 
+// pin_from_token reads node_pin through auth/ (read_unverified_claims): the right pin connects, a token
+// without the claim has no pins, and a pin of another key is refused at TLS.
+TEST_F(Transport, PinFromTokenUsesTheNodePinClaim) {
+    start_node();
+    run_io();
+    auto with_pin = [this](std::optional<std::string> pin) {
+        auto o = options(token([&](auth::Claims& c) { c.node_pin = pin; }));
+        o.pins.reset();
+        o.pin_from_token = true;
+        return connect(std::move(o)).first;
+    };
+    EXPECT_FALSE(with_pin(identity_->pin().to_string()));
+    EXPECT_EQ(with_pin(std::nullopt), pinning::errc::no_pins_configured);
+    std::error_code gen;
+    auto other = pinning::Identity::generate({.node_id = "x"}, gen);
+    ASSERT_TRUE(other);
+    EXPECT_EQ(with_pin(other->pin().to_string()), pinning::errc::pin_mismatch);
+}
+
+// The deadline timer is re-armed lazily (net/impl/link.cpp): traffic moves the node's idle deadline later
+// without re-arming; when the stale timer fires it must re-arm, so the idle close still happens on time.
+TEST_F(Transport, IdleDeadlineMovedByTrafficStillCloses) {
+    start_node(1, [](net::NodeOptions& o) { o.session.idle_timeout = 1s; });
+    run_io();
+    auto [ec, conn] = connect(options(token()));
+    ASSERT_FALSE(ec) << ec.message();
+    // 1.5 s of PINGs, 200 ms apart: past the first idle deadline, which each PING moved later.
+    const auto t0 = std::chrono::steady_clock::now();
+    while (std::chrono::steady_clock::now() - t0 < 1500ms) {
+        auto rtt = conn->async_ping(boost::asio::use_future);
+        ASSERT_EQ(rtt.wait_for(10s), std::future_status::ready);
+        ASSERT_FALSE(std::get<0>(rtt.get())) << "closed while traffic flowed";
+        std::this_thread::sleep_for(200ms);  // the traffic pattern under test, not a wait for a deadline
+    }
+    const auto quiet = std::chrono::steady_clock::now();
+    while (conn->open() && std::chrono::steady_clock::now() - quiet < 5s) std::this_thread::sleep_for(10ms);
+    const auto closed_after = std::chrono::steady_clock::now() - quiet;
+    EXPECT_FALSE(conn->open());
+    EXPECT_GE(closed_after, 700ms);  // not on a stale deadline
+    EXPECT_LT(closed_after, 2500ms);
+}
+
 TEST_F(Transport, SecondConnectionResumesTheTlsSessionAndIsStillPinned) {
     start_node(1);
     run_io();

@@ -159,6 +159,10 @@ std::optional<std::string> BackgroundProcess::wait_for_line(std::string_view pre
     return std::nullopt;
 }
 
+void BackgroundProcess::signal(int signal) {
+    if (status_ < 0) kill(pid_, signal);
+}
+
 int BackgroundProcess::stop(int signal, std::chrono::milliseconds timeout) {
     if (status_ >= 0) return status_;
     kill(pid_, signal);

@@ -37,6 +37,8 @@ class BackgroundProcess {
                                              std::chrono::milliseconds timeout = std::chrono::seconds(30));
     /// Sends `signal` and waits for the exit (SIGKILL after `timeout`); returns the exit status.
     int stop(int signal, std::chrono::milliseconds timeout = std::chrono::seconds(30));
+    /// Sends `signal` without waiting (a second SIGTERM, SIGSTOP to stall a peer); no-op once it exited.
+    void signal(int signal);
     std::string output() const;
 
   private:

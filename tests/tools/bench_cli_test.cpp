@@ -39,6 +39,8 @@ class BenchCli : public ::testing::Test {
         for (auto& c : data) c = static_cast<char>(rng());
         test::write_file(tmp_ / "serve" / "data.bin", data);
         cid_ = trim(run({probe(), "cid", (tmp_ / "serve" / "data.bin").string()}).out);
+        test::write_file(tmp_ / "serve" / "rtt.bin", data.substr(0, 1024));  // one block: --latency's probe
+        rtt_cid_ = trim(run({probe(), "cid", (tmp_ / "serve" / "rtt.bin").string()}).out);
         auto t = run({probe(), "token", "mint", "--key", (tmp_ / "cs.jwk").string(), "--sub", "bench",
                       "--node-id", "node-bench", "--scope", "content:read"});
         ASSERT_EQ(t.exit_code, 0) << t.err;
@@ -62,7 +64,7 @@ class BenchCli : public ::testing::Test {
 
     TempDir tmp_;
     std::unique_ptr<test::BackgroundProcess> node_;
-    std::string cid_, target_, pin_;
+    std::string cid_, rtt_cid_, target_, pin_;
 };
 
 TEST_F(BenchCli, BulkThroughputOverSeveralStreamsCountsEveryByte) {
@@ -105,6 +107,33 @@ TEST_F(BenchCli, TextOutputAndUsageErrors) {
                       "sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "--token",
                       (tmp_ / "token").string(), "--handshakes", "1"});
     EXPECT_EQ(wrong.exit_code, 12) << wrong.err;
+}
+
+// Through the WAN emulator (10 ms each way), so every round trip has a known floor: 2 x 10 ms.
+TEST_F(BenchCli, LatencyReportsBulkRateAndRoundTripsIdleAndLoaded) {
+    test::BackgroundProcess proxy({test::tool("cyxp2p-wan-proxy").string(), "--connect", target_,
+                                   "--delay-ms", "10", "--rate-mibps", "100"});
+    const auto listening = proxy.wait_for_line("listening 127.0.0.1:");
+    ASSERT_TRUE(listening && proxy.wait_for_line("ready")) << proxy.output();
+    target_ = "127.0.0.1:" + trim(*listening);
+    auto r = run(bench({"--cid", cid_, "--latency", "--rtt-cid", rtt_cid_, "--probes", "10", "--json"}));
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    auto j = nlohmann::json::parse(r.out);
+    EXPECT_EQ(j["mode"], "latency");
+    EXPECT_EQ(j["probes"], 10);
+    EXPECT_GT(j["bulk_mib_per_s"].get<double>(), 0.0);
+    EXPECT_GT(j["bulk_bytes"].get<std::uint64_t>(), 0U);
+    const auto idle50 = j["idle_rtt_us_p50"].get<double>();
+    const auto idle99 = j["idle_rtt_us_p99"].get<double>();
+    const auto loaded50 = j["loaded_rtt_us_p50"].get<double>();
+    const auto loaded99 = j["loaded_rtt_us_p99"].get<double>();
+    EXPECT_GE(idle50, 20'000.0) << "a round trip through a 20 ms RTT path took less than 20 ms";
+    EXPECT_GE(loaded50, 20'000.0);
+    EXPECT_GE(idle99, idle50);
+    EXPECT_GE(loaded99, loaded50);
+    EXPECT_LT(loaded99, 10e6) << "a round trip took longer than the probe's 10 s timeout";
+    // --latency without the probe's CID is a usage error.
+    EXPECT_EQ(run(bench({"--cid", cid_, "--latency"})).exit_code, 2);
 }
 
 }  // namespace

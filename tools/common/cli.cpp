@@ -97,7 +97,8 @@ int fail(const Args* args, Exit exit, std::string_view code, std::string_view me
 
 void print_json(nlohmann::json j) {
     if (j.is_object() && !j.contains("ok")) j["ok"] = true;
-    std::cout << j.dump(2) << '\n';
+    // Messages quote user input (a pin entry, a path), which may be any bytes: never throw over them.
+    std::cout << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
 }
 
 std::optional<std::string> read_input(const std::string& path, std::error_code& ec) {

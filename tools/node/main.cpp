@@ -2,15 +2,18 @@
 //   p2p-node init --identity DIR [--key-type ed25519|p256] [--node-id ID] [--force] [--json]
 #include <iostream>
 
+#include <cyxp2p/net/errc.hpp>
 #include <cyxp2p/pinning/errc.hpp>
 #include <cyxp2p/pinning/identity.hpp>
 
 #include "../common/cli.hpp"
+#include "../common/version.hpp"
 
 namespace cyxp2p::tools::node {
 int cmd_run(const std::vector<std::string>& argv);
 }
 
+namespace net = cyxp2p::net;
 namespace pinning = cyxp2p::pinning;
 using cyxp2p::tools::Args;
 using cyxp2p::tools::Exit;
@@ -20,6 +23,7 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: p2p-node COMMAND [OPTIONS]\n"
+    "       p2p-node --version\n"
     "\n"
     "commands:\n"
     "  init      create a node identity (key + self-signed certificate) and print its node id and pin\n"
@@ -70,14 +74,11 @@ int cmd_init(const std::vector<std::string>& argv) {
 
     std::error_code ec;
     auto identity = pinning::Identity::generate(options, ec);
-    if (!identity)
-        return fail(&*args, Exit::failure, pinning::to_string(static_cast<pinning::errc>(ec.value())),
-                    ec.message());
+    if (!identity) return fail(&*args, Exit::failure, net::error_name(ec, "io_error"), ec.message());
     ec = identity->save(*dir, args->has("--force"));
     if (ec) {
         const Exit exit = ec == pinning::errc::identity_exists ? Exit::usage : Exit::io;
-        return fail(&*args, exit, pinning::to_string(static_cast<pinning::errc>(ec.value())),
-                    *dir + ": " + ec.message());
+        return fail(&*args, exit, net::error_name(ec, "io_error"), *dir + ": " + ec.message());
     }
     if (args->json()) {
         cyxp2p::tools::print_json({{"node_id", identity->node_id()},
@@ -102,6 +103,10 @@ int main(int argc, char** argv) {
     }
     if (args[1] == "--help" || args[1] == "-h" || args[1] == "help") {
         std::cout << kUsage;
+        return 0;
+    }
+    if (args[1] == "--version" || args[1] == "version") {
+        std::cout << cyxp2p::tools::version_text("p2p-node");
         return 0;
     }
     try {

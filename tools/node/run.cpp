@@ -1,7 +1,13 @@
 // p2p-node run: the reference node daemon.
 #include <algorithm>
+#include <charconv>
 #include <csignal>
 #include <iostream>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include <boost/asio/ip/address.hpp>
 
 #include <cyxp2p/auth/errc.hpp>
 #include <cyxp2p/auth/keyring.hpp>
@@ -13,6 +19,7 @@
 #include <cyxp2p/pinning/errc.hpp>
 
 #include "../common/cli.hpp"
+#include "../common/version.hpp"
 #include "settings.hpp"
 
 namespace cyxp2p::tools::node {
@@ -22,17 +29,27 @@ std::string usage() {
     std::string u =
         "usage: p2p-node run --identity DIR --keys JWKS [--listen HOST:PORT] [--serve DIR] [--metrics "
         "HOST:PORT]\n"
-        "                    [--audit FILE] [--threads N] [--config FILE] [--print-config] [--LIMIT VALUE "
-        "...]\n"
+        "                    [--audit FILE] [--threads N] [--config FILE] [--print-config] [--json]\n"
+        "                    [--LIMIT VALUE ...]\n"
         "\n"
-        "Serves engines over TLS 1.3 (pinned by its identity key) with P2P-token authentication. Every "
-        "setting\n"
-        "can be given as a flag or as 'name = value' in --config FILE (flags win). SIGINT/SIGTERM drain\n"
-        "gracefully. Settings and their defaults:\n\n";
+        "Serves engines over TLS 1.3 (pinned by its identity key) with P2P-token authentication.\n"
+        "\n"
+        "  --config FILE                 read 'name = value' lines (any setting below; '#' comments).\n"
+        "                                Strict: unknown names, quoted values, a name set twice and\n"
+        "                                out-of-range values are errors reported as FILE:LINE. Flags win.\n"
+        "  --print-config                check everything 'run' checks (identity, keys, addresses), print\n"
+        "                                the effective settings as a config file and exit\n"
+        "  --json                        with --print-config: print the settings as one JSON object\n"
+        "  --help                        this text; p2p-node --version: version, commit, OpenSSL, Boost\n"
+        "\n"
+        "SIGINT/SIGTERM: stop accepting, GOAWAY, let streams finish for --drain-timeout-ms, then close.\n"
+        "A second SIGINT/SIGTERM while draining stops at once (exit 130/143).\n"
+        "\n"
+        "Settings and their defaults:\n\n";
     RunSettings defaults;
     for (const auto& s : settings()) {
         const std::string d = s.get(defaults);
-        u += "  --" + s.name + std::string(s.name.size() < 30 ? 30 - s.name.size() : 1, ' ') + s.help +
+        u += "  --" + s.name + std::string(s.name.size() < 28 ? 28 - s.name.size() : 1, ' ') + s.help +
              (d.empty() ? "" : " [default: " + d + "]") + "\n";
     }
     return u;
@@ -43,15 +60,50 @@ bool split_host_port(const std::string& hp, std::string& host, std::uint16_t& po
     if (colon == std::string::npos || colon == 0) return false;
     host = hp.substr(0, colon);
     if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-    try {
-        const auto p = std::stoul(hp.substr(colon + 1));
-        if (p > 65535) return false;
-        port = static_cast<std::uint16_t>(p);
-    } catch (...) {
+    const std::string digits = hp.substr(colon + 1);
+    unsigned p = 0;
+    const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), p);
+    if (ec != std::errc{} || end != digits.data() + digits.size() || digits.empty() || p > 65535)
         return false;
-    }
+    boost::system::error_code aec;
+    boost::asio::ip::make_address(host, aec);  // the node binds an address, it does not resolve names
+    if (aec) return false;
+    port = static_cast<std::uint16_t>(p);
     return true;
 }
+
+// Every audit event goes to the audit file (when --audit is given); the few an operator must act on are
+// also said on stderr, because an audit file is read after the fact, if at all.
+class OperatorLog final : public net::AuditSink {
+  public:
+    OperatorLog(std::shared_ptr<net::AuditSink> file, std::map<std::string, std::string> names)
+        : file_(std::move(file)), names_(std::move(names)) {}
+
+    void record(const net::AuditEvent& e) override {
+        if (file_) file_->record(e);
+        if (e.kind != net::AuditEvent::Kind::content_served) return;
+        if (e.result != "corrupt" && e.result != "aborted") return;
+        const std::string cid = e.detail.substr(0, e.detail.find(':'));
+        const auto it = names_.find(cid);
+        const std::string file = it == names_.end() ? "" : " (" + it->second + ")";
+        std::lock_guard lock(mutex_);
+        if (e.result == "corrupt") {
+            std::cerr << "p2p-node: served file changed or vanished after import: " << cid << file
+                      << " no longer matches its CID, so it is not served ("
+                      << e.detail.substr(cid.size() + 2)
+                      << "). Restore the file, or restart p2p-node to re-import --serve.\n";
+        } else {
+            std::cerr
+                << "p2p-node: transfer of " << cid << file << " to " << e.peer << " aborted after " << e.value
+                << " bytes: the stream ended before it finished (reset, drain timeout or connection lost)\n";
+        }
+    }
+
+  private:
+    std::shared_ptr<net::AuditSink> file_;
+    std::map<std::string, std::string> names_;  // served CID -> file name
+    std::mutex mutex_;
+};
 
 void say(const std::string& line) {
     std::cout << line << std::endl;
@@ -100,7 +152,6 @@ int cmd_run(const std::vector<std::string>& argv) {
                             "unknown option '" + a + "' (see p2p-node run --help)");
         }
     }
-    (void)json;
     if (help) {
         std::cout << usage();
         return 0;
@@ -111,28 +162,24 @@ int cmd_run(const std::vector<std::string>& argv) {
         if (!text)
             return fail(nullptr, Exit::io, "io_error",
                         "cannot read config " + *config_path + ": " + ec.message());
-        if (auto e = apply_config_file(rs, *text); !e.empty()) {
-            return fail(nullptr, Exit::usage, "bad_config", *config_path + ": " + e);
+        if (auto e = apply_config_file(rs, *text, *config_path); !e.empty()) {
+            return fail(nullptr, Exit::usage, "bad_config", e);
         }
     }
     for (const auto& [name, v] : flags) {
         for (const auto& s : settings()) {
-            if (s.name == name && !s.set(rs, v)) {
-                return fail(nullptr, Exit::usage, "bad_value", "--" + name + ": invalid value '" + v + "'");
-            }
+            if (s.name != name) continue;
+            if (auto e = apply_flag(rs, s, v); !e.empty()) return fail(nullptr, Exit::usage, "bad_value", e);
         }
     }
     if (rs.blocks.empty() && !rs.identity.empty()) rs.blocks = rs.identity + "/blocks";
-    if (print) {
-        std::cout << print_config(rs);
-        return 0;
-    }
+
+    // Everything that can be wrong with the configuration is found before the port is opened, and
+    // --print-config checks exactly the same: what it prints is a configuration `run` accepts.
     if (rs.identity.empty() || rs.keys.empty()) {
         return fail(nullptr, Exit::usage, "usage",
                     "--identity and --keys are required (see p2p-node run --help)");
     }
-
-    // Everything that can be wrong with the configuration is found before the port is opened.
     std::error_code ec;
     auto identity = pinning::Identity::load(rs.identity, ec);
     if (!identity) {
@@ -144,15 +191,34 @@ int cmd_run(const std::vector<std::string>& argv) {
     }
     auto keys = auth::Keyring::load(rs.keys, ec);
     if (!keys || keys->empty()) {
-        return fail(nullptr, Exit::bad_input,
-                    ec ? auth::to_string(static_cast<auth::errc>(ec.value())) : "no_keys",
+        return fail(nullptr, Exit::bad_input, ec ? net::error_name(ec, "io_error") : "no_keys",
                     rs.keys + ": " + (ec ? ec.message() : "the JWKS holds no usable key") +
                         " (expected the JWKS written by 'p2p-probe key new')");
     }
     std::string host;
     std::uint16_t port = 0;
     if (!split_host_port(rs.listen, host, port)) {
-        return fail(nullptr, Exit::usage, "bad_value", "--listen must be HOST:PORT, not '" + rs.listen + "'");
+        return fail(nullptr, Exit::usage, "bad_value",
+                    "--listen must be IP:PORT (e.g. 0.0.0.0:7400 or [::]:7400), not '" + rs.listen + "'");
+    }
+    std::string mhost;
+    std::uint16_t mport = 0;
+    if (!rs.metrics.empty() && !split_host_port(rs.metrics, mhost, mport)) {
+        return fail(nullptr, Exit::usage, "bad_value",
+                    "--metrics must be IP:PORT (e.g. 127.0.0.1:9400), not '" + rs.metrics + "'");
+    }
+    if (!rs.serve.empty() && !std::filesystem::is_directory(rs.serve)) {
+        return fail(nullptr, Exit::io, "io_error", "--serve " + rs.serve + ": not a directory");
+    }
+    if (print) {
+        if (json) {
+            nlohmann::json j = nlohmann::json::object();
+            for (const auto& st : settings()) j[st.name] = st.get(rs);
+            print_json({{"settings", j}});
+        } else {
+            std::cout << print_config(rs);
+        }
+        return 0;
     }
 
     net::NodeOptions o{.identity = *identity, .keys = std::make_shared<auth::Keyring>(std::move(*keys))};
@@ -166,18 +232,16 @@ int cmd_run(const std::vector<std::string>& argv) {
     o.replay = rs.replay;
     o.tls_handshake_timeout = std::chrono::milliseconds(rs.tls_handshake_timeout_ms);
     o.shutdown_timeout = std::chrono::milliseconds(rs.shutdown_timeout_ms);
+    std::shared_ptr<net::AuditSink> audit_file;
     if (!rs.audit.empty()) {
         auto sink = net::JsonLinesAuditSink::open(rs.audit, ec);
         if (!sink) return fail(nullptr, Exit::io, "io_error", "--audit " + rs.audit + ": " + ec.message());
-        o.audit = std::move(sink);
+        audit_file = std::move(sink);
     }
 
     // Served files are imported by reference: leaves point into the original files, nothing is copied.
     std::vector<std::pair<std::string, std::string>> served;
     if (!rs.serve.empty()) {
-        if (!std::filesystem::is_directory(rs.serve)) {
-            return fail(nullptr, Exit::io, "io_error", "--serve " + rs.serve + ": not a directory");
-        }
         auto store = content::Blockstore::open(rs.blocks, ec);
         if (!store) return fail(nullptr, Exit::io, "io_error", "--blocks " + rs.blocks + ": " + ec.message());
         std::vector<std::filesystem::path> files;
@@ -193,12 +257,16 @@ int cmd_run(const std::vector<std::string>& argv) {
         }
         o.content = std::move(*store);
     }
+    std::map<std::string, std::string> names;
+    for (const auto& [name, cid] : served) names[cid] = name;
+    o.audit = std::make_shared<OperatorLog>(std::move(audit_file), std::move(names));
 
     // Block the stop signals before any thread starts, so only sigwait below sees them.
     sigset_t stop_signals;
     sigemptyset(&stop_signals);
     sigaddset(&stop_signals, SIGINT);
     sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGUSR1);  // only sent by this process, to end the second-signal waiter
     pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
     net::Node node(std::move(o));
@@ -208,19 +276,15 @@ int cmd_run(const std::vector<std::string>& argv) {
     }
     std::unique_ptr<net::HttpEndpoint> http;
     if (!rs.metrics.empty()) {
-        std::string mhost;
-        std::uint16_t mport = 0;
-        if (!split_host_port(rs.metrics, mhost, mport)) {
-            node.stop();
-            return fail(nullptr, Exit::usage, "bad_value", "--metrics must be HOST:PORT");
-        }
         http = std::make_unique<net::HttpEndpoint>(
-            mhost, mport, [&node] { return node.metrics().prometheus(); }, [] { return true; });
+            mhost, mport, [&node] { return build_info_metric() + node.metrics().prometheus(); },
+            [] { return true; });
         if (auto e = http->start()) {
             node.stop();
             return fail(nullptr, Exit::io, "address_in_use", "--metrics " + rs.metrics + ": " + e.message());
         }
-        say("metrics http://" + mhost + ":" + std::to_string(http->local_port()) + "/metrics");
+        say("metrics http://" + rs.metrics.substr(0, rs.metrics.rfind(':')) + ":" +
+            std::to_string(http->local_port()) + "/metrics");
     }
     say("node_id " + identity->node_id());
     say("pin " + identity->pin().to_string());
@@ -229,10 +293,21 @@ int cmd_run(const std::vector<std::string>& argv) {
     say("ready");
 
     int sig = 0;
-    sigwait(&stop_signals, &sig);
-    say(std::string("stopping (") + (sig == SIGINT ? "SIGINT" : "SIGTERM") + "): draining for up to " +
-        std::to_string(rs.session.drain_timeout.count()) + " ms");
+    while (sig != SIGINT && sig != SIGTERM) sigwait(&stop_signals, &sig);
+    auto name = [](int n) { return std::string(n == SIGINT ? "SIGINT" : "SIGTERM"); };
+    say("stopping (" + name(sig) + "): draining for up to " +
+        std::to_string(rs.session.drain_timeout.count()) + " ms; send it again to stop at once");
+    // The drain runs beside this thread, which keeps waiting: a second signal means "now".
+    std::thread waiter([&stop_signals, &name] {
+        int again = 0;
+        sigwait(&stop_signals, &again);
+        if (again == SIGUSR1) return;  // the drain finished
+        say("second " + name(again) + ": stopping now, open transfers are cut off");
+        std::_Exit(128 + again);
+    });
     node.stop();
+    pthread_kill(waiter.native_handle(), SIGUSR1);
+    waiter.join();
     if (http) http->stop();
     say("stopped");
     return 0;

@@ -2,8 +2,10 @@
 
 #include <charconv>
 #include <limits>
+#include <map>
 #include <sstream>
 #include <utility>
+#include <vector>
 
 namespace cyxp2p::tools::node {
 namespace {
@@ -20,18 +22,27 @@ bool parse_uint(const std::string& v, T& out, T min = 0, T max = std::numeric_li
 
 // A setting backed by an unsigned integer field.
 template <class T>
+std::string int_range(T min, T max = std::numeric_limits<T>::max()) {
+    return "an integer " + std::to_string(min) + ".." + std::to_string(max);
+}
+
+template <class T>
 Setting uint_setting(std::string name, std::string help, T RunSettings::*field, T min = 0) {
     return {std::move(name), std::move(help),
             [field](const RunSettings& s) { return std::to_string(s.*field); },
-            [field, min](RunSettings& s, const std::string& v) { return parse_uint(v, s.*field, min); }};
+            [field, min](RunSettings& s, const std::string& v) { return parse_uint(v, s.*field, min); },
+            int_range<T>(min)};
 }
 
 template <class T>
 Setting nested_uint(std::string name, std::string help, std::function<T&(RunSettings&)> ref, T min = 0) {
     return {std::move(name), std::move(help),
             [ref](const RunSettings& s) { return std::to_string(ref(const_cast<RunSettings&>(s))); },
-            [ref, min](RunSettings& s, const std::string& v) { return parse_uint(v, ref(s), min); }};
+            [ref, min](RunSettings& s, const std::string& v) { return parse_uint(v, ref(s), min); },
+            int_range<T>(min)};
 }
+
+constexpr std::uint64_t kMaxMs = 86'400'000;  // a day: any longer timeout is a typo
 
 Setting ms_setting(std::string name, std::string help,
                    std::function<std::chrono::milliseconds&(RunSettings&)> ref) {
@@ -39,38 +50,74 @@ Setting ms_setting(std::string name, std::string help,
             [ref](const RunSettings& s) { return std::to_string(ref(const_cast<RunSettings&>(s)).count()); },
             [ref](RunSettings& s, const std::string& v) {
                 std::uint64_t x = 0;
-                if (!parse_uint<std::uint64_t>(v, x, 1, 86'400'000)) return false;
+                if (!parse_uint<std::uint64_t>(v, x, 1, kMaxMs)) return false;
                 ref(s) = std::chrono::milliseconds(x);
                 return true;
-            }};
+            },
+            "milliseconds, 1.." + std::to_string(kMaxMs)};
 }
 
-Setting text_setting(std::string name, std::string help, std::string RunSettings::*field) {
+Setting text_setting(std::string name, std::string help, std::string RunSettings::*field,
+                     std::string allowed = "a path or address; empty: off") {
     return {std::move(name), std::move(help), [field](const RunSettings& s) { return s.*field; },
             [field](RunSettings& s, const std::string& v) {
                 s.*field = v;
                 return true;
-            }};
+            },
+            std::move(allowed)};
 }
 
-// "RATE/BURST" per second, e.g. 20/40.
+constexpr std::uint64_t kMaxRate = std::uint64_t{1} << 30;
+
+// "RATE/BURST" (per second, e.g. 20/40) or "RATE/UNIT/BURST" with UNIT s, min or h (e.g. 10/min/20), so
+// slower rates than one per second can be written without fractions.
+bool parse_rate(const std::string& v, ratelimit::Rate& out) {
+    std::vector<std::string> parts;
+    for (std::size_t pos = 0;;) {
+        const auto slash = v.find('/', pos);
+        parts.push_back(v.substr(pos, slash == std::string::npos ? std::string::npos : slash - pos));
+        if (slash == std::string::npos) break;
+        pos = slash + 1;
+    }
+    if (parts.size() != 2 && parts.size() != 3) return false;
+    std::chrono::nanoseconds period = std::chrono::seconds(1);
+    if (parts.size() == 3) {
+        if (parts[1] == "s") {
+            period = std::chrono::seconds(1);
+        } else if (parts[1] == "min") {
+            period = std::chrono::minutes(1);
+        } else if (parts[1] == "h") {
+            period = std::chrono::hours(1);
+        } else {
+            return false;
+        }
+    }
+    std::uint64_t rate = 0, burst = 0;
+    if (!parse_uint(parts.front(), rate, std::uint64_t{1}, kMaxRate) ||
+        !parse_uint(parts.back(), burst, std::uint64_t{1}, kMaxRate))
+        return false;
+    out = ratelimit::Rate{rate, period, burst};
+    return true;
+}
+
+std::string format_rate(const ratelimit::Rate& r) {
+    using namespace std::chrono;
+    const std::string unit = r.period == hours(1) ? "/h" : r.period == minutes(1) ? "/min" : "";
+    if (unit.empty() && r.period != seconds(1)) {
+        return std::to_string(r.tokens) + "/" +
+               std::to_string(duration_cast<milliseconds>(r.period).count()) + "ms/" +
+               std::to_string(r.burst);  // not settable here; shown as it is
+    }
+    return std::to_string(r.tokens) + unit + "/" + std::to_string(r.burst);
+}
+
 Setting rate_setting(std::string name, std::string help, std::function<ratelimit::Rate&(RunSettings&)> ref) {
     return {std::move(name), std::move(help),
-            [ref](const RunSettings& s) {
-                const auto& r = ref(const_cast<RunSettings&>(s));
-                return std::to_string(r.tokens) + "/" + std::to_string(r.burst);
-            },
-            [ref](RunSettings& s, const std::string& v) {
-                const auto slash = v.find('/');
-                std::uint64_t rate = 0, burst = 0;
-                if (slash == std::string::npos ||
-                    !parse_uint(v.substr(0, slash), rate, std::uint64_t{1}, std::uint64_t{1} << 30) ||
-                    !parse_uint(v.substr(slash + 1), burst, std::uint64_t{1}, std::uint64_t{1} << 30)) {
-                    return false;
-                }
-                ref(s) = ratelimit::Rate{rate, std::chrono::seconds(1), burst};
-                return true;
-            }};
+            [ref](const RunSettings& s) { return format_rate(ref(const_cast<RunSettings&>(s))); },
+            [ref](RunSettings& s, const std::string& v) { return parse_rate(v, ref(s)); },
+            "RATE/BURST (per second) or RATE/UNIT/BURST with UNIT s, min or h (e.g. 10/min/20); RATE and "
+            "BURST 1.." +
+                std::to_string(kMaxRate)};
 }
 
 std::vector<Setting> make_settings() {
@@ -91,7 +138,8 @@ std::vector<Setting> make_settings() {
          [](const S& s) { return std::to_string(s.leeway_s); },
          [](S& s, const std::string& v) {
              return parse_uint<std::int64_t>(v, s.leeway_s, 0, auth::Limits{}.max_leeway_s);
-         }},
+         },
+         "seconds, 0.." + std::to_string(auth::Limits{}.max_leeway_s)},
         uint_setting<std::uint64_t>("tls-handshake-timeout-ms", "TLS handshake deadline",
                                     &S::tls_handshake_timeout_ms, 1),
         uint_setting<std::uint64_t>("shutdown-timeout-ms", "wait at most this long for a peer's close_notify",
@@ -140,13 +188,13 @@ std::vector<Setting> make_settings() {
             "max-handshakes-per-address", "connections before HELLO_ACK, per address",
             [](S & s) -> auto& { return s.rate.connections.max_handshakes_per_address; }, 1),
         rate_setting(
-            "new-connections-per-address", "new connections per second per address, RATE/BURST",
+            "new-connections-per-address", "new connections per address, RATE/BURST or RATE/UNIT/BURST",
             [](S & s) -> auto& { return s.rate.connections.new_connections_per_address; }),
         rate_setting(
-            "requests-per-peer", "stream opens per second per token subject, RATE/BURST",
+            "requests-per-peer", "stream opens per token subject, RATE/BURST or RATE/UNIT/BURST",
             [](S & s) -> auto& { return s.rate.requests_per_peer.rate; }),
         rate_setting(
-            "requests-per-method", "stream opens per second per method, RATE/BURST",
+            "requests-per-method", "stream opens per method, all peers, RATE/BURST or RATE/UNIT/BURST",
             [](S & s) -> auto& { return s.rate.requests_per_method.rate; }),
         nested_uint<std::size_t>(
             "nonce-capacity", "nonces remembered (sizing: peak nonces/s x (2 x skew + 1 s))",
@@ -160,7 +208,8 @@ std::vector<Setting> make_settings() {
              if (!parse_uint<std::uint64_t>(v, x, 1, 300)) return false;
              s.replay.skew = std::chrono::seconds(x);
              return true;
-         }},
+         },
+         "seconds, 1..300"},
     };
 }
 
@@ -171,29 +220,45 @@ const std::vector<Setting>& settings() {
     return table;
 }
 
-std::string apply_config_file(RunSettings& s, const std::string& text) {
+std::string apply_flag(RunSettings& s, const Setting& setting, const std::string& value) {
+    if (setting.set(s, value)) return {};
+    return "--" + setting.name + ": invalid value '" + value + "' (expected " + setting.allowed + ")";
+}
+
+std::string apply_config_file(RunSettings& s, const std::string& text, const std::string& file) {
+    auto trim = [](const std::string& x) {
+        const auto b = x.find_first_not_of(" \t\r");
+        const auto e = x.find_last_not_of(" \t\r");
+        return b == std::string::npos ? std::string() : x.substr(b, e - b + 1);
+    };
+    std::map<std::string, int> seen;  // setting -> the line that set it
     std::istringstream in(text);
     std::string line;
     for (int n = 1; std::getline(in, line); ++n) {
-        auto trim = [](std::string x) {
-            const auto b = x.find_first_not_of(" \t\r");
-            const auto e = x.find_last_not_of(" \t\r");
-            return b == std::string::npos ? std::string() : x.substr(b, e - b + 1);
-        };
+        const std::string at = file + ":" + std::to_string(n) + ": ";
         line = trim(line.substr(0, line.find('#')));
         if (line.empty()) continue;
         const auto eq = line.find('=');
-        if (eq == std::string::npos) return "line " + std::to_string(n) + ": expected 'name = value'";
+        if (eq == std::string::npos) return at + "expected 'name = value'";
         const std::string name = trim(line.substr(0, eq));
         const std::string value = trim(line.substr(eq + 1));
-        bool known = false;
+        const Setting* setting = nullptr;
         for (const auto& st : settings()) {
-            if (st.name != name) continue;
-            known = true;
-            if (!st.set(s, value))
-                return "line " + std::to_string(n) + ": bad value for " + name + ": '" + value + "'";
+            if (st.name == name) setting = &st;
         }
-        if (!known) return "line " + std::to_string(n) + ": unknown setting '" + name + "'";
+        if (setting == nullptr) return at + "unknown setting '" + name + "' (p2p-node run --help lists them)";
+        if (auto [it, fresh] = seen.emplace(name, n); !fresh) {
+            return at + name + " is already set on line " + std::to_string(it->second) +
+                   ": remove one of them";
+        }
+        if (value.size() >= 1 &&
+            (value.front() == '"' || value.front() == '\'' || value.back() == '"' || value.back() == '\'')) {
+            return at + "the value of " + name + " is quoted: write it without quotes (" + name + " = " +
+                   trim(value.substr(1, value.size() >= 2 ? value.size() - 2 : 0)) + ")";
+        }
+        if (!setting->set(s, value)) {
+            return at + "bad value for " + name + ": '" + value + "' (expected " + setting->allowed + ")";
+        }
     }
     return {};
 }

@@ -35,12 +35,18 @@ struct Setting {
     std::string help;
     std::function<std::string(const RunSettings&)> get;
     std::function<bool(RunSettings&, const std::string&)> set;  // false: the value is not valid
+    std::string allowed{};  // what set() accepts, for error messages ("an integer 1..64")
 };
 
 const std::vector<Setting>& settings();
 
-/// Applies `name = value` lines ('#' comments, blank lines). Returns an error message or empty.
-std::string apply_config_file(RunSettings& s, const std::string& text);
+/// Applies `name = value` lines ('#' comments, blank lines) strictly: an unknown name, a value in quotes
+/// (quotes are not part of a value), a name set twice, or a value out of range is an error. Returns the
+/// error as "FILE:LINE: what is wrong" (FILE is `file`), or empty.
+std::string apply_config_file(RunSettings& s, const std::string& text, const std::string& file = "config");
+
+/// Sets one setting from the command line (`--name value`). Returns the error message or empty.
+std::string apply_flag(RunSettings& s, const Setting& setting, const std::string& value);
 
 /// "name = value" for every setting, in table order.
 std::string print_config(const RunSettings& s);

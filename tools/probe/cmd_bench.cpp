@@ -3,10 +3,16 @@
 //   --bytes N --streams K --cid CID   bulk throughput of ONE session: K concurrent content.fetch streams of a
 //                                     file the node serves, restarted until N bytes arrived (messages are
 //                                     counted as they leave the session, before any verification)
+//   --cid CID --latency --rtt-cid C   1 KiB round trips (content.fetch of C, a one-block file) on their own
+//                                     streams of one session, idle and then while a content.fetch of CID on
+//                                     another stream saturates the link: does a small request wait behind
+//                                     bulk data?
 //   --handshakes N                    N fresh connections (TCP + TLS 1.3 + HELLO with the token's JWT check
 //                                     and the node's replay check), each closed before the next; then N more
 //                                     resuming the TLS session the first one cached
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <future>
 #include <iomanip>
 #include <iostream>
@@ -19,6 +25,7 @@
 #include <cyxp2p/protocol/frame.hpp>
 
 #include "../common/cli.hpp"
+#include "../common/local_checks.hpp"
 #include "commands.hpp"
 
 namespace cyxp2p::tools::probe {
@@ -31,11 +38,16 @@ using Clock = std::chrono::steady_clock;
 constexpr const char* kUsage =
     "usage: p2p-probe bench HOST:PORT --pin PINS --token FILE|- --cid CID [--bytes N] [--streams K] "
     "[--json]\n"
+    "       p2p-probe bench HOST:PORT --pin PINS --token FILE|- --cid CID --latency --rtt-cid CID [--probes "
+    "N]\n"
     "       p2p-probe bench HOST:PORT --pin PINS --token FILE|- --handshakes N [--json]\n\n"
     "Measures one engine's view of a node. With --cid: bulk throughput of one session, K concurrent\n"
     "content.fetch streams of CID (a file the node serves, e.g. p2p-node run --serve DIR) restarted until N\n"
     "bytes arrived (default 64 MiB, 1 stream). With --handshakes: full handshakes per second (TCP, TLS 1.3,\n"
-    "HELLO with the token, each a fresh connection closed before the next), then resumed ones.\n\n"
+    "HELLO with the token, each a fresh connection closed before the next), then resumed ones.\n"
+    "With --latency: N round trips (default 50) of a content.fetch of --rtt-cid (a file of one block, about\n"
+    "1 KiB) each on a new stream of the session, first idle, then while one stream fetches --cid over and\n"
+    "over; reports the bulk rate and the round trips' p50/p99 in microseconds.\n\n"
     "  --pin PINS         sha256//A;sha256//B: the node keys to accept\n"
     "  --token FILE|-     the P2P token (needs content:read for --cid)\n"
     "  --node-id ID       require the node to identify as ID\n"
@@ -221,16 +233,157 @@ int bench_handshakes(const Args& a, asio::io_context& io, const net::EngineOptio
     return 0;
 }
 
+// --- --latency ----------------------------------------------------------------------------------------
+
+// One stream that fetches `request`'s CID again and again until stop(), counting the bytes of its messages.
+struct Saturator {
+    std::shared_ptr<net::Connection> conn;
+    std::vector<std::uint8_t> request;
+    std::uint64_t received = 0;
+    std::shared_ptr<net::ClientStream> stream;
+    bool stopping = false;
+    bool finished = false;
+    std::error_code error;
+
+    void start() {
+        conn->async_open_stream(
+            "content.fetch", [this](std::vector<std::uint8_t> m) { received += m.size(); },
+            [this](std::error_code ec) {
+                stream.reset();
+                if (stopping || ec) {
+                    if (!stopping) error = ec;
+                    finished = true;
+                    return;
+                }
+                start();
+            },
+            [this](std::error_code ec, std::shared_ptr<net::ClientStream> s) {
+                if (ec) {
+                    error = ec;
+                    finished = true;
+                    return;
+                }
+                stream = std::move(s);
+                stream->async_send(request, [](std::error_code) {});
+                stream->finish();
+                if (stopping) stream->cancel();
+            });
+    }
+    void stop() {
+        stopping = true;
+        if (stream) stream->cancel();
+    }
+};
+
+// One content.fetch of a one-block file on a fresh stream: request out, the block back, the stream's end.
+std::error_code round_trip(asio::io_context& io, net::Connection& conn,
+                           const std::vector<std::uint8_t>& request, std::chrono::milliseconds timeout,
+                           double& micros) {
+    std::promise<std::error_code> p;
+    auto f = p.get_future();
+    const auto t0 = Clock::now();
+    conn.async_request("content.fetch", request,
+                       [&p](std::error_code ec, std::vector<std::uint8_t>) { p.set_value(ec); });
+    while (f.wait_for(0s) != std::future_status::ready) {
+        if (Clock::now() - t0 > timeout) return std::make_error_code(std::errc::timed_out);
+        io.run_one_for(50ms);
+    }
+    micros = std::chrono::duration<double, std::micro>(Clock::now() - t0).count();
+    return f.get();
+}
+
+// Nearest-rank percentile of a sorted sample.
+double percentile(const std::vector<double>& sorted, double p) {
+    if (sorted.empty()) return 0;
+    const auto rank = static_cast<std::size_t>(std::ceil(p * static_cast<double>(sorted.size())));
+    return sorted[std::clamp<std::size_t>(rank, 1, sorted.size()) - 1];
+}
+
+int bench_latency(const Args& a, asio::io_context& io, net::Engine& engine, const net::ConnectOptions& o) {
+    const auto probes = number(a, "--probes", 50);
+    const auto rtt_cid = a.get("--rtt-cid");
+    if (!probes || *probes == 0 || *probes > 100'000 || !rtt_cid)
+        return fail(&a, Exit::usage, "usage",
+                    "--latency needs --rtt-cid CID (a one-block file) and --probes 1..100000");
+    const auto timeout = std::chrono::milliseconds(number(a, "--timeout-ms", 10'000).value_or(10'000));
+    auto [ec, conn] = dial(io, engine, o);
+    if (ec) return failed(a, ec, "connect");
+    const auto small = protocol::encode(protocol::ContentFetch{*rtt_cid, 0});
+    const auto sample = [&](std::vector<double>& out) -> std::error_code {
+        for (std::uint64_t i = 0; i < *probes; ++i) {
+            double us = 0;
+            if (auto e = round_trip(io, *conn, small, timeout, us)) return e;
+            out.push_back(us);
+        }
+        std::sort(out.begin(), out.end());
+        return {};
+    };
+    std::vector<double> idle, loaded;
+    if (auto e = sample(idle)) return failed(a, e, "idle round trip (content.fetch " + *rtt_cid + ")");
+
+    Saturator bulk;
+    bulk.conn = conn;
+    bulk.request = protocol::encode(protocol::ContentFetch{*a.get("--cid"), 0});
+    const auto t0 = Clock::now();
+    bulk.start();
+    // Let the bulk stream fill the path first: at least 1 MiB delivered and 4 idle round trips.
+    const auto warm = std::max<Clock::duration>(
+        std::chrono::microseconds(static_cast<std::int64_t>(4 * percentile(idle, 0.5))), 200ms);
+    while (!bulk.finished && (bulk.received < (1u << 20) || Clock::now() - t0 < warm)) {
+        if (Clock::now() - t0 > timeout) break;
+        io.run_one_for(10ms);
+    }
+    const auto b0 = bulk.received;
+    const auto l0 = Clock::now();
+    const auto lec = bulk.finished ? std::error_code{} : sample(loaded);
+    const double secs = std::chrono::duration<double>(Clock::now() - l0).count();
+    const auto bytes = bulk.received - b0;
+    bulk.stop();
+    for (const auto stop0 = Clock::now(); !bulk.finished && Clock::now() - stop0 < 2s;) io.run_one_for(10ms);
+    if (bulk.error) return failed(a, bulk.error, "content.fetch " + *a.get("--cid"));
+    if (lec) return failed(a, lec, "round trip under load (content.fetch " + *rtt_cid + ")");
+    if (loaded.empty())
+        return fail(&a, Exit::failure, "bench_failed", "the bulk stream ended before the loaded round trips");
+    close(io, *conn);
+    const double mibs = static_cast<double>(bytes) / (1024.0 * 1024.0) / std::max(secs, 1e-9);
+    if (a.json()) {
+        print_json({{"mode", "latency"},
+                    {"probes", *probes},
+                    {"bulk_bytes", bytes},
+                    {"bulk_seconds", secs},
+                    {"bulk_mib_per_s", mibs},
+                    {"idle_rtt_us_p50", percentile(idle, 0.5)},
+                    {"idle_rtt_us_p99", percentile(idle, 0.99)},
+                    {"loaded_rtt_us_p50", percentile(loaded, 0.5)},
+                    {"loaded_rtt_us_p99", percentile(loaded, 0.99)},
+                    {"cipher", conn->tls().cipher}});
+    } else {
+        std::cout << std::fixed << std::setprecision(1) << "bench bulk " << mibs << " MiB/s on one stream; "
+                  << *probes << " round trips each: idle p50 " << percentile(idle, 0.5) / 1000 << " ms, p99 "
+                  << percentile(idle, 0.99) / 1000 << " ms; loaded p50 " << percentile(loaded, 0.5) / 1000
+                  << " ms, p99 " << percentile(loaded, 0.99) / 1000 << " ms\n";
+    }
+    return 0;
+}
+
 }  // namespace
 
 int cmd_bench(const std::vector<std::string>& argv, std::size_t first) {
     std::string error;
-    std::initializer_list<OptionSpec> spec = {{"--pin", true},           {"--token", true},
-                                              {"--node-id", true},       {"--timeout-ms", true},
-                                              {"--bytes", true},         {"--streams", true},
-                                              {"--cid", true},           {"--handshakes", true},
-                                              {"--stream-window", true}, {"--session-window", true},
-                                              {"--max-frame-size", true}};
+    std::initializer_list<OptionSpec> spec = {{"--pin", true},
+                                              {"--token", true},
+                                              {"--node-id", true},
+                                              {"--timeout-ms", true},
+                                              {"--bytes", true},
+                                              {"--streams", true},
+                                              {"--cid", true},
+                                              {"--handshakes", true},
+                                              {"--stream-window", true},
+                                              {"--session-window", true},
+                                              {"--max-frame-size", true},
+                                              {"--latency", false},
+                                              {"--rtt-cid", true},
+                                              {"--probes", true}};
     auto a = Args::parse(argv, first, spec, error);
     if (!a) return fail(nullptr, Exit::usage, "usage", error + "\n" + kUsage);
     if (a->help()) {
@@ -254,15 +407,12 @@ int cmd_bench(const std::vector<std::string>& argv, std::size_t first) {
     } catch (...) {
         return fail(&*a, Exit::usage, "usage", "expected HOST:PORT, not '" + hostport + "'");
     }
-    pinning::PinListError perr;
-    o.pins = pinning::PinSet::parse(*a->get("--pin"), &perr);
-    if (!o.pins) return fail(&*a, Exit::bad_input, "bad_pin", "--pin: " + perr.describe());
-    std::error_code ec;
-    auto token = read_input(*a->get("--token"), ec);
-    if (!token) return fail(&*a, Exit::io, "io_error", "cannot read token: " + ec.message());
-    const auto b = token->find_first_not_of(" \t\r\n");
-    const auto e = token->find_last_not_of(" \t\r\n");
-    o.token = b == std::string::npos ? "" : token->substr(b, e - b + 1);
+    InputError ierr;
+    o.pins = parse_pin_list("--pin", *a->get("--pin"), ierr);
+    if (!o.pins) return fail(&*a, ierr);
+    auto token = read_token("--token", *a->get("--token"), TokenSource::file_or_stdin, ierr);
+    if (!token) return fail(&*a, ierr);
+    o.token = std::move(*token);
     o.expected_node_id = a->get("--node-id").value_or("");
 
     net::EngineOptions eo;
@@ -284,6 +434,7 @@ int cmd_bench(const std::vector<std::string>& argv, std::size_t first) {
     asio::io_context io;
     if (a->has("--handshakes")) return bench_handshakes(*a, io, eo, o);
     net::Engine engine(io.get_executor(), eo);
+    if (a->has("--latency")) return bench_latency(*a, io, engine, o);
     return bench_bytes(*a, io, engine, o);
 }
 

@@ -8,8 +8,10 @@
 #include <cyxp2p/content/blockstore.hpp>
 #include <cyxp2p/content/car.hpp>
 #include <cyxp2p/content/importer.hpp>
+#include <cyxp2p/net/errc.hpp>
 
 #include "../common/cli.hpp"
+#include "../common/local_checks.hpp"
 #include "commands.hpp"
 #include "content_options.hpp"
 
@@ -19,15 +21,19 @@ namespace {
 
 const std::string kUsage =
     std::string(
-        "usage: p2p-probe car export FILE|- -o OUT.car [import options] [--json]\n"
+        "usage: p2p-probe car export FILE|- -o OUT.car [--force] [import options] [--json]\n"
         "       p2p-probe car verify IN.car [--root CID] [--json]\n"
-        "       p2p-probe car extract IN.car -o FILE [--root CID] [--json]\n"
+        "       p2p-probe car extract IN.car -o FILE [--force] [--root CID] [--json]\n"
         "\n"
         "export   imports FILE as `ipfs add` would and writes its DAG as a CAR v1, blocks in DFS order.\n"
         "verify   checks every block of IN.car against the DAG under the trusted root (--root, else the\n"
         "         header's first root, which only proves the CAR is self-consistent).\n"
         "extract  verifies and writes the file; FILE appears only once everything verified.\n"
-        "Exit codes: 15 content mismatch, 4 malformed CAR, 3 I/O error.\n\nimport options:\n") +
+        "  -o FILE      the file to create; its directory must exist. An existing FILE is kept (exit 3)\n"
+        "  --force      replace an existing FILE (default: refuse)\n"
+        "  --root CID   the CID the content must have (verify, extract; default: the header's first root)\n"
+        "Exit codes: 15 content mismatch, 4 malformed CAR, 3 I/O error or unusable -o.\n\nimport "
+        "options:\n") +
     kImportOptionsHelp;
 
 // A scratch directory beside `near`, removed on destruction.
@@ -57,6 +63,8 @@ int do_export(const Args& args) {
     if (!opt) return fail(&args, Exit::usage, "usage", error);
     const std::string input = args.positionals()[1];
     const fs::path out_path = *args.get("-o");
+    if (auto e = check_output_path(out_path, args.has("--force"))) return fail(&args, *e);
+    const auto replaced_mode = existing_permissions(out_path);
     ScratchDir scratch(out_path);
     if (scratch.path().empty())
         return fail(&args, Exit::io, "io_error",
@@ -68,19 +76,20 @@ int do_export(const Args& args) {
     std::optional<fs::path> source;
     if (input != "-") source = input;
     auto r = content::import_file(input, *opt, store->sink(source), ec);
-    if (!r) return fail(&args, exit_for(ec), code_of(ec), input + ": " + ec.message());
+    if (!r) return fail(&args, exit_for(ec), net::error_name(ec, "io_error"), input + ": " + ec.message());
     const fs::path tmp = scratch.path() / "out.car";
     std::uint64_t blocks = 0;
     {
         std::ofstream out(tmp, std::ios::binary);
         if (!out) return fail(&args, Exit::io, "io_error", "cannot write " + tmp.string());
         if ((ec = content::export_car(*store, r->root, out, {}, &blocks))) {
-            return fail(&args, exit_for(ec), code_of(ec), "export: " + ec.message());
+            return fail(&args, exit_for(ec), net::error_name(ec, "io_error"), "export: " + ec.message());
         }
     }
     fs::rename(tmp, out_path, ec);
     if (ec)
         return fail(&args, Exit::io, "io_error", "cannot write " + out_path.string() + ": " + ec.message());
+    restore_permissions(out_path, replaced_mode);
     if (args.json()) {
         print_json({{"root", r->root.to_string()},
                     {"size", r->file_size},
@@ -100,14 +109,20 @@ int do_verify(const Args& args, bool extract) {
     std::error_code ec;
     if (auto r = args.get("--root")) {
         root = content::Cid::parse(*r, ec);
-        if (!root) return fail(&args, Exit::bad_input, code_of(ec), "--root: " + ec.message());
+        if (!root)
+            return fail(&args, Exit::bad_input, net::error_name(ec, "io_error"), "--root: " + ec.message());
     }
     const std::string car = args.positionals()[1];
     std::ifstream in(car, std::ios::binary);
     if (!in) return fail(&args, Exit::io, "io_error", "cannot open " + car);
     const fs::path dest = extract ? fs::path(*args.get("-o")) : fs::path();
+    if (extract) {
+        if (auto e = check_output_path(dest, args.has("--force"))) return fail(&args, *e);
+    }
+    const auto replaced_mode = extract ? existing_permissions(dest) : std::nullopt;
     auto v = content::verify_car(in, root, ec, extract ? &dest : nullptr);
-    if (!v) return fail(&args, exit_for(ec), code_of(ec), car + ": " + ec.message());
+    if (!v) return fail(&args, exit_for(ec), net::error_name(ec, "io_error"), car + ": " + ec.message());
+    if (extract) restore_permissions(dest, replaced_mode);
     const char* source = root ? "argument" : "header";
     if (args.json()) {
         nlohmann::json j{{"root", v->root.to_string()},
@@ -133,7 +148,8 @@ int do_verify(const Args& args, bool extract) {
 
 int cmd_car(const std::vector<std::string>& argv, std::size_t first) {
     std::string error;
-    auto args = Args::parse(argv, first, {CYXP2P_IMPORT_OPTION_SPECS, {"-o", true}, {"--root", true}}, error);
+    auto args = Args::parse(
+        argv, first, {CYXP2P_IMPORT_OPTION_SPECS, {"-o", true}, {"--root", true}, {"--force", false}}, error);
     if (!args) return fail(nullptr, Exit::usage, "usage", error + "\n" + kUsage);
     if (args->help() || args->positionals().empty()) {
         if (!args->help()) return fail(&*args, Exit::usage, "usage", kUsage);

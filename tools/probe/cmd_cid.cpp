@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include <cyxp2p/content/importer.hpp>
+#include <cyxp2p/net/errc.hpp>
 
 #include "../common/cli.hpp"
 #include "commands.hpp"
@@ -35,7 +36,7 @@ int cmd_cid(const std::vector<std::string>& argv, std::size_t first) {
     const std::string& path = args->positionals()[0];
     std::error_code ec;
     auto r = content::import_file(path, *opt, {}, ec);
-    if (!r) return fail(&*args, exit_for(ec), code_of(ec), path + ": " + ec.message());
+    if (!r) return fail(&*args, exit_for(ec), net::error_name(ec, "io_error"), path + ": " + ec.message());
     if (args->json()) {
         print_json({{"cid", r->root.to_string()},
                     {"size", r->file_size},

@@ -2,6 +2,7 @@
 // phase. Like `openssl s_client` and `curl -v`, for cyx-p2p/1.
 #include <unistd.h>
 
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -12,6 +13,8 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include <cyxp2p/auth/jwt.hpp>
+#include <cyxp2p/auth/scope.hpp>
 #include <cyxp2p/content/errc.hpp>
 #include <cyxp2p/net/engine.hpp>
 #include <cyxp2p/net/errc.hpp>
@@ -19,7 +22,9 @@
 #include <cyxp2p/protocol/errc.hpp>
 
 #include "../common/cli.hpp"
+#include "../common/local_checks.hpp"
 #include "commands.hpp"
+#include "resume_state.hpp"
 
 namespace cyxp2p::tools::probe {
 namespace {
@@ -27,53 +32,61 @@ namespace {
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
 
-constexpr const char* kCommon =
-    "  --pin PINS         sha256//A;sha256//B: the node keys to accept (see 'p2p-probe pin')\n"
-    "  --pin-from-token   take the pin from the token's node_pin claim when --pin is not given\n"
-    "  --token FILE|-     the P2P token (file, or - for standard input)\n"
-    "  --node-id ID       require the node to identify as ID\n"
-    "  --timeout-ms N     per-phase timeout (default 10000)\n"
-    "  --json             machine-readable output\n";
+// The options connect, ping and fetch share, with their defaults.
+std::string common_help() {
+    return "  --pin PINS         sha256//A;sha256//B (spaces around ';' allowed): the node keys to accept\n"
+           "                     ('p2p-probe pin node.crt' prints a node's pin)\n"
+           "  --pin-from-token   take the pin from the token's node_pin claim when --pin is not given\n"
+           "  --token FILE|-     the P2P token: a file holding it, or - for standard input (never the\n"
+           "                     token itself: command lines end up in shell history and process lists)\n"
+           "  --node-id ID       require the node to identify as ID [default: any]\n"
+           "  --timeout-ms N     per-phase timeout, 1..3600000 [default: " +
+           std::to_string(net::EngineOptions{}.connect_timeout.count()) +
+           "]\n"
+           "  --json             machine-readable output\n";
+}
 
-// The failure class of an error, as exit code and the code name printed with it.
-std::pair<Exit, std::string> classify(std::error_code ec) {
+Exit exit_of(std::error_code ec) {
     const auto& cat = ec.category();
     if (cat == net::category()) {
         const auto e = static_cast<net::errc>(ec.value());
-        // A block that fails verification arrives as a content::errc (below), never as a net::errc.
-        const Exit x = e == net::errc::connect_failed || e == net::errc::connect_timeout
-                           ? Exit::connect_failed
-                           : Exit::tls_failed;
-        return {x, net::to_string(e)};
+        // A lost connection is a connection failure, not a TLS one (advice() tells the phases apart). A
+        // block that fails verification arrives as a content::errc (below), never as a net::errc.
+        return e == net::errc::connect_failed || e == net::errc::connect_timeout ||
+                       e == net::errc::connection_lost
+                   ? Exit::connect_failed
+                   : Exit::tls_failed;
     }
     if (cat == pinning::category()) {
         const auto e = static_cast<pinning::errc>(ec.value());
         const bool pin = e == pinning::errc::pin_mismatch || e == pinning::errc::pins_expired ||
                          e == pinning::errc::no_peer_certificate;
-        if (e == pinning::errc::no_pins_configured) return {Exit::usage, pinning::to_string(e)};
-        return {pin ? Exit::pin_mismatch : Exit::tls_failed, pinning::to_string(e)};
+        if (e == pinning::errc::no_pins_configured) return Exit::usage;
+        return pin ? Exit::pin_mismatch : Exit::tls_failed;
     }
     if (cat == protocol::category()) {
-        const auto e = static_cast<protocol::errc>(ec.value());
-        switch (e) {
+        switch (static_cast<protocol::errc>(ec.value())) {
             case protocol::errc::token_rejected:
             case protocol::errc::wrong_node:
             case protocol::errc::replayed:
             case protocol::errc::token_expired:
             case protocol::errc::forbidden:
-                return {Exit::token_rejected, protocol::to_string(e)};
+                return Exit::token_rejected;
             case protocol::errc::rate_limited:
-                return {Exit::rate_limited, protocol::to_string(e)};
+                return Exit::rate_limited;
             case protocol::errc::content_mismatch:
-                return {Exit::content_mismatch, protocol::to_string(e)};
+                return Exit::content_mismatch;
             default:
-                return {Exit::protocol_error, protocol::to_string(e)};
+                return Exit::protocol_error;
         }
     }
-    if (cat == content::category()) {
-        return {Exit::content_mismatch, content::to_string(static_cast<content::errc>(ec.value()))};
-    }
-    return {Exit::failure, ec.message()};
+    if (cat == content::category()) return Exit::content_mismatch;
+    return Exit::failure;
+}
+
+// The failure class of an error, as exit code and the code name printed with it.
+std::pair<Exit, std::string> classify(std::error_code ec) {
+    return {exit_of(ec), net::error_name(ec, ec.message())};
 }
 
 std::string ms(std::chrono::microseconds d) {
@@ -94,6 +107,7 @@ std::string utc(std::int64_t t) {
 struct Target {
     net::ConnectOptions options;
     std::string where;
+    std::chrono::milliseconds timeout{net::EngineOptions{}.connect_timeout};
 };
 
 // Parses HOST:PORT, pins and token into ConnectOptions. Returns an exit code on a usage error.
@@ -107,35 +121,53 @@ std::optional<int> build_target(const Args& a, const std::string& hostport, bool
     if (t.options.host.size() > 2 && t.options.host.front() == '[') {
         t.options.host = t.options.host.substr(1, t.options.host.size() - 2);
     }
-    try {
-        const auto p = std::stoul(hostport.substr(colon + 1));
-        if (p == 0 || p > 65535) throw std::out_of_range("port");
-        t.options.port = static_cast<std::uint16_t>(p);
-    } catch (...) {
-        return fail(&a, Exit::usage, "usage", "bad port in '" + hostport + "'");
+    const std::string port = hostport.substr(colon + 1);
+    unsigned p = 0;
+    const auto [end, perr] = std::from_chars(port.data(), port.data() + port.size(), p);
+    if (perr != std::errc{} || end != port.data() + port.size() || p == 0 || p > 65535) {
+        return fail(&a, Exit::usage, "usage", "bad port in '" + hostport + "': expected 1..65535");
+    }
+    t.options.port = static_cast<std::uint16_t>(p);
+    if (auto v = a.get("--timeout-ms")) {
+        std::uint64_t ms = 0;
+        const auto [e, ec] = std::from_chars(v->data(), v->data() + v->size(), ms);
+        if (ec != std::errc{} || e != v->data() + v->size() || ms < 1 || ms > 3'600'000)
+            return fail(&a, Exit::usage, "usage", "--timeout-ms must be 1..3600000, not '" + *v + "'");
+        t.timeout = std::chrono::milliseconds(ms);
     }
     if (auto pins = a.get("--pin")) {
-        pinning::PinListError perr;
-        t.options.pins = pinning::PinSet::parse(*pins, &perr);
-        if (!t.options.pins) {
-            return fail(&a, Exit::bad_input,
-                        pinning::to_string(static_cast<pinning::errc>(perr.code.value())),
-                        "--pin: " + perr.describe());
-        }
+        InputError e;
+        t.options.pins = parse_pin_list("--pin", *pins, e);
+        if (!t.options.pins) return fail(&a, e);
     } else if (!a.has("--pin-from-token")) {
         return fail(&a, Exit::usage, "usage",
                     "give --pin sha256//... (or --pin-from-token): an unpinned link is refused");
     }
     t.options.pin_from_token = a.has("--pin-from-token");
     if (auto tok = a.get("--token")) {
-        std::error_code ec;
-        auto text = read_input(*tok, ec);
-        if (!text) return fail(&a, Exit::io, "io_error", "cannot read token " + *tok + ": " + ec.message());
-        const auto b = text->find_first_not_of(" \t\r\n");
-        const auto e = text->find_last_not_of(" \t\r\n");
-        t.options.token = b == std::string::npos ? "" : text->substr(b, e - b + 1);
+        // Checked here, before any connection: an empty or mangled token is a local mistake.
+        InputError e;
+        auto token = read_token("--token", *tok, TokenSource::file_or_stdin, e);
+        if (!token) return fail(&a, e);
+        t.options.token = std::move(*token);
     } else if (need_token) {
         return fail(&a, Exit::usage, "usage", "--token FILE|- is required");
+    }
+    if (t.options.pin_from_token && !t.options.pins) {
+        // The claim is read unverified here only to catch the mistake early; the engine uses it only after
+        // the node verified the token, and the TLS pin check still decides.
+        std::error_code ec;
+        auto u = t.options.token.empty() ? std::nullopt : auth::decode_unverified(t.options.token, ec);
+        const bool has_pin = u && nlohmann::json::parse(u->payload_json, nullptr, false).contains("node_pin");
+        if (!has_pin) {
+            return fail(
+                &a, Exit::usage, "no_pins_configured",
+                t.options.token.empty()
+                    ? "--pin-from-token needs --token: the pin comes from the token's node_pin claim"
+                    : "--pin-from-token: the token has no node_pin claim, so there is no pin to check "
+                      "the node against: give --pin sha256//... ('p2p-probe pin node.crt'), or mint "
+                      "the token with --node-pin");
+        }
     }
     t.options.tls_only = t.options.token.empty();
     t.options.expected_node_id = a.get("--node-id").value_or("");
@@ -143,13 +175,10 @@ std::optional<int> build_target(const Args& a, const std::string& hostport, bool
     return std::nullopt;
 }
 
-net::EngineOptions engine_options(const Args& a) {
+net::EngineOptions engine_options(const Target& t) {
     net::EngineOptions o;
-    if (auto t = a.get("--timeout-ms")) {
-        const auto v = std::chrono::milliseconds(std::stoll(*t));
-        o.connect_timeout = o.tls_timeout = v;
-        o.session.handshake_timeout = v;
-    }
+    o.connect_timeout = o.tls_timeout = t.timeout;
+    o.session.handshake_timeout = t.timeout;
     return o;
 }
 
@@ -201,43 +230,90 @@ nlohmann::json report_json(const net::ConnectReport& r) {
     return j;
 }
 
-// What went wrong and what to do, for a person.
-std::string advice(std::error_code ec, const net::ConnectReport& r) {
+// The scope `method` needs, for advice on a `forbidden` refusal (auth/scope.hpp holds the table).
+std::string scope_advice(std::string_view method) {
+    const auto needed = auth::required_scope(method);
+    if (!needed) return "the token may not call " + std::string(method) + ".";
+    return "the token lacks the scope " + std::string(*needed) + " that " + std::string(method) +
+           " needs: mint one with --scope " + std::string(*needed) +
+           " ('p2p-probe token mint --help' lists each method's scope).";
+}
+
+// What went wrong and what to do, for a person. Empty when the message itself says it all.
+std::string advice(std::error_code ec, const net::ConnectReport& r, const Target& t,
+                   std::string_view method) {
     const auto [exit, code] = classify(ec);
+    if (ec == protocol::errc::forbidden) return scope_advice(method);
+    if (ec == protocol::errc::wrong_node && !t.options.expected_node_id.empty() &&
+        r.reject_detail.find("is not the expected") != std::string::npos) {
+        // Our own check of HELLO_ACK (protocol/engine_session.cpp), not the node refusing the token.
+        return r.reject_detail + ": the node at " + t.where +
+               " is not the one --node-id names; check the address and the node id (the token is not the "
+               "problem).";
+    }
+    if (ec == protocol::errc::content_mismatch) {
+        return "its file changed or vanished after the node imported it, so the node refuses to serve it: "
+               "ask "
+               "the node's operator to restore the file or re-import it. This is not a transfer fault.";
+    }
+    constexpr const char* kLimiting =
+        "the TLS handshake did not complete: the node may be limiting new connections from this address "
+        "(retry later; its operator sets --new-connections-per-address), or the peer does not speak TLS 1.3 "
+        "with ALPN cyx-p2p/1.";
+    if (ec == net::errc::connection_lost) {
+        if (r.failed_phase == "tls" || r.failed_phase == "tcp") return kLimiting;
+        return "the connection was lost after the session was established (the node stopped or restarted, or "
+               "the network failed): run the same command again.";
+    }
     switch (exit) {
         case Exit::connect_failed:
-            return "is the node running at that address, and is the port open?";
+            return {};  // the message already asks whether the node runs there
         case Exit::pin_mismatch:
             return r.pin_check +
                    ". If the node rotated its key, get its new pin from the operator or the Central Server; "
                    "otherwise this may be a man-in-the-middle.";
         case Exit::tls_failed:
-            return "TLS failed: the peer must speak TLS 1.3 with ALPN cyx-p2p/1.";
-        case Exit::token_rejected:
-            return "the node refused the token (" + (r.reject_detail.empty() ? code : r.reject_detail) +
-                   "): mint a fresh P2P token for this node.";
+            return kLimiting;
+        case Exit::token_rejected: {
+            const std::string why = r.reject_detail.empty() ? code : r.reject_detail;
+            if (why == "expired") return "the token expired: mint a fresh P2P token for this node.";
+            if (ec == protocol::errc::wrong_node || why == "wrong_node")
+                return "the token was minted for another node: mint one with --node-id set to this node's "
+                       "id.";
+            if (ec == protocol::errc::replayed)
+                return "the node refused the request as a replay (" + why +
+                       "): check that this machine's clock is right, then retry.";
+            return "the node refused the token (" + why + "): mint a fresh P2P token for this node.";
+        }
         case Exit::rate_limited:
             return "rate limited: retry after " + std::to_string(r.retry_after.count()) + " ms.";
+        case Exit::usage:
+            if (ec == pinning::errc::no_pins_configured)
+                return "the token has no node_pin claim: give --pin sha256//... ('p2p-probe pin node.crt').";
+            return {};
         default:
-            return ec.message();
+            return {};
     }
 }
 
-int report_failure(const Args& a, std::error_code ec, const net::ConnectReport& r, const std::string& where) {
+int report_failure(const Args& a, std::error_code ec, const Target& t, std::string_view method = {}) {
+    const auto& r = *t.options.report;
     const auto [exit, code] = classify(ec);
+    const std::string help = advice(ec, r, t, method);
     if (a.json()) {
         auto j = report_json(r);
         j["ok"] = false;
-        j["target"] = where;
+        j["target"] = t.where;
         j["error"] = code;
         j["message"] = ec.message();
-        j["advice"] = advice(ec, r);
+        if (!help.empty()) j["advice"] = help;
         j["exit_code"] = static_cast<int>(exit);
         print_json(j);
     } else {
-        std::cerr << "p2p-probe: " << where << ": "
+        std::cerr << "p2p-probe: " << t.where << ": "
                   << (r.failed_phase.empty() ? "" : r.failed_phase + " failed: ") << ec.message() << " ["
-                  << code << "]\n  " << advice(ec, r) << '\n';
+                  << code << "]\n";
+        if (!help.empty()) std::cerr << "  " << help << '\n';
     }
     return static_cast<int>(exit);
 }
@@ -272,7 +348,7 @@ int cmd_connect(const std::vector<std::string>& argv, std::size_t first) {
             "Connects as an engine and reports each phase: TCP, TLS (version, cipher, group,\n"
             "ALPN, the node's pin), HELLO (node id, session, limits, token expiry), then a\n"
             "verdict. Without --token it stops after TLS.\n\n") +
-        kCommon;
+        common_help();
     std::string error;
     auto a = Args::parse(argv, first,
                          {{"--pin", true},
@@ -290,11 +366,11 @@ int cmd_connect(const std::vector<std::string>& argv, std::size_t first) {
     Target t;
     if (auto rc = build_target(*a, a->positionals()[0], false, t)) return *rc;
     asio::io_context io;
-    net::Engine engine(io.get_executor(), engine_options(*a));
+    net::Engine engine(io.get_executor(), engine_options(t));
     const bool hello = !t.options.tls_only;
     auto report = t.options.report;
     auto [ec, conn] = dial(io, engine, t.options);
-    if (ec) return report_failure(*a, ec, *report, t.where);
+    if (ec) return report_failure(*a, ec, t);
     const std::string verdict = hello ? "OK: pinned, authenticated session established"
                                       : "OK: pinned TLS 1.3 link (no token given, HELLO not tried)";
     if (a->json()) {
@@ -321,7 +397,7 @@ int cmd_ping(const std::vector<std::string>& argv, std::size_t first) {
         std::string(
             "usage: p2p-probe ping HOST:PORT --pin PINS --token FILE|- [--count N] [options]\n\n"
             "Round trips of PING/PONG over an authenticated session.\n\n") +
-        kCommon + "  --count N          pings to send (default 4)\n";
+        common_help() + "  --count N          pings to send, 1..1000 [default: 4]\n";
     std::string error;
     std::initializer_list<OptionSpec> spec = {{"--pin", true},        {"--pin-from-token", false},
                                               {"--token", true},      {"--node-id", true},
@@ -343,17 +419,17 @@ int cmd_ping(const std::vector<std::string>& argv, std::size_t first) {
     }
     if (count < 1 || count > 1000) return fail(&*a, Exit::usage, "usage", "--count must be 1..1000");
     asio::io_context io;
-    net::Engine engine(io.get_executor(), engine_options(*a));
+    net::Engine engine(io.get_executor(), engine_options(t));
     auto report = t.options.report;
     auto [ec, conn] = dial(io, engine, t.options);
-    if (ec) return report_failure(*a, ec, *report, t.where);
+    if (ec) return report_failure(*a, ec, t);
     nlohmann::json rtts = nlohmann::json::array();
     for (int i = 0; i < count; ++i) {
         std::promise<std::pair<std::error_code, std::chrono::microseconds>> p;
         auto f = p.get_future();
         conn->async_ping([&p](std::error_code e, std::chrono::microseconds d) { p.set_value({e, d}); });
         auto [pe, rtt] = wait(io, f);
-        if (pe) return report_failure(*a, pe, *report, t.where);
+        if (pe) return report_failure(*a, pe, t, "ping");
         rtts.push_back(static_cast<double>(rtt.count()) / 1000.0);
         if (!a->json())
             std::cout << "pong from " << report->handshake.node_id << ": time=" << ms(rtt) << '\n';
@@ -369,17 +445,22 @@ int cmd_fetch(const std::vector<std::string>& argv, std::size_t first) {
             "usage: p2p-probe fetch HOST:PORT CID -o FILE --pin PINS --token FILE|- [options]\n\n"
             "Downloads a DAG by CID. Every block is verified against the CID its parent names\n"
             "before its bytes are written; FILE appears only when the whole file verified.\n"
-            "Interrupted? Run the same command again: verified blocks kept in FILE.cyxp2p-partial\n"
-            "are checked again locally and not downloaded twice.\n\n") +
-        kCommon + "  -o, --output FILE  where to write the file\n";
+            "The CID, the output path and the token are checked before connecting.\n"
+            "Interrupted? When the failure message says verified blocks are kept (in\n"
+            "FILE.cyxp2p-partial), run the same command again: they are hashed again locally and\n"
+            "not downloaded twice. A damaged resume file is detected, discarded (it says so) and\n"
+            "the fetch starts over.\n\n") +
+        common_help() +
+        "  -o, --output FILE  where to write the file (its directory must exist and be writable)\n"
+        "  --force            replace FILE if it exists (default: refuse, exit 3)\n";
     std::string error;
     std::vector<std::string> args = argv;
     for (auto& x : args) {
         if (x == "-o") x = "--output";
     }
-    std::initializer_list<OptionSpec> spec = {{"--pin", true},        {"--pin-from-token", false},
-                                              {"--token", true},      {"--node-id", true},
-                                              {"--timeout-ms", true}, {"--output", true}};
+    std::initializer_list<OptionSpec> spec = {
+        {"--pin", true},        {"--pin-from-token", false}, {"--token", true}, {"--node-id", true},
+        {"--timeout-ms", true}, {"--output", true},          {"--force", false}};
     auto a = Args::parse(args, first, spec, error);
     if (!a) return fail(nullptr, Exit::usage, "usage", error + "\n" + usage);
     if (a->help()) {
@@ -391,11 +472,70 @@ int cmd_fetch(const std::vector<std::string>& argv, std::size_t first) {
     if (auto rc = build_target(*a, a->positionals()[0], true, t)) return *rc;
     const std::string cid = a->positionals()[1];
     const std::string out = *a->get("--output");
+    // Local mistakes first: no connection is opened for a malformed CID or an unusable output path.
+    std::error_code cec;
+    auto root = content::Cid::parse(cid, cec);
+    if (!root) {
+        return fail(
+            &*a, Exit::bad_input, content::to_string(static_cast<content::errc>(cec.value())),
+            "'" + cid + "' is not a CID: " + cec.message() + " ('p2p-probe cid FILE' prints a file's CID)");
+    }
+    if (auto e = check_output_path(out, a->has("--force"))) return fail(&*a, *e);
+    const auto replaced_mode = existing_permissions(out);
+    const auto before = inspect_resume_state(out, *root);
+    std::string discarded;
+    if (before.corrupt) {
+        std::error_code dec;
+        if (!discard_resume_state(before, dec))
+            return fail(&*a, Exit::io, "io_error",
+                        "the resume state " + before.path.string() + " is corrupt (" + before.problem +
+                            ") and cannot be removed: " + dec.message());
+        discarded = "the resume state " + before.path.string() + " was corrupt (" + before.problem +
+                    "): discarded, fetching from the start";
+        if (!a->json()) std::cerr << "p2p-probe: " << discarded << '\n';
+    }
+    // After a failure: keep the state only when it holds verified data, and say so only then.
+    auto failed = [&](std::error_code e, std::string_view what) {
+        const auto after = inspect_resume_state(out, *root);
+        std::string kept;
+        if (after.holds_verified_data()) {
+            kept = "; " + std::to_string(after.verified_blocks) + " verified blocks (" +
+                   std::to_string(after.verified_bytes) + " bytes) are kept in " + after.path.string() +
+                   ": run the same fetch again to resume";
+        } else if (after.exists && (after.for_this_root || after.corrupt)) {
+            std::error_code ignored;
+            discard_resume_state(after, ignored);  // nothing in it is worth keeping
+        }
+        const auto [exit, code] = classify(e);
+        const std::string help = advice(e, *t.options.report, t, "content.fetch");
+        // The node reporting its own copy as bad (ContentSender re-hashes each block it reads) is not
+        // the same as this engine finding a bad block: say which.
+        const std::string why = e == protocol::errc::content_mismatch
+                                    ? "the node's copy no longer matches the CID it advertised"
+                                    : e.message();
+        const std::string msg = std::string(what) + why + "; nothing was written to " + out + kept;
+        if (a->json()) {
+            nlohmann::json j{{"ok", false},
+                             {"error", code},
+                             {"message", msg},
+                             {"exit_code", static_cast<int>(exit)},
+                             {"resumable", !kept.empty()}};
+            if (!help.empty()) j["advice"] = help;
+            if (!discarded.empty()) j["discarded_resume_state"] = discarded;
+            print_json(j);
+        } else {
+            std::cerr << "p2p-probe: " << msg << " [" << code << "]\n";
+            if (!help.empty()) std::cerr << "  " << help << '\n';
+        }
+        return static_cast<int>(exit);
+    };
     asio::io_context io;
-    net::Engine engine(io.get_executor(), engine_options(*a));
-    auto report = t.options.report;
+    net::Engine engine(io.get_executor(), engine_options(t));
     auto [ec, conn] = dial(io, engine, t.options);
-    if (ec) return report_failure(*a, ec, *report, t.where);
+    if (ec) {
+        const auto& r = *t.options.report;
+        return failed(ec, t.where + ": " + (r.failed_phase.empty() ? "" : r.failed_phase + " failed: "));
+    }
     const bool bar = !a->json() && isatty(STDERR_FILENO) == 1;
     const auto t0 = std::chrono::steady_clock::now();
     std::promise<std::pair<std::error_code, net::FetchResult>> p;
@@ -415,23 +555,20 @@ int cmd_fetch(const std::vector<std::string>& argv, std::size_t first) {
     auto [fe, result] = wait(io, f);
     if (bar) std::fputs("\n", stderr);
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    if (fe) {
-        auto [exit, code] = classify(fe);
-        const std::string msg = "fetch " + cid + " failed: " + fe.message() + "; nothing was written to " +
-                                out + " (verified blocks are kept in " + out +
-                                ".cyxp2p-partial: run the same fetch again to resume)";
-        return fail(&*a, exit, code, msg);
-    }
+    if (fe) return failed(fe, "fetch " + cid + " failed: ");
+    restore_permissions(out, replaced_mode);
     const double mibs = static_cast<double>(result.bytes) / (1024.0 * 1024.0) / std::max(secs, 1e-9);
     if (a->json()) {
-        print_json({{"cid", cid},
-                    {"path", out},
-                    {"bytes", result.bytes},
-                    {"blocks", result.blocks},
-                    {"resumed_blocks", result.resumed_blocks},
-                    {"seconds", secs},
-                    {"mib_per_s", mibs},
-                    {"verified", true}});
+        nlohmann::json j{{"cid", cid},
+                         {"path", out},
+                         {"bytes", result.bytes},
+                         {"blocks", result.blocks},
+                         {"resumed_blocks", result.resumed_blocks},
+                         {"seconds", secs},
+                         {"mib_per_s", mibs},
+                         {"verified", true}};
+        if (!discarded.empty()) j["discarded_resume_state"] = discarded;
+        print_json(j);
     } else {
         std::cout << "fetched " << cid << " -> " << out << ": " << result.bytes << " bytes, " << result.blocks
                   << " blocks, every block verified, " << std::fixed << std::setprecision(1) << mibs

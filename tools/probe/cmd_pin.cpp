@@ -6,6 +6,7 @@
 #include <cyxp2p/pinning/pin_set.hpp>
 
 #include "../common/cli.hpp"
+#include "../common/local_checks.hpp"
 #include "commands.hpp"
 
 namespace cyxp2p::tools::probe {
@@ -15,7 +16,8 @@ constexpr const char* kUsage =
     "usage: p2p-probe pin CERT.pem|- [--check PINS] [--json]\n"
     "\n"
     "Prints the certificate's SPKI pin, sha256//<base64 of SHA-256(DER SubjectPublicKeyInfo)>, the form\n"
-    "curl --pinnedpubkey and p2p-probe connect --pin take. With --check PINS (sha256//A;sha256//B) it\n"
+    "curl --pinnedpubkey and p2p-probe connect --pin take. With --check PINS (sha256//A;sha256//B,\n"
+    "spaces around ';' allowed) it\n"
     "also says whether that pin is in the list: exit 0 if it is, 12 (pin_mismatch) if not.\n";
 
 }  // namespace
@@ -42,13 +44,9 @@ int cmd_pin(const std::vector<std::string>& argv, std::size_t first) {
 
     std::optional<pinning::PinSet> expected;
     if (auto list = args->get("--check")) {
-        pinning::PinListError perr;
-        expected = pinning::PinSet::parse(*list, &perr);
-        if (!expected) {
-            return fail(&*args, Exit::bad_input,
-                        pinning::to_string(static_cast<pinning::errc>(perr.code.value())),
-                        "--check: " + perr.describe());
-        }
+        InputError perr;
+        expected = parse_pin_list("--check", *list, perr);
+        if (!expected) return fail(&*args, perr);
     }
     const bool matched = expected && expected->matches(*pin, pinning::PinSet::Clock::now());
     if (args->json()) {

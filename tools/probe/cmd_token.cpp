@@ -1,5 +1,6 @@
 // p2p-probe token mint|verify|decode: P2P tokens (compact JWS JWTs) as the Central Server mints them and a
 // Node verifies them. See docs/tools.md and docs/auth.md.
+#include <array>
 #include <charconv>
 #include <chrono>
 #include <iostream>
@@ -8,14 +9,83 @@
 
 #include <cyxp2p/auth/errc.hpp>
 #include <cyxp2p/auth/jwt.hpp>
+#include <cyxp2p/auth/scope.hpp>
+#include <cyxp2p/net/errc.hpp>
 
 #include "../common/cli.hpp"
+#include "../common/local_checks.hpp"
 #include "commands.hpp"
 
 namespace cyxp2p::tools::probe {
 namespace {
 
 using nlohmann::json;
+
+// What an engine needs to run a job, watch it and fetch its model; `--scope` narrows or widens it.
+constexpr std::array<std::string_view, 3> kDefaultScopes = {
+    auth::scope::job_execute, auth::scope::metrics_read, auth::scope::content_read};
+
+std::string join_default_scopes() {
+    std::string out;
+    for (auto sc : kDefaultScopes) out += (out.empty() ? "" : ",") + std::string(sc);
+    return out;
+}
+
+// Per-subcommand help: every option with its default, and for mint the scope each method needs.
+std::string mint_usage() {
+    const auth::Limits l;
+    std::string u =
+        "usage: p2p-probe token mint --key PRIVATE.jwk --sub SUB --node-id NODE [options] [--json]\n\n"
+        "Prints a token signed by the key, as the Central Server mints it.\n\n"
+        "  --key FILE        private JWK ('p2p-probe key new'); must be mode 0600\n"
+        "  --sub SUB         the user (token subject)\n"
+        "  --node-id NODE    the only node that accepts the token\n"
+        "  --scope a,b       scopes granted [default: " +
+        join_default_scopes() +
+        "]\n"
+        "  --ttl SECONDS     lifetime [default and maximum: the type's: p2p " +
+        std::to_string(l.max_lifetime_p2p_s) + ", session " + std::to_string(l.max_lifetime_session_s) +
+        ", job " + std::to_string(l.max_lifetime_job_s) + ", refresh " +
+        std::to_string(l.max_lifetime_refresh_s) +
+        "]\n"
+        "  --type T          p2p, session, job or refresh [default: p2p]\n"
+        "  --issuer ISS      [default: " +
+        std::string(auth::kDefaultIssuer) +
+        "]\n"
+        "  --session-id ID   [default: random, for p2p and session tokens]\n"
+        "  --job-id ID       job tokens\n"
+        "  --jti ID          token id [default: random for refresh tokens]\n"
+        "  --cnf-x5t B64URL  bind the token to the engine's client certificate (RFC 8705)\n"
+        "  --node-pin PIN    vouch for the node's pin (engines may then use --pin-from-token)\n"
+        "  --now T           issue time, Unix seconds [default: this machine's clock]\n\n"
+        "Scope each method needs (a node refuses the stream with 'forbidden' otherwise):\n";
+    for (const auto& [method, scope] : auth::method_scopes()) {
+        u += "  " + std::string(method) + std::string(method.size() < 20 ? 20 - method.size() : 1, ' ') +
+             std::string(scope) + "\n";
+    }
+    return u;
+}
+
+std::string verify_usage() {
+    return "usage: p2p-probe token verify --keys JWKS --node-id NODE [options] TOKEN|- [--json]\n\n"
+           "Checks the token exactly as a node does (docs/auth.md): exit 0 and the claims as JSON, or exit "
+           "13\n"
+           "and the error code name (bad_signature, expired, wrong_node, ...). The token is never "
+           "printed.\n\n"
+           "  --keys JWKS     the Central Server's key set\n"
+           "  --node-id NODE  the node verifying (required for p2p tokens)\n"
+           "  --issuer ISS    [default: " +
+           std::string(auth::kDefaultIssuer) +
+           "]\n"
+           "  --type T        p2p, session, job or refresh [default: p2p]\n"
+           "  --now T         Unix seconds [default: this machine's clock]\n"
+           "  TOKEN|-         the token, or - to read it from standard input (whitespace around it "
+           "ignored)\n";
+}
+
+constexpr const char* kDecodeUsage =
+    "usage: p2p-probe token decode TOKEN|- [--json]\n\n"
+    "Prints header and claims WITHOUT verifying anything (labelled UNVERIFIED). - reads standard input.\n";
 
 constexpr const char* kUsage =
     "usage: p2p-probe token mint --key PRIVATE.jwk --sub SUB --node-id NODE [--session-id ID] [--scope a,b]\n"
@@ -31,7 +101,8 @@ constexpr const char* kUsage =
     "        error code name (bad_signature, expired, ...). T is Unix seconds (default: this machine's "
     "clock).\n"
     "decode  prints header and claims WITHOUT verifying anything.\n"
-    "TOKEN '-' reads the token from standard input. Add --json for machine-readable output.\n";
+    "TOKEN '-' reads the token from standard input. Add --json for machine-readable output.\n"
+    "'p2p-probe token mint|verify|decode --help' lists each command's options and defaults.\n";
 
 std::optional<std::int64_t> parse_int(const std::string& s) {
     std::int64_t v = 0;
@@ -58,23 +129,13 @@ std::string random_id() {
     return s;
 }
 
-std::optional<std::string> read_token(const Args& args, std::string& error) {
+// TOKEN or - (standard input), checked for syntax without ever printing it.
+std::optional<std::string> token_argument(const Args& args, InputError& error) {
     if (args.positionals().size() != 2) {
-        error = kUsage;
+        error = {Exit::usage, "usage", kUsage};
         return std::nullopt;
     }
-    const std::string& t = args.positionals()[1];
-    if (t != "-") return t;
-    std::error_code ec;
-    auto in = read_input("-", ec);
-    if (!in) {
-        error = "cannot read standard input";
-        return std::nullopt;
-    }
-    // Surrounding whitespace (a trailing newline from echo) is not part of the token.
-    const auto b = in->find_first_not_of(" \t\r\n");
-    const auto e = in->find_last_not_of(" \t\r\n");
-    return b == std::string::npos ? std::string{} : in->substr(b, e - b + 1);
+    return read_token("TOKEN", args.positionals()[1], TokenSource::inline_or_stdin, error);
 }
 
 json claims_json(const auth::Claims& c) {
@@ -94,16 +155,12 @@ json claims_json(const auth::Claims& c) {
     return j;
 }
 
-const char* code_name(const std::error_code& ec) {
-    return ec.category() == auth::category() ? auth::to_string(static_cast<auth::errc>(ec.value())) : "error";
-}
-
 int key_failure(const Args& args, const std::string& path, const std::error_code& ec,
                 const std::string& detail) {
     const Exit exit = ec == auth::errc::io_error ? Exit::io : Exit::bad_input;
     std::string msg = path + ": " + ec.message();
     if (!detail.empty() && detail != path) msg += " [" + detail + "]";
-    return fail(&args, exit, code_name(ec), msg);
+    return fail(&args, exit, net::error_name(ec, "error"), msg);
 }
 
 int mint(const Args& args) {
@@ -142,7 +199,7 @@ int mint(const Args& args) {
             pos = end + 1;
         }
     } else if (*type == auth::TokenType::p2p) {
-        c.scope = {"job:execute", "metrics:read"};
+        c.scope.assign(kDefaultScopes.begin(), kDefaultScopes.end());
     }
     if (auto x = args.get("--cnf-x5t")) c.cnf_x5t_s256 = *x;
     if (auto p = args.get("--node-pin")) c.node_pin = *p;
@@ -156,7 +213,7 @@ int mint(const Args& args) {
     if (!token) {
         std::string msg = ec.message();
         if (!detail.empty()) msg += " [" + detail + "]";
-        return fail(&args, Exit::bad_input, code_name(ec), msg);
+        return fail(&args, Exit::bad_input, net::error_name(ec, "error"), msg);
     }
     if (args.json()) {
         print_json({{"token", *token},
@@ -171,9 +228,9 @@ int mint(const Args& args) {
 
 int verify(const Args& args) {
     if (!args.has("--keys")) return fail(&args, Exit::usage, "usage", kUsage);
-    std::string error;
-    auto token = read_token(args, error);
-    if (!token) return fail(&args, Exit::usage, "usage", error);
+    InputError error;
+    auto token = token_argument(args, error);
+    if (!token) return fail(&args, error);
     auth::VerifyOptions o;
     auto type = auth::token_type_from_string(args.get("--type").value_or("p2p"));
     if (!type) return fail(&args, Exit::usage, "usage", "--type must be p2p, session, job or refresh");
@@ -193,7 +250,9 @@ int verify(const Args& args) {
     auto ring = auth::Keyring::load(keys_path, ec, &detail);
     if (!ring) return key_failure(args, keys_path, ec, detail);
     auto r = auth::verify(*token, *ring, o);
-    if (!r) return fail(&args, Exit::token_rejected, code_name(r.error), "token rejected: " + r.message());
+    if (!r)
+        return fail(&args, Exit::token_rejected, net::error_name(r.error, "error"),
+                    "token rejected: " + r.message());
     auto claims = claims_json(*r.claims);
     if (args.json()) {
         print_json({{"verified", true}, {"claims", claims}});
@@ -204,12 +263,14 @@ int verify(const Args& args) {
 }
 
 int decode(const Args& args) {
-    std::string error;
-    auto token = read_token(args, error);
-    if (!token) return fail(&args, Exit::usage, "usage", error);
+    InputError error;
+    auto token = token_argument(args, error);
+    if (!token) return fail(&args, error);
     std::error_code ec;
     auto u = auth::decode_unverified(*token, ec);
-    if (!u) return fail(&args, Exit::bad_input, code_name(ec), "cannot decode token: " + ec.message());
+    if (!u)
+        return fail(&args, Exit::bad_input, net::error_name(ec, "error"),
+                    "cannot decode token: " + ec.message());
     const json header = json::parse(u->header_json);
     const json payload = json::parse(u->payload_json);
     constexpr const char* kWarning = "UNVERIFIED: signature, issuer, expiry and node were NOT checked";
@@ -244,11 +305,18 @@ int cmd_token(const std::vector<std::string>& argv, std::size_t first) {
                              {"--now", true}},
                             error);
     if (!args) return fail(nullptr, Exit::usage, "usage", error + "\n" + kUsage);
-    if (args->help() || args->positionals().empty()) {
+    if (args->positionals().empty()) {
         (args->help() ? std::cout : std::cerr) << kUsage;
         return args->help() ? 0 : static_cast<int>(Exit::usage);
     }
     const std::string& sub = args->positionals()[0];
+    if (args->help()) {
+        std::cout << (sub == "mint"     ? mint_usage()
+                      : sub == "verify" ? verify_usage()
+                      : sub == "decode" ? std::string(kDecodeUsage)
+                                        : std::string(kUsage));
+        return 0;
+    }
     if (sub == "mint") return mint(*args);
     if (sub == "verify") return verify(*args);
     if (sub == "decode") return decode(*args);

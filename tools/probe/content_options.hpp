@@ -96,10 +96,4 @@ inline Exit exit_for(const std::error_code& ec) {
     }
 }
 
-inline std::string code_of(const std::error_code& ec) {
-    if (ec.category() == content::category())
-        return content::to_string(static_cast<content::errc>(ec.value()));
-    return "io_error";
-}
-
 }  // namespace cyxp2p::tools::probe

@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "../common/cli.hpp"
+#include "../common/version.hpp"
 #include "commands.hpp"
 
 namespace probe = cyxp2p::tools::probe;
@@ -24,7 +25,7 @@ constexpr probe::Command kCommands[] = {
 };
 
 void usage(std::ostream& os) {
-    os << "usage: p2p-probe COMMAND [ARGS...] [--json]\n\ncommands:\n";
+    os << "usage: p2p-probe COMMAND [ARGS...] [--json]\n       p2p-probe --version\n\ncommands:\n";
     for (const auto& c : kCommands) {
         os << "  " << c.name << std::string(10 - std::min<std::size_t>(c.name.size(), 9), ' ') << c.summary
            << '\n';
@@ -43,6 +44,10 @@ int main(int argc, char** argv) {
     }
     if (args[1] == "--help" || args[1] == "-h" || args[1] == "help") {
         usage(std::cout);
+        return 0;
+    }
+    if (args[1] == "--version" || args[1] == "version") {
+        std::cout << cyxp2p::tools::version_text("p2p-probe");
         return 0;
     }
     for (const auto& c : kCommands) {

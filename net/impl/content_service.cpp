@@ -1,0 +1,89 @@
+// The content service: content.fetch served from the node's block store (docs/protocol.md, content.fetch).
+#include <cyxp2p/content/errc.hpp>
+#include <cyxp2p/net/impl/node_impl.hpp>
+#include <cyxp2p/protocol/content_fetch.hpp>
+
+namespace cyxp2p::net {
+
+void Node::Impl::install_content_fetch() {
+    MethodHandlers h;
+    // One request message per stream; a second one is a protocol misuse. The sender lives in the stream's
+    // own state: handlers run on every I/O thread at once.
+    h.on_message = [this](const StreamPtr& stream, std::vector<std::uint8_t> message) {
+        if (stream->state())
+            return stream->fail(protocol::errc::bad_message, "content.fetch takes one request message");
+        std::error_code ec;
+        auto req = protocol::decode_content_fetch(message, ec);
+        if (!req) return stream->fail(protocol::errc::bad_message, "content.fetch: malformed request");
+        auto root = content::Cid::parse(req->cid, ec);
+        if (!root) return stream->fail(protocol::errc::bad_message, "content.fetch: not a CID: " + req->cid);
+        if (!options.content->has(*root)) {
+            return stream->fail(protocol::errc::content_not_found, "this node has no " + req->cid);
+        }
+        auto fetch = std::make_shared<FetchState>(
+            FetchState{std::make_shared<protocol::ContentSender>(
+                           *options.content, *root, options.session.producer_high_water, req->skip_blocks),
+                       req->cid, detail::now()});
+        auto sender = fetch->sender;
+        stream->state() = fetch;
+        auto weak = std::weak_ptr<ServerStream>(stream);
+        std::string cid_text = req->cid;
+        stream->on_writable([this, sender, fetch, weak, cid_text] {
+            auto s = weak.lock();
+            if (!s) return;
+            std::error_code wec;
+            const auto before = sender->bytes_sent();
+            const auto blocks_before = sender->blocks_sent();
+            const auto status = sender->pump([&s](std::span<const std::uint8_t> m) { return s->send(m); },
+                                             [&s] { return s->pending_bytes(); }, wec);
+            metrics.content_blocks_served += sender->blocks_sent() - blocks_before;
+            metrics.content_bytes_served += sender->bytes_sent() - before;
+            if (status == protocol::ContentSender::Status::failed) {
+                // Every block is re-hashed as it leaves the store: a corrupted or changed copy is refused
+                // here, and the engine is told it is a content mismatch, not a transport fault.
+                const bool corrupt =
+                    wec == content::errc::hash_mismatch || wec == content::errc::source_changed;
+                audit({.kind = AuditEvent::Kind::content_served,
+                       .peer = s->peer(),
+                       .subject = s->claims().subject,
+                       .method = s->method(),
+                       .result = corrupt ? "corrupt" : "failed",
+                       .detail = cid_text + ": " + wec.message()});
+                fetch->ended = true;
+                metrics.fetch_duration.observe(detail::now() - fetch->started);
+                s->fail(corrupt ? protocol::errc::content_mismatch : protocol::errc::internal,
+                        (corrupt ? "this node's copy of " + cid_text + " does not match its CID: "
+                                 : std::string("stored content unreadable: ")) +
+                            wec.message());
+            } else if (status == protocol::ContentSender::Status::done) {
+                audit({.kind = AuditEvent::Kind::content_served,
+                       .peer = s->peer(),
+                       .subject = s->claims().subject,
+                       .method = s->method(),
+                       .result = "ok",
+                       .detail = cid_text,
+                       .value = static_cast<std::int64_t>(sender->bytes_sent())});
+                fetch->ended = true;
+                metrics.fetch_duration.observe(detail::now() - fetch->started);
+                s->finish();
+            }
+        });
+    };
+    methods["content.fetch"] = MethodEntry{"content:read", std::move(h)};
+}
+
+void Node::Impl::fetch_aborted(ServerStream& s) {
+    auto f = std::static_pointer_cast<FetchState>(s.state());
+    if (f->ended) return;
+    f->ended = true;
+    audit({.kind = AuditEvent::Kind::content_served,
+           .peer = s.peer(),
+           .subject = s.claims().subject,
+           .method = s.method(),
+           .result = "aborted",
+           .detail = f->cid + ": the stream ended before the transfer finished (reset, drain timeout or "
+                              "connection lost)",
+           .value = static_cast<std::int64_t>(f->sender->bytes_sent())});
+}
+
+}  // namespace cyxp2p::net

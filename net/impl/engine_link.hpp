@@ -1,0 +1,111 @@
+// The engine's private state (EngineCore: options, metrics, TLS context, session cache) and EngineLink: one
+// connection's glue between a TLS stream and a protocol::EngineSession. Everything on EngineLink runs on
+// the connection's strand.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <vector>
+
+#include <cyxp2p/net/detail/link.hpp>
+#include <cyxp2p/net/engine.hpp>
+#include <cyxp2p/net/impl/session_cache.hpp>
+#include <cyxp2p/pinning/tls_policy.hpp>
+#include <cyxp2p/protocol/engine_session.hpp>
+
+namespace cyxp2p::net::detail {
+
+class EngineCore {
+  public:
+    explicit EngineCore(EngineOptions o);
+    void audit(AuditEvent e) const {
+        if (!options.audit) return;
+        e.time_ms = std::chrono::duration_cast<std::chrono::milliseconds>(now()).count();
+        options.audit->record(e);
+    }
+
+    EngineOptions options;
+    EngineMetrics metrics;
+    SessionCache cache;
+    pinning::SslCtxPtr native;
+    std::unique_ptr<asio::ssl::context> tls;
+};
+
+struct StreamOp {
+    std::function<void(std::vector<std::uint8_t>)> on_message;
+    std::function<void(std::error_code)> on_done;  // ok when the node ended the stream normally
+};
+
+class EngineLink final : public Link {
+  public:
+    EngineLink(std::shared_ptr<EngineCore> core, TlsStream stream)
+        : Link(std::move(stream), core->options.shutdown_timeout), core_(std::move(core)) {}
+
+    void begin(protocol::EngineConfig config, std::function<void(std::error_code)> ready);
+    std::uint32_t open(const std::string& method, std::span<const std::uint8_t> request, bool finish,
+                       StreamOp op, std::error_code& ec);
+    void reset(std::uint32_t id, protocol::errc code, std::string_view why) {
+        if (session_) session_->reset(id, code, why);
+        kick();
+    }
+    std::error_code reauth(std::string token, std::function<void(std::error_code, std::int64_t)> done);
+    void ping(std::function<void(std::error_code, std::chrono::microseconds)> done);
+    void close(std::function<void(std::error_code)> done);
+
+    bool is_open() const { return session_ && session_->ready() && !session_->closed() && !finished(); }
+
+    // Backpressure for ClientStream::async_send: completes once the stream's queue is below
+    // SessionLimits::producer_high_water.
+    std::size_t high_water() const { return core_->options.session.producer_high_water; }
+    std::error_code send(std::uint32_t id, std::span<const std::uint8_t> m);
+    void when_writable(std::uint32_t id, std::function<void(std::error_code)> done);
+    void finish_stream(std::uint32_t id) {
+        if (session_ && !session_->closed()) session_->finish(id);
+        kick();
+    }
+    EngineCore& core() { return *core_; }
+    const protocol::HandshakeInfo& info() const { return info_; }
+    TlsInfo tls;
+    std::shared_ptr<ConnectReport> report;
+
+  protected:
+    void handle_input(std::span<const std::uint8_t> bytes, protocol::Time t) override {
+        session_->receive(bytes, t);
+        dispatch();
+    }
+    std::vector<std::uint8_t> take_output() override {
+        return session_ ? session_->poll_output() : std::vector<std::uint8_t>{};
+    }
+    std::optional<protocol::Time> next_deadline() override {
+        return session_ ? session_->next_timeout() : std::nullopt;
+    }
+    void handle_timeout(protocol::Time t) override {
+        session_->on_timeout(t);
+        dispatch();
+    }
+    bool session_closed() override { return session_ && session_->closed(); }
+    void on_writable() override;
+    void on_finished(std::error_code ec) override;
+
+  private:
+    void dispatch();
+    void fail_all(std::error_code ec);
+
+    std::shared_ptr<EngineCore> core_;
+    std::unique_ptr<protocol::EngineSession> session_;
+    std::function<void(std::error_code)> on_ready_;
+    std::map<std::uint32_t, StreamOp> ops_;
+    std::vector<std::function<void(std::error_code, std::int64_t)>> reauth_waiters_;
+    std::vector<std::pair<std::function<void(std::error_code, std::chrono::microseconds)>,
+                          std::chrono::steady_clock::time_point>>
+        ping_waiters_;
+    std::vector<std::function<void(std::error_code)>> close_waiters_;
+    std::vector<std::pair<std::uint32_t, std::function<void(std::error_code)>>> writable_waiters_;
+    protocol::HandshakeInfo info_;
+    std::error_code closed_error_;
+};
+
+}  // namespace cyxp2p::net::detail

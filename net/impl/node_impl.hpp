@@ -1,0 +1,78 @@
+// Node's private state, shared by the listener (node.cpp), the per-connection link (node_link.cpp), the
+// stream handler API (server_stream.cpp) and the content service (content_service.cpp).
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <cyxp2p/net/detail/link.hpp>
+#include <cyxp2p/net/node.hpp>
+#include <cyxp2p/pinning/tls_policy.hpp>
+#include <cyxp2p/protocol/content_fetch.hpp>
+#include <cyxp2p/ratelimit/connection_limiter.hpp>
+#include <cyxp2p/ratelimit/keyed_limiter.hpp>
+#include <cyxp2p/replay/nonce_window.hpp>
+
+namespace cyxp2p::net {
+
+struct MethodEntry {
+    std::string scope;
+    MethodHandlers handlers;
+};
+
+class NodeLink;
+
+class Node::Impl {
+  public:
+    explicit Impl(NodeOptions o);
+
+    // A content.fetch stream's state: its producer, what it serves and since when.
+    struct FetchState {
+        std::shared_ptr<protocol::ContentSender> sender;
+        std::string cid;
+        protocol::Time started{};
+        bool ended = false;  // the last block was queued, or the fetch failed (already audited)
+    };
+    void install_content_fetch();
+    /// A content.fetch stream ended before its last block: audited as aborted (once).
+    void fetch_aborted(ServerStream& s);
+    void accept();
+    void on_accept(std::size_t index, boost::system::error_code ec, detail::tcp::socket socket);
+    void audit(AuditEvent e) {
+        metrics.observe(e);  // the labelled counters come from the same events as the audit log
+        if (!options.audit) return;
+        e.time_ms = std::chrono::duration_cast<std::chrono::milliseconds>(detail::now()).count();
+        e.node_id = options.identity.node_id();
+        options.audit->record(e);
+    }
+    void forget(NodeLink* link) {
+        std::lock_guard lock(links_mutex);
+        links.erase(link);
+    }
+
+    NodeOptions options;
+    std::map<std::string, MethodEntry, std::less<>> methods;
+    pinning::SslCtxPtr native_ctx;
+    std::unique_ptr<detail::asio::ssl::context> tls;
+    std::vector<std::unique_ptr<detail::asio::io_context>> contexts;
+    std::vector<detail::asio::executor_work_guard<detail::asio::io_context::executor_type>> guards;
+    std::vector<std::thread> threads;
+    std::unique_ptr<detail::tcp::acceptor> acceptor;
+    std::size_t next = 0;
+    replay::NonceWindow nonces;
+    ratelimit::KeyedLimiter per_peer;
+    ratelimit::KeyedLimiter per_method;
+    ratelimit::ConnectionLimiter connections;
+    Metrics metrics;
+    std::mutex links_mutex;
+    std::map<NodeLink*, std::weak_ptr<NodeLink>> links;
+    std::atomic<bool> stopping{false};
+    bool started = false;
+};
+
+}  // namespace cyxp2p::net

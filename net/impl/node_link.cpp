@@ -1,0 +1,286 @@
+// NodeLink: the per-connection glue between a TLS socket and a protocol::NodeSession.
+#include <openssl/err.h>
+
+#include <cyxp2p/net/detail/tls_info.hpp>
+#include <cyxp2p/net/errc.hpp>
+#include <cyxp2p/net/impl/node_link.hpp>
+#include <cyxp2p/net/impl/server_stream.hpp>
+#include <cyxp2p/net/impl/timeout_guard.hpp>
+#include <cyxp2p/pinning/errc.hpp>
+#include <cyxp2p/pinning/tls_policy.hpp>
+
+namespace cyxp2p::net {
+
+namespace asio = detail::asio;
+using detail::tcp;
+using detail::TlsStream;
+using Kind = protocol::Event::Kind;
+
+NodeLink::NodeLink(Node::Impl& node, tcp::socket socket, ratelimit::ConnectionPermit permit, std::string peer)
+    : Link(TlsStream(std::move(socket), *node.tls), node.options.shutdown_timeout),
+      node_(node),
+      permit_(std::move(permit)),
+      peer_(std::move(peer)) {}
+
+void NodeLink::run() {
+    auto self = std::static_pointer_cast<NodeLink>(shared_from_this());
+    asio::co_spawn(
+        get_executor(), [self]() { return self->handshake(); }, asio::detached);
+}
+
+void NodeLink::drain() {
+    auto self = std::static_pointer_cast<NodeLink>(shared_from_this());
+    asio::post(get_executor(), [self] {
+        if (self->session_) {
+            self->session_->go_away(detail::now());
+            self->kick();
+        } else {
+            self->abort();
+        }
+    });
+}
+
+void NodeLink::close_now() {
+    auto self = std::static_pointer_cast<NodeLink>(shared_from_this());
+    asio::post(get_executor(), [self] {
+        if (!self->session_) return self->abort();
+        if (self->session_->closed()) return;
+        self->session_->close(protocol::errc::going_away, "node stopping: the drain timeout passed");
+        self->dispatch_events();
+    });
+}
+
+void NodeLink::hard_stop() {
+    auto self = std::static_pointer_cast<NodeLink>(shared_from_this());
+    asio::post(get_executor(), [self] { self->abort(); });
+}
+
+asio::awaitable<void> NodeLink::handshake() {
+    auto self = std::static_pointer_cast<NodeLink>(shared_from_this());
+    started_ = detail::now();
+    detail::TimeoutGuard guard(get_executor(), node_.options.tls_handshake_timeout, [self] {
+        boost::system::error_code ignored;
+        self->stream_.lowest_layer().close(ignored);
+    });
+    boost::system::error_code ec;
+    ERR_clear_error();
+    co_await stream_.async_handshake(asio::ssl::stream_base::server,
+                                     asio::redirect_error(asio::use_awaitable, ec));
+    guard.cancel();
+    std::error_code policy = ec ? std::error_code{} : pinning::check_established(stream_.native_handle());
+    if (ec || policy) {
+        node_.metrics.tls_failures++;
+        const std::error_code why = guard.fired() ? make_error_code(errc::tls_timeout)
+                                    : policy      ? policy
+                                                  : detail::classify_tls_failure(stream_.native_handle(), ec);
+        node_.audit({.kind = AuditEvent::Kind::tls_failed,
+                     .peer = peer_,
+                     .result = error_name(why, "tls_failed"),
+                     .detail = ec.message()});
+        abort();
+        co_return;
+    }
+    client_thumbprint_ = detail::peer_certificate_thumbprint(stream_.native_handle());
+
+    protocol::NodeConfig config;
+    config.node_id = node_.options.identity.node_id();
+    config.issuer = node_.options.issuer;
+    config.leeway_s = node_.options.leeway_s;
+    config.limits = node_.options.session;
+    protocol::NodeServices services;
+    services.keys = node_.options.keys.get();
+    services.nonces = &node_.nonces;
+    services.requests_per_peer = &node_.per_peer;
+    services.requests_per_method = &node_.per_method;
+    services.method_scope = [this](std::string_view method) -> std::optional<std::string> {
+        auto it = node_.methods.find(method);
+        if (it == node_.methods.end()) return std::nullopt;
+        return it->second.scope;
+    };
+    // RFC 8705 3.1: a token bound to a certificate is only good on a connection that presented it.
+    services.accept_token = [this](const auth::Claims& claims, std::string& detail) -> std::error_code {
+        if (claims.cnf_x5t_s256 && *claims.cnf_x5t_s256 != client_thumbprint_) {
+            detail = client_thumbprint_.empty() ? "cnf_no_client_certificate" : "cnf_mismatch";
+            return protocol::errc::token_rejected;
+        }
+        return {};
+    };
+    session_ = std::make_unique<protocol::NodeSession>(config, services, detail::now());
+    start();
+    co_return;
+}
+
+void NodeLink::dispatch_events() {
+    auto self = std::static_pointer_cast<NodeLink>(shared_from_this());
+    while (auto e = session_->poll_event()) {
+        switch (e->kind) {
+            case Kind::authenticated:
+                authenticated_ = true;
+                permit_.handshake_done();
+                node_.metrics.handshakes_ok++;
+                node_.metrics.handshake_duration.observe(detail::now() - started_);
+                node_.audit({.kind = AuditEvent::Kind::handshake,
+                             .peer = peer_,
+                             .subject = e->claims->subject,
+                             .session_id = e->claims->session_id,
+                             .result = "ok",
+                             .detail = e->detail,
+                             .value = e->claims->expires_at});
+                break;
+            case Kind::reauthenticated:
+                node_.audit({.kind = AuditEvent::Kind::reauth,
+                             .peer = peer_,
+                             .subject = e->claims->subject,
+                             .session_id = e->claims->session_id,
+                             .result = "ok",
+                             .value = e->claims->expires_at});
+                break;
+            case Kind::stream_refused: {
+                node_.metrics.streams_refused++;
+                const auto code = static_cast<protocol::errc>(e->error.value());
+                AuditEvent a{.kind = AuditEvent::Kind::stream_refused,
+                             .peer = peer_,
+                             .method = e->method,
+                             .result = protocol::to_string(code),
+                             .detail = e->detail};
+                if (code == protocol::errc::rate_limited) {
+                    node_.metrics.rate_limited++;
+                    a.kind = AuditEvent::Kind::rate_limited;
+                    a.value = e->retry_after.count();
+                } else if (code == protocol::errc::replayed) {
+                    node_.metrics.replays_rejected++;
+                    a.kind = AuditEvent::Kind::replay_rejected;
+                }
+                if (const auto* c = session_->claims()) a.subject = c->subject;
+                node_.audit(a);
+                break;
+            }
+            case Kind::stream_opened: {
+                node_.metrics.streams_opened++;
+                auto it = node_.methods.find(e->method);
+                if (it == node_.methods.end()) {  // cannot happen: method_scope vetted it
+                    session_->reset(e->stream_id, protocol::errc::unknown_method, "no handler");
+                    break;
+                }
+                auto stream = std::make_shared<ServerStreamImpl>(self, e->stream_id, e->method,
+                                                                 *session_->claims(), peer_, &it->second);
+                streams_[e->stream_id] = stream;
+                if (it->second.handlers.on_open) it->second.handlers.on_open(stream);
+                break;
+            }
+            case Kind::message: {
+                auto it = streams_.find(e->stream_id);
+                if (it != streams_.end() && it->second->entry()->handlers.on_message) {
+                    auto stream = it->second;
+                    stream->entry()->handlers.on_message(stream, std::move(e->body));
+                }
+                break;
+            }
+            case Kind::stream_end: {
+                auto it = streams_.find(e->stream_id);
+                if (it != streams_.end() && it->second->entry()->handlers.on_end) {
+                    auto stream = it->second;
+                    stream->entry()->handlers.on_end(stream);
+                }
+                break;
+            }
+            case Kind::stream_reset:
+            case Kind::stream_closed: {
+                auto it = streams_.find(e->stream_id);
+                if (it == streams_.end()) break;
+                auto stream = it->second;
+                streams_.erase(it);
+                if (e->kind == Kind::stream_reset && stream->method() == "content.fetch" && stream->state())
+                    node_.fetch_aborted(*stream);
+                stream->mark_closed();
+                if (e->kind == Kind::stream_reset && stream->entry()->handlers.on_reset) {
+                    stream->entry()->handlers.on_reset(stream, e->error);
+                }
+                break;
+            }
+            case Kind::closed:
+                on_closed_event(*e);
+                break;
+            default:
+                break;
+        }
+    }
+    kick();
+}
+
+void NodeLink::on_closed_event(const protocol::Event& e) {
+    const auto code = static_cast<protocol::errc>(e.error.value());
+    const bool ours = e.error.category() == protocol::category();
+    if (!authenticated_) {
+        node_.metrics.handshakes_failed++;
+        if (ours && (code == protocol::errc::token_rejected || code == protocol::errc::wrong_node)) {
+            node_.metrics.tokens_rejected++;
+            node_.audit({.kind = AuditEvent::Kind::token_rejected,
+                         .peer = peer_,
+                         .result = e.detail,
+                         .detail = e.error.message()});
+        } else if (ours && code == protocol::errc::replayed) {
+            node_.metrics.replays_rejected++;
+            node_.audit({.kind = AuditEvent::Kind::replay_rejected, .peer = peer_, .result = e.detail});
+        }
+        node_.audit({.kind = AuditEvent::Kind::handshake,
+                     .peer = peer_,
+                     .result = e.error ? error_name(e.error, e.error.message()) : "closed",
+                     .detail = e.detail});
+    } else if (ours && code == protocol::errc::token_rejected) {
+        node_.metrics.tokens_rejected++;
+        node_.audit({.kind = AuditEvent::Kind::token_rejected,
+                     .peer = peer_,
+                     .result = e.detail,
+                     .detail = "REAUTH refused"});
+    }
+    close_streams();
+}
+
+void NodeLink::close_streams() {
+    for (auto& [id, s] : streams_) {
+        // A transfer still open when the session or connection ends (drain timeout, shutdown, peer gone)
+        // is audited as aborted: the engine did not get the whole file.
+        if (s->method() == "content.fetch" && s->state()) node_.fetch_aborted(*s);
+        s->mark_closed();
+    }
+    streams_.clear();
+}
+
+void NodeLink::on_writable() {
+    if (writable_.empty()) return;
+    // Producers refill in turn; each stops at its high-water mark, so one cannot starve the rest.
+    std::vector<std::uint32_t> ids;
+    ids.swap(writable_);
+    for (auto id : ids) {
+        auto it = streams_.find(id);
+        if (it == streams_.end() || !it->second->has_writable()) continue;
+        auto stream = it->second;
+        stream->run_writable();
+        if (stream->has_writable()) writable_.push_back(id);
+    }
+}
+
+void NodeLink::on_finished(std::error_code) {
+    node_.metrics.connections_open--;
+    if (session_ && !session_->closed()) {
+        // Transport died under a live session: still account for it.
+        if (!authenticated_) node_.metrics.handshakes_failed++;
+    }
+    const auto* c = session_ ? session_->claims() : nullptr;
+    node_.audit(
+        {.kind = AuditEvent::Kind::session_closed,
+         .peer = peer_,
+         .subject = c ? c->subject : "",
+         .session_id = c ? c->session_id : "",
+         .bytes_in = bytes_in(),
+         .bytes_out = bytes_out(),
+         .duration_ms =
+             std::chrono::duration_cast<std::chrono::milliseconds>(detail::now() - started_).count()});
+    close_streams();
+    writable_.clear();
+    permit_.reset();
+    node_.forget(this);
+}
+
+}  // namespace cyxp2p::net

@@ -1,0 +1,79 @@
+// One accepted connection on the node: TLS handshake under a deadline, then a NodeSession on the Link loops;
+// session events become audit records, metrics and calls into the method handlers.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <cyxp2p/net/detail/link.hpp>
+#include <cyxp2p/net/impl/node_impl.hpp>
+#include <cyxp2p/protocol/event.hpp>
+#include <cyxp2p/protocol/node_session.hpp>
+
+namespace cyxp2p::net {
+
+class ServerStreamImpl;
+
+class NodeLink final : public detail::Link {
+  public:
+    NodeLink(Node::Impl& node, detail::tcp::socket socket, ratelimit::ConnectionPermit permit,
+             std::string peer);
+
+    void run();
+    // Graceful stop from Node::stop (any thread).
+    void drain();
+    // The drain time is over: cut the open streams now (ERROR going_away, audited as aborted), then the
+    // usual close_notify, bounded by shutdown_timeout.
+    void close_now();
+    void hard_stop();
+
+    // Stream plumbing for ServerStreamImpl.
+    protocol::NodeSession* session() { return session_.get(); }
+    void stream_gone(std::uint32_t id) { streams_.erase(id); }
+    void wants_writable(std::uint32_t id) { writable_.push_back(id); }
+    Node::Impl& node() { return node_; }
+
+  protected:
+    void handle_input(std::span<const std::uint8_t> bytes, protocol::Time t) override {
+        node_.metrics.bytes_in += bytes.size();
+        session_->receive(bytes, t);
+        dispatch_events();
+    }
+    std::vector<std::uint8_t> take_output() override {
+        if (!session_) return {};
+        auto out = session_->poll_output();
+        node_.metrics.bytes_out += out.size();
+        return out;
+    }
+    std::optional<protocol::Time> next_deadline() override {
+        return session_ ? session_->next_timeout() : std::nullopt;
+    }
+    void handle_timeout(protocol::Time t) override {
+        session_->on_timeout(t);
+        dispatch_events();
+    }
+    bool session_closed() override { return session_ && session_->closed(); }
+    void on_writable() override;
+    void on_finished(std::error_code) override;
+
+  private:
+    detail::asio::awaitable<void> handshake();
+    void dispatch_events();
+    void on_closed_event(const protocol::Event& e);
+    void close_streams();
+
+    Node::Impl& node_;
+    ratelimit::ConnectionPermit permit_;
+    std::string peer_;
+    std::string client_thumbprint_;  // x5t#S256 of the client certificate, when one was presented
+    std::unique_ptr<protocol::NodeSession> session_;
+    std::map<std::uint32_t, std::shared_ptr<ServerStreamImpl>> streams_;
+    std::vector<std::uint32_t> writable_;
+    bool authenticated_ = false;
+    protocol::Time started_{};
+};
+
+}  // namespace cyxp2p::net
