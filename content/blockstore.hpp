@@ -10,8 +10,9 @@
 // a referenced file changed since import is reported, never served.
 //
 // Filestore mode: a node serving a 20 GB model must not keep it twice. put_reference() records
-// (file, offset, length) plus the few bytes a dag-pb leaf wraps around the file bytes; get() rebuilds
-// the block from the file.
+// (file, offset, length) plus the few bytes a dag-pb leaf wraps around the file bytes, and the file's
+// (device, inode, size, mtime) at import; get() rebuilds the block from the file and re-hashes it only if
+// that identity changed (Limits::reference_settle_ms). Changed and no longer matching: source_changed.
 #pragma once
 
 #include <filesystem>
@@ -25,6 +26,16 @@
 
 namespace cyxp2p::content {
 
+/// What identifies one version of a file: if none of these changed, its bytes did not either (short of a
+/// deliberate timestamp reset, which the engine's verification still catches).
+struct FileIdentity {
+    std::uint64_t device = 0;
+    std::uint64_t inode = 0;
+    std::uint64_t size = 0;
+    std::int64_t mtime_ns = 0;
+    friend bool operator==(const FileIdentity&, const FileIdentity&) = default;
+};
+
 /// Where a block's bytes live in a file: block = prefix + file[offset, offset + length) + suffix.
 struct FileReference {
     std::filesystem::path file;
@@ -32,6 +43,8 @@ struct FileReference {
     std::uint64_t length = 0;
     Bytes prefix;
     Bytes suffix;
+    /// The file as it was when the block was hashed; unset: re-hash on every read.
+    std::optional<FileIdentity> identity;
 };
 
 class Blockstore {
@@ -46,8 +59,9 @@ class Blockstore {
     /// Stores a reference instead of a copy (filestore mode). `ref.file` should be absolute.
     std::error_code put_reference(const Cid& cid, const FileReference& ref) const;
 
-    /// Reads and re-verifies a block. Errors: block_not_found, hash_mismatch (copy corrupted on disk),
-    /// source_changed (referenced file changed), block_too_large, io errors.
+    /// Reads and re-verifies a block (a by-reference leaf whose file is unchanged is not hashed again).
+    /// Errors: block_not_found, hash_mismatch (copy corrupted on disk), source_changed (referenced file
+    /// changed), block_too_large, io errors.
     std::optional<Bytes> get(const Cid& cid, std::error_code& ec) const;
     bool has(const Cid& cid) const;
 
@@ -58,6 +72,8 @@ class Blockstore {
     /// The path a block's copy has (tests, operators).
     std::filesystem::path data_path(const Cid& cid) const;
     const std::filesystem::path& root() const { return dir_; }
+    /// The limits the store was opened with: also those its DAGs are walked with (DagSource).
+    const Limits& limits() const { return limits_; }
 
   private:
     Blockstore(std::filesystem::path dir, const Limits& limits) : dir_(std::move(dir)), limits_(limits) {}

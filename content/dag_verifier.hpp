@@ -24,6 +24,7 @@
 
 #include <cyxp2p/content/bytes.hpp>
 #include <cyxp2p/content/cid.hpp>
+#include <cyxp2p/content/leaf.hpp>
 #include <cyxp2p/content/limits.hpp>
 
 namespace cyxp2p::content {
@@ -32,6 +33,7 @@ namespace cyxp2p::content {
 struct VerifiedData {
     std::uint64_t offset = 0;
     ByteView bytes;
+    bool leaf = false;  // the block was a leaf (content/leaf.hpp)
 };
 
 class DagVerifier {

@@ -19,13 +19,19 @@ class DagWalker {
     struct Block {
         Cid cid;
         Bytes data;
-        bool leaf = false;  // carries file bytes and no links
+        bool leaf = false;  // content/leaf.hpp
     };
 
     /// The next block, or nullopt when the walk is over (ec clear) or failed (ec: block_not_found, a dag-pb
     /// decode error, too_deep, too_many_links). Each block read is re-hashed against its CID (hash_mismatch),
     /// so a corrupted or changed store is never served as good data.
     std::optional<Block> next(std::error_code& ec);
+
+    /// The CID next() would read, or nullopt at the end.
+    std::optional<Cid> peek() const;
+    /// Drops the next block without reading it. Only for a block known to be a leaf (a raw CID): a dag-pb
+    /// block's children are known only once it is read.
+    void skip_leaf();
 
   private:
     struct Pending {

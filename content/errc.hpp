@@ -63,6 +63,10 @@ enum class errc {
     block_not_found,
     source_changed,
     io_error,
+    // Local files of a download (content::Download).
+    no_space,
+    write_failed,
+    resume_state_damaged,
 };
 
 const std::error_category& category() noexcept;

@@ -29,6 +29,10 @@ struct ImportOptions {
     std::size_t chunk_size = 256 * 1024;
     /// Links per internal node: 174 in kubo's default layout, 1024 in unixfs-v1-2025.
     std::size_t max_links = 174;
+    /// Threads that read and hash leaves in import_file() (not part of the DAG layout: the CIDs do not depend
+    /// on it). 0 = std::thread::hardware_concurrency(); 1 = the calling thread only. Standard input is
+    /// always read by the calling thread alone.
+    unsigned threads = 0;
 
     /// kubo's defaults (= unixfs-v0-2015).
     static ImportOptions kubo_default() { return {}; }
@@ -64,6 +68,11 @@ struct ImportResult {
     std::uint64_t dag_size = 0;  // cumulative size, the Tsize a parent would give the root
 };
 
+namespace detail {
+struct LeafMade;
+class ImportPipeline;
+}  // namespace detail
+
 class Importer {
   public:
     /// Throws std::invalid_argument when options.validate() fails (a programmer error: validate first).
@@ -83,11 +92,16 @@ class Importer {
     std::error_code add_chunk(std::string& chunk);
 
   private:
+    friend class detail::ImportPipeline;
+    std::error_code add_made(detail::LeafMade& leaf, std::string& chunk);
+
     struct State;
     std::unique_ptr<State> s_;
 };
 
-/// Imports a file ("-" = standard input), reading chunk by chunk. Errors: io_error, sink errors.
+/// Imports a file ("-" = standard input), reading chunk by chunk; leaves are read and hashed on
+/// options.threads threads, in file order into the DAG and the sink (which is called on the calling thread).
+/// Errors: io errors, sink errors.
 std::optional<ImportResult> import_file(const std::filesystem::path& path, const ImportOptions& options,
                                         const BlockSink& sink, std::error_code& ec);
 

@@ -22,6 +22,21 @@ struct Limits {
     /// Largest CAR v1 section, CID + block (go-car DefaultMaxAllowedSectionSize = 8 MiB). Blocks in it
     /// are still capped by max_block_size.
     std::uint64_t max_car_section_size = 8ull << 20;
+    /// Blockstore references: a leaf is served without re-hashing while its source file's (device, inode,
+    /// size, mtime) equal those recorded at import, but only if the file's mtime was at least this old when
+    /// it was recorded. A write in the same timestamp tick as the import could otherwise keep the mtime
+    /// unchanged ("racy git" problem); such files are re-hashed on every read, as before.
+    std::uint64_t reference_settle_ms = 2000;
+
+    /// Download: verified file bytes written between two resume checkpoints (data fsync, then a metadata
+    /// record that claims them). A crash or reboot loses at most this much verified data; each checkpoint
+    /// costs one fdatasync of each file. 8 MiB: 32 leaves of 256 KiB, a few fsyncs per second at 100 MiB/s.
+    std::uint64_t checkpoint_bytes = 8ull << 20;
+    /// Download: the resume metadata (about 60 bytes per held leaf) stays within file size /
+    /// resume_metadata_divisor + resume_metadata_slack bytes, so a fetch uses at most file size + 1% +
+    /// 64 KiB of disk. Leaves past the budget (chunks under ~6 KiB) are fetched but not held for resume.
+    std::uint64_t resume_metadata_divisor = 100;
+    std::uint64_t resume_metadata_slack = 64 * 1024;
 };
 
 }  // namespace cyxp2p::content

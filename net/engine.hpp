@@ -20,6 +20,7 @@
 #include <system_error>
 #include <vector>
 
+#include <cyxp2p/content/limits.hpp>
 #include <cyxp2p/net/audit.hpp>
 #include <cyxp2p/net/detail/asio.hpp>
 #include <cyxp2p/net/errc.hpp>
@@ -45,6 +46,9 @@ struct EngineOptions {
     std::optional<pinning::Identity> client_identity;
     /// TLS sessions kept for resumption, keyed by (node, pin set).
     std::size_t session_cache_size = Limits{}.session_cache_size;
+    /// Limits of fetched DAGs (block size, depth, links) and of their resume state (checkpoint interval,
+    /// record budget): content/limits.hpp, docs/content.md.
+    content::Limits content{};
     /// Receives pin_mismatch and content_rejected events (may be null).
     std::shared_ptr<AuditSink> audit{};
 };
@@ -79,7 +83,9 @@ struct FetchResult {
     std::uint64_t bytes = 0;
     std::uint64_t blocks = 0;
     std::filesystem::path path;
-    std::uint64_t resumed_blocks = 0;  // leaves replayed from PATH.cyxp2p-partial instead of the network
+    std::uint64_t resumed_blocks = 0;  // held leaves (PATH.cyxp2p-partial) verified again, not downloaded
+    std::string resume_discarded;  // why a resume state found at PATH was not usable (fetched from the start)
+    std::string error_detail;      // on failure: the local path and system error (no_space, write_failed)
 };
 /// Called after each verified block with (bytes verified so far, file size once known).
 using FetchProgress = std::function<void(std::uint64_t done, std::uint64_t total)>;
@@ -99,7 +105,8 @@ class Connection {
     template <class Token>
     auto async_request(std::string method, std::vector<std::uint8_t> body, Token&& token);
     /// Fetches a DAG by root CID into `destination`: every block verified before its bytes are written, the
-    /// file renamed into place only when the whole DAG verified (content/FileWriter).
+    /// file renamed into place only when the whole DAG verified; resumable (content::Download). The result
+    /// is also passed on failure (error_detail, resume_discarded).
     template <class Token>
     auto async_fetch(std::string cid, std::filesystem::path destination, FetchProgress progress,
                      Token&& token);

@@ -25,6 +25,12 @@ struct BodyLimits {
 /// Checks that `body` is exactly one msgpack value within `limits` (no trailing bytes).
 std::error_code validate_body(std::span<const std::uint8_t> body, const BodyLimits& limits = {});
 
+/// Limits for decoding a ContentBlock that carries a block of up to `max_block_size` bytes (the receiver's
+/// content::Limits::max_block_size): the block, its CID and the msgpack framing. Under the generic 1 MiB
+/// body limit an honest DAG of 1 MiB chunks (unixfs-v1-2025) could not be fetched, and an oversized block
+/// would never reach the verifier's block_too_large check.
+BodyLimits content_block_limits(std::size_t max_block_size);
+
 using Bytes = std::vector<std::uint8_t>;
 using NumberMap = std::vector<std::pair<std::string, double>>;
 

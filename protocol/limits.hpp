@@ -44,7 +44,7 @@ struct SessionLimits {
     BodyLimits body{};
     TextLimits text{};
     /// Not announced: bytes a producing stream queues before it waits for the peer to take them
-    /// (ContentSender's pump, ServerStream producers in net::Node, net::ClientStream::async_send), so a
+    /// (content.fetch and other ServerStream producers in net::Node, net::ClientStream::async_send), so a
     /// large transfer never sits in memory.
     std::size_t producer_high_water = 1U << 20;
 };

@@ -1,9 +1,8 @@
 // Umbrella header of the protocol module: everything cyxp2p::protocol offers (frames, messages, bodies, the
-// sans-IO NodeSession and EngineSession, content.fetch).
+// sans-IO NodeSession and EngineSession, the content.fetch bodies).
 #pragma once
 
 #include <cyxp2p/protocol/body.hpp>
-#include <cyxp2p/protocol/content_fetch.hpp>
 #include <cyxp2p/protocol/engine_session.hpp>
 #include <cyxp2p/protocol/errc.hpp>
 #include <cyxp2p/protocol/event.hpp>

@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <ctime>
 #include <vector>
 
 #include <sys/stat.h>
@@ -15,7 +16,9 @@ namespace cyxp2p::content {
 namespace fs = std::filesystem;
 namespace {
 
-constexpr std::string_view kRefMagic = "CYXREF1\n";
+// Version 1 records (no file identity) are still read; they are re-hashed on every read.
+constexpr std::string_view kRefMagicV1 = "CYXREF1\n";
+constexpr std::string_view kRefMagic = "CYXREF2\n";
 
 std::error_code last_error() {
     return {errno, std::generic_category()};
@@ -69,6 +72,12 @@ std::optional<Bytes> read_whole(const fs::path& p, std::size_t cap, std::error_c
     }
     ::close(fd);
     return out;
+}
+
+FileIdentity identity_of(const struct stat& st) {
+    return {static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino),
+            static_cast<std::uint64_t>(st.st_size),
+            static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec};
 }
 
 bool take(ByteView& in, std::size_t n, ByteView& out) {
@@ -138,6 +147,13 @@ std::error_code Blockstore::put_reference(const Cid& cid, const FileReference& r
     rec.insert(rec.end(), ref.prefix.begin(), ref.prefix.end());
     append_varint(rec, ref.suffix.size());
     rec.insert(rec.end(), ref.suffix.begin(), ref.suffix.end());
+    append_varint(rec, ref.identity ? 1 : 0);
+    if (ref.identity) {
+        append_varint(rec, ref.identity->device);
+        append_varint(rec, ref.identity->inode);
+        append_varint(rec, ref.identity->size);
+        append_varint(rec, static_cast<std::uint64_t>(ref.identity->mtime_ns));
+    }
     return write_atomic(fs::path(base_path(cid).string() + ".ref"), rec);
 }
 
@@ -158,13 +174,29 @@ std::optional<Bytes> Blockstore::get(const Cid& cid, std::error_code& ec) const 
     if (ec != errc::block_not_found) return std::nullopt;
     auto rec = read_whole(fs::path(base_path(cid).string() + ".ref"), 64 * 1024, ec);
     if (!rec) return std::nullopt;
-    // Reference record: magic, varint-prefixed path, offset, length, prefix, suffix.
+    // Reference record: magic, varint-prefixed path, offset, length, prefix, suffix; version 2 adds a flag
+    // and the file identity (device, inode, size, mtime_ns).
     ByteView in(*rec), magic, path, prefix, suffix;
-    std::uint64_t path_len = 0, offset = 0, length = 0, n = 0;
-    if (!take(in, kRefMagic.size(), magic) || as_chars(magic) != kRefMagic || read_varint(in, path_len) ||
-        !take(in, static_cast<std::size_t>(path_len), path) || read_varint(in, offset) ||
-        read_varint(in, length) || read_varint(in, n) || !take(in, static_cast<std::size_t>(n), prefix) ||
-        read_varint(in, n) || !take(in, static_cast<std::size_t>(n), suffix) || !in.empty()) {
+    std::uint64_t path_len = 0, offset = 0, length = 0, n = 0, has_identity = 0;
+    std::optional<FileIdentity> recorded;
+    bool ok = take(in, kRefMagic.size(), magic) &&
+              (as_chars(magic) == kRefMagic || as_chars(magic) == kRefMagicV1) &&
+              !read_varint(in, path_len) && take(in, static_cast<std::size_t>(path_len), path) &&
+              !read_varint(in, offset) && !read_varint(in, length) && !read_varint(in, n) &&
+              take(in, static_cast<std::size_t>(n), prefix) && !read_varint(in, n) &&
+              take(in, static_cast<std::size_t>(n), suffix);
+    if (ok && as_chars(magic) == kRefMagic) {
+        ok = !read_varint(in, has_identity) && has_identity <= 1;
+        if (ok && has_identity == 1) {
+            FileIdentity id;
+            std::uint64_t mtime = 0;
+            ok = !read_varint(in, id.device) && !read_varint(in, id.inode) && !read_varint(in, id.size) &&
+                 !read_varint(in, mtime);
+            id.mtime_ns = static_cast<std::int64_t>(mtime);
+            recorded = id;
+        }
+    }
+    if (!ok || !in.empty()) {
         ec = errc::io_error;
         return std::nullopt;
     }
@@ -184,10 +216,15 @@ std::optional<Bytes> Blockstore::get(const Cid& cid, std::error_code& ec) const 
     block.assign(prefix.begin(), prefix.end());
     block.resize(prefix.size() + static_cast<std::size_t>(length));
     ec = read_exact(fd, offset, block.data() + prefix.size(), static_cast<std::size_t>(length));
+    // fstat after the read: a file replaced or written to during it shows up as a changed identity.
+    struct stat st {};
+    const bool unchanged = !ec && recorded && ::fstat(fd, &st) == 0 && identity_of(st) == *recorded;
     ::close(fd);
     if (ec) return std::nullopt;
     block.insert(block.end(), suffix.begin(), suffix.end());
-    if (!cid.matches(block)) {
+    // Unchanged since import: the bytes are the ones hashed then (and the engine verifies every block
+    // anyway).
+    if (!unchanged && !cid.matches(block)) {
         ec = errc::source_changed;
         return std::nullopt;
     }
@@ -196,14 +233,31 @@ std::optional<Bytes> Blockstore::get(const Cid& cid, std::error_code& ec) const 
 
 BlockSink Blockstore::sink(std::optional<fs::path> source) const {
     std::optional<fs::path> abs;
-    if (source) abs = fs::absolute(*source);
-    return [store = *this, abs](const ImportedBlock& b) -> std::error_code {
+    std::optional<FileIdentity> identity;
+    if (source) {
+        abs = fs::absolute(*source);
+        // Taken before the importer reads a byte, so any later write changes what get() compares. A file
+        // modified within reference_settle_ms of now might still change inside the same timestamp tick:
+        // it gets no identity and is re-hashed on every read.
+        struct stat st {};
+        struct timespec now {};
+        if (::stat(abs->c_str(), &st) == 0 && ::clock_gettime(CLOCK_REALTIME, &now) == 0) {
+            const auto id = identity_of(st);
+            const std::int64_t now_ns = static_cast<std::int64_t>(now.tv_sec) * 1'000'000'000 + now.tv_nsec;
+            if (now_ns - id.mtime_ns >= static_cast<std::int64_t>(limits_.reference_settle_ms) * 1'000'000)
+                identity = id;
+        }
+    }
+    return [store = *this, abs, identity](const ImportedBlock& b) -> std::error_code {
         if (abs && b.leaf) {
             FileReference ref{
-                *abs, b.file_offset, b.data_size,
+                *abs,
+                b.file_offset,
+                b.data_size,
                 Bytes(b.bytes.begin(), b.bytes.begin() + static_cast<std::ptrdiff_t>(b.data_offset)),
                 Bytes(b.bytes.begin() + static_cast<std::ptrdiff_t>(b.data_offset + b.data_size),
-                      b.bytes.end())};
+                      b.bytes.end()),
+                identity};
             return store.put_reference(b.cid, ref);
         }
         return store.put(b.cid, b.bytes, true);

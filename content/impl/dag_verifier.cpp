@@ -61,7 +61,7 @@ std::error_code DagVerifier::check_node(const Expected& e, ByteView block, Verif
         // A raw block is file bytes only, with no links (a raw leaf, or a whole one-chunk file).
         if (e.size && *e.size != block.size()) return errc::blocksizes_mismatch;
         if (e.depth == 0) file_size_ = block.size();
-        out = VerifiedData{offset_, block};
+        out = VerifiedData{offset_, block, true};
         return {};
     }
     PbNode node;
@@ -98,7 +98,7 @@ std::error_code DagVerifier::check_node(const Expected& e, ByteView block, Verif
         }
     }
     data_ = std::move(fs.data);
-    out = VerifiedData{offset_, as_bytes(data_)};
+    out = VerifiedData{offset_, as_bytes(data_), is_leaf(e.cid.codec(), node.links.size())};
     return {};
 }
 

@@ -1,6 +1,7 @@
 #include <cyxp2p/content/dag_pb.hpp>
 #include <cyxp2p/content/dag_walker.hpp>
 #include <cyxp2p/content/errc.hpp>
+#include <cyxp2p/content/leaf.hpp>
 
 namespace cyxp2p::content {
 
@@ -25,15 +26,24 @@ std::optional<DagWalker::Block> DagWalker::next(std::error_code& ec) {
     if (p.cid.codec() == Codec::dag_pb) {
         PbNode node;
         if (auto e = decode_dag_pb(ByteView(b.data), node, limits_.max_links)) return fail(e);
-        if (!node.links.empty()) {
+        b.leaf = is_leaf(p.cid.codec(), node.links.size());
+        if (!b.leaf) {
             if (p.depth + 1 > limits_.max_depth) return fail(errc::too_deep);
-            b.leaf = false;
             // Pre-order, left to right: push children in reverse so the first link is visited next.
             for (auto it = node.links.rbegin(); it != node.links.rend(); ++it)
                 stack_.push_back({it->hash, p.depth + 1});
         }
     }
     return b;
+}
+
+std::optional<Cid> DagWalker::peek() const {
+    if (failed_ || stack_.empty()) return std::nullopt;
+    return stack_.back().cid;
+}
+
+void DagWalker::skip_leaf() {
+    if (!stack_.empty() && is_leaf_by_codec(stack_.back().cid.codec())) stack_.pop_back();
 }
 
 }  // namespace cyxp2p::content

@@ -74,6 +74,11 @@ constexpr std::array kEntries{
     Entry{errc::source_changed, "source_changed",
           "the file a referenced block points into has changed: re-import it"},
     Entry{errc::io_error, "io_error", "file could not be read or written"},
+    Entry{errc::no_space, "no_space",
+          "no space left on the device (or a file size or quota limit reached) writing a local file"},
+    Entry{errc::write_failed, "write_failed", "a local file could not be written"},
+    Entry{errc::resume_state_damaged, "resume_state_damaged",
+          "the local resume state does not match the DAG: it was discarded, the next fetch starts over"},
 };
 
 constexpr bool in_enum_order() {
@@ -83,7 +88,8 @@ constexpr bool in_enum_order() {
     return true;
 }
 static_assert(in_enum_order(), "kEntries must list every errc in declaration order");
-static_assert(static_cast<std::size_t>(errc::io_error) == kEntries.size(), "kEntries misses an errc");
+static_assert(static_cast<std::size_t>(errc::resume_state_damaged) == kEntries.size(),
+              "kEntries misses an errc");
 
 const Entry* find(int ev) {
     if (ev < 1 || static_cast<std::size_t>(ev) > kEntries.size()) return nullptr;

@@ -10,10 +10,10 @@
 #include <thread>
 #include <vector>
 
+#include <cyxp2p/content/dag_source.hpp>
 #include <cyxp2p/net/detail/link.hpp>
 #include <cyxp2p/net/node.hpp>
 #include <cyxp2p/pinning/tls_policy.hpp>
-#include <cyxp2p/protocol/content_fetch.hpp>
 #include <cyxp2p/ratelimit/connection_limiter.hpp>
 #include <cyxp2p/ratelimit/keyed_limiter.hpp>
 #include <cyxp2p/replay/nonce_window.hpp>
@@ -33,7 +33,7 @@ class Node::Impl {
 
     // A content.fetch stream's state: its producer, what it serves and since when.
     struct FetchState {
-        std::shared_ptr<protocol::ContentSender> sender;
+        std::shared_ptr<content::DagSource> source;
         std::string cid;
         protocol::Time started{};
         bool ended = false;  // the last block was queued, or the fetch failed (already audited)

@@ -315,6 +315,13 @@ std::optional<ContentFetch> decode_content_fetch(std::span<const std::uint8_t> b
     return ContentFetch{std::move(*cid), *skip};
 }
 
+BodyLimits content_block_limits(std::size_t max_block_size) {
+    BodyLimits l;
+    l.max_bytes = max_block_size + 1024;
+    l.max_binary = std::max(l.max_binary, max_block_size);
+    return l;
+}
+
 std::optional<ContentBlock> decode_content_block(std::span<const std::uint8_t> b, std::error_code& ec,
                                                  const BodyLimits& limits) {
     auto oh = parse(b, limits, ec);

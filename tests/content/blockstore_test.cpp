@@ -1,7 +1,12 @@
 // Blockstore: flatfs-like layout, atomic writes, verification on read, and filestore references.
+#include <fcntl.h>
+
+#include <ctime>
+#include <fstream>
 #include <thread>
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <cyxp2p/content/blockstore.hpp>
 #include <cyxp2p/content/errc.hpp>
@@ -106,4 +111,82 @@ TEST(Blockstore, ConcurrentReadersSeeWholeBlocksOnly) {
     EXPECT_EQ(std::distance(fs::directory_iterator(store->data_path(b.cid).parent_path()),
                             fs::directory_iterator{}),
               1);
+}
+
+namespace {
+
+// Sets a file's mtime to `seconds_ago` in the past (the import's settle rule wants an mtime older than
+// Limits::reference_settle_ms), returning the timestamp set.
+timespec age_file(const fs::path& p, int seconds_ago) {
+    timespec now{};
+    ::clock_gettime(CLOCK_REALTIME, &now);
+    timespec times[2] = {now, now};
+    times[1].tv_sec -= seconds_ago;
+    EXPECT_EQ(::utimensat(AT_FDCWD, p.c_str(), times, 0), 0);
+    return times[1];
+}
+
+void set_mtime(const fs::path& p, timespec mtime) {
+    timespec times[2] = {mtime, mtime};
+    EXPECT_EQ(::utimensat(AT_FDCWD, p.c_str(), times, 0), 0);
+}
+
+void overwrite_byte(const fs::path& p, std::size_t at) {
+    std::fstream f(p, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(static_cast<std::streamoff>(at));
+    const char ch = static_cast<char>(f.get() ^ 1);
+    f.seekp(static_cast<std::streamoff>(at));
+    f.put(ch);
+}
+
+}  // namespace
+
+TEST(Blockstore, AnUnchangedReferencedFileIsNotHashedAgain) {
+    // The proof that no re-hash happens: change a byte but restore size and mtime (what a deliberate
+    // forger would do; the engine's verification catches that block). get() then returns the changed
+    // bytes. As soon as the identity differs (mtime here), the block is hashed and refused.
+    cyxp2p::test::TempDir dir;
+    const std::string data = t::pattern(4 * 1000 + 1);
+    const auto file = dir / "model.bin";
+    cyxp2p::test::write_file(file, data);
+    const timespec mtime = age_file(file, 60);
+    std::error_code ec;
+    auto store = c::Blockstore::open(dir / "s", ec);
+    const c::ImportOptions opt{1, true, 1000, 174};
+    ASSERT_TRUE(c::import_file(file, opt, store->sink(file), ec)) << ec.message();
+    const auto dag = t::import_dag(data, opt);
+    const auto& leaf = dag.dfs[1];  // the first raw leaf: file bytes [0, 1000)
+    overwrite_byte(file, 10);
+    set_mtime(file, mtime);
+    auto served = store->get(leaf.cid, ec);
+    ASSERT_TRUE(served) << ec.message();
+    EXPECT_NE(*served, leaf.bytes);  // served unhashed: the identity said unchanged
+    EXPECT_FALSE(leaf.cid.matches(*served));
+    set_mtime(file, timespec{mtime.tv_sec + 1, mtime.tv_nsec});
+    EXPECT_FALSE(store->get(leaf.cid, ec));
+    EXPECT_EQ(ec, errc::source_changed);
+    // Changed back to the imported bytes (new mtime): hashed, matches, served.
+    overwrite_byte(file, 10);
+    auto again = store->get(leaf.cid, ec);
+    ASSERT_TRUE(again) << ec.message();
+    EXPECT_EQ(*again, leaf.bytes);
+}
+
+TEST(Blockstore, AFileModifiedJustBeforeImportIsAlwaysHashed) {
+    // mtime within reference_settle_ms of the import: a write in the same timestamp tick could go unseen,
+    // so no identity is recorded and every read re-hashes (the same forgery is caught here).
+    cyxp2p::test::TempDir dir;
+    const std::string data = t::pattern(3 * 1000);
+    const auto file = dir / "fresh.bin";
+    cyxp2p::test::write_file(file, data);
+    const timespec mtime = age_file(file, 0);
+    std::error_code ec;
+    auto store = c::Blockstore::open(dir / "s", ec);
+    const c::ImportOptions opt{1, true, 1000, 174};
+    ASSERT_TRUE(c::import_file(file, opt, store->sink(file), ec)) << ec.message();
+    const auto dag = t::import_dag(data, opt);
+    overwrite_byte(file, 10);
+    set_mtime(file, mtime);
+    EXPECT_FALSE(store->get(dag.dfs[1].cid, ec));
+    EXPECT_EQ(ec, errc::source_changed);
 }

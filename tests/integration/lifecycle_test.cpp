@@ -7,6 +7,7 @@
 #include <openssl/ssl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <cyxp2p/net/detail/tls_info.hpp>
 #include <cyxp2p/pinning/detail/openssl.hpp>
@@ -362,6 +363,15 @@ TEST_F(Transport, AnInterruptedFetchResumesAgainstARestartedNode) {
     ASSERT_TRUE(e1) << "the fetch finished before the node stopped; nothing to resume";
     EXPECT_FALSE(std::filesystem::exists(dest));
     ASSERT_TRUE(std::filesystem::exists(tmp_ / "resumed.bin.cyxp2p-partial"));
+    // One copy of what verified: the partial file plus a small record, within file size + 1% + 64 KiB.
+    const auto size = std::filesystem::file_size(source_);
+    std::uint64_t on_disk = 0;
+    for (const char* name : {"resumed.bin.cyxp2p-partial", "resumed.bin.cyxp2p-partial.meta"}) {
+        struct stat st {};
+        ASSERT_EQ(::stat((tmp_ / name).c_str(), &st), 0) << name;
+        on_disk += static_cast<std::uint64_t>(st.st_blocks) * 512;
+    }
+    EXPECT_LE(on_disk, size + size / 100 + 64 * 1024);
 
     // The node comes back (same identity, same store); the engine fetches again to the same path.
     node_ = std::make_unique<net::Node>(
@@ -376,6 +386,7 @@ TEST_F(Transport, AnInterruptedFetchResumesAgainstARestartedNode) {
     EXPECT_GE(r2.resumed_blocks, 2U);
     EXPECT_EQ(cyxp2p::test::read_file(dest), cyxp2p::test::read_file(source_));
     EXPECT_FALSE(std::filesystem::exists(tmp_ / "resumed.bin.cyxp2p-partial"));
+    EXPECT_FALSE(std::filesystem::exists(tmp_ / "resumed.bin.cyxp2p-partial.meta"));
     EXPECT_LT(node_->metrics().content_bytes_served.load(), std::filesystem::file_size(source_));
 }
 

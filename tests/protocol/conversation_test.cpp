@@ -2,6 +2,7 @@
 // while a metrics stream keeps flowing, the same conversation split at random byte boundaries, and the
 // per-session byte budget.
 #include <fstream>
+#include <functional>
 #include <random>
 
 #include <gtest/gtest.h>
@@ -10,9 +11,11 @@
 
 #include <cyxp2p/auth/jwt.hpp>
 #include <cyxp2p/auth/keyring.hpp>
+#include <cyxp2p/content/dag_source.hpp>
+#include <cyxp2p/content/download.hpp>
+#include <cyxp2p/content/errc.hpp>
 #include <cyxp2p/content/importer.hpp>
 #include <cyxp2p/protocol/body.hpp>
-#include <cyxp2p/protocol/content_fetch.hpp>
 #include <cyxp2p/protocol/engine_session.hpp>
 #include <cyxp2p/protocol/errc.hpp>
 #include <cyxp2p/protocol/frame.hpp>
@@ -67,6 +70,45 @@ struct Stored {
     content::Cid root = content::Cid::of_block(0, content::Codec::dag_pb, {});
 };
 
+// The node's content service in a few lines: DagSource blocks as ContentBlock messages, while the stream's
+// queue is below the high-water mark. True when the DAG has been sent.
+bool pump(content::DagSource& source,
+          const std::function<std::error_code(std::span<const std::uint8_t>)>& send,
+          const std::function<std::size_t()>& pending, std::size_t high_water, std::error_code& ec) {
+    while (pending() < high_water) {
+        auto block = source.next(ec);
+        if (ec) return false;
+        if (!block) return true;
+        if ((ec = send(p::encode(p::ContentBlock{block->cid.bytes(), std::move(block->data)})))) return false;
+    }
+    return false;
+}
+
+// The engine's side: decode one ContentBlock and hand it to the Download.
+std::error_code receive(content::Download& download, std::span<const std::uint8_t> message) {
+    std::error_code ec;
+    auto block =
+        p::decode_content_block(message, ec, p::content_block_limits(content::Limits{}.max_block_size));
+    std::optional<content::Cid> claimed;
+    if (block) claimed = content::Cid::from_bytes(block->cid, ec);
+    if (!block || !claimed) return make_error_code(p::errc::bad_message);
+    return download.push(block->data, *claimed);
+}
+
+std::vector<std::vector<std::uint8_t>> all_messages(const Stored& stored) {
+    content::DagSource source(*stored.store, stored.root, 0, content::Limits{});
+    std::vector<std::vector<std::uint8_t>> out;
+    std::error_code ec;
+    EXPECT_TRUE(pump(
+        source,
+        [&](std::span<const std::uint8_t> m) {
+            out.emplace_back(m.begin(), m.end());
+            return std::error_code{};
+        },
+        [] { return std::size_t{0}; }, 1, ec));
+    return out;
+}
+
 TEST(Conversation, FetchVerifiesWhileMetricsKeepFlowing) {
     cyxp2p::test::TempDir tmp;
     Stored stored(tmp, 600 * 1024);  // 600 blocks of 1 KiB, ~4 internal nodes
@@ -89,8 +131,8 @@ TEST(Conversation, FetchVerifiesWhileMetricsKeepFlowing) {
     ASSERT_FALSE(engine.finish(*fetch));
     ASSERT_FALSE(engine.finish(*metrics));
 
-    std::optional<p::ContentSender> sender;
-    p::ContentReceiver receiver(stored.root, tmp / "out.bin");
+    std::optional<content::DagSource> sender;
+    content::Download receiver(stored.root, tmp / "out.bin", content::Limits{});
     ASSERT_FALSE(receiver.open());
     int step = 0, rounds_with_fetch_data = 0, rounds_with_both = 0;
     bool fetch_done = false, fetch_failed = false;
@@ -100,15 +142,15 @@ TEST(Conversation, FetchVerifiesWhileMetricsKeepFlowing) {
             if (e->kind == Kind::message && e->stream_id == *fetch) {
                 auto req = p::decode_content_fetch(e->body, ec);
                 ASSERT_TRUE(req);
-                sender.emplace(*stored.store, stored.root, 64 * 1024);
+                sender.emplace(*stored.store, stored.root, req->skip_blocks, content::Limits{});
             }
         }
         if (sender) {
-            auto st =
-                sender->pump([&](std::span<const std::uint8_t> m) { return node.send_message(*fetch, m); },
-                             [&] { return node.pending_bytes(*fetch); }, ec);
-            ASSERT_NE(st, p::ContentSender::Status::failed) << ec.message();
-            if (st == p::ContentSender::Status::done) {
+            const bool done = pump(
+                *sender, [&](std::span<const std::uint8_t> m) { return node.send_message(*fetch, m); },
+                [&] { return node.pending_bytes(*fetch); }, 64 * 1024, ec);
+            ASSERT_FALSE(ec) << ec.message();
+            if (done) {
                 ASSERT_FALSE(node.finish(*fetch));
                 sender.reset();
             }
@@ -120,7 +162,7 @@ TEST(Conversation, FetchVerifiesWhileMetricsKeepFlowing) {
         bool fetch_data = false, metrics_data = false;
         while (auto e = engine.poll_event()) {
             if (e->kind == Kind::message && e->stream_id == *fetch) {
-                ASSERT_FALSE(receiver.on_message(e->body));
+                ASSERT_FALSE(receive(receiver, e->body));
                 fetch_data = true;
             } else if (e->kind == Kind::message && e->stream_id == *metrics) {
                 metrics_data = true;
@@ -135,7 +177,7 @@ TEST(Conversation, FetchVerifiesWhileMetricsKeepFlowing) {
     }
     ASSERT_TRUE(fetch_done);
     EXPECT_FALSE(fetch_failed);
-    ASSERT_FALSE(receiver.finish());
+    ASSERT_FALSE(receiver.commit());
     EXPECT_EQ(cyxp2p::test::read_file(tmp / "out.bin"), stored.data);
     EXPECT_GT(receiver.blocks_verified(), 600U);
     // The metrics stream was never starved by the bulk transfer: every round that moved file data also
@@ -144,110 +186,22 @@ TEST(Conversation, FetchVerifiesWhileMetricsKeepFlowing) {
     EXPECT_EQ(rounds_with_both, rounds_with_fetch_data);
 }
 
-TEST(Conversation, ReceiverRefusesATamperedBlockAndLeavesNothing) {
+TEST(Conversation, ReceiverRefusesATamperedBlockAndWritesNothingAtTheDestination) {
     cyxp2p::test::TempDir tmp;
     Stored stored(tmp, 8 * 1024);
-    p::ContentSender sender(*stored.store, stored.root);
-    std::vector<std::vector<std::uint8_t>> messages;
-    std::error_code ec;
-    ASSERT_EQ(sender.pump(
-                  [&](std::span<const std::uint8_t> m) {
-                      messages.emplace_back(m.begin(), m.end());
-                      return std::error_code{};
-                  },
-                  [] { return std::size_t{0}; }, ec),
-              p::ContentSender::Status::done);
+    auto messages = all_messages(stored);
     ASSERT_GE(messages.size(), 3U);
     messages[2][messages[2].size() - 1] ^= 0x01;  // one bit of one leaf
-    p::ContentReceiver receiver(stored.root, tmp / "out.bin");
+    content::Download receiver(stored.root, tmp / "out.bin", content::Limits{});
     ASSERT_FALSE(receiver.open());
     std::error_code first_error;
     for (auto& m : messages) {
-        if ((first_error = receiver.on_message(m))) break;
+        if ((first_error = receive(receiver, m))) break;
     }
-    EXPECT_TRUE(first_error);
+    EXPECT_EQ(first_error, content::errc::hash_mismatch);
     EXPECT_FALSE(std::filesystem::exists(tmp / "out.bin"));
-    for (const auto& e : std::filesystem::directory_iterator(tmp.path())) {
-        EXPECT_EQ(e.path().filename().string().find("out.bin"), std::string::npos) << e.path();
-    }
-}
-
-std::vector<std::vector<std::uint8_t>> all_messages(p::ContentSender& sender) {
-    std::vector<std::vector<std::uint8_t>> out;
-    std::error_code ec;
-    EXPECT_EQ(sender.pump(
-                  [&](std::span<const std::uint8_t> m) {
-                      out.emplace_back(m.begin(), m.end());
-                      return std::error_code{};
-                  },
-                  [] { return std::size_t{0}; }, ec),
-              p::ContentSender::Status::done);
-    return out;
-}
-
-TEST(Conversation, AnInterruptedFetchResumesWithoutDownloadingHeldLeavesAgain) {
-    cyxp2p::test::TempDir tmp;
-    Stored stored(tmp, 100 * 1024);  // 100 leaves of 1 KiB
-    const auto dest = tmp / "out.bin";
-    const auto partial = tmp / "out.bin.cyxp2p-partial";
-    {
-        p::ContentSender sender(*stored.store, stored.root);
-        auto messages = all_messages(sender);
-        p::ContentReceiver first(stored.root, dest, partial);
-        ASSERT_FALSE(first.open());
-        EXPECT_EQ(first.leaves_held(), 0U);
-        for (std::size_t i = 0; i < messages.size() / 2; ++i) ASSERT_FALSE(first.on_message(messages[i]));
-        first.abort();  // the connection dropped half way
-    }
-    EXPECT_FALSE(std::filesystem::exists(dest));
-    // A torn last record (a crash mid-write) is dropped, not trusted.
-    {
-        std::ofstream torn(partial, std::ios::app | std::ios::binary);
-        torn.write("\x00\x00\x00\x22\x12\x20", 6);
-    }
-    p::ContentReceiver second(stored.root, dest, partial);
-    ASSERT_FALSE(second.open());
-    const auto held = second.leaves_held();
-    EXPECT_GT(held, 30U);
-    p::ContentSender sender(*stored.store, stored.root, 1U << 20, held);
-    auto rest = all_messages(sender);
-    p::ContentSender full(*stored.store, stored.root);
-    EXPECT_EQ(rest.size() + held, all_messages(full).size());  // the held leaves did not cross again
-    for (auto& m : rest) ASSERT_FALSE(second.on_message(m));
-    ASSERT_FALSE(second.finish());
-    EXPECT_EQ(cyxp2p::test::read_file(dest), stored.data);
-    EXPECT_FALSE(std::filesystem::exists(partial));
-}
-
-TEST(Conversation, ATamperedHeldLeafIsNotTrusted) {
-    cyxp2p::test::TempDir tmp;
-    Stored stored(tmp, 20 * 1024);
-    const auto dest = tmp / "out.bin";
-    const auto partial = tmp / "out.bin.cyxp2p-partial";
-    {
-        p::ContentSender sender(*stored.store, stored.root);
-        auto messages = all_messages(sender);
-        p::ContentReceiver first(stored.root, dest, partial);
-        ASSERT_FALSE(first.open());
-        for (std::size_t i = 0; i < 10; ++i) ASSERT_FALSE(first.on_message(messages[i]));
-        first.abort();
-    }
-    // Flip a byte inside the first held leaf's data.
-    auto log = cyxp2p::test::read_file(partial);
-    const std::size_t header = std::string("cyxp2p-partial 1\n").size() + stored.root.to_string().size() + 1;
-    ASSERT_GT(log.size(), header + 100);
-    log[header + 60] = static_cast<char>(log[header + 60] ^ 1);
-    cyxp2p::test::write_file(partial, log);
-    p::ContentReceiver second(stored.root, dest, partial);
-    ASSERT_FALSE(second.open());
-    p::ContentSender sender(*stored.store, stored.root, 1U << 20, second.leaves_held());
-    std::error_code failure;
-    for (auto& m : all_messages(sender)) {
-        if ((failure = second.on_message(m))) break;
-    }
-    if (!failure) failure = second.finish();
-    EXPECT_TRUE(failure);  // a held block that no longer hashes right is never used
-    EXPECT_FALSE(std::filesystem::exists(dest));
+    // Only the leaf verified before the tampered one is held for a retry (tests/content/download_test.cpp).
+    EXPECT_EQ(content::Download::held_bytes(tmp / "out.bin", stored.root), 1024U);
 }
 
 // Records everything the two sides say in one scripted conversation, with the events each side saw.

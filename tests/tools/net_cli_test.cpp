@@ -169,10 +169,12 @@ TEST_F(NodeCli, AFlippedByteInTheStoreIsAContentMismatchAndWritesNothing) {
     EXPECT_EQ(r.exit_code, 15) << r.out << r.err;
     EXPECT_EQ(nlohmann::json::parse(r.out)["error"], "content_mismatch");
     EXPECT_FALSE(std::filesystem::exists(dest));
-    // Only the resume log of verified blocks may remain, never a file that could pass for the model.
+    // Only the resume state of verified blocks may remain, never a file that could pass for the model.
     for (const auto& e : std::filesystem::directory_iterator(tmp_.path())) {
-        if (e.path().filename().string().find("tampered") == std::string::npos) continue;
-        EXPECT_EQ(e.path().filename(), "tampered.bin.cyxp2p-partial") << "left behind: " << e.path();
+        const auto name = e.path().filename().string();
+        if (name.find("tampered") == std::string::npos) continue;
+        EXPECT_TRUE(name == "tampered.bin.cyxp2p-partial" || name == "tampered.bin.cyxp2p-partial.meta")
+            << "left behind: " << e.path();
         EXPECT_TRUE(e.is_regular_file());
     }
 }
@@ -237,3 +239,78 @@ TEST_F(NodeCli, ConfigFileFlagsAndPrintConfig) {
 }
 
 }  // namespace
+
+namespace {
+
+// p2p-probe with a file size limit (RLIMIT_FSIZE, in KiB) and SIGXFSZ ignored: writes past it fail with
+// EFBIG, the path ENOSPC takes, without a root-only mount of a small file system.
+std::vector<std::string> with_file_limit(int kib, std::vector<std::string> argv) {
+    std::vector<std::string> out = {
+        "bash", "-c", "trap '' XFSZ; ulimit -f " + std::to_string(kib) + "; exec \"$0\" \"$@\""};
+    out.insert(out.end(), argv.begin(), argv.end());
+    return out;
+}
+
+std::uint64_t disk_use(const std::filesystem::path& p) {
+    struct stat st {};
+    return ::stat(p.c_str(), &st) == 0 ? static_cast<std::uint64_t>(st.st_blocks) * 512 : 0;
+}
+
+}  // namespace
+
+TEST_F(NodeCli, AFullDiskExits3WithNothingAtTheOutputAndARetryResumes) {
+    auto n = start();
+    const auto dest = tmp_ / "full.bin";
+    const std::vector<std::string> fetch = {probe(), "fetch", target(),  cid_,   "-o",    dest.string(),
+                                            "--pin", pin_,    "--token", token_, "--json"};
+    auto full = run(with_file_limit(600, fetch));
+    EXPECT_EQ(full.exit_code, 3) << full.out << full.err;
+    auto j = nlohmann::json::parse(full.out);
+    EXPECT_EQ(j["error"], "no_space");
+    const std::string message = j["message"];
+    EXPECT_NE(message.find("full.bin.cyxp2p-partial"), std::string::npos) << message;
+    EXPECT_NE(message.find("File too large"), std::string::npos) << message;
+    EXPECT_FALSE(std::filesystem::exists(dest));
+    // One copy on disk: the partial file (its verified prefix) and a small record.
+    const auto size = std::filesystem::file_size(tmp_ / "serve" / "weights.bin");
+    EXPECT_LE(disk_use(tmp_ / "full.bin.cyxp2p-partial") + disk_use(tmp_ / "full.bin.cyxp2p-partial.meta"),
+              size + size / 100 + 64 * 1024);
+    // Room again: the same command resumes, downloading only what was not held.
+    auto retry = run(fetch);
+    ASSERT_EQ(retry.exit_code, 0) << retry.out << retry.err;
+    EXPECT_EQ(nlohmann::json::parse(retry.out)["resumed_blocks"], 2);
+    EXPECT_EQ(test::read_file(dest), test::read_file(tmp_ / "serve" / "weights.bin"));
+    EXPECT_FALSE(std::filesystem::exists(tmp_ / "full.bin.cyxp2p-partial"));
+    EXPECT_FALSE(std::filesystem::exists(tmp_ / "full.bin.cyxp2p-partial.meta"));
+}
+
+TEST_F(NodeCli, ATamperedPartialFileIsDiscardedAndFetchedAgain) {
+    auto n = start();
+    const auto dest = tmp_ / "again.bin";
+    const std::vector<std::string> fetch = {probe(), "fetch", target(),  cid_,   "-o",    dest.string(),
+                                            "--pin", pin_,    "--token", token_, "--json"};
+    ASSERT_EQ(run(with_file_limit(600, fetch)).exit_code, 3);
+    auto partial = test::read_file(tmp_ / "again.bin.cyxp2p-partial");
+    ASSERT_GT(partial.size(), 300'000U);
+    partial[300'000] = static_cast<char>(partial[300'000] ^ 1);
+    test::write_file(tmp_ / "again.bin.cyxp2p-partial", partial);
+    auto r = run(fetch);
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;  // not 15: the damage is local, and it is fetched again
+    auto j = nlohmann::json::parse(r.out);
+    EXPECT_EQ(j["resumed_blocks"], 0);
+    // p2p-probe inspects the state before it connects (discarded_resume_state); Download::open() would
+    // find the same damage (resume_discarded) if it got that far.
+    ASSERT_TRUE(j.contains("discarded_resume_state") || j.contains("resume_discarded")) << r.out;
+    const std::string why =
+        j.contains("discarded_resume_state") ? j["discarded_resume_state"] : j["resume_discarded"];
+    EXPECT_NE(why.find("does not match the record"), std::string::npos) << why;
+    EXPECT_EQ(test::read_file(dest), test::read_file(tmp_ / "serve" / "weights.bin"));
+    // Without --json the same fact is said on stderr.
+    std::filesystem::remove(dest);
+    ASSERT_EQ(run(with_file_limit(600, fetch)).exit_code, 3);
+    test::write_file(tmp_ / "again.bin.cyxp2p-partial", partial);
+    auto text =
+        run({probe(), "fetch", target(), cid_, "-o", dest.string(), "--pin", pin_, "--token", token_});
+    ASSERT_EQ(text.exit_code, 0) << text.err;
+    EXPECT_NE(text.err.find("discarded"), std::string::npos) << text.err;
+}

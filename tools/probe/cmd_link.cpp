@@ -15,6 +15,7 @@
 
 #include <cyxp2p/auth/jwt.hpp>
 #include <cyxp2p/auth/scope.hpp>
+#include <cyxp2p/content/download.hpp>
 #include <cyxp2p/content/errc.hpp>
 #include <cyxp2p/net/engine.hpp>
 #include <cyxp2p/net/errc.hpp>
@@ -80,7 +81,14 @@ Exit exit_of(std::error_code ec) {
                 return Exit::protocol_error;
         }
     }
-    if (cat == content::category()) return Exit::content_mismatch;
+    if (cat == content::category()) {
+        // A full disk, a failed write or a damaged local resume state: this machine's files, not the node.
+        const auto e = static_cast<content::errc>(ec.value());
+        if (e == content::errc::no_space || e == content::errc::write_failed ||
+            e == content::errc::resume_state_damaged)
+            return Exit::io;
+        return Exit::content_mismatch;
+    }
     return Exit::failure;
 }
 
@@ -446,9 +454,10 @@ int cmd_fetch(const std::vector<std::string>& argv, std::size_t first) {
             "Downloads a DAG by CID. Every block is verified against the CID its parent names\n"
             "before its bytes are written; FILE appears only when the whole file verified.\n"
             "The CID, the output path and the token are checked before connecting.\n"
-            "Interrupted? When the failure message says verified blocks are kept (in\n"
-            "FILE.cyxp2p-partial), run the same command again: they are hashed again locally and\n"
-            "not downloaded twice. A damaged resume file is detected, discarded (it says so) and\n"
+            "Interrupted (or the disk full, exit 3)? When the failure message says verified blocks\n"
+            "are kept (in FILE.cyxp2p-partial + .meta), run the same command again: they are hashed\n"
+            "again locally and not downloaded twice. A damaged resume file is detected, discarded\n"
+            "(it says so) and"
             "the fetch starts over.\n\n") +
         common_help() +
         "  -o, --output FILE  where to write the file (its directory must exist and be writable)\n"
@@ -495,7 +504,7 @@ int cmd_fetch(const std::vector<std::string>& argv, std::size_t first) {
         if (!a->json()) std::cerr << "p2p-probe: " << discarded << '\n';
     }
     // After a failure: keep the state only when it holds verified data, and say so only then.
-    auto failed = [&](std::error_code e, std::string_view what) {
+    auto failed = [&](std::error_code e, std::string_view what, const std::string& local_detail = {}) {
         const auto after = inspect_resume_state(out, *root);
         std::string kept;
         if (after.holds_verified_data()) {
@@ -508,12 +517,14 @@ int cmd_fetch(const std::vector<std::string>& argv, std::size_t first) {
         }
         const auto [exit, code] = classify(e);
         const std::string help = advice(e, *t.options.report, t, "content.fetch");
-        // The node reporting its own copy as bad (ContentSender re-hashes each block it reads) is not
+        // The node reporting its own copy as bad (content::DagSource checks each block it reads) is not
         // the same as this engine finding a bad block: say which.
         const std::string why = e == protocol::errc::content_mismatch
                                     ? "the node's copy no longer matches the CID it advertised"
                                     : e.message();
-        const std::string msg = std::string(what) + why + "; nothing was written to " + out + kept;
+        // A local failure (full disk, unwritable file) names the path and the system's reason.
+        const std::string where = local_detail.empty() ? "" : " (" + local_detail + ")";
+        const std::string msg = std::string(what) + why + where + "; nothing was written to " + out + kept;
         if (a->json()) {
             nlohmann::json j{{"ok", false},
                              {"error", code},
@@ -555,7 +566,7 @@ int cmd_fetch(const std::vector<std::string>& argv, std::size_t first) {
     auto [fe, result] = wait(io, f);
     if (bar) std::fputs("\n", stderr);
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    if (fe) return failed(fe, "fetch " + cid + " failed: ");
+    if (fe) return failed(fe, "fetch " + cid + " failed: ", result.error_detail);
     restore_permissions(out, replaced_mode);
     const double mibs = static_cast<double>(result.bytes) / (1024.0 * 1024.0) / std::max(secs, 1e-9);
     if (a->json()) {
@@ -568,8 +579,12 @@ int cmd_fetch(const std::vector<std::string>& argv, std::size_t first) {
                          {"mib_per_s", mibs},
                          {"verified", true}};
         if (!discarded.empty()) j["discarded_resume_state"] = discarded;
+        if (!result.resume_discarded.empty()) j["resume_discarded"] = result.resume_discarded;
         print_json(j);
     } else {
+        if (!result.resume_discarded.empty())
+            std::cerr << "p2p-probe: the resume state " << content::Download::partial_path(out).string()
+                      << " was discarded: " << result.resume_discarded << "; fetched from the start\n";
         std::cout << "fetched " << cid << " -> " << out << ": " << result.bytes << " bytes, " << result.blocks
                   << " blocks, every block verified, " << std::fixed << std::setprecision(1) << mibs
                   << " MiB/s";

@@ -2,9 +2,8 @@
 // to resume" only when verified data is kept, and a damaged state is found and discarded before the
 // network is touched instead of failing every rerun as if the node were lying.
 //
-// Today the state is FILE.cyxp2p-partial, the leaf log protocol::ContentReceiver writes (header
-// "cyxp2p-partial 1\n<root CID>\n", then records: u32 CID length, CID, u32 block length, block; big endian).
-// When the fetch owns its state elsewhere (content::Download), only this file changes.
+// The state is content::Download's (FILE.cyxp2p-partial and its .meta record, content/download.hpp); this
+// header is the tools' view of it.
 #pragma once
 
 #include <cstdint>
@@ -17,6 +16,7 @@ namespace cyxp2p::tools::probe {
 
 struct ResumeState {
     std::filesystem::path path;         // where the state lives
+    std::filesystem::path destination;  // the fetch's output path the state belongs to
     bool exists = false;                // anything is there
     bool for_this_root = false;         // it belongs to the CID being fetched
     std::uint64_t verified_blocks = 0;  // complete records that hash to their CID
@@ -28,8 +28,8 @@ struct ResumeState {
     bool holds_verified_data() const { return for_this_root && !corrupt && verified_blocks > 0; }
 };
 
-/// The resume state of a fetch of `root` to `destination`. Reads and hashes every record (bounded by the
-/// content limits per record); a torn last record is not corruption (the fetch drops it).
+/// The resume state of a fetch of `root` to `destination`: content::Download::inspect (every held leaf
+/// hashed again, read-only).
 ResumeState inspect_resume_state(const std::filesystem::path& destination, const content::Cid& root);
 
 /// Removes the state. Returns false (and leaves `ec` set) when it exists and cannot be removed.

@@ -128,6 +128,7 @@ int main(int argc, char** argv) {
 
     int signal = 0;
     sigwait(&set, &signal);
+    proxy->stop();  // the completions already queued run first, so every forwarded byte is counted
     const auto s = proxy->stats();
     proxy.reset();
     if (args->json()) {

@@ -370,13 +370,29 @@ BackgroundWanProxy::BackgroundWanProxy(const tcp::endpoint& listen, const tcp::e
 }
 
 void BackgroundWanProxy::start(unsigned threads) {
-    for (unsigned i = 0; i < std::max(threads, 1u); ++i) threads_.emplace_back([this] { io_.run(); });
+    running_ = std::max(threads, 1u);
+    for (unsigned i = 0; i < std::max(threads, 1u); ++i) {
+        threads_.emplace_back([this] {
+            io_.run();
+            running_.fetch_sub(1);
+        });
+    }
+}
+
+void BackgroundWanProxy::stop(std::chrono::milliseconds grace) {
+    proxy_.stop();
+    // With the acceptor closed and the connections aborted, io_.run() returns once the queued completions
+    // (a write that finished, an aborted read) have run; a timer that outlives the grace is cut.
+    const auto until = std::chrono::steady_clock::now() + grace;
+    while (running_.load() > 0 && std::chrono::steady_clock::now() < until)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    io_.stop();
+    for (auto& t : threads_)
+        if (t.joinable()) t.join();
 }
 
 BackgroundWanProxy::~BackgroundWanProxy() {
-    proxy_.stop();
-    io_.stop();
-    for (auto& t : threads_) t.join();
+    stop(std::chrono::milliseconds(0));
 }
 
 }  // namespace cyxp2p::tools::wan

@@ -17,6 +17,7 @@
 // or, with its own thread: `BackgroundWanProxy proxy(node.local_port(), link);`.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -95,11 +96,15 @@ class BackgroundWanProxy {
     std::uint16_t port() const { return proxy_.port(); }
     WanStats stats() const { return proxy_.stats(); }
     WanProxy& proxy() { return proxy_; }
+    /// Stops accepting, aborts every connection and lets the completions already queued run (at most
+    /// `grace`), so stats() afterwards counts every byte that was handed on. Idempotent.
+    void stop(std::chrono::milliseconds grace = std::chrono::milliseconds(1000));
 
   private:
     void start(unsigned threads);
 
     boost::asio::io_context io_;
+    std::atomic<unsigned> running_{0};
     WanProxy proxy_;
     std::vector<std::thread> threads_;
 };
