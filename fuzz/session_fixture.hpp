@@ -76,7 +76,7 @@ inline void react(protocol::NodeSession& node) {
 
 /// What an engine application does: once ready, open a stream and submit a job; finish ended streams.
 inline void react(protocol::EngineSession& engine, protocol::Time now) {
-    while (auto e = engine.poll_event()) {
+    while (auto e = engine.poll_event(now)) {  // timed: window auto-tuning runs too
         using K = protocol::Event::Kind;
         if (e->kind == K::ready) {
             std::error_code ec;
@@ -91,6 +91,15 @@ inline void react(protocol::EngineSession& engine, protocol::Time now) {
     }
 }
 
+/// Takes everything a session has to send in small budgeted chunks, as net/'s Link does.
+template <class Session>
+void drain_output(Session& s) {
+    std::vector<std::uint8_t> out;
+    do {
+        s.poll_output(out, 4096);
+    } while (!out.empty());
+}
+
 /// Feeds a script into a session, reacting after every chunk (output is dropped: nobody answers), then lets
 /// a few deadlines fire.
 template <class Session, class React>
@@ -98,7 +107,7 @@ void play(Session& s, const Script& sc, protocol::Time& now, React react_fn) {
     for (std::size_t off = 0; off < sc.wire.size(); off += sc.chunk) {
         s.receive(sc.wire.subspan(off, std::min(sc.chunk, sc.wire.size() - off)), now);
         react_fn(s, now);
-        (void)s.poll_output();
+        drain_output(s);
         now += sc.step;
     }
     for (int i = 0; i < 4; ++i) {
@@ -107,7 +116,7 @@ void play(Session& s, const Script& sc, protocol::Time& now, React react_fn) {
         now = std::max(now, *t);
         s.on_timeout(now);
         react_fn(s, now);
-        (void)s.poll_output();
+        drain_output(s);
     }
 }
 

@@ -27,7 +27,8 @@ struct AuditEvent {
         session_closed,      // bytes_in, bytes_out, duration_ms
         // Engine side.
         pin_mismatch,      // the node's key was not in the pin set (detail: presented and expected pins)
-        content_rejected,  // a fetched block failed verification (result: the content error, detail: CID)
+        content_rejected,  // a fetched block failed verification (result: the content error, detail: CID),
+                           // or a fetch was stalled (result "stalled", detail: the rate seen)
     };
     Kind kind = Kind::session_closed;
     std::int64_t time_ms = 0;  // Unix epoch milliseconds

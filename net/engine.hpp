@@ -31,6 +31,7 @@
 #include <cyxp2p/pinning/pin_set.hpp>
 #include <cyxp2p/protocol/event.hpp>
 #include <cyxp2p/protocol/limits.hpp>
+#include <cyxp2p/protocol/window_budget.hpp>
 
 namespace cyxp2p::net {
 
@@ -51,6 +52,9 @@ struct EngineOptions {
     content::Limits content{};
     /// Receives pin_mismatch and content_rejected events (may be null).
     std::shared_ptr<AuditSink> audit{};
+    /// Budget for receive-window growth shared with other sessions (docs/net.md); null: the process's
+    /// (process_window_budget(), 1/8 of physical RAM).
+    std::shared_ptr<protocol::WindowBudget> window_budget{};
 };
 
 /// Everything known about one connection attempt, filled as it goes (also on failure). For diagnostics.
@@ -133,6 +137,8 @@ class Connection {
                            std::function<void(std::error_code)> done, Token&& token);
 
     const protocol::HandshakeInfo& handshake() const;
+    /// The session's RTT (its own PING/PONG samples) and window state (docs/net.md); safe from any thread.
+    protocol::FlowStats flow_stats() const;
     const TlsInfo& tls() const;
     bool open() const;
     asio::any_io_executor get_executor() const;

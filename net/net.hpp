@@ -10,3 +10,4 @@
 #include <cyxp2p/net/metrics.hpp>
 #include <cyxp2p/net/node.hpp>
 #include <cyxp2p/net/tls_info.hpp>
+#include <cyxp2p/net/window_budget.hpp>

@@ -30,6 +30,7 @@
 #include <cyxp2p/pinning/identity.hpp>
 #include <cyxp2p/protocol/errc.hpp>
 #include <cyxp2p/protocol/limits.hpp>
+#include <cyxp2p/protocol/window_budget.hpp>
 #include <cyxp2p/ratelimit/limits.hpp>
 #include <cyxp2p/replay/limits.hpp>
 
@@ -50,6 +51,9 @@ struct NodeOptions {
     std::chrono::milliseconds shutdown_timeout = Limits{}.shutdown_timeout;  // for the peer's close_notify
     std::optional<content::Blockstore> content{};                            // serve content.fetch from here
     std::shared_ptr<AuditSink> audit{};                                      // may be null
+    /// Budget for receive-window growth shared with other sessions (docs/net.md); null: the process's
+    /// (process_window_budget(), 1/8 of physical RAM).
+    std::shared_ptr<protocol::WindowBudget> window_budget{};
 };
 
 /// One stream an engine opened, as a handler sees it. Methods must be called on the connection's thread

@@ -13,6 +13,7 @@
 #include <cyxp2p/protocol/errc.hpp>
 #include <cyxp2p/protocol/event.hpp>
 #include <cyxp2p/protocol/limits.hpp>
+#include <cyxp2p/protocol/window_budget.hpp>
 
 namespace cyxp2p::protocol {
 
@@ -23,6 +24,9 @@ struct EngineConfig {
     SessionLimits limits{};
     /// Fills nonces. Unset: OpenSSL's CSPRNG. Tests inject a deterministic one.
     std::function<void(std::span<std::uint8_t>)> random;
+    /// Process-wide budget for receive-window growth (may be null: the caps alone bound it). Must outlive
+    /// the session.
+    WindowBudget* window_budget = nullptr;
 };
 
 class EngineSession {
@@ -34,8 +38,13 @@ class EngineSession {
     EngineSession& operator=(EngineSession&&) noexcept;
 
     void receive(std::span<const std::uint8_t> bytes, Time now);
+    /// Everything there is to send.
     std::vector<std::uint8_t> poll_output();
+    /// Replaces `out`'s contents (capacity reused): control frames, then DATA up to about `max_bytes`.
+    void poll_output(std::vector<std::uint8_t>& out, std::size_t max_bytes);
+    /// Pass the time when there is one: window auto-tuning judges how fast the application consumes.
     std::optional<Event> poll_event();
+    std::optional<Event> poll_event(Time now);
     std::optional<Time> next_timeout() const;
     void on_timeout(Time now);
 
@@ -48,6 +57,9 @@ class EngineSession {
     /// Presents a fresh token before the current one expires (REAUTH); `reauthenticated` reports the answer.
     std::error_code reauth(std::string token, Time now);
     void ping(Time now);
+    /// Arms the stall rule on a stream (SessionLimits::stall_window / min_stream_rate): below the rate it is
+    /// reset with `stalled`. For streams that must keep moving, such as a content fetch.
+    void watch_progress(std::uint32_t stream_id, Time now);
     /// Orderly close: GOAWAY, then close when open streams finished or drain_timeout passed.
     void close(Time now);
 
@@ -56,6 +68,8 @@ class EngineSession {
     bool closed() const;
     /// What HELLO_ACK said, once ready.
     const HandshakeInfo* handshake() const;
+    /// RTT and window state (docs/protocol.md section 6).
+    FlowStats flow_stats() const;
 
   private:
     class Impl;

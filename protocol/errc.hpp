@@ -33,6 +33,7 @@ enum class errc : std::uint32_t {
     cancelled,
     handler_failed,
     byte_limit,  // per-session or per-stream byte budget spent
+    stalled,     // a watched stream received less than the minimum rate over the stall window
     // Shutdown and liveness.
     going_away = 60,
     idle_timeout,

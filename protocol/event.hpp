@@ -22,6 +22,17 @@ struct HandshakeInfo {
     SessionLimits peer_limits;  // the node's receive limits (frame, message, streams, windows)
 };
 
+/// What a session's flow control knows now (metrics, p2p-probe, tests); docs/protocol.md section 6.
+struct FlowStats {
+    std::optional<std::chrono::nanoseconds>
+        smoothed_rtt;  // RFC 6298 SRTT from PING/PONG; none before a sample
+    std::optional<std::chrono::nanoseconds> min_rtt;
+    std::uint64_t rtt_samples = 0;
+    std::uint64_t session_window = 0;         // our session receive window now
+    std::uint64_t largest_stream_window = 0;  // the largest receive window a stream of ours reached
+    std::uint64_t growth_refused = 0;         // window growth the WindowBudget refused
+};
+
 struct Event {
     enum class Kind {
         authenticated,    // node: HELLO accepted; `claims` holds the token's claims

@@ -94,6 +94,8 @@ class FrameEncoder {
     std::size_t size() const { return out_.size(); }
     /// Moves out everything appended so far.
     std::vector<std::uint8_t> take();
+    /// Appends everything appended so far to `out` and forgets it, keeping this buffer's capacity.
+    void move_into(std::vector<std::uint8_t>& out);
 
   private:
     std::vector<std::uint8_t> out_;

@@ -47,6 +47,23 @@ struct SessionLimits {
     /// (content.fetch and other ServerStream producers in net::Node, net::ClientStream::async_send), so a
     /// large transfer never sits in memory.
     std::size_t producer_high_water = 1U << 20;
+    // Flow control for long fat pipes (docs/protocol.md section 6). Receive windows start at the initial
+    // sizes above and grow by auto-tuning on application consumption up to these caps; a peer is never asked
+    // to do anything new, it only follows the credit it is given.
+    /// Largest receive window of one stream: one stream must fill a 100 ms, 1 Gbit/s path (BDP 12.5 MB).
+    std::uint32_t max_stream_window = 16U << 20;
+    /// Largest receive window of the session. Auto-tuning keeps it >= 1.5x the largest stream window (the
+    /// quic-go connection rule) so one bulk stream cannot take all the session's credit.
+    std::uint32_t max_session_window = 32U << 20;
+    /// While DATA or WINDOW_UPDATE frames flow, PING for a fresh RTT sample at most this often (the
+    /// auto-tuning rule needs the smoothed RTT; a quiet session sends only keepalive PINGs).
+    std::chrono::milliseconds rtt_ping_interval{1'000};
+    /// Stall rule for streams the application watches (EngineSession::watch_progress, used by the engine's
+    /// content fetch): a stream that received fewer than min_stream_rate bytes/s over one stall_window,
+    /// while we were not the ones holding it back, is reset with `stalled`. 30 s at 16 KiB/s: a drip-feeding
+    /// node is dropped, a slow but honest link (>= 128 kbit/s) is not.
+    std::chrono::milliseconds stall_window{30'000};
+    std::uint32_t min_stream_rate = 16U << 10;
 };
 
 /// Unix-epoch time in nanoseconds: the time every sans-IO call takes (tokens and nonces carry wall-clock

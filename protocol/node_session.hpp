@@ -21,6 +21,7 @@
 #include <cyxp2p/protocol/errc.hpp>
 #include <cyxp2p/protocol/event.hpp>
 #include <cyxp2p/protocol/limits.hpp>
+#include <cyxp2p/protocol/window_budget.hpp>
 
 namespace cyxp2p::auth {
 class Keyring;
@@ -55,6 +56,8 @@ struct NodeServices {
     /// Extra checks on a verified token before HELLO_ACK (net/ binds cnf.x5t#S256 to the client certificate).
     /// Return an error (and optionally a detail) to refuse.
     std::function<std::error_code(const auth::Claims&, std::string& detail)> accept_token;
+    /// Budget for receive-window growth shared by the node's sessions (optional: the caps alone bound it).
+    WindowBudget* window_budget = nullptr;
 };
 
 class NodeSession {
@@ -68,7 +71,11 @@ class NodeSession {
     void receive(std::span<const std::uint8_t> bytes, Time now);
     /// Bytes to send to the engine, coalesced; empty when there are none.
     std::vector<std::uint8_t> poll_output();
+    /// Replaces `out`'s contents (capacity reused): control frames, then DATA up to about `max_bytes`.
+    void poll_output(std::vector<std::uint8_t>& out, std::size_t max_bytes);
+    /// Pass the time when there is one: window auto-tuning judges how fast the application consumes.
     std::optional<Event> poll_event();
+    std::optional<Event> poll_event(Time now);
     std::optional<Time> next_timeout() const;
     void on_timeout(Time now);
 
@@ -87,6 +94,8 @@ class NodeSession {
     bool closed() const;
     /// The current token's claims, once authenticated.
     const auth::Claims* claims() const;
+    /// RTT and window state (docs/protocol.md section 6).
+    FlowStats flow_stats() const;
 
   private:
     class Impl;

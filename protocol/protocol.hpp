@@ -10,3 +10,5 @@
 #include <cyxp2p/protocol/limits.hpp>
 #include <cyxp2p/protocol/message.hpp>
 #include <cyxp2p/protocol/node_session.hpp>
+#include <cyxp2p/protocol/rtt.hpp>
+#include <cyxp2p/protocol/window_budget.hpp>

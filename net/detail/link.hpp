@@ -21,6 +21,15 @@ using TlsStream = asio::ssl::stream<tcp::socket>;
 /// Wall-clock time as the sessions take it.
 protocol::Time now();
 
+/// What the writer takes from the session per write: control frames the session queues meanwhile go out
+/// after at most this much DATA (docs/net.md, "Write path"). 256 KiB is 16 full TLS records, enough to
+/// keep a 1 Gbit/s socket busy for 2 ms between two wakeups.
+inline constexpr std::size_t link_write_chunk = 256U << 10;
+/// TCP_NOTSENT_LOWAT on every session socket: the kernel holds at most this many bytes not yet sent (on
+/// top of what is in flight), so a PONG or a metrics message is not queued behind megabytes of bulk data
+/// the session has already handed over (docs/net.md). 128 KiB: 1 ms of a 1 Gbit/s link.
+inline constexpr int link_notsent_lowat = 128 << 10;
+
 class Link : public std::enable_shared_from_this<Link> {
   public:
     Link(TlsStream stream, std::chrono::milliseconds shutdown_timeout);
@@ -45,10 +54,13 @@ class Link : public std::enable_shared_from_this<Link> {
   protected:
     virtual void handle_input(std::span<const std::uint8_t> bytes, protocol::Time t) = 0;
     virtual std::vector<std::uint8_t> take_output() = 0;
+    /// Replaces `out` (its capacity reused) with about `max_bytes` of output. The default copies
+    /// take_output(); links whose session frames lazily override it.
+    virtual void fill_output(std::vector<std::uint8_t>& out, std::size_t max_bytes);
     virtual std::optional<protocol::Time> next_deadline() = 0;
     virtual void handle_timeout(protocol::Time t) = 0;
     virtual bool session_closed() = 0;
-    /// The writer drained everything: producers may queue more.
+    /// The writer is about to write or wait: producers may queue more (up to their high-water marks).
     virtual void on_writable() {}
     /// The transport is gone (after close_notify, a socket error or abort). Called exactly once.
     virtual void on_finished(std::error_code transport_error) = 0;

@@ -20,6 +20,9 @@ Connection::~Connection() {
 const protocol::HandshakeInfo& Connection::handshake() const {
     return link_->info();
 }
+protocol::FlowStats Connection::flow_stats() const {
+    return link_->flow_stats();
+}
 const TlsInfo& Connection::tls() const {
     return link_->tls;
 }
@@ -137,7 +140,8 @@ void Connection::start_fetch(std::string cid, std::filesystem::path dest, FetchP
         };
         *id = link->open("content.fetch", protocol::encode(protocol::ContentFetch{cid, resume_from}), true,
                          std::move(op), ec);
-        if (ec) complete(ec);
+        if (ec) return complete(ec);
+        link->watch_progress(*id);  // a node that drip-feeds the download is reset with `stalled`
     });
 }
 

@@ -8,6 +8,7 @@
 #include <cyxp2p/net/engine.hpp>
 #include <cyxp2p/net/impl/engine_link.hpp>
 #include <cyxp2p/net/impl/timeout_guard.hpp>
+#include <cyxp2p/net/window_budget.hpp>
 #include <cyxp2p/pinning/errc.hpp>
 #include <cyxp2p/pinning/tls_policy.hpp>
 
@@ -20,6 +21,7 @@ using detail::TlsStream;
 namespace detail {
 
 EngineCore::EngineCore(EngineOptions o) : options(std::move(o)), cache(options.session_cache_size) {
+    if (!options.window_budget) options.window_budget = process_window_budget();
     std::error_code ec;
     auto ctx = pinning::make_engine_context(ec);
     if (!ctx) throw std::system_error(ec, "engine TLS context");
@@ -146,6 +148,7 @@ asio::awaitable<void> connect_flow(std::shared_ptr<EngineCore> core, ConnectOpti
     config.engine_version = core->options.engine_version;
     config.expected_node_id = o.expected_node_id;
     config.limits = core->options.session;
+    config.window_budget = core->options.window_budget.get();
     link->begin(std::move(config), [link, report, t2, done](std::error_code e) {
         report->hello_time = since(t2);
         if (e) {

@@ -89,7 +89,8 @@ void EngineLink::on_finished(std::error_code ec) {
 }
 
 void EngineLink::dispatch() {
-    while (auto e = session_->poll_event()) {
+    const protocol::Time t = now();  // when the application consumed (window auto-tuning)
+    while (auto e = session_->poll_event(t)) {
         switch (e->kind) {
             case Kind::ready:
                 info_ = e->handshake;
@@ -116,6 +117,13 @@ void EngineLink::dispatch() {
                 }
                 break;
             case Kind::stream_reset:
+                if (e->error == protocol::errc::stalled) {
+                    // The stall rule fired here: the audit log keeps the rate it saw (the error code cannot).
+                    core_->audit({.kind = AuditEvent::Kind::content_rejected,
+                                  .node_id = info_.node_id,
+                                  .result = "stalled",
+                                  .detail = e->detail});
+                }
                 if (auto it = ops_.find(e->stream_id); it != ops_.end()) {
                     auto op = std::move(it->second);
                     ops_.erase(it);
@@ -146,6 +154,10 @@ void EngineLink::dispatch() {
             default:
                 break;
         }
+    }
+    {
+        std::lock_guard lock(stats_mutex_);
+        stats_ = session_->flow_stats();
     }
     kick();
 }

@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include <cyxp2p/net/detail/link.hpp>
@@ -62,6 +63,16 @@ class EngineLink final : public Link {
     std::size_t high_water() const { return core_->options.session.producer_high_water; }
     std::error_code send(std::uint32_t id, std::span<const std::uint8_t> m);
     void when_writable(std::uint32_t id, std::function<void(std::error_code)> done);
+    /// Arms the session's stall rule on a stream (content.fetch).
+    void watch_progress(std::uint32_t id) {
+        if (session_) session_->watch_progress(id, now());
+        kick();
+    }
+    /// A snapshot refreshed after every batch of events; any thread.
+    protocol::FlowStats flow_stats() const {
+        std::lock_guard lock(stats_mutex_);
+        return stats_;
+    }
     void finish_stream(std::uint32_t id) {
         if (session_ && !session_->closed()) session_->finish(id);
         kick();
@@ -78,6 +89,11 @@ class EngineLink final : public Link {
     }
     std::vector<std::uint8_t> take_output() override {
         return session_ ? session_->poll_output() : std::vector<std::uint8_t>{};
+    }
+    void fill_output(std::vector<std::uint8_t>& out, std::size_t max_bytes) override {
+        if (!session_) return out.clear();
+        session_->poll_output(out, max_bytes);
+        dispatch();  // framing a stream's last DATA may have closed it: report that now
     }
     std::optional<protocol::Time> next_deadline() override {
         return session_ ? session_->next_timeout() : std::nullopt;
@@ -106,6 +122,8 @@ class EngineLink final : public Link {
     std::vector<std::pair<std::uint32_t, std::function<void(std::error_code)>>> writable_waiters_;
     protocol::HandshakeInfo info_;
     std::error_code closed_error_;
+    mutable std::mutex stats_mutex_;
+    protocol::FlowStats stats_;
 };
 
 }  // namespace cyxp2p::net::detail

@@ -1,5 +1,8 @@
 #include <array>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
 #include <cyxp2p/net/detail/link.hpp>
 #include <cyxp2p/net/errc.hpp>
 #include <cyxp2p/net/impl/timeout_guard.hpp>
@@ -30,6 +33,12 @@ Link::Link(TlsStream stream, std::chrono::milliseconds shutdown_timeout)
 
 void Link::start() {
     loops_started_ = true;
+#ifdef TCP_NOTSENT_LOWAT
+    // Best effort: a kernel without it only queues more (the session still orders control frames first).
+    boost::system::error_code ignored;
+    stream_.lowest_layer().set_option(
+        asio::detail::socket_option::integer<IPPROTO_TCP, TCP_NOTSENT_LOWAT>(link_notsent_lowat), ignored);
+#endif
     auto self = shared_from_this();
     asio::co_spawn(
         get_executor(), [self]() { return self->read_loop(); }, asio::detached);
@@ -46,6 +55,10 @@ void Link::kick() {
     // deadline that has since moved later just fires and deadline_loop re-arms it.
     const auto d = next_deadline();
     if (d && (!armed_ || *d < *armed_)) deadline_.cancel();
+}
+
+void Link::fill_output(std::vector<std::uint8_t>& out, std::size_t) {
+    out = take_output();
 }
 
 void Link::abort() {
@@ -89,12 +102,14 @@ asio::awaitable<void> Link::read_loop() {
 
 asio::awaitable<void> Link::write_loop() {
     auto self = shared_from_this();
+    std::vector<std::uint8_t> out;  // reused by every write
     while (!finished_) {
-        std::vector<std::uint8_t> out = take_output();
-        if (out.empty()) {
-            on_writable();
-            out = take_output();
-        }
+        fill_output(out, link_write_chunk);
+        // Producers top their queues up (each to its own high-water mark) before every write, not only
+        // once everything drained: the session frames lazily, so a queue refilled only when empty would
+        // leave the socket idle while the producer reads its next blocks.
+        on_writable();
+        if (out.empty()) fill_output(out, link_write_chunk);
         if (!out.empty()) {
             boost::system::error_code ec;
             co_await asio::async_write(stream_, asio::buffer(out), redirect_error(use_awaitable, ec));

@@ -6,6 +6,7 @@
 #include <cyxp2p/net/errc.hpp>
 #include <cyxp2p/net/impl/node_impl.hpp>
 #include <cyxp2p/net/impl/node_link.hpp>
+#include <cyxp2p/net/window_budget.hpp>
 
 namespace cyxp2p::net {
 
@@ -45,6 +46,7 @@ Node::Impl::Impl(NodeOptions o)
       connections(options.rate.connections) {
     if (!options.keys || options.keys->empty()) throw std::invalid_argument("Node needs a non-empty keyring");
     if (options.threads == 0) throw std::invalid_argument("Node needs at least one thread");
+    if (!options.window_budget) options.window_budget = process_window_budget();
     std::error_code ec;
     auto ctx = pinning::make_node_context(options.identity, ec);
     if (!ctx) throw std::system_error(ec, "node TLS context");

@@ -92,6 +92,7 @@ asio::awaitable<void> NodeLink::handshake() {
     services.nonces = &node_.nonces;
     services.requests_per_peer = &node_.per_peer;
     services.requests_per_method = &node_.per_method;
+    services.window_budget = node_.options.window_budget.get();
     services.method_scope = [this](std::string_view method) -> std::optional<std::string> {
         auto it = node_.methods.find(method);
         if (it == node_.methods.end()) return std::nullopt;
@@ -112,7 +113,8 @@ asio::awaitable<void> NodeLink::handshake() {
 
 void NodeLink::dispatch_events() {
     auto self = std::static_pointer_cast<NodeLink>(shared_from_this());
-    while (auto e = session_->poll_event()) {
+    const protocol::Time t = detail::now();  // when the application consumed (window auto-tuning)
+    while (auto e = session_->poll_event(t)) {
         switch (e->kind) {
             case Kind::authenticated:
                 authenticated_ = true;

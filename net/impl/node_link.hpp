@@ -48,6 +48,12 @@ class NodeLink final : public detail::Link {
         node_.metrics.bytes_out += out.size();
         return out;
     }
+    void fill_output(std::vector<std::uint8_t>& out, std::size_t max_bytes) override {
+        if (!session_) return out.clear();
+        session_->poll_output(out, max_bytes);
+        node_.metrics.bytes_out += out.size();
+        dispatch_events();  // framing a stream's last DATA may have closed it: report that now
+    }
     std::optional<protocol::Time> next_deadline() override {
         return session_ ? session_->next_timeout() : std::nullopt;
     }

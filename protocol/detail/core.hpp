@@ -2,6 +2,7 @@
 // idle and drain deadlines, connection errors. NodeSession and EngineSession add their handshakes on top.
 #pragma once
 
+#include <array>
 #include <deque>
 #include <map>
 #include <optional>
@@ -16,6 +17,8 @@
 #include <cyxp2p/protocol/frame.hpp>
 #include <cyxp2p/protocol/limits.hpp>
 #include <cyxp2p/protocol/message.hpp>
+#include <cyxp2p/protocol/rtt.hpp>
+#include <cyxp2p/protocol/window_budget.hpp>
 
 namespace cyxp2p::protocol::wire {
 class Limits;
@@ -23,38 +26,76 @@ class Limits;
 
 namespace cyxp2p::protocol::detail {
 
+// Flow-control windows never exceed 2^31 - 1 (as in HTTP/2, RFC 9113 6.9.1).
+inline constexpr std::int64_t kMaxWindow = 0x7FFFFFFF;
+
+inline std::uint32_t load_be32(std::span<const std::uint8_t> p) {
+    return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) | p[3];
+}
+inline std::array<std::uint8_t, 4> store_be32(std::uint32_t v) {
+    return {static_cast<std::uint8_t>(v >> 24), static_cast<std::uint8_t>(v >> 16),
+            static_cast<std::uint8_t>(v >> 8), static_cast<std::uint8_t>(v)};
+}
+
+/// One receive-side flow-control window, a stream's or the session's (docs/protocol.md section 6).
+struct RecvWindow {
+    std::int64_t credit;               // credit we gave the peer and it has not used
+    std::uint64_t size;                // the window now: initial .. cap, grown by auto-tuning
+    std::uint64_t undelivered = 0;     // charge of complete messages queued as events, not yet polled
+    std::uint64_t epoch_consumed = 0;  // charge the application took since epoch_start (auto-tuning)
+    Time epoch_start{};
+};
+
 struct Stream {
-    explicit Stream(std::uint32_t stream_id, std::int64_t send, std::int64_t recv, std::size_t max_message)
-        : id(stream_id), send_window(send), recv_window(recv), reader(max_message) {}
+    Stream(std::uint32_t stream_id, std::int64_t send, std::uint32_t window, std::size_t max_message,
+           Time now)
+        : id(stream_id), send_window(send), recv{window, window, 0, 0, now}, reader(max_message) {}
     std::uint32_t id;
-    std::int64_t send_window;           // credit the peer gave us
-    std::int64_t recv_window;           // credit we gave the peer and it has not used
-    std::uint64_t undelivered = 0;      // charge of complete messages queued as events, not yet polled
-    std::vector<std::uint8_t> pending;  // messages queued, not yet framed
-    std::size_t pending_offset = 0;
-    bool local_end_queued = false;  // finish() called; END_STREAM goes out once pending drains
+    std::int64_t send_window;  // credit the peer gave us
+    RecvWindow recv;
+    /// Messages queued (length prefix and body), framed lazily by poll_output as credit allows: a chunk
+    /// queue, so taking bytes from the front never moves the rest.
+    std::deque<std::vector<std::uint8_t>> pending;
+    std::size_t pending_offset = 0;  // bytes of pending.front() already framed
+    std::size_t pending_size = 0;    // bytes queued and not yet framed
+    bool local_end_queued = false;   // finish() called; END_STREAM goes out once pending drains
     bool local_ended = false;
     bool remote_ended = false;
     MessageReader reader;
+    /// Stall rule (watch_progress): DATA bytes received since progress_start.
+    std::optional<Time> progress_start;
+    std::uint64_t progress_bytes = 0;
 };
 
 class Core {
   public:
-    Core(const SessionLimits& local, Time now);
-    virtual ~Core() = default;
+    /// `budget` (may be null: growth bounded by the caps only) must outlive the session.
+    Core(const SessionLimits& local, Time now, WindowBudget* budget);
+    virtual ~Core();
     Core(const Core&) = delete;
     Core& operator=(const Core&) = delete;
 
     void receive(std::span<const std::uint8_t> bytes, Time now);
+    /// Everything there is to send (control frames, then DATA as far as credit allows).
     std::vector<std::uint8_t> take_output();
+    /// Replaces `out`'s contents (its capacity is reused) with the control frames queued, then DATA
+    /// frames round-robin across streams while `out` holds less than `max_bytes` (so at most one frame
+    /// more). Control frames never wait behind DATA: DATA is framed only here, at the last moment.
+    void poll_output(std::vector<std::uint8_t>& out, std::size_t max_bytes);
+    /// Taking a message returns its credit. Only the timed form auto-tunes the windows: growth is judged
+    /// by how fast the application consumes, so it needs the time of consumption.
     std::optional<Event> poll_event();
+    std::optional<Event> poll_event(Time now);
     std::optional<Time> next_timeout() const;
     void on_timeout(Time now);
 
     std::error_code send_message(std::uint32_t id, std::span<const std::uint8_t> body);
     std::error_code finish(std::uint32_t id);
     void reset(std::uint32_t id, errc code, std::string_view message);
+    /// Keepalive: PING (unless one is already out) and expect bytes within ping_timeout.
     void send_ping(Time now);
+    /// Arms the stall rule on a stream (SessionLimits::stall_window, min_stream_rate).
+    void watch_progress(std::uint32_t id, Time now);
     /// Sends GOAWAY and drains: no new streams, open ones get drain_timeout, then the session closes.
     void go_away(errc code, std::string_view message, Time now);
     /// Connection error: sends ERROR on stream 0 (unless the peer caused the close by one), reports closed.
@@ -68,6 +109,10 @@ class Core {
     const SessionLimits& local_limits() const { return local_; }
     const SessionLimits& peer_limits() const { return peer_; }
     Time last_receive() const { return last_receive_; }
+    /// A keepalive PING is out and its deadline armed.
+    bool keepalive_pending() const { return ping_deadline_.has_value(); }
+    const RttEstimator& rtt() const { return rtt_; }
+    FlowStats flow_stats() const;
 
   protected:
     /// HELLO, HELLO_ACK, OPEN, REAUTH, REAUTH_ACK: the role decides.
@@ -90,10 +135,11 @@ class Core {
     /// Applies the peer's announced limits (0 fields keep the defaults).
     void set_peer_limits(const wire::Limits& l);
     void fill_limits(wire::Limits& l) const;
-    Stream& add_stream(std::uint32_t id);
+    Stream& add_stream(std::uint32_t id, Time now);
     Stream* find_stream(std::uint32_t id);
     void mark_established(Time now);
-    void flush();
+    /// PING opaque values; the engine injects its deterministic source in tests.
+    virtual void fill_random(std::span<std::uint8_t> out);
 
     std::uint32_t highest_stream_id_ = 0;
     bool goaway_received_ = false;
@@ -105,18 +151,40 @@ class Core {
     void on_stream_error(const Frame& f);
     void maybe_close_stream(Stream& s);
     void replenish(Stream* s);
+    void top_up(RecvWindow& w, std::uint32_t stream);
+    std::optional<Event> next_event(std::optional<Time> now);
+    bool adjust_epoch(RecvWindow& w, Time now);  // quic-go maybeAdjustWindowSize: true = grow
+    bool grow_session(std::uint64_t new_size);
+    void shrink_session();
+    void release_budget();
+    void probe_rtt(Time now, bool replace);
+    void on_ping(const Frame& f, Time now);
+    void check_progress(Stream& s, Time now);
+    bool frame_data(Stream& s, std::vector<std::uint8_t>& out);
     void drop_stream(std::uint32_t id);  // erases a stream, releasing its share of the reassembly budget
     void check_drained();
 
     SessionLimits local_;
     SessionLimits peer_;
     FrameDecoder decoder_;
-    FrameEncoder encoder_;
+    FrameEncoder control_;  // every frame but DATA, in order; always written before any DATA
     std::deque<Event> events_;
     std::map<std::uint32_t, Stream> streams_;
+    std::uint32_t next_to_serve_ = 0;  // round-robin cursor of poll_output, a stream id
     std::int64_t session_send_window_;
-    std::int64_t session_recv_window_;
-    std::uint64_t session_undelivered_ = 0;
+    RecvWindow session_recv_;
+    WindowBudget* budget_;
+    std::uint64_t budget_held_ = 0;  // bytes of session window growth reserved from budget_
+    std::uint64_t largest_stream_window_ = 0;
+    std::uint64_t growth_refused_ = 0;
+    RttEstimator rtt_;
+    struct OutstandingPing {
+        std::array<std::uint8_t, 8> opaque;
+        Time sent;
+    };
+    std::optional<OutstandingPing> ping_out_;
+    std::optional<Time> last_probe_;
+    bool flow_activity_ = false;  // DATA or WINDOW_UPDATE seen in this receive()
     std::uint64_t received_data_bytes_ = 0;
     std::uint64_t reassembly_bytes_ = 0;  // sum of every stream's reader.buffered()
     Time last_receive_;

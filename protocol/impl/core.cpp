@@ -1,24 +1,14 @@
 #include <algorithm>
 #include <utility>
 
+#include <openssl/rand.h>
+
 #include <cyxp2p/protocol/detail/core.hpp>
 
 #include "wire.pb.h"
 
 namespace cyxp2p::protocol::detail {
 namespace {
-
-std::uint32_t get32(std::span<const std::uint8_t> p) {
-    return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) | p[3];
-}
-
-std::array<std::uint8_t, 4> put32(std::uint32_t v) {
-    return {static_cast<std::uint8_t>(v >> 24), static_cast<std::uint8_t>(v >> 16),
-            static_cast<std::uint8_t>(v >> 8), static_cast<std::uint8_t>(v)};
-}
-
-// Flow-control windows never exceed 2^31 - 1 (as in HTTP/2, RFC 9113 6.9.1).
-constexpr std::int64_t kMaxWindow = 0x7FFFFFFF;
 
 std::chrono::milliseconds retry_after(const wire::Error& e, const TextLimits& l) {
     return std::chrono::milliseconds(
@@ -67,13 +57,31 @@ std::chrono::milliseconds to_ms(std::chrono::nanoseconds d) {
     return std::chrono::ceil<std::chrono::milliseconds>(d);
 }
 
-Core::Core(const SessionLimits& local, Time now)
+Core::Core(const SessionLimits& local, Time now, WindowBudget* budget)
     : local_(local),
       peer_(),
       decoder_(local.max_frame_size),
       session_send_window_(SessionLimits{}.initial_session_window),
-      session_recv_window_(local.initial_session_window),
-      last_receive_(now) {}
+      session_recv_{local.initial_session_window, local.initial_session_window, 0, 0, now},
+      budget_(budget),
+      largest_stream_window_(local.initial_stream_window),
+      last_receive_(now) {
+    // A cap below the initial window means "do not grow".
+    local_.max_stream_window = std::max(local_.max_stream_window, local_.initial_stream_window);
+    local_.max_session_window = std::max(local_.max_session_window, local_.initial_session_window);
+}
+
+Core::~Core() {
+    release_budget();
+}
+
+void Core::fill_random(std::span<std::uint8_t> out) {
+    if (RAND_bytes(out.data(), static_cast<int>(out.size())) != 1) {
+        // Without randomness the PING value is only predictable, not unsafe: a peer that answers early makes
+        // the RTT look smaller, which only slows window growth.
+        std::fill(out.begin(), out.end(), std::uint8_t{0});
+    }
+}
 
 void Core::receive(std::span<const std::uint8_t> bytes, Time now) {
     if (closed_) return;
@@ -90,7 +98,13 @@ void Core::receive(std::span<const std::uint8_t> bytes, Time now) {
         if (!f) break;
         dispatch(*f, now);
     }
-    flush();
+    // RTT samples: one PING as soon as the session is established (HELLO_ACK already queued), then one per
+    // rtt_ping_interval while data flows; a quiet session only gets the engine's keepalive.
+    if (!closed_ && established() &&
+        (!last_probe_ || (flow_activity_ && now - *last_probe_ >= local_.rtt_ping_interval))) {
+        probe_rtt(now, false);
+    }
+    flow_activity_ = false;
 }
 
 void Core::dispatch(const Frame& f, Time now) {
@@ -132,11 +146,7 @@ void Core::dispatch(const Frame& f, Time now) {
                 close(errc::bad_frame, "PING must be 8 bytes on stream 0");
                 return;
             }
-            if ((f.header.flags & flags::ack) != 0) {
-                push({.kind = Event::Kind::pong});
-            } else {
-                send_frame(FrameType::ping, flags::ack, 0, f.payload);
-            }
+            on_ping(f, now);
             return;
         case FrameType::goaway: {
             wire::GoAway g;
@@ -160,125 +170,6 @@ void Core::dispatch(const Frame& f, Time now) {
             return;
     }
     close(errc::protocol_violation, "frame before the handshake completed");
-}
-
-// Flow control (docs/protocol.md, "Flow control"): the receiver grants credit back only as the application
-// takes messages (poll_event), so a peer that ignores its window is caught, and what one session can make us
-// hold is bounded by the windows plus one partial message per stream. Each message is charged at least
-// kMessageCharge bytes, so a flood of empty messages cannot queue events for free.
-constexpr std::uint64_t kMessageCharge = 64;
-
-void Core::on_data(const Frame& f) {
-    const std::uint32_t id = f.header.stream_id;
-    const auto n = static_cast<std::int64_t>(f.payload.size());
-    session_recv_window_ -= n;
-    if (session_recv_window_ < 0) {
-        close(errc::flow_control, "DATA beyond the session window");
-        return;
-    }
-    received_data_bytes_ += f.payload.size();
-    if (received_data_bytes_ > local_.max_session_bytes) {
-        close(errc::byte_limit, "session byte limit reached");
-        return;
-    }
-    Stream* s = find_stream(id);
-    if (s == nullptr) {
-        // A stream we reset may still have DATA in flight: it used session credit, which we give back at
-        // once (dropped bytes are never undelivered, so replenish() grants them to the peer again; restoring
-        // our own window without telling the peer would shrink its session window for good); ids never
-        // opened are a violation.
-        if (id == 0 || id > highest_stream_id_) {
-            close(errc::protocol_violation, "DATA on a stream never opened");
-            return;
-        }
-        replenish(nullptr);
-        return;
-    }
-    if (s->remote_ended) {
-        close(errc::protocol_violation, "DATA after END_STREAM");
-        return;
-    }
-    s->recv_window -= n;
-    if (s->recv_window < 0) {
-        close(errc::flow_control, "DATA beyond the stream window");
-        return;
-    }
-    const std::size_t held_before = s->reader.buffered();
-    const auto feed_error = s->reader.feed(f.payload);
-    reassembly_bytes_ += s->reader.buffered() - held_before;
-    if (feed_error) {
-        reset(id, errc::message_too_large, "message larger than max_message_size");
-        return;
-    }
-    while (auto body = s->reader.next()) {
-        reassembly_bytes_ -= body->size() + message_prefix_size;
-        const std::uint64_t charge =
-            std::max<std::uint64_t>(body->size() + message_prefix_size, kMessageCharge);
-        s->undelivered += charge;
-        session_undelivered_ += charge;
-        push({.kind = Event::Kind::message, .stream_id = id, .body = std::move(*body)});
-    }
-    // What this frame left in the reader counts against the session's reassembly budget.
-    if (reassembly_bytes_ > local_.max_reassembly_bytes) {
-        reset(id, errc::message_too_large, "incomplete messages exceed the session's reassembly budget");
-        return;
-    }
-    if ((f.header.flags & flags::end_stream) != 0) {
-        if (s->reader.partial()) {
-            reset(id, errc::bad_message, "stream ended inside a message");
-            return;
-        }
-        s->remote_ended = true;
-        push({.kind = Event::Kind::stream_end, .stream_id = id});
-        maybe_close_stream(*s);
-        return;
-    }
-    replenish(s);
-}
-
-// Sends WINDOW_UPDATEs so that the peer may have `initial window - undelivered` in flight, once that is at
-// least half a window more than it has now. Bytes of an incomplete message do not count as undelivered: the
-// message cannot be delivered before its end arrives, so withholding credit for it would deadlock.
-void Core::replenish(Stream* s) {
-    if (closed_) return;
-    auto top_up = [&](std::int64_t& window, std::uint64_t initial, std::uint64_t undelivered,
-                      std::uint32_t stream) {
-        const auto target =
-            static_cast<std::int64_t>(initial) - static_cast<std::int64_t>(std::min(undelivered, initial));
-        const std::int64_t grant = target - window;
-        if (grant > 0 && (grant >= static_cast<std::int64_t>(initial / 2) || window <= 0)) {
-            window += grant;
-            send_frame(FrameType::window_update, 0, stream, put32(static_cast<std::uint32_t>(grant)));
-        }
-    };
-    top_up(session_recv_window_, local_.initial_session_window, session_undelivered_, 0);
-    if (s != nullptr && !s->remote_ended) {
-        top_up(s->recv_window, local_.initial_stream_window, s->undelivered, s->id);
-    }
-}
-
-void Core::on_window_update(const Frame& f) {
-    if (f.payload.size() != 4) {
-        close(errc::bad_frame, "WINDOW_UPDATE must be 4 bytes");
-        return;
-    }
-    const std::uint32_t inc = get32(f.payload);
-    if (inc == 0) {
-        close(errc::bad_frame, "WINDOW_UPDATE of zero");
-        return;
-    }
-    std::int64_t* window = nullptr;
-    if (f.header.stream_id == 0) {
-        window = &session_send_window_;
-    } else if (Stream* s = find_stream(f.header.stream_id)) {
-        window = &s->send_window;
-    } else {
-        if (f.header.stream_id > highest_stream_id_)
-            close(errc::protocol_violation, "WINDOW_UPDATE on unknown stream");
-        return;
-    }
-    *window += inc;
-    if (*window > kMaxWindow) close(errc::flow_control, "window above 2^31-1");
 }
 
 void Core::on_stream_error(const Frame& f) {
@@ -309,26 +200,6 @@ void Core::on_peer_error(errc code, std::string message, std::string detail,
           .retry_after = retry});
 }
 
-std::vector<std::uint8_t> Core::take_output() {
-    return encoder_.take();
-}
-
-std::optional<Event> Core::poll_event() {
-    if (events_.empty()) return std::nullopt;
-    Event e = std::move(events_.front());
-    events_.pop_front();
-    if (e.kind == Event::Kind::message) {
-        // The application took the message: its credit goes back to the peer.
-        const std::uint64_t charge =
-            std::max<std::uint64_t>(e.body.size() + message_prefix_size, kMessageCharge);
-        session_undelivered_ -= std::min(charge, session_undelivered_);
-        Stream* s = find_stream(e.stream_id);
-        if (s != nullptr) s->undelivered -= std::min(charge, s->undelivered);
-        replenish(s);
-    }
-    return e;
-}
-
 std::optional<Time> Core::next_timeout() const {
     if (closed_) return std::nullopt;
     std::optional<Time> t = last_receive_ + std::chrono::duration_cast<Time>(local_.idle_timeout);
@@ -338,6 +209,10 @@ std::optional<Time> Core::next_timeout() const {
     consider(ping_deadline_);
     consider(drain_deadline_);
     consider(role_deadline());
+    for (const auto& [id, s] : streams_) {
+        if (s.progress_start)
+            consider(*s.progress_start + std::chrono::duration_cast<Time>(local_.stall_window));
+    }
     return t;
 }
 
@@ -352,12 +227,16 @@ void Core::on_timeout(Time now) {
     } else if (now - last_receive_ >= local_.idle_timeout) {
         close(errc::idle_timeout, "nothing received within idle_timeout");
     }
-    flush();
+    for (auto it = streams_.begin(); !closed_ && it != streams_.end();) {
+        Stream& s = it->second;
+        ++it;  // check_progress may reset (erase) s
+        if (s.progress_start && now - *s.progress_start >= local_.stall_window) check_progress(s, now);
+    }
 }
 
 void Core::send_frame(FrameType type, std::uint8_t fl, std::uint32_t stream,
                       std::span<const std::uint8_t> payload) {
-    encoder_.append(type, fl, stream, payload);
+    control_.append(type, fl, stream, payload);
 }
 
 void Core::send_control(FrameType type, std::uint32_t stream, const google::protobuf::MessageLite& m) {
@@ -386,6 +265,7 @@ void Core::close(errc code, std::string_view message, std::string_view detail,
     closed_ = true;
     streams_.clear();
     reassembly_bytes_ = 0;
+    release_budget();
     push({.kind = Event::Kind::closed,
           .error = make_error_code(code),
           .detail = detail.empty() ? std::string(message) : std::string(detail),
@@ -408,16 +288,6 @@ void Core::check_drained() {
         closed_ = true;  // orderly: GOAWAY already told the peer why
         push({.kind = Event::Kind::closed});
     }
-}
-
-void Core::send_ping(Time now) {
-    if (closed_ || ping_deadline_) return;
-    std::array<std::uint8_t, 8> opaque{};
-    const auto t = static_cast<std::uint64_t>(now.count());
-    for (int i = 0; i < 8; ++i)
-        opaque[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(t >> (56 - 8 * i));
-    send_frame(FrameType::ping, 0, 0, opaque);
-    ping_deadline_ = now + std::chrono::duration_cast<Time>(local_.ping_timeout);
 }
 
 void Core::set_peer_limits(const wire::Limits& l) {
@@ -447,10 +317,10 @@ void Core::fill_limits(wire::Limits& l) const {
     l.set_max_session_bytes(local_.max_session_bytes);
 }
 
-Stream& Core::add_stream(std::uint32_t id) {
+Stream& Core::add_stream(std::uint32_t id, Time now) {
     highest_stream_id_ = std::max(highest_stream_id_, id);
     auto [it, inserted] = streams_.try_emplace(id, id, peer_.initial_stream_window,
-                                               local_.initial_stream_window, local_.max_message_size);
+                                               local_.initial_stream_window, local_.max_message_size, now);
     return it->second;
 }
 
@@ -462,26 +332,7 @@ Stream* Core::find_stream(std::uint32_t id) {
 void Core::mark_established(Time now) {
     established_seen_ = true;
     last_receive_ = now;
-}
-
-std::error_code Core::send_message(std::uint32_t id, std::span<const std::uint8_t> body) {
-    if (closed_) return errc::closed;
-    Stream* s = find_stream(id);
-    if (s == nullptr) return errc::stream_reset;
-    if (s->local_end_queued) return errc::protocol_violation;
-    if (body.size() > peer_.max_message_size) return errc::message_too_large;
-    append_message(s->pending, body);
-    flush();
-    return {};
-}
-
-std::error_code Core::finish(std::uint32_t id) {
-    if (closed_) return errc::closed;
-    Stream* s = find_stream(id);
-    if (s == nullptr) return errc::stream_reset;
-    s->local_end_queued = true;
-    flush();
-    return {};
+    session_recv_.epoch_start = now;
 }
 
 void Core::drop_stream(std::uint32_t id) {
@@ -489,6 +340,7 @@ void Core::drop_stream(std::uint32_t id) {
     if (it == streams_.end()) return;
     reassembly_bytes_ -= std::min<std::uint64_t>(reassembly_bytes_, it->second.reader.buffered());
     streams_.erase(it);
+    if (streams_.empty()) shrink_session();
 }
 
 void Core::reset(std::uint32_t id, errc code, std::string_view message) {
@@ -502,52 +354,6 @@ void Core::reset(std::uint32_t id, errc code, std::string_view message) {
           .detail = std::string(message)});
     push({.kind = Event::Kind::stream_closed, .stream_id = id});
     check_drained();
-}
-
-std::size_t Core::pending_bytes(std::uint32_t id) const {
-    auto it = streams_.find(id);
-    return it == streams_.end() ? 0 : it->second.pending.size() - it->second.pending_offset;
-}
-
-// Frames whatever the windows allow, stream by stream (round-robin by id order, one frame each per pass) so
-// a bulk transfer cannot starve a small stream.
-void Core::flush() {
-    if (closed_ || !established()) return;
-    bool progress = true;
-    while (progress) {
-        progress = false;
-        for (auto it = streams_.begin(); it != streams_.end();) {
-            Stream& s = it->second;
-            ++it;
-            const std::size_t left = s.pending.size() - s.pending_offset;
-            const std::int64_t credit = std::min(s.send_window, session_send_window_);
-            if (left > 0 && credit > 0) {
-                const std::size_t n =
-                    std::min<std::size_t>({left, static_cast<std::size_t>(credit), peer_.max_frame_size});
-                const bool last = n == left && s.local_end_queued;
-                send_frame(FrameType::data, last ? flags::end_stream : 0, s.id,
-                           {s.pending.data() + s.pending_offset, n});
-                s.pending_offset += n;
-                s.send_window -= static_cast<std::int64_t>(n);
-                session_send_window_ -= static_cast<std::int64_t>(n);
-                if (s.pending_offset == s.pending.size()) {
-                    s.pending.clear();
-                    s.pending_offset = 0;
-                } else if (s.pending_offset > (64U << 10)) {
-                    s.pending.erase(s.pending.begin(),
-                                    s.pending.begin() + static_cast<std::ptrdiff_t>(s.pending_offset));
-                    s.pending_offset = 0;
-                }
-                if (last) s.local_ended = true;
-                progress = true;
-            } else if (left == 0 && s.local_end_queued && !s.local_ended) {
-                send_frame(FrameType::data, flags::end_stream, s.id, {});
-                s.local_ended = true;
-                progress = true;
-            }
-            if (s.local_ended && s.remote_ended) maybe_close_stream(s);  // may erase s
-        }
-    }
 }
 
 void Core::maybe_close_stream(Stream& s) {

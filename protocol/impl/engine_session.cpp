@@ -12,7 +12,7 @@ namespace cyxp2p::protocol {
 class EngineSession::Impl final : public detail::Core {
   public:
     Impl(EngineConfig config, Time now)
-        : Core(config.limits, now),
+        : Core(config.limits, now, config.window_budget),
           config_(std::move(config)),
           handshake_deadline_(now + std::chrono::duration_cast<Time>(config_.limits.handshake_timeout)) {
         if (!config_.random) {
@@ -56,7 +56,7 @@ class EngineSession::Impl final : public detail::Core {
         o.set_nonce(nonce());
         o.set_timestamp_ms(std::chrono::duration_cast<std::chrono::milliseconds>(now).count());
         send_control(FrameType::open, id, o);
-        add_stream(id);
+        add_stream(id, now);
         return id;
     }
 
@@ -140,6 +140,8 @@ class EngineSession::Impl final : public detail::Core {
         close(errc::protocol_violation, "unexpected control frame from the node");
     }
 
+    void fill_random(std::span<std::uint8_t> out) override { config_.random(out); }
+
   private:
     std::string nonce() {
         std::string n(16, '\0');
@@ -164,13 +166,20 @@ void EngineSession::receive(std::span<const std::uint8_t> bytes, Time now) {
 std::vector<std::uint8_t> EngineSession::poll_output() {
     return impl_->take_output();
 }
+void EngineSession::poll_output(std::vector<std::uint8_t>& out, std::size_t max_bytes) {
+    impl_->poll_output(out, max_bytes);
+}
 std::optional<Event> EngineSession::poll_event() {
     return impl_->poll_event();
 }
+std::optional<Event> EngineSession::poll_event(Time now) {
+    return impl_->poll_event(now);
+}
 std::optional<Time> EngineSession::next_timeout() const {
     auto t = impl_->next_timeout();
-    if (impl_->ready() && !impl_->closed()) {
-        // Keepalive before the idle timeout closes a quiet but healthy link.
+    if (impl_->ready() && !impl_->closed() && !impl_->keepalive_pending()) {
+        // Keepalive before the idle timeout closes a quiet but healthy link (once: while its PING is out,
+        // the ping deadline is what counts, and a past ping_at would wake the caller in a loop).
         const auto ping_at =
             impl_->last_receive() + std::chrono::duration_cast<Time>(impl_->local_limits().ping_interval);
         if (!t || ping_at < *t) t = ping_at;
@@ -203,6 +212,12 @@ std::error_code EngineSession::reauth(std::string token, Time now) {
 }
 void EngineSession::ping(Time now) {
     impl_->send_ping(now);
+}
+void EngineSession::watch_progress(std::uint32_t id, Time now) {
+    impl_->watch_progress(id, now);
+}
+FlowStats EngineSession::flow_stats() const {
+    return impl_->flow_stats();
 }
 void EngineSession::close(Time now) {
     impl_->go_away(errc::closed, "engine closing", now);

@@ -35,6 +35,7 @@ constexpr Entry kEntries[] = {
     {errc::cancelled, "cancelled", "stream cancelled"},
     {errc::handler_failed, "handler_failed", "the node's handler failed"},
     {errc::byte_limit, "byte_limit", "byte budget of the session or stream spent"},
+    {errc::stalled, "stalled", "stream stalled: the peer sent below the minimum rate (min_stream_rate)"},
     {errc::going_away, "going_away", "peer is shutting down: reconnect later"},
     {errc::idle_timeout, "idle_timeout", "session idle for too long"},
     {errc::ping_timeout, "ping_timeout", "peer did not answer PING in time"},

@@ -80,4 +80,9 @@ std::vector<std::uint8_t> FrameEncoder::take() {
     return out;
 }
 
+void FrameEncoder::move_into(std::vector<std::uint8_t>& out) {
+    out.insert(out.end(), out_.begin(), out_.end());
+    out_.clear();
+}
+
 }  // namespace cyxp2p::protocol

@@ -32,7 +32,7 @@ Time peer_time(std::int64_t ms, Time now) {
 class NodeSession::Impl final : public detail::Core {
   public:
     Impl(const NodeConfig& config, const NodeServices& services, Time now)
-        : Core(config.limits, now),
+        : Core(config.limits, now, services.window_budget),
           config_(config),
           services_(services),
           hello_deadline_(now + std::chrono::duration_cast<Time>(config.limits.hello_timeout)) {
@@ -216,7 +216,7 @@ class NodeSession::Impl final : public detail::Core {
                           std::string("request refused: ") + replay::to_string(verdict.reason),
                           detail::to_ms(verdict.retry_after));
         }
-        add_stream(id);
+        add_stream(id, now);
         push({.kind = Event::Kind::stream_opened, .stream_id = id, .method = method});
     }
 
@@ -263,8 +263,17 @@ void NodeSession::receive(std::span<const std::uint8_t> bytes, Time now) {
 std::vector<std::uint8_t> NodeSession::poll_output() {
     return impl_->take_output();
 }
+void NodeSession::poll_output(std::vector<std::uint8_t>& out, std::size_t max_bytes) {
+    impl_->poll_output(out, max_bytes);
+}
 std::optional<Event> NodeSession::poll_event() {
     return impl_->poll_event();
+}
+std::optional<Event> NodeSession::poll_event(Time now) {
+    return impl_->poll_event(now);
+}
+FlowStats NodeSession::flow_stats() const {
+    return impl_->flow_stats();
 }
 std::optional<Time> NodeSession::next_timeout() const {
     return impl_->next_timeout();

@@ -6,6 +6,7 @@
 // Every case checks the specific error, that nothing that looks complete is left at the destination (and no
 // temporary file either), and that the same Engine then fetches from an honest node without trouble.
 #include <future>
+#include <mutex>
 #include <random>
 #include <thread>
 
@@ -226,6 +227,11 @@ class HostileNode : public ::testing::Test {
         honest_ = std::make_unique<net::Node>(std::move(o));
         ASSERT_FALSE(honest_->start());
 
+        engine_ = std::make_unique<net::Engine>(io_.get_executor(), engine_options());
+        io_thread_ = std::thread([this] { io_.run(); });
+    }
+
+    static net::EngineOptions engine_options() {
         net::EngineOptions eo;
         eo.tls_timeout = 2s;
         eo.connect_timeout = 2s;
@@ -235,8 +241,7 @@ class HostileNode : public ::testing::Test {
         eo.session.ping_timeout = 400ms;
         eo.session.idle_timeout = 2s;
         eo.session.drain_timeout = 500ms;
-        engine_ = std::make_unique<net::Engine>(io_.get_executor(), eo);
-        io_thread_ = std::thread([this] { io_.run(); });
+        return eo;
     }
 
     void TearDown() override {
@@ -577,10 +582,25 @@ TEST_F(HostileNode, SlowDripEndsAtThePingDeadline) {
     expect_honest_fetch_works();
 }
 
-// A node that drips a byte every 100 ms is never silent long enough for the engine to PING, so no engine
-// timeout ends it (docs/threat-model.md, "Not defended here": there is no minimum rate). The caller's own
-// deadline does: async_close drains for drain_timeout and then fails the fetch.
-TEST_F(HostileNode, SlowDripThatNeverFallsSilentIsEndedByTheCallersClose) {
+// A node that drips a byte every 100 ms is never silent long enough for the engine's keepalive to fire, and
+// it answers every PING. The stall rule ends it (docs/protocol.md section 6): 10 B/s is below the engine's
+// min_stream_rate over its stall_window, so the fetch fails with `stalled`, leaving nothing behind.
+TEST_F(HostileNode, SlowDripThatNeverFallsSilentIsStalled) {
+    // The audit sink sees the rate the stall rule measured (the error code alone cannot carry it).
+    struct Audit final : net::AuditSink {
+        void record(const net::AuditEvent& e) override {
+            std::lock_guard lock(mutex);
+            if (e.result == "stalled") stalled.push_back(e.detail);
+        }
+        std::mutex mutex;
+        std::vector<std::string> stalled;
+    };
+    auto audit = std::make_shared<Audit>();
+    net::EngineOptions eo = engine_options();
+    eo.session.stall_window = 1s;
+    eo.session.min_stream_rate = 1024;
+    eo.audit = audit;
+    engine_ = std::make_unique<net::Engine>(io_.get_executor(), eo);
     auto [evil, conn] = connect_evil();
     ASSERT_TRUE(evil && conn);
     const auto dest = out_dir() / "drip2.bin";
@@ -592,27 +612,24 @@ TEST_F(HostileNode, SlowDripThatNeverFallsSilentIsEndedByTheCallersClose) {
         raw::message(protocol::encode(protocol::ContentBlock{blocks_[0].cid.bytes(), blocks_[0].data})));
     const auto bytes = enc.take();
     std::size_t dripped = 0;
-    auto drip_until = [&](raw::Clock::time_point end) {
-        while (raw::Clock::now() < end && !evil->tls().closed() && dripped < bytes.size()) {
-            evil->tls().raw(std::span(bytes).subspan(dripped++, 1));
-            const auto next = raw::in(100ms);
-            while (raw::Clock::now() < next && !evil->tls().closed()) {
-                evil->tls().step(next);
-                evil->absorb();
-            }
-        }
-    };
-    drip_until(raw::in(1200ms));  // three ping periods, yet no engine deadline fired
-    ASSERT_EQ(f.wait_for(0s), std::future_status::timeout);
-    EXPECT_EQ(evil->pings_seen, 0);
-    auto closed = conn->async_close(boost::asio::use_future);
     const auto t0 = raw::Clock::now();
-    while (f.wait_for(0s) != std::future_status::ready && raw::Clock::now() - t0 < 5s)
-        drip_until(raw::in(100ms));
-    EXPECT_EQ(result(f, 0s), protocol::errc::going_away);
-    EXPECT_LT(raw::Clock::now() - t0, 2s);  // drain_timeout (500 ms) and a margin
-    evil->tls().wait_closed(raw::in(2s));
-    EXPECT_EQ(closed.wait_for(2s), std::future_status::ready);
+    while (f.wait_for(0s) != std::future_status::ready && raw::Clock::now() - t0 < 10s &&
+           !evil->tls().closed() && dripped < bytes.size()) {
+        evil->tls().raw(std::span(bytes).subspan(dripped++, 1));
+        const auto next = raw::in(100ms);
+        while (raw::Clock::now() < next && !evil->tls().closed()) {
+            evil->tls().step(next);
+            evil->absorb();
+        }
+    }
+    EXPECT_EQ(result(f, 2s), protocol::errc::stalled);
+    {
+        std::lock_guard lock(audit->mutex);
+        ASSERT_EQ(audit->stalled.size(), 1U);
+        EXPECT_NE(audit->stalled[0].find("B/s), below min_stream_rate 1024 B/s"), std::string::npos)
+            << audit->stalled[0];
+    }
+    EXPECT_LT(dripped, 40U);  // one stall window (1 s: 10 bytes) and a margin for a loaded machine
     expect_nothing_written(dest);
     expect_honest_fetch_works();
 }

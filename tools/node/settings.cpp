@@ -164,11 +164,17 @@ std::vector<Setting> make_settings() {
             "max-streams", "concurrent streams per session",
             [](S & s) -> auto& { return s.session.max_concurrent_streams; }, 1),
         nested_uint<std::uint32_t>(
-            "stream-window", "flow-control window per stream (bytes)",
+            "stream-window", "initial flow-control window per stream (bytes)",
             [](S & s) -> auto& { return s.session.initial_stream_window; }, 1024),
         nested_uint<std::uint32_t>(
-            "session-window", "flow-control window per session (bytes)",
+            "session-window", "initial flow-control window per session (bytes)",
             [](S & s) -> auto& { return s.session.initial_session_window; }, 1024),
+        nested_uint<std::uint32_t>(
+            "max-stream-window", "auto-tuned stream window cap (bytes; = stream-window: no growth)",
+            [](S & s) -> auto& { return s.session.max_stream_window; }, 1024),
+        nested_uint<std::uint32_t>(
+            "max-session-window", "auto-tuned session window cap (bytes; kept >= 1.5x a stream's)",
+            [](S & s) -> auto& { return s.session.max_session_window; }, 1024),
         nested_uint<std::uint64_t>(
             "max-reassembly-bytes", "bytes of incomplete messages held per session",
             [](S & s) -> auto& { return s.session.max_reassembly_bytes; }, 4096),
