@@ -92,7 +92,12 @@ void BM_Baseline_MutexUnorderedMap(benchmark::State& state) {
 BENCHMARK(BM_Baseline_MutexUnorderedMap)->Threads(1)->Threads(2)->UseRealTime();
 
 void BM_ConnectionLimiter_AdmitRelease(benchmark::State& state) {
-    static ConnectionLimiter c(ConnectionLimits{4096, 16, 256, 4, Rate{1'000'000, 1s, 1'000'000}, 65536, 16});
+    // The node's defaults, with a rate high enough that the bucket never refuses.
+    static ConnectionLimiter c([] {
+        ConnectionLimits l;
+        l.new_connections_per_address = Rate{1'000'000, 1s, 1'000'000};
+        return l;
+    }());
     std::uint32_t i = static_cast<std::uint32_t>(state.thread_index()) * 5003;
     std::int64_t now = 1'000'000'000;
     for (auto _ : state) {

@@ -16,6 +16,7 @@ namespace cyxp2p::net {
 struct AuditEvent {
     enum class Kind {
         connection_refused,  // the connection limiter said no (reason)
+        connection_evicted,  // a newer connection took this one's handshake slot; closed (handshake_evicted)
         tls_failed,          // TLS handshake failed or timed out
         handshake,           // HELLO outcome: result "ok" or the reason; sub, session
         token_rejected,      // HELLO or REAUTH with a bad token (reason: auth error name)
@@ -43,6 +44,9 @@ struct AuditEvent {
     std::uint64_t bytes_in = 0;    // session_closed
     std::uint64_t bytes_out = 0;   // session_closed
     std::int64_t duration_ms = 0;  // session_closed
+    /// Events of this kind from unauthenticated connections left out since the previous one was recorded
+    /// (the node samples them: ratelimit::Limits::preauth_audit), so a flood cannot flood the log.
+    std::uint64_t suppressed = 0;
 };
 
 const char* to_string(AuditEvent::Kind k) noexcept;

@@ -10,13 +10,14 @@
 namespace cyxp2p::net {
 
 enum class errc {
-    connect_failed = 1,  // TCP connect refused or unreachable
-    connect_timeout,     // TCP connect did not finish in time
-    tls_timeout,         // TLS handshake did not finish in time
-    tls_failed,          // TLS handshake failed (not the pin: see pinning::errc)
-    connection_lost,     // the peer closed the connection or the socket failed
-    not_connected,       // the session is closed or not yet ready
-    address_in_use,      // the listen port is taken
+    connect_failed = 1,           // TCP connect refused or unreachable
+    connect_timeout,              // TCP connect did not finish in time
+    tls_timeout,                  // TLS handshake did not finish in time
+    tls_failed,                   // TLS handshake failed (not the pin: see pinning::errc)
+    connection_refused_by_limit,  // the node closed the connection before its ServerHello (limits, overload)
+    connection_lost,              // the peer closed the connection or the socket failed
+    not_connected,                // the session is closed or not yet ready
+    address_in_use,               // the listen port is taken
 };
 
 const std::error_category& category() noexcept;

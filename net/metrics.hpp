@@ -60,8 +60,12 @@ inline constexpr std::array<double, 12> kFetchBucketsS = {0.01, 0.05, 0.1, 0.5, 
 
 struct Metrics {
     std::atomic<std::uint64_t> connections_accepted{0};
-    std::atomic<std::uint64_t> connections_refused{0};  // by the connection limiter
-    std::atomic<std::int64_t> connections_open{0};      // gauge
+    std::atomic<std::uint64_t> connections_refused{0};    // by the connection limiter
+    std::atomic<std::uint64_t> connections_evicted{0};    // pre-auth, for a newer connection (table full)
+    std::atomic<std::int64_t> handshakes_in_progress{0};  // gauge: admitted, not yet authenticated or closed
+    std::atomic<std::uint64_t> client_hello_timeouts{0};  // closed before sending a byte (also tls_failures)
+    std::atomic<std::uint64_t> audit_events_suppressed{0};  // pre-auth audit events sampled out
+    std::atomic<std::int64_t> connections_open{0};          // gauge
     std::atomic<std::uint64_t> tls_failures{0};
     std::atomic<std::uint64_t> handshakes_ok{0};
     std::atomic<std::uint64_t> handshakes_failed{0};

@@ -19,7 +19,14 @@ enum class errc {
     too_many_handshakes_from_address,   // this address at max_handshakes_per_address
     connection_rate_limited,            // this address opens connections faster than new_connections allows
     address_table_full,                 // ConnectionLimiter: every tracked address is active
+    too_many_connections_from_network,  // this IPv4 /24 or IPv6 /48 at max_connections_per_network
+    too_many_handshakes_from_network,   // this network at max_handshakes_per_network
+    /// Not a refusal of a new connection: an admitted one whose handshake slot a newer connection took
+    /// (evict_oldest_handshake). What the node logs when it closes the evicted connection.
+    handshake_evicted,
 };
+/// The highest enumerator, for tables indexed by errc (metrics per reason).
+inline constexpr int errc_max = 12;
 
 const std::error_category& category() noexcept;
 

@@ -2,6 +2,7 @@
 // and the connection limiter).
 #pragma once
 
+#include <cyxp2p/ratelimit/adaptive_deadline.hpp>
 #include <cyxp2p/ratelimit/address.hpp>
 #include <cyxp2p/ratelimit/connection_limiter.hpp>
 #include <cyxp2p/ratelimit/errc.hpp>

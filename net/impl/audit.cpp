@@ -11,6 +11,8 @@ const char* to_string(AuditEvent::Kind k) noexcept {
     switch (k) {
         case AuditEvent::Kind::connection_refused:
             return "connection_refused";
+        case AuditEvent::Kind::connection_evicted:
+            return "connection_evicted";
         case AuditEvent::Kind::tls_failed:
             return "tls_failed";
         case AuditEvent::Kind::handshake:
@@ -49,6 +51,7 @@ std::string to_json(const AuditEvent& e) {
     put("result", e.result);
     put("detail", e.detail);
     if (e.value != 0) j["value"] = e.value;
+    if (e.suppressed != 0) j["suppressed"] = e.suppressed;
     if (e.kind == AuditEvent::Kind::session_closed) {
         j["bytes_in"] = e.bytes_in;
         j["bytes_out"] = e.bytes_out;

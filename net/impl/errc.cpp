@@ -18,6 +18,9 @@ class Category final : public std::error_category {
                 return "TLS handshake timed out";
             case errc::tls_failed:
                 return "TLS handshake failed (not a pin mismatch): is this a cyx-p2p/1 node?";
+            case errc::connection_refused_by_limit:
+                return "the node closed the connection before TLS (it may be overloaded or limiting "
+                       "connections): retry later";
             case errc::connection_lost:
                 return "connection lost";
             case errc::not_connected:
@@ -46,6 +49,8 @@ const char* to_string(errc e) noexcept {
             return "tls_timeout";
         case errc::tls_failed:
             return "tls_failed";
+        case errc::connection_refused_by_limit:
+            return "connection_refused_by_limit";
         case errc::connection_lost:
             return "connection_lost";
         case errc::not_connected:

@@ -133,6 +133,15 @@ std::string Metrics::prometheus() const {
     labeled(out, "cyxp2p_node_connections_refused_total", "reason",
             "TCP connections refused by the limiter, by reason.", connections_refused_by_reason);
     row(out, "cyxp2p_node_connections_open", "gauge", "Connections currently open.", connections_open);
+    row(out, "cyxp2p_node_connections_evicted_total", "counter",
+        "Pre-auth connections closed because a newer one took their handshake slot (table full).",
+        connections_evicted);
+    row(out, "cyxp2p_node_handshakes_in_progress", "gauge",
+        "Connections admitted and not yet authenticated (pre-auth).", handshakes_in_progress);
+    row(out, "cyxp2p_node_client_hello_timeouts_total", "counter",
+        "Connections closed for sending no ClientHello before the deadline.", client_hello_timeouts);
+    row(out, "cyxp2p_node_audit_events_suppressed_total", "counter",
+        "Audit events of unauthenticated connections left out by sampling.", audit_events_suppressed);
     labeled(out, "cyxp2p_node_tls_failures_total", "reason",
             "TLS handshakes that failed or timed out, by reason.", tls_failures_by_reason);
     row(out, "cyxp2p_node_handshakes_ok_total", "counter", "HELLOs accepted.", handshakes_ok);

@@ -6,6 +6,7 @@
 #include <cyxp2p/net/errc.hpp>
 #include <cyxp2p/net/impl/node_impl.hpp>
 #include <cyxp2p/net/impl/node_link.hpp>
+#include <cyxp2p/net/impl/preauth.hpp>
 #include <cyxp2p/net/window_budget.hpp>
 
 namespace cyxp2p::net {
@@ -43,7 +44,8 @@ Node::Impl::Impl(NodeOptions o)
       nonces(options.replay),
       per_peer(options.rate.requests_per_peer),
       per_method(options.rate.requests_per_method),
-      connections(options.rate.connections) {
+      connections(options.rate.connections),
+      preauth_audit(options.rate.preauth_audit) {
     if (!options.keys || options.keys->empty()) throw std::invalid_argument("Node needs a non-empty keyring");
     if (options.threads == 0) throw std::invalid_argument("Node needs at least one thread");
     if (!options.window_budget) options.window_budget = process_window_budget();
@@ -56,6 +58,20 @@ Node::Impl::Impl(NodeOptions o)
     tls = std::make_unique<asio::ssl::context>(ctx.get());
     for (unsigned i = 0; i < options.threads; ++i) contexts.push_back(std::make_unique<asio::io_context>(1));
     if (options.content) install_content_fetch();
+}
+
+void Node::Impl::audit_unauthenticated(AuditEvent e) {
+    metrics.observe(e);  // every event counts in the metrics; only the audit log is sampled
+    if (!options.audit) return;
+    const auto kind = static_cast<std::size_t>(e.kind);
+    auto* left_out = kind < audit_suppressed.size() ? &audit_suppressed[kind] : nullptr;
+    if (!preauth_audit.try_acquire(to_string(e.kind), std::chrono::steady_clock::now().time_since_epoch())) {
+        metrics.audit_events_suppressed++;
+        if (left_out != nullptr) left_out->fetch_add(1, std::memory_order_relaxed);
+        return;
+    }
+    if (left_out != nullptr) e.suppressed = left_out->exchange(0, std::memory_order_relaxed);
+    record(std::move(e));
 }
 
 void Node::Impl::accept() {
@@ -73,24 +89,31 @@ void Node::Impl::on_accept(std::size_t index, boost::system::error_code ec, tcp:
         const auto remote = socket.remote_endpoint(pe);
         const std::string peer = pe ? std::string("unknown") : describe(remote);
         auto addr = pe ? std::nullopt : address_of(remote);
-        auto admission = addr ? connections.admit(*addr, detail::now()) : ratelimit::Admission{};
+        // Limiter buckets and deadlines run on the monotonic clock.
+        const auto accepted = std::chrono::steady_clock::now();
+        auto admission =
+            addr ? connections.admit(*addr, accepted.time_since_epoch()) : ratelimit::Admission{};
         if (!addr || !admission) {
             metrics.connections_refused++;
-            audit({.kind = AuditEvent::Kind::connection_refused,
-                   .peer = peer,
-                   .result = addr ? ratelimit::to_string(admission.decision.reason) : "no_address"});
+            audit_unauthenticated(
+                {.kind = AuditEvent::Kind::connection_refused,
+                 .peer = peer,
+                 .result = addr ? ratelimit::to_string(admission.decision.reason) : "no_address"});
             socket.close(pe);  // before TLS: refusing costs us nothing more
         } else {
+            if (admission.evicted_other) metrics.connections_evicted++;
             metrics.connections_accepted++;
             metrics.connections_open++;
             socket.set_option(tcp::no_delay(true), pe);
-            auto link =
-                std::make_shared<NodeLink>(*this, std::move(socket), std::move(admission.permit), peer);
-            {
-                std::lock_guard lock(links_mutex);
-                links[link.get()] = link;
-            }
-            link->run();
+            // Fixed now, from the occupancy now: a connection arriving during a flood gets short deadlines.
+            PreauthDeadlines deadlines;
+            deadlines.tls = accepted + connections.handshake_deadline(options.tls_handshake_timeout);
+            deadlines.client_hello =
+                std::min(deadlines.tls, accepted + options.rate.connections.client_hello_timeout);
+            auto wait = std::make_shared<ClientHelloWait>(
+                *this, std::move(socket), Admitted(std::move(admission.permit), metrics), peer, deadlines);
+            remember(wait);
+            wait->start();
         }
     }
     accept();
@@ -148,11 +171,20 @@ void Node::stop_within(std::chrono::milliseconds drain) {
         }
         return out;
     };
+    {
+        std::vector<std::shared_ptr<ClientHelloWait>> silent;
+        {
+            std::lock_guard lock(d.links_mutex);
+            for (auto& [p, w] : d.waiting)
+                if (auto s = w.lock()) silent.push_back(s);
+        }
+        for (auto& w : silent) w->stop();  // nothing to drain before the ClientHello
+    }
     auto all_closed_by = [&d](std::chrono::steady_clock::time_point deadline) {
         while (std::chrono::steady_clock::now() < deadline) {
             {
                 std::lock_guard lock(d.links_mutex);
-                if (d.links.empty()) return true;
+                if (d.links.empty() && d.waiting.empty()) return true;
             }
             std::this_thread::sleep_for(std::chrono::milliseconds(5));
         }
@@ -182,7 +214,7 @@ const std::string& Node::node_id() const {
 }
 std::size_t Node::open_connections() const {
     std::lock_guard lock(impl_->links_mutex);
-    return impl_->links.size();
+    return impl_->links.size() + impl_->waiting.size();
 }
 
 }  // namespace cyxp2p::net

@@ -2,6 +2,7 @@
 // stream handler API (server_stream.cpp) and the content service (content_service.cpp).
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <map>
 #include <memory>
@@ -26,6 +27,7 @@ struct MethodEntry {
 };
 
 class NodeLink;
+class ClientHelloWait;
 
 class Node::Impl {
   public:
@@ -45,14 +47,32 @@ class Node::Impl {
     void on_accept(std::size_t index, boost::system::error_code ec, detail::tcp::socket socket);
     void audit(AuditEvent e) {
         metrics.observe(e);  // the labelled counters come from the same events as the audit log
+        record(std::move(e));
+    }
+    void record(AuditEvent e) {
         if (!options.audit) return;
         e.time_ms = std::chrono::duration_cast<std::chrono::milliseconds>(detail::now()).count();
         e.node_id = options.identity.node_id();
         options.audit->record(e);
     }
+    /// The same for an event of a connection that never authenticated: sampled per kind
+    /// (options.rate.preauth_audit); the ones left out are counted, and the next one recorded says how many.
+    void audit_unauthenticated(AuditEvent e);
+    void remember(const std::shared_ptr<NodeLink>& link) {
+        std::lock_guard lock(links_mutex);
+        links[link.get()] = link;
+    }
     void forget(NodeLink* link) {
         std::lock_guard lock(links_mutex);
         links.erase(link);
+    }
+    void remember(const std::shared_ptr<ClientHelloWait>& w) {
+        std::lock_guard lock(links_mutex);
+        waiting[w.get()] = w;
+    }
+    void forget(ClientHelloWait* w) {
+        std::lock_guard lock(links_mutex);
+        waiting.erase(w);
     }
 
     NodeOptions options;
@@ -68,9 +88,13 @@ class Node::Impl {
     ratelimit::KeyedLimiter per_peer;
     ratelimit::KeyedLimiter per_method;
     ratelimit::ConnectionLimiter connections;
+    ratelimit::KeyedLimiter preauth_audit;                          // keyed by audit event kind
+    std::array<std::atomic<std::uint64_t>, 32> audit_suppressed{};  // per kind, since the last one recorded
     Metrics metrics;
     std::mutex links_mutex;
     std::map<NodeLink*, std::weak_ptr<NodeLink>> links;
+    std::map<ClientHelloWait*, std::weak_ptr<ClientHelloWait>>
+        waiting;  // admitted, no byte yet, no TLS state
     std::atomic<bool> stopping{false};
     bool started = false;
 };

@@ -16,14 +16,22 @@ using detail::tcp;
 using detail::TlsStream;
 using Kind = protocol::Event::Kind;
 
-NodeLink::NodeLink(Node::Impl& node, tcp::socket socket, ratelimit::ConnectionPermit permit, std::string peer)
+NodeLink::NodeLink(Node::Impl& node, tcp::socket socket, Admitted admitted, std::string peer,
+                   PreauthDeadlines deadlines)
     : Link(TlsStream(std::move(socket), *node.tls), node.options.shutdown_timeout),
       node_(node),
-      permit_(std::move(permit)),
+      admitted_(std::move(admitted)),
+      deadlines_(deadlines),
       peer_(std::move(peer)) {}
 
 void NodeLink::run() {
     auto self = std::static_pointer_cast<NodeLink>(shared_from_this());
+    // The limiter calls this on the thread that admitted the newer connection: hop to ours.
+    admitted_.permit().on_evicted([weak = weak_from_this(), ex = get_executor()] {
+        asio::post(ex, [weak] {
+            if (auto l = weak.lock()) static_cast<NodeLink&>(*l).evicted();
+        });
+    });
     asio::co_spawn(
         get_executor(), [self]() { return self->handshake(); }, asio::detached);
 }
@@ -50,6 +58,18 @@ void NodeLink::close_now() {
     });
 }
 
+void NodeLink::evicted() {
+    // Authenticated in the meantime: it needs no handshake slot any more, and the newer connection already
+    // has it, so nothing is owed; an honest session is not cut for a race it cannot see.
+    if (finished() || evicted_ || authenticated_) return;
+    evicted_ = true;
+    node_.audit_unauthenticated({.kind = AuditEvent::Kind::connection_evicted,
+                                 .peer = peer_,
+                                 .result = ratelimit::to_string(ratelimit::errc::handshake_evicted),
+                                 .detail = session_ ? "before HELLO" : "during TLS"});
+    abort();
+}
+
 void NodeLink::hard_stop() {
     auto self = std::static_pointer_cast<NodeLink>(shared_from_this());
     asio::post(get_executor(), [self] { self->abort(); });
@@ -58,7 +78,10 @@ void NodeLink::hard_stop() {
 asio::awaitable<void> NodeLink::handshake() {
     auto self = std::static_pointer_cast<NodeLink>(shared_from_this());
     started_ = detail::now();
-    detail::TimeoutGuard guard(get_executor(), node_.options.tls_handshake_timeout, [self] {
+    // The TLS deadline counts from accept and was shortened then if the handshake table was busy.
+    const auto left = std::max(deadlines_.tls - std::chrono::steady_clock::now(),
+                               std::chrono::steady_clock::duration::zero());
+    detail::TimeoutGuard guard(get_executor(), left, [self] {
         boost::system::error_code ignored;
         self->stream_.lowest_layer().close(ignored);
     });
@@ -68,15 +91,16 @@ asio::awaitable<void> NodeLink::handshake() {
                                      asio::redirect_error(asio::use_awaitable, ec));
     guard.cancel();
     std::error_code policy = ec ? std::error_code{} : pinning::check_established(stream_.native_handle());
+    if (evicted_) co_return;  // closed for a newer connection: counted and audited as an eviction
     if (ec || policy) {
         node_.metrics.tls_failures++;
         const std::error_code why = guard.fired() ? make_error_code(errc::tls_timeout)
                                     : policy      ? policy
                                                   : detail::classify_tls_failure(stream_.native_handle(), ec);
-        node_.audit({.kind = AuditEvent::Kind::tls_failed,
-                     .peer = peer_,
-                     .result = error_name(why, "tls_failed"),
-                     .detail = ec.message()});
+        node_.audit_unauthenticated({.kind = AuditEvent::Kind::tls_failed,
+                                     .peer = peer_,
+                                     .result = error_name(why, "tls_failed"),
+                                     .detail = ec.message()});
         abort();
         co_return;
     }
@@ -87,6 +111,8 @@ asio::awaitable<void> NodeLink::handshake() {
     config.issuer = node_.options.issuer;
     config.leeway_s = node_.options.leeway_s;
     config.limits = node_.options.session;
+    // Like the TLS deadline: shorter when the handshake table is busy now.
+    config.limits.hello_timeout = node_.connections.handshake_deadline(node_.options.session.hello_timeout);
     protocol::NodeServices services;
     services.keys = node_.options.keys.get();
     services.nonces = &node_.nonces;
@@ -118,7 +144,8 @@ void NodeLink::dispatch_events() {
         switch (e->kind) {
             case Kind::authenticated:
                 authenticated_ = true;
-                permit_.handshake_done();
+                // False: evicted a moment ago; the slot is the newer connection's, this session goes on.
+                (void)admitted_.authenticated();
                 node_.metrics.handshakes_ok++;
                 node_.metrics.handshake_duration.observe(detail::now() - started_);
                 node_.audit({.kind = AuditEvent::Kind::handshake,
@@ -217,18 +244,19 @@ void NodeLink::on_closed_event(const protocol::Event& e) {
         node_.metrics.handshakes_failed++;
         if (ours && (code == protocol::errc::token_rejected || code == protocol::errc::wrong_node)) {
             node_.metrics.tokens_rejected++;
-            node_.audit({.kind = AuditEvent::Kind::token_rejected,
-                         .peer = peer_,
-                         .result = e.detail,
-                         .detail = e.error.message()});
+            node_.audit_unauthenticated({.kind = AuditEvent::Kind::token_rejected,
+                                         .peer = peer_,
+                                         .result = e.detail,
+                                         .detail = e.error.message()});
         } else if (ours && code == protocol::errc::replayed) {
             node_.metrics.replays_rejected++;
-            node_.audit({.kind = AuditEvent::Kind::replay_rejected, .peer = peer_, .result = e.detail});
+            node_.audit_unauthenticated(
+                {.kind = AuditEvent::Kind::replay_rejected, .peer = peer_, .result = e.detail});
         }
-        node_.audit({.kind = AuditEvent::Kind::handshake,
-                     .peer = peer_,
-                     .result = e.error ? error_name(e.error, e.error.message()) : "closed",
-                     .detail = e.detail});
+        node_.audit_unauthenticated({.kind = AuditEvent::Kind::handshake,
+                                     .peer = peer_,
+                                     .result = e.error ? error_name(e.error, e.error.message()) : "closed",
+                                     .detail = e.detail});
     } else if (ours && code == protocol::errc::token_rejected) {
         node_.metrics.tokens_rejected++;
         node_.audit({.kind = AuditEvent::Kind::token_rejected,
@@ -270,18 +298,22 @@ void NodeLink::on_finished(std::error_code) {
         if (!authenticated_) node_.metrics.handshakes_failed++;
     }
     const auto* c = session_ ? session_->claims() : nullptr;
-    node_.audit(
-        {.kind = AuditEvent::Kind::session_closed,
-         .peer = peer_,
-         .subject = c ? c->subject : "",
-         .session_id = c ? c->session_id : "",
-         .bytes_in = bytes_in(),
-         .bytes_out = bytes_out(),
-         .duration_ms =
-             std::chrono::duration_cast<std::chrono::milliseconds>(detail::now() - started_).count()});
+    const AuditEvent closed{
+        .kind = AuditEvent::Kind::session_closed,
+        .peer = peer_,
+        .subject = c ? c->subject : "",
+        .session_id = c ? c->session_id : "",
+        .bytes_in = bytes_in(),
+        .bytes_out = bytes_out(),
+        .duration_ms =
+            std::chrono::duration_cast<std::chrono::milliseconds>(detail::now() - started_).count()};
+    if (authenticated_)
+        node_.audit(closed);
+    else
+        node_.audit_unauthenticated(closed);
     close_streams();
     writable_.clear();
-    permit_.reset();
+    admitted_.reset();
     node_.forget(this);
 }
 

@@ -10,6 +10,7 @@
 
 #include <cyxp2p/net/detail/link.hpp>
 #include <cyxp2p/net/impl/node_impl.hpp>
+#include <cyxp2p/net/impl/preauth.hpp>
 #include <cyxp2p/protocol/event.hpp>
 #include <cyxp2p/protocol/node_session.hpp>
 
@@ -19,10 +20,14 @@ class ServerStreamImpl;
 
 class NodeLink final : public detail::Link {
   public:
-    NodeLink(Node::Impl& node, detail::tcp::socket socket, ratelimit::ConnectionPermit permit,
-             std::string peer);
+    /// Builds the TLS stream: called once the connection's ClientHello is queued (ClientHelloWait).
+    NodeLink(Node::Impl& node, detail::tcp::socket socket, Admitted admitted, std::string peer,
+             PreauthDeadlines deadlines);
 
+    /// Registers for eviction and starts the TLS handshake. On the link's executor.
     void run();
+    /// A newer connection took this one's handshake slot: close now, without close_notify. Link executor.
+    void evicted();
     // Graceful stop from Node::stop (any thread).
     void drain();
     // The drain time is over: cut the open streams now (ERROR going_away, audited as aborted), then the
@@ -72,7 +77,9 @@ class NodeLink final : public detail::Link {
     void close_streams();
 
     Node::Impl& node_;
-    ratelimit::ConnectionPermit permit_;
+    Admitted admitted_;
+    PreauthDeadlines deadlines_;
+    bool evicted_ = false;
     std::string peer_;
     std::string client_thumbprint_;  // x5t#S256 of the client certificate, when one was presented
     std::unique_ptr<protocol::NodeSession> session_;

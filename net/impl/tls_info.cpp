@@ -67,6 +67,12 @@ std::error_code classify_tls_failure(const SSL* ssl, const boost::system::error_
     if (reason == pinning::errc::handshake_failed) {
         if (ec == boost::asio::error::eof || ec == boost::asio::ssl::error::stream_truncated ||
             ec == boost::asio::error::connection_reset) {
+            // A client closed on before any ServerHello: the node hung up before TLS began, which is what its
+            // connection limits (a refusal, an eviction, a pre-auth deadline under a flood) look like from
+            // outside. It is not a peer that does not speak TLS 1.3.
+            const OSSL_HANDSHAKE_STATE state = SSL_get_state(ssl);
+            if (SSL_is_server(ssl) == 0 && (state == TLS_ST_BEFORE || state == TLS_ST_CW_CLNT_HELLO))
+                return make_error_code(errc::connection_refused_by_limit);
             return make_error_code(errc::connection_lost);
         }
         return make_error_code(errc::tls_failed);

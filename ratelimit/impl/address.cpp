@@ -33,16 +33,31 @@ std::optional<Address> Address::from_bytes(std::span<const std::uint8_t> bytes) 
     return std::nullopt;
 }
 
+Address Address::network() const noexcept {
+    if (is_network()) return *this;
+    Address n = *this;
+    n.bytes_[0] |= 0x20;  // its own tag: a network key never collides with an address key
+    if (is_v4())
+        n.bytes_[4] = 0;  // /24
+    else
+        n.bytes_[7] = n.bytes_[8] = 0;  // /48 of the /64
+    return n;
+}
+
 std::string Address::to_string() const {
     char buf[48];
     if (is_v4()) {
-        std::snprintf(buf, sizeof buf, "%u.%u.%u.%u", bytes_[1], bytes_[2], bytes_[3], bytes_[4]);
+        std::snprintf(buf, sizeof buf, is_network() ? "%u.%u.%u.%u/24" : "%u.%u.%u.%u", bytes_[1], bytes_[2],
+                      bytes_[3], bytes_[4]);
         return buf;
     }
     auto group = [&](std::size_t i) {
         return static_cast<unsigned>(bytes_[1 + 2 * i] << 8 | bytes_[2 + 2 * i]);
     };
-    std::snprintf(buf, sizeof buf, "%x:%x:%x:%x::/64", group(0), group(1), group(2), group(3));
+    if (is_network())
+        std::snprintf(buf, sizeof buf, "%x:%x:%x::/48", group(0), group(1), group(2));
+    else
+        std::snprintf(buf, sizeof buf, "%x:%x:%x:%x::/64", group(0), group(1), group(2), group(3));
     return buf;
 }
 

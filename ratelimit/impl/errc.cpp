@@ -28,6 +28,13 @@ class Category final : public std::error_category {
                 return "this address opens connections too fast: retry after the advertised delay";
             case errc::address_table_full:
                 return "connection limiter is tracking its maximum of active addresses";
+            case errc::too_many_connections_from_network:
+                return "too many concurrent connections from this network (IPv4 /24 or IPv6 /48)";
+            case errc::too_many_handshakes_from_network:
+                return "too many handshakes in progress from this network (IPv4 /24 or IPv6 /48)";
+            case errc::handshake_evicted:
+                return "handshake slot taken by a newer connection: the node is at its maximum of handshakes "
+                       "in progress and this one was the oldest";
         }
         if (ev == 0) return "allowed";
         return "unknown ratelimit error";
@@ -61,6 +68,12 @@ const char* to_string(errc e) noexcept {
             return "connection_rate_limited";
         case errc::address_table_full:
             return "address_table_full";
+        case errc::too_many_connections_from_network:
+            return "too_many_connections_from_network";
+        case errc::too_many_handshakes_from_network:
+            return "too_many_handshakes_from_network";
+        case errc::handshake_evicted:
+            return "handshake_evicted";
     }
     if (e == errc{}) return "allowed";
     return "unknown";

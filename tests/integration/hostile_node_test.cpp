@@ -717,6 +717,36 @@ TEST_F(HostileNode, NodeWithoutAlpnIsRefused) {
     expect_honest_fetch_works();
 }
 
+TEST_F(HostileNode, NodeClosingBeforeTlsIsDiagnosedAsLimiting) {
+    // What a node at its connection limits does: accept, read the ClientHello or not, close before any
+    // ServerHello. Closed (FIN) and reset (RST, SO_LINGER 0) alike: "may be overloaded or limiting", not a
+    // TLS failure.
+    for (const bool reset : {false, true}) {
+        SCOPED_TRACE(reset ? "reset" : "closed");
+        raw::Listener listener;
+        auto o = options(listener.port(), *identity_);
+        auto report = o.report;
+        auto pending = start_connect(std::move(o));
+        const int fd = listener.accept(raw::in(5s));
+        ASSERT_GE(fd, 0);
+        pollfd p{fd, POLLIN, 0};
+        ASSERT_EQ(::poll(&p, 1, 5000), 1);  // the ClientHello is there; the node does not answer it
+        if (reset) {
+            const linger hard{1, 0};
+            ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
+        }
+        ::close(fd);
+        ASSERT_EQ(pending.wait_for(5s), std::future_status::ready);
+        auto [ec, conn] = pending.get();
+        EXPECT_EQ(ec, net::errc::connection_refused_by_limit) << ec.message();
+        EXPECT_NE(ec.message().find("closed the connection before TLS"), std::string::npos) << ec.message();
+        EXPECT_NE(ec.message().find("overloaded or limiting connections"), std::string::npos) << ec.message();
+        EXPECT_FALSE(conn);
+        EXPECT_EQ(report->failed_phase, "tls");
+    }
+    expect_honest_fetch_works();
+}
+
 TEST_F(HostileNode, WrongNodeIdInHelloAckIsRefused) {
     raw::Listener listener;
     auto ctx = pinning::make_node_context(*identity_, ec_);

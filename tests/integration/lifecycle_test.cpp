@@ -401,6 +401,8 @@ TEST_F(Transport, AThousandConcurrentSessions) {
         o.rate.connections.max_connections_per_address = 2000;
         o.rate.connections.max_handshakes = 2000;
         o.rate.connections.max_handshakes_per_address = 2000;
+        o.rate.connections.max_connections_per_network = 2000;  // all from 127.0.0.1, one /24
+        o.rate.connections.max_handshakes_per_network = 2000;
         o.rate.connections.new_connections_per_address = {10000, std::chrono::seconds(1), 10000};
         o.rate.requests_per_method.rate = {10000, std::chrono::seconds(1),
                                            10000};  // 1,000 job.submit at once

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -41,6 +42,38 @@ TEST(Address, MappedIpv4IsIpv4) {
     std::array<std::uint8_t, 16> compat = m;
     compat[10] = compat[11] = 0;
     EXPECT_FALSE(Address::v6(compat).is_v4());
+}
+
+TEST(Address, NetworkIsTheSlash24OrTheSlash48) {
+    const Address a = Address::v4({192, 0, 2, 7});
+    EXPECT_TRUE(a.network().is_network());
+    EXPECT_FALSE(a.is_network());
+    EXPECT_TRUE(a.network().is_v4());
+    EXPECT_EQ(a.network(), Address::v4({192, 0, 2, 200}).network());
+    EXPECT_NE(a.network(), Address::v4({192, 0, 3, 7}).network());
+    EXPECT_EQ(a.network().to_string(), "192.0.2.0/24");
+    EXPECT_EQ(a.network().network(), a.network());
+    // A network is never one of its addresses, not even 192.0.2.0 itself, and its key differs.
+    const Address zero = Address::v4({192, 0, 2, 0});
+    EXPECT_NE(zero.network(), zero);
+    EXPECT_FALSE(std::equal(zero.key().begin(), zero.key().end(), zero.network().key().begin(),
+                            zero.network().key().end()));
+
+    const std::array<std::uint8_t, 16> v6{0x20, 0x01, 0x0d, 0xb8, 0x00, 0x01, 0x00, 0x02,
+                                          9,    9,    9,    9,    9,    9,    9,    9};
+    std::array<std::uint8_t, 16> same_site = v6;
+    same_site[6] = 0xff;  // another /64 of the same /48
+    std::array<std::uint8_t, 16> other_site = v6;
+    other_site[5] = 0x02;
+    EXPECT_NE(Address::v6(v6), Address::v6(same_site));
+    EXPECT_EQ(Address::v6(v6).network(), Address::v6(same_site).network());
+    EXPECT_NE(Address::v6(v6).network(), Address::v6(other_site).network());
+    EXPECT_FALSE(Address::v6(v6).network().is_v4());
+    EXPECT_EQ(Address::v6(v6).network().to_string(), "2001:db8:1::/48");
+    EXPECT_EQ(Address::v6(v6).network().key().size(), 9u);
+    // Mapped IPv4 is grouped by its /24 like any IPv4 address.
+    const std::array<std::uint8_t, 16> m{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 192, 0, 2, 99};
+    EXPECT_EQ(Address::v6(m).network(), a.network());
 }
 
 }  // namespace

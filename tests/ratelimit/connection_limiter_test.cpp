@@ -23,6 +23,8 @@ ConnectionLimits open() {
     l.max_connections_per_address = 1000;
     l.max_handshakes = 1000;
     l.max_handshakes_per_address = 1000;
+    l.max_connections_per_network = 1000;
+    l.max_handshakes_per_network = 1000;
     l.new_connections_per_address = Rate{1000, 1s, 1000};
     l.max_tracked_addresses = 1000;
     l.shards = 4;
@@ -117,6 +119,7 @@ TEST(ConnectionLimiter, GlobalConnectionsAndHandshakes) {
     ConnectionLimits l = open();
     l.max_connections = 5;
     l.max_handshakes = 3;
+    l.evict_oldest_handshake = false;
     ConnectionLimiter c(l);
     std::vector<ConnectionPermit> held;
     for (std::uint8_t i = 0; i < 3; ++i) held.push_back(c.admit(ip(i), T).permit);
@@ -240,6 +243,9 @@ TEST(ConnectionLimiter, RejectsLimitsItCannotHonour) {
     EXPECT_THROW(ConnectionLimiter{l}, std::invalid_argument);
     l = open();
     l.new_connections_per_address.period = 0s;
+    EXPECT_THROW(ConnectionLimiter{l}, std::invalid_argument);
+    l = open();
+    l.handshake_deadline.from_percent = 101;
     EXPECT_THROW(ConnectionLimiter{l}, std::invalid_argument);
     EXPECT_NO_THROW(ConnectionLimiter{});
 }

@@ -10,7 +10,7 @@ namespace {
 
 TEST(RatelimitErrc, EveryReasonHasANameAndAMessage) {
     std::set<std::string> names;
-    for (int i = 1; i <= static_cast<int>(errc::address_table_full); ++i) {
+    for (int i = 1; i <= errc_max; ++i) {
         const auto e = static_cast<errc>(i);
         const std::error_code ec = e;
         EXPECT_STREQ(ec.category().name(), "cyxp2p.ratelimit");
@@ -18,7 +18,8 @@ TEST(RatelimitErrc, EveryReasonHasANameAndAMessage) {
         EXPECT_NE(std::string(to_string(e)), "unknown") << i;
         names.insert(to_string(e));
     }
-    EXPECT_EQ(names.size(), 9u);
+    EXPECT_EQ(names.size(), 12u);
+    EXPECT_EQ(static_cast<int>(errc::handshake_evicted), errc_max);
     EXPECT_STREQ(to_string(errc::connection_rate_limited), "connection_rate_limited");
     EXPECT_STREQ(to_string(errc{}), "allowed");
 }

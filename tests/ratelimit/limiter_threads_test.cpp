@@ -75,6 +75,8 @@ ConnectionLimits open_limits() {
     l.max_connections_per_address = 100'000;
     l.max_handshakes = 100'000;
     l.max_handshakes_per_address = 100'000;
+    l.max_connections_per_network = 100'000;
+    l.max_handshakes_per_network = 100'000;
     l.new_connections_per_address = Rate{1, 1s, 100'000};
     l.max_tracked_addresses = 100'000;
     l.shards = 8;
@@ -151,6 +153,60 @@ TEST(ConnectionLimiterThreads, ChurnNeverOvershootsAndLeaksNothing) {
         }
     });
     EXPECT_FALSE(overshoot.load());
+    EXPECT_EQ(c.connections(), 0u);
+    EXPECT_EQ(c.handshakes(), 0u);
+}
+
+TEST(ConnectionLimiterThreads, EvictionsTellEachVictimExactlyOnce) {
+    // Four threads fill a 16-slot handshake table from many networks, each registering an eviction callback,
+    // finishing some handshakes and closing some connections: every eviction reaches its victim once, no
+    // one else is told, and nothing is left over.
+    ConnectionLimits lim = open_limits();
+    lim.max_handshakes = 16;
+    ConnectionLimiter c(lim);
+    struct Held {
+        ConnectionPermit permit;
+        std::shared_ptr<std::atomic<int>> told;
+    };
+    std::atomic<bool> overshoot{false};
+    std::atomic<std::uint64_t> evicting_admissions{0};
+    std::atomic<int> total_told{0}, wrong{0};
+    run_threads([&](int t) {
+        std::vector<Held> mine;
+        for (int i = 0; i < 20'000; ++i) {
+            const auto net = static_cast<std::uint8_t>((i * 5 + t) % 200);
+            Admission a = c.admit(Address::v4({10, static_cast<std::uint8_t>(t), net, 1}), T + ns(i));
+            if (c.handshakes() > 16) overshoot = true;
+            if (!a) continue;
+            if (a.evicted_other) ++evicting_admissions;
+            auto told = std::make_shared<std::atomic<int>>(0);
+            a.permit.on_evicted([told, &total_told] {
+                ++*told;
+                ++total_told;
+            });
+            if (i % 7 == 0) a.permit.handshake_done();
+            mine.push_back({std::move(a.permit), told});
+            // Victims close as the node would; the rest close at random.
+            for (auto it = mine.begin(); it != mine.end();) {
+                // evicted() turns true under the limiter's lock; the callback follows on the evicting thread.
+                if (it->permit.evicted() || (i + t) % 3 == 0) {
+                    if (it->told->load() > 1) ++wrong;
+                    it = mine.erase(it);
+                } else {
+                    ++it;
+                }
+                if (mine.size() < 8) break;
+            }
+        }
+        for (auto& h : mine)
+            if (h.told->load() > 1) ++wrong;
+    });
+    EXPECT_FALSE(overshoot.load());
+    EXPECT_EQ(wrong.load(), 0);
+    EXPECT_EQ(c.evictions(), evicting_admissions.load());
+    EXPECT_GT(c.evictions(), 0u);
+    // Every permit registered right after its admission; one evicted before that is told at registration.
+    EXPECT_EQ(static_cast<std::uint64_t>(total_told.load()), c.evictions());
     EXPECT_EQ(c.connections(), 0u);
     EXPECT_EQ(c.handshakes(), 0u);
 }

@@ -489,9 +489,13 @@ TEST_F(BadInput, ANewConnectionRefusedByTheLimiterSaysTheNodeMayBeLimiting) {
     auto n = start({"--new-connections-per-address", "1/h/1"});
     EXPECT_EQ(run({probe(), "connect", target(), "--pin", pin_}).exit_code, 0);
     auto r = run({probe(), "connect", target(), "--pin", pin_, "--token", (tmp_ / "token").string()});
-    EXPECT_EQ(r.exit_code, 10) << r.err;  // the node closed the connection: connection_lost, in the TLS phase
-    EXPECT_TRUE(has(r.err, "tls failed: connection lost")) << r.err;
-    EXPECT_TRUE(has(r.err, "the node may be limiting new connections from this address")) << r.err;
+    // Closed before the ServerHello: connection_refused_by_limit, exit 14 (issue 21), not a TLS failure.
+    EXPECT_EQ(r.exit_code, 14) << r.err;
+    EXPECT_TRUE(has(r.err, "[connection_refused_by_limit]")) << r.err;
+    EXPECT_TRUE(has(r.err,
+                    "the node closed the connection before TLS (it may be overloaded or limiting "
+                    "connections)"))
+        << r.err;
     EXPECT_TRUE(has(metrics(), "cyxp2p_node_connections_refused_total{reason=\"")) << metrics();
 }
 

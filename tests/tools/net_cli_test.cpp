@@ -1,11 +1,15 @@
 // p2p-node run and p2p-probe connect | ping | fetch, as operators and engineers run them.
 #include <signal.h>
+#include <unistd.h>
 
 #include <random>
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <nlohmann/json.hpp>
 #include <support.hpp>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 namespace test = cyxp2p::test;
@@ -137,6 +141,26 @@ TEST_F(NodeCli, FailureClassesHaveTheirExitCodes) {
         {probe(), "fetch", target(), cid_, "-o", (tmp_ / "b").string(), "--pin", pin_, "--token", token_});
     EXPECT_EQ(limited.exit_code, 14) << limited.err;
     EXPECT_FALSE(std::filesystem::exists(tmp_ / "b"));
+}
+
+TEST_F(NodeCli, ANodeAtItsConnectionLimitIsExit14NotATlsFailure) {
+    // One connection allowed, held by a silent TCP client: the node closes the probe's connection before
+    // TLS. The probe must say the node may be limiting, and exit 14 (rate limited), not 11 (TLS failed).
+    auto n = start({"--max-connections", "1", "--max-handshakes", "1", "--client-hello-timeout-ms", "60000",
+                    "--tls-handshake-timeout-ms", "60000"});
+    const int held = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(static_cast<std::uint16_t>(std::stoi(port_)));
+    ASSERT_EQ(::connect(held, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    auto r = run({probe(), "connect", target(), "--pin", pin_, "--token", token_, "--json"});
+    EXPECT_EQ(r.exit_code, 14) << r.out << r.err;
+    auto j = nlohmann::json::parse(r.out);
+    EXPECT_EQ(j["error"], "connection_refused_by_limit");
+    EXPECT_NE(j["advice"].get<std::string>().find("overloaded or limiting connections"), std::string::npos)
+        << j["advice"];
+    ::close(held);
 }
 
 TEST_F(NodeCli, FetchWritesExactlyTheServedFile) {

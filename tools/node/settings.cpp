@@ -193,6 +193,32 @@ std::vector<Setting> make_settings() {
         nested_uint<std::size_t>(
             "max-handshakes-per-address", "connections before HELLO_ACK, per address",
             [](S & s) -> auto& { return s.rate.connections.max_handshakes_per_address; }, 1),
+        nested_uint<std::size_t>(
+            "max-connections-per-network", "concurrent connections per IPv4 /24 or IPv6 /48",
+            [](S & s) -> auto& { return s.rate.connections.max_connections_per_network; }, 1),
+        nested_uint<std::size_t>(
+            "max-handshakes-per-network", "connections before HELLO_ACK, per IPv4 /24 or IPv6 /48",
+            [](S & s) -> auto& { return s.rate.connections.max_handshakes_per_network; }, 1),
+        {"evict-oldest-handshake",
+         "1: a new connection takes the oldest handshake's slot when all are busy; 0: refuse",
+         [](const S& s) { return std::string(s.rate.connections.evict_oldest_handshake ? "1" : "0"); },
+         [](S& s, const std::string& v) {
+             if (v != "0" && v != "1") return false;
+             s.rate.connections.evict_oldest_handshake = v == "1";
+             return true;
+         }},
+        {"handshake-deadline-from-percent",
+         "TLS and HELLO deadlines shrink above this handshake occupancy, 0..100",
+         [](const S& s) { return std::to_string(s.rate.connections.handshake_deadline.from_percent); },
+         [](S& s, const std::string& v) {
+             return parse_uint<std::size_t>(v, s.rate.connections.handshake_deadline.from_percent, 0, 100);
+         }},
+        ms_setting(
+            "handshake-deadline-at-full-ms", "TLS and HELLO deadlines with every handshake slot busy",
+            [](S & s) -> auto& { return s.rate.connections.handshake_deadline.at_full; }),
+        ms_setting(
+            "client-hello-timeout-ms", "close a connection that sends nothing this long after accept",
+            [](S & s) -> auto& { return s.rate.connections.client_hello_timeout; }),
         rate_setting(
             "new-connections-per-address", "new connections per address, RATE/BURST or RATE/UNIT/BURST",
             [](S & s) -> auto& { return s.rate.connections.new_connections_per_address; }),

@@ -51,12 +51,14 @@ Exit exit_of(std::error_code ec) {
     const auto& cat = ec.category();
     if (cat == net::category()) {
         const auto e = static_cast<net::errc>(ec.value());
-        // A lost connection is a connection failure, not a TLS one (advice() tells the phases apart). A
-        // block that fails verification arrives as a content::errc (below), never as a net::errc.
+        // A lost connection is a connection failure, not a TLS one (advice() tells the phases apart); a close
+        // before the ServerHello is what a node's connection limits look like from outside. A block that
+        // fails verification arrives as a content::errc (below), never as a net::errc.
         return e == net::errc::connect_failed || e == net::errc::connect_timeout ||
                        e == net::errc::connection_lost
                    ? Exit::connect_failed
-                   : Exit::tls_failed;
+               : e == net::errc::connection_refused_by_limit ? Exit::rate_limited
+                                                             : Exit::tls_failed;
     }
     if (cat == pinning::category()) {
         const auto e = static_cast<pinning::errc>(ec.value());
@@ -294,6 +296,9 @@ std::string advice(std::error_code ec, const net::ConnectReport& r, const Target
             return "the node refused the token (" + why + "): mint a fresh P2P token for this node.";
         }
         case Exit::rate_limited:
+            if (ec == net::errc::connection_refused_by_limit)
+                return "the node closed the connection before TLS (it may be overloaded or limiting "
+                       "connections): retry in a few seconds; if it persists, ask the node's operator.";
             return "rate limited: retry after " + std::to_string(r.retry_after.count()) + " ms.";
         case Exit::usage:
             if (ec == pinning::errc::no_pins_configured)
