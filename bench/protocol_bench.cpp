@@ -1,11 +1,10 @@
 // protocol/: what framing and the sessions cost per byte, next to memcpy of the same bytes in the same
-// binary. No TLS and no sockets: the sans-IO sessions are driven against each other in memory, as
-// tests/protocol/session_test.cpp does, so the figures are the protocol's own cost.
-//   BM_FrameEncode / BM_MemcpyFrames      64 MiB of DATA payload as 64 KiB frames (the default
-//   max_frame_size) BM_FrameDecode / BM_MemcpyRecords     the same frames fed to a FrameDecoder in 16 KiB
-//   pieces (TLS records) BM_SessionTransfer / BM_MemcpyMessages 64 MiB as 256 KiB messages from a NodeSession
-//   to an EngineSession
-//                                         on one stream (content.fetch style), flow control and all
+// binary. No TLS and no sockets: the sans-IO sessions are driven against each other in memory through
+// tests/support/session_rig.hpp, as the protocol tests do, so the figures are the protocol's own cost.
+//   BM_FrameEncode / BM_MemcpyFrames        64 MiB of DATA payload as 64 KiB frames (max_frame_size)
+//   BM_FrameDecode / BM_MemcpyRecords       the same frames fed to a FrameDecoder in 16 KiB pieces (records)
+//   BM_SessionTransfer / BM_MemcpyMessages  64 MiB as 256 KiB messages from a NodeSession to an EngineSession
+//                                           on one stream (content.fetch style), flow control and all
 #include <chrono>
 #include <cstring>
 #include <stdexcept>
@@ -13,15 +12,13 @@
 
 #include <benchmark/benchmark.h>
 
-#include <cyxp2p/auth/jwt.hpp>
-#include <cyxp2p/auth/keyring.hpp>
 #include <cyxp2p/protocol/engine_session.hpp>
 #include <cyxp2p/protocol/frame.hpp>
 #include <cyxp2p/protocol/node_session.hpp>
-#include <cyxp2p/replay/nonce_window.hpp>
+
+#include "session_rig.hpp"
 
 namespace p = cyxp2p::protocol;
-namespace auth = cyxp2p::auth;
 
 namespace {
 
@@ -112,25 +109,11 @@ BENCHMARK(BM_MemcpyRecords)->Unit(benchmark::kMillisecond);
 // A node and an engine past the handshake, in memory.
 class Pair {
   public:
-    Pair() : key_(auth::Jwk::generate(auth::Algorithm::hs256, "k1")) {
-        if (keys_.add(key_)) throw std::runtime_error("keyring");
-        config_.node_id = "node-bench";
-        services_.keys = &keys_;
-        services_.nonces = &nonces_;
-        auth::Claims c;
-        c.subject = "bench";
-        c.node_id = "node-bench";
-        c.session_id = "s";
-        c.issued_at = std::chrono::duration_cast<std::chrono::seconds>(now_).count();
-        c.expires_at = c.issued_at + 3600;
-        c.scope = {"content:read"};
-        std::error_code ec;
-        auto token = auth::mint(c, key_, ec);
-        if (!token) throw std::runtime_error("mint");
-        node_.emplace(config_, services_, "bench", now_);
-        p::EngineConfig ec2;
-        ec2.token = *token;
-        engine_.emplace(std::move(ec2), now_);
+    Pair() : rig_(trust_.keys, "node-bench") {
+        const auto token = trust_.mint(cyxp2p::test::p2p_claims(
+            "node-bench", std::chrono::duration_cast<std::chrono::seconds>(now_).count()));
+        node_.emplace(rig_.session(now_));
+        engine_.emplace(cyxp2p::test::engine_config(token), now_);
         pump();
         if (!engine_->ready() || !node_->authenticated()) throw std::runtime_error("handshake");
     }
@@ -171,25 +154,14 @@ class Pair {
 
   private:
     void pump() {
-        for (int i = 0; i < 1000; ++i) {
-            auto a = engine_->poll_output();
-            if (!a.empty()) node_->receive(a, now_);
-            while (node_->poll_event()) {
-            }
-            auto b = node_->poll_output();
-            if (!b.empty()) engine_->receive(b, now_);
-            while (engine_->poll_event()) {
-            }
-            if (a.empty() && b.empty()) return;
-        }
+        cyxp2p::test::pump(
+            *engine_, *node_, now_, [this] { cyxp2p::test::drop_events(*engine_); },
+            [this] { cyxp2p::test::drop_events(*node_); }, 1000);
     }
 
     p::Time now_ = std::chrono::duration_cast<p::Time>(std::chrono::system_clock::now().time_since_epoch());
-    auth::Jwk key_;
-    auth::Keyring keys_;
-    cyxp2p::replay::NonceWindow nonces_;
-    p::NodeConfig config_;
-    p::NodeServices services_;
+    cyxp2p::test::Trust trust_;
+    cyxp2p::test::NodeRig rig_;
     std::optional<p::NodeSession> node_;
     std::optional<p::EngineSession> engine_;
 };

@@ -1,12 +1,16 @@
 # Helpers shared by every module, tool, test, benchmark and fuzz harness.
 
-# Headers are included as <cyxp2p/MODULE/header.hpp> both in the tree and once installed. In the tree
-# that prefix is a link to the source root, made at configure time, so headers stay at their module's top.
+# Headers are included as <cyxp2p/MODULE/header.hpp> both in the tree and once installed. In the tree,
+# build/PRESET/include/cyxp2p/MODULE/ holds one link per header a user may include: the module's public
+# headers, detail/ (what they need) and impl/*.hpp (template bodies they include). impl/*.cpp, tests and
+# other modules' internals are not reachable through it. cyxp2p_module() makes the links at configure time.
 set(CYXP2P_INCLUDE_ROOT ${PROJECT_BINARY_DIR}/include)
-file(MAKE_DIRECTORY ${CYXP2P_INCLUDE_ROOT})
-if(NOT EXISTS ${CYXP2P_INCLUDE_ROOT}/cyxp2p)
-  file(CREATE_LINK ${PROJECT_SOURCE_DIR} ${CYXP2P_INCLUDE_ROOT}/cyxp2p SYMBOLIC)
+# Build trees configured before this layout have include/cyxp2p as one link to the source root: remove the
+# link itself (never what it points to) before any directory is made under it.
+if(IS_SYMLINK ${CYXP2P_INCLUDE_ROOT}/cyxp2p)
+  file(REMOVE ${CYXP2P_INCLUDE_ROOT}/cyxp2p)
 endif()
+file(MAKE_DIRECTORY ${CYXP2P_INCLUDE_ROOT}/cyxp2p)
 
 if(CYXP2P_SANITIZE)
   add_compile_options(-fsanitize=${CYXP2P_SANITIZE} -fno-omit-frame-pointer -fno-sanitize-recover=all)
@@ -37,7 +41,9 @@ function(cyxp2p_asio_warnings target)
 endfunction()
 
 # cyxp2p_module(NAME SOURCES ... [PUBLIC_DEPS ...] [PRIVATE_DEPS ...])
-#   One folder = one module = one static library cyxp2p::NAME = namespace cyxp2p::NAME.
+#   One folder = one module = one static library cyxp2p::NAME = namespace cyxp2p::NAME. Its headers (top
+#   level, detail/, impl/*.hpp) are linked into the include root and installed; the top-level ones are the
+#   public API, all included by the umbrella NAME/NAME.hpp and each compiled alone by `header_check`.
 function(cyxp2p_module name)
   cmake_parse_arguments(M "" "" "SOURCES;PUBLIC_DEPS;PRIVATE_DEPS" ${ARGN})
   add_library(cyxp2p_${name} STATIC ${M_SOURCES})
@@ -50,8 +56,61 @@ function(cyxp2p_module name)
   cyxp2p_warnings(cyxp2p_${name})
   install(TARGETS cyxp2p_${name} EXPORT cyxp2pTargets
     ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
-  install(DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/cyxp2p/${name}
-    FILES_MATCHING PATTERN "*.hpp" PATTERN "*.pb.h")
+
+  set(src ${CMAKE_CURRENT_SOURCE_DIR})
+  file(GLOB public CONFIGURE_DEPENDS RELATIVE ${src} ${src}/*.hpp)
+  file(GLOB private CONFIGURE_DEPENDS RELATIVE ${src} ${src}/detail/*.hpp ${src}/impl/*.hpp)
+  # Fresh links on every configure, so a removed or moved header is not left includable.
+  set(root ${CYXP2P_INCLUDE_ROOT}/cyxp2p/${name})
+  file(REMOVE_RECURSE ${root})
+  foreach(h IN LISTS public private)
+    get_filename_component(dir ${h} DIRECTORY)
+    file(MAKE_DIRECTORY ${root}/${dir})
+    file(CREATE_LINK ${src}/${h} ${root}/${h} SYMBOLIC)
+    install(FILES ${src}/${h} DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/cyxp2p/${name}/${dir})
+  endforeach()
+
+  # The umbrella header includes every public header (tests/NAME/umbrella_test.cpp includes only it).
+  set(umbrella ${src}/${name}.hpp)
+  if(NOT EXISTS ${umbrella})
+    message(FATAL_ERROR "${name}/: no umbrella header ${name}/${name}.hpp")
+  endif()
+  file(READ ${umbrella} umbrella_text)
+  foreach(h IN LISTS public)
+    if(NOT h STREQUAL "${name}.hpp" AND NOT umbrella_text MATCHES "#include <cyxp2p/${name}/${h}>")
+      message(FATAL_ERROR "${name}/${name}.hpp does not include <cyxp2p/${name}/${h}>")
+    endif()
+  endforeach()
+
+  # Header check (target header_check, not part of `all`): one generated translation unit per public and
+  # detail/ header, each including its header twice (the include guard works) and nothing else, with
+  # the module's own warnings. impl/*.hpp are template bodies read only through their public header.
+  set(tus)
+  foreach(h IN LISTS public private)
+    if(h MATCHES "^impl/")
+      continue()
+    endif()
+    string(MAKE_C_IDENTIFIER ${h} id)
+    set(tu ${CMAKE_CURRENT_BINARY_DIR}/header_check/${id}.cpp)
+    set(text "#include <cyxp2p/${name}/${h}>\n#include <cyxp2p/${name}/${h}>\n")
+    if(EXISTS ${tu})
+      file(READ ${tu} old)
+    else()
+      set(old "")
+    endif()
+    if(NOT old STREQUAL text)
+      file(WRITE ${tu} ${text})
+    endif()
+    list(APPEND tus ${tu})
+  endforeach()
+  add_library(cyxp2p_${name}_header_check OBJECT ${tus})
+  set_target_properties(cyxp2p_${name}_header_check PROPERTIES EXCLUDE_FROM_ALL ON)
+  target_link_libraries(cyxp2p_${name}_header_check PRIVATE cyxp2p_${name})
+  cyxp2p_warnings(cyxp2p_${name}_header_check)
+  if(NOT TARGET header_check)
+    add_custom_target(header_check)
+  endif()
+  add_dependencies(header_check cyxp2p_${name}_header_check)
 endfunction()
 
 # cyxp2p_test(NAME SOURCES ... DEPS ...): one GoogleTest executable, each TEST a ctest test.

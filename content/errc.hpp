@@ -47,7 +47,6 @@ enum class errc {
     cycle,
     filesize_mismatch,
     blocksizes_mismatch,
-    raw_block_in_dag_pb_position,
     truncated_input,
     // CAR v1.
     car_bad_header,
@@ -60,7 +59,6 @@ enum class errc {
     bad_chunk_size,
     bad_max_links,
     bad_profile,
-    bad_options,
     // Blockstore and files.
     block_not_found,
     source_changed,

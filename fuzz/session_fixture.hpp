@@ -11,15 +11,13 @@
 #include <cyxp2p/protocol/body.hpp>
 #include <cyxp2p/protocol/engine_session.hpp>
 #include <cyxp2p/protocol/node_session.hpp>
-#include <cyxp2p/replay/nonce_window.hpp>
 
 #include "auth_fixture.hpp"
+#include "session_rig.hpp"
 
 namespace cyxp2p::fuzz {
 
-inline protocol::Time at(std::int64_t unix_s) {
-    return std::chrono::duration_cast<protocol::Time>(std::chrono::seconds(unix_s));
-}
+using test::at;
 
 /// A small nonce window, so building one per input costs little; a fresh one per input keeps runs
 /// independent (a HELLO nonce seen in one run must not be a replay in the next).
@@ -30,29 +28,18 @@ inline replay::Limits small_window() {
     return l;
 }
 
-/// Everything a NodeSession needs, owned together.
+/// Everything a NodeSession needs (tests/support/session_rig.hpp), under the fixed keys.
 struct NodeRig {
-    replay::NonceWindow nonces{small_window()};
-    protocol::NodeConfig config;
-    protocol::NodeServices services;
+    test::NodeRig rig{keyring(), std::string(kNodeId), small_window()};
     std::unique_ptr<protocol::NodeSession> node;
 
-    explicit NodeRig(protocol::Time now) {
-        config.node_id = std::string(kNodeId);
-        services.keys = &keyring();
-        services.nonces = &nonces;
-        node = std::make_unique<protocol::NodeSession>(config, services, "fuzz-peer", now);
-    }
+    explicit NodeRig(protocol::Time now)
+        : node(std::make_unique<protocol::NodeSession>(rig.config, rig.services, now)) {}
 };
 
 /// An engine with a deterministic nonce generator (the real one draws from OpenSSL).
 inline protocol::EngineConfig engine_config(std::string token = p2p_token()) {
-    protocol::EngineConfig c;
-    c.token = std::move(token);
-    c.random = [counter = std::uint8_t{0}](std::span<std::uint8_t> out) mutable {
-        for (auto& b : out) b = static_cast<std::uint8_t>(++counter * 31);
-    };
-    return c;
+    return test::engine_config(std::move(token), test::counting_random());
 }
 
 /// Session inputs: wire bytes, then one knob byte (the last byte of the input). The knob sets how the bytes
@@ -135,20 +122,13 @@ void play(Session& s, const Script& sc, protocol::Time& now, React react_fn) {
 
 /// Runs a handshake between a fresh engine and `rig`'s node at `now`; aborts if it does not complete.
 inline void handshake(protocol::EngineSession& engine, protocol::NodeSession& node, protocol::Time now) {
-    for (int i = 0; i < 8 && !(engine.ready() && node.authenticated()); ++i) {
-        auto a = engine.poll_output();
-        if (!a.empty()) node.receive(a, now);
-        auto b = node.poll_output();
-        if (!b.empty()) engine.receive(b, now);
-    }
+    test::pump(engine, node, now, 8);
     if (!engine.ready() || !node.authenticated()) {
         std::fprintf(stderr, "fuzz fixture: handshake did not complete\n");
         std::abort();
     }
-    while (engine.poll_event()) {
-    }
-    while (node.poll_event()) {
-    }
+    test::drop_events(engine);
+    test::drop_events(node);
 }
 
 }  // namespace cyxp2p::fuzz

@@ -24,6 +24,7 @@
 #include <cyxp2p/net/audit.hpp>
 #include <cyxp2p/net/detail/asio.hpp>
 #include <cyxp2p/net/errc.hpp>
+#include <cyxp2p/net/limits.hpp>
 #include <cyxp2p/net/metrics.hpp>
 #include <cyxp2p/net/tls_info.hpp>
 #include <cyxp2p/pinning/identity.hpp>
@@ -37,15 +38,15 @@ namespace cyxp2p::net {
 namespace asio = boost::asio;
 
 struct EngineOptions {
-    std::chrono::milliseconds connect_timeout{10'000};
-    std::chrono::milliseconds tls_timeout{10'000};
-    std::chrono::milliseconds shutdown_timeout{5'000};
+    std::chrono::milliseconds connect_timeout = Limits{}.connect_timeout;
+    std::chrono::milliseconds tls_timeout = Limits{}.tls_timeout;
+    std::chrono::milliseconds shutdown_timeout = Limits{}.shutdown_timeout;
     protocol::SessionLimits session{};
     std::string engine_version = "cyxp2p-engine/0.1";
     /// mTLS: present this certificate, for tokens bound to it with cnf.x5t#S256 (RFC 8705).
     std::optional<pinning::Identity> client_identity;
     /// TLS sessions kept for resumption, keyed by (node, pin set).
-    std::size_t session_cache_size = 256;
+    std::size_t session_cache_size = Limits{}.session_cache_size;
     /// Limits of fetched DAGs (block size, depth, links) and of their resume state (checkpoint interval,
     /// record budget): content/limits.hpp, docs/content.md.
     content::Limits content{};
@@ -166,7 +167,8 @@ class Connection {
 /// The engine's end of a stream it opened with Connection::async_open_stream.
 class ClientStream {
   public:
-    /// Queues one message; completes when the stream's queue is below `high_water` again (default 1 MiB),
+    /// Queues one message; completes when the stream's queue is below
+    /// EngineOptions::session.producer_high_water again (default 1 MiB),
     /// so a producer that waits for each completion never holds more than that in memory.
     template <class Token>
     auto async_send(std::vector<std::uint8_t> message, Token&& token);

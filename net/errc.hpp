@@ -18,8 +18,6 @@ enum class errc {
     connection_lost,              // the peer closed the connection or the socket failed
     not_connected,                // the session is closed or not yet ready
     address_in_use,               // the listen port is taken
-    content_mismatch,             // a fetched block did not verify (detail: the content errc)
-    stopped,                      // the node or engine is stopping
 };
 
 const std::error_category& category() noexcept;

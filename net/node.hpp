@@ -22,8 +22,10 @@
 
 #include <cyxp2p/auth/claims.hpp>
 #include <cyxp2p/auth/keyring.hpp>
+#include <cyxp2p/auth/limits.hpp>
 #include <cyxp2p/content/blockstore.hpp>
 #include <cyxp2p/net/audit.hpp>
+#include <cyxp2p/net/limits.hpp>
 #include <cyxp2p/net/metrics.hpp>
 #include <cyxp2p/pinning/identity.hpp>
 #include <cyxp2p/protocol/errc.hpp>
@@ -41,14 +43,14 @@ struct NodeOptions {
     std::uint16_t port = 0;  // 0: any free port (see local_port())
     unsigned threads = 1;    // I/O threads, one io_context each
     std::string issuer{auth::kDefaultIssuer};
-    std::int64_t leeway_s = 30;
+    std::int64_t leeway_s = auth::Limits{}.default_leeway_s;  // 0 .. auth::Limits::max_leeway_s
     protocol::SessionLimits session{};
     ratelimit::Limits rate{};
     replay::Limits replay{};
-    std::chrono::milliseconds tls_handshake_timeout{10'000};
-    std::chrono::milliseconds shutdown_timeout{5'000};  // wait for the peer's close_notify at most this long
-    std::optional<content::Blockstore> content{};       // serve content.fetch from here
-    std::shared_ptr<AuditSink> audit{};                 // may be null
+    std::chrono::milliseconds tls_handshake_timeout = Limits{}.tls_handshake_timeout;
+    std::chrono::milliseconds shutdown_timeout = Limits{}.shutdown_timeout;  // for the peer's close_notify
+    std::optional<content::Blockstore> content{};                            // serve content.fetch from here
+    std::shared_ptr<AuditSink> audit{};                                      // may be null
     /// Budget for receive-window growth shared with other sessions (docs/net.md); null: the process's
     /// (process_window_budget(), 1/8 of physical RAM).
     std::shared_ptr<protocol::WindowBudget> window_budget{};
@@ -117,9 +119,11 @@ class Node {
     /// Binds, listens and starts the I/O threads. errc::address_in_use when the port is taken.
     std::error_code start();
     std::uint16_t local_port() const;
-    /// Graceful stop: stop accepting, GOAWAY every session, let streams finish for up to `drain`, send
-    /// close_notify (waiting at most shutdown_timeout for the peer's), close, join the threads.
-    void stop(std::chrono::milliseconds drain = std::chrono::seconds(10));
+    /// Graceful stop: stop accepting, GOAWAY every session, let streams finish for up to
+    /// NodeOptions::session.drain_timeout (the one drain knob), then cut every stream still open, send
+    /// close_notify (waiting at most shutdown_timeout for the peer's), close hard what is left, join the
+    /// threads. No transfer runs past the drain timeout.
+    void stop();
 
     const Metrics& metrics() const;
     const std::string& node_id() const;
@@ -128,6 +132,7 @@ class Node {
     class Impl;  // public name, private definition (impl/node_impl.hpp)
 
   private:
+    void stop_within(std::chrono::milliseconds drain);
     std::unique_ptr<Impl> impl_;
 };
 

@@ -3,11 +3,26 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 
 #include <cyxp2p/protocol/body.hpp>
 
 namespace cyxp2p::protocol {
+
+/// Longest text a peer may put in a control-frame field, in bytes of UTF-8 without control characters
+/// (docs/protocol.md, "Limits"). Over-long or unclean text in HELLO, HELLO_ACK or OPEN is bad_message; in
+/// the diagnostics of ERROR and GOAWAY it is dropped from the event (a diagnostic is never worth a close).
+struct TextLimits {
+    std::size_t method = 128;          // OPEN: the method name
+    std::size_t version = 128;         // HELLO engine_version, HELLO_ACK node_version
+    std::size_t node_id = 64;          // HELLO_ACK node_id
+    std::size_t session_id = 256;      // HELLO_ACK session_id
+    std::size_t error_message = 1024;  // ERROR and GOAWAY message
+    std::size_t error_detail = 128;    // ERROR detail
+    /// ERROR retry_after_ms above this is reported as this: a peer cannot make us wait for years.
+    std::chrono::milliseconds max_retry_after{86'400'000};
+};
 
 struct SessionLimits {
     std::uint32_t max_frame_size = 64U << 10;          // payload bytes of one frame we accept
@@ -27,6 +42,11 @@ struct SessionLimits {
     std::chrono::milliseconds ping_timeout{15'000};       // PONG must arrive within this
     std::chrono::milliseconds drain_timeout{10'000};  // after GOAWAY: open streams get this long to finish
     BodyLimits body{};
+    TextLimits text{};
+    /// Not announced: bytes a producing stream queues before it waits for the peer to take them
+    /// (content.fetch and other ServerStream producers in net::Node, net::ClientStream::async_send), so a
+    /// large transfer never sits in memory.
+    std::size_t producer_high_water = 1U << 20;
     // Flow control for long fat pipes (docs/protocol.md section 6). Receive windows start at the initial
     // sizes above and grow by auto-tuning on application consumption up to these caps; a peer is never asked
     // to do anything new, it only follows the credit it is given.

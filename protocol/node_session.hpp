@@ -17,6 +17,7 @@
 
 #include <cyxp2p/auth/claims.hpp>
 #include <cyxp2p/auth/jwt.hpp>
+#include <cyxp2p/auth/limits.hpp>
 #include <cyxp2p/protocol/errc.hpp>
 #include <cyxp2p/protocol/event.hpp>
 #include <cyxp2p/protocol/limits.hpp>
@@ -38,7 +39,7 @@ struct NodeConfig {
     std::string node_id;  // must equal the token's node_id claim
     std::string node_version = "cyxp2p/0.1";
     std::string issuer{auth::kDefaultIssuer};
-    std::int64_t leeway_s = 30;
+    std::int64_t leeway_s = auth::Limits{}.default_leeway_s;  // 0 .. auth::Limits::max_leeway_s
     SessionLimits limits{};
 };
 
@@ -61,9 +62,8 @@ struct NodeServices {
 
 class NodeSession {
   public:
-    /// `peer` names the connection in events and errors (e.g. "203.0.113.5:41922"); `now` starts the HELLO
-    /// deadline. Throws std::invalid_argument when a required service is missing.
-    NodeSession(const NodeConfig& config, const NodeServices& services, std::string peer, Time now);
+    /// `now` starts the HELLO deadline. Throws std::invalid_argument when a required service is missing.
+    NodeSession(const NodeConfig& config, const NodeServices& services, Time now);
     ~NodeSession();
     NodeSession(NodeSession&&) noexcept;
     NodeSession& operator=(NodeSession&&) noexcept;

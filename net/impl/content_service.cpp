@@ -6,10 +6,6 @@
 
 namespace cyxp2p::net {
 
-namespace {
-constexpr std::size_t kProducerHighWater = 1U << 20;  // queue at most ~1 MiB per producing stream
-}  // namespace
-
 void Node::Impl::install_content_fetch() {
     MethodHandlers h;
     // One request message per stream; a second one is a protocol misuse. The sender lives in the stream's
@@ -42,8 +38,9 @@ void Node::Impl::install_content_fetch() {
             const auto before = source->bytes();
             const auto blocks_before = source->blocks();
             bool done = false;
-            // Queue at most ~kProducerHighWater bytes per wake-up, so a large DAG never sits in memory.
-            while (!wec && s->pending_bytes() < kProducerHighWater) {
+            // Queue at most ~SessionLimits::producer_high_water bytes per wake-up, so a large DAG never sits
+            // in memory.
+            while (!wec && s->pending_bytes() < options.session.producer_high_water) {
                 auto block = source->next(wec);
                 if (wec) break;
                 if (!block) {

@@ -65,7 +65,7 @@ std::error_code EngineLink::send(std::uint32_t id, std::span<const std::uint8_t>
 
 void EngineLink::when_writable(std::uint32_t id, std::function<void(std::error_code)> done) {
     if (!session_ || session_->closed()) return done(make_error_code(errc::not_connected));
-    if (session_->pending_bytes(id) < kHighWater) return done({});
+    if (session_->pending_bytes(id) < high_water()) return done({});
     writable_waiters_.emplace_back(id, std::move(done));
 }
 
@@ -74,7 +74,7 @@ void EngineLink::on_writable() {
     auto waiters = std::move(writable_waiters_);
     writable_waiters_.clear();
     for (auto& [id, w] : waiters) {
-        if (session_->pending_bytes(id) < kHighWater) {
+        if (session_->pending_bytes(id) < high_water()) {
             w({});
         } else {
             writable_waiters_.emplace_back(id, std::move(w));

@@ -58,8 +58,9 @@ class EngineLink final : public Link {
 
     bool is_open() const { return session_ && session_->ready() && !session_->closed() && !finished(); }
 
-    // Backpressure for ClientStream::async_send: completes once the stream's queue is below high water.
-    static constexpr std::size_t kHighWater = 1U << 20;
+    // Backpressure for ClientStream::async_send: completes once the stream's queue is below
+    // SessionLimits::producer_high_water.
+    std::size_t high_water() const { return core_->options.session.producer_high_water; }
     std::error_code send(std::uint32_t id, std::span<const std::uint8_t> m);
     void when_writable(std::uint32_t id, std::function<void(std::error_code)> done);
     /// Arms the session's stall rule on a stream (content.fetch).

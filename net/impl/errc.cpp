@@ -27,10 +27,6 @@ class Category final : public std::error_category {
                 return "session is not connected";
             case errc::address_in_use:
                 return "listen address already in use: pick another port or stop the other process";
-            case errc::content_mismatch:
-                return "content did not match its CID: the node sent wrong bytes";
-            case errc::stopped:
-                return "stopped";
         }
         return "unknown net error";
     }
@@ -61,10 +57,6 @@ const char* to_string(errc e) noexcept {
             return "not_connected";
         case errc::address_in_use:
             return "address_in_use";
-        case errc::content_mismatch:
-            return "content_mismatch";
-        case errc::stopped:
-            return "stopped";
     }
     return "unknown";
 }

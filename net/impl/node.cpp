@@ -122,7 +122,8 @@ void Node::Impl::on_accept(std::size_t index, boost::system::error_code ec, tcp:
 Node::Node(NodeOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
 
 Node::~Node() {
-    if (impl_->started) stop(std::chrono::milliseconds(0));
+    // A node destroyed while running cuts its sessions after shutdown_timeout: no drain in a destructor.
+    if (impl_->started) stop_within(std::chrono::milliseconds(0));
 }
 
 std::error_code Node::start() {
@@ -150,7 +151,11 @@ std::uint16_t Node::local_port() const {
     return impl_->acceptor ? impl_->acceptor->local_endpoint(ec).port() : 0;
 }
 
-void Node::stop(std::chrono::milliseconds drain) {
+void Node::stop() {
+    stop_within(impl_->options.session.drain_timeout);
+}
+
+void Node::stop_within(std::chrono::milliseconds drain) {
     auto& d = *impl_;
     if (!d.started) return;
     d.stopping = true;
@@ -185,9 +190,10 @@ void Node::stop(std::chrono::milliseconds drain) {
         }
         return false;
     };
-    // Streams get `drain` to finish, whatever the sessions' own drain_timeout; then they are cut and the
-    // connections get shutdown_timeout for close_notify; then whatever is left is closed hard. So a
-    // transfer never runs past `drain` (docs/operations.md).
+    // Streams get `drain` to finish (stop(): session.drain_timeout, which the sessions also enforce; a
+    // session whose close is stuck behind a slow peer is not waited for); then they are cut and the
+    // connections get shutdown_timeout for close_notify; then whatever is left is closed hard. So a transfer
+    // never runs past `drain` (docs/operations.md).
     for (auto& link : snapshot()) link->drain();
     if (!all_closed_by(std::chrono::steady_clock::now() + drain)) {
         for (auto& link : snapshot()) link->close_now();

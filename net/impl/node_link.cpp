@@ -132,7 +132,7 @@ asio::awaitable<void> NodeLink::handshake() {
         }
         return {};
     };
-    session_ = std::make_unique<protocol::NodeSession>(config, services, peer_, detail::now());
+    session_ = std::make_unique<protocol::NodeSession>(config, services, detail::now());
     start();
     co_return;
 }

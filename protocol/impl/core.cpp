@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <utility>
 
 #include <openssl/rand.h>
 
@@ -7,6 +8,15 @@
 #include "wire.pb.h"
 
 namespace cyxp2p::protocol::detail {
+namespace {
+
+std::chrono::milliseconds retry_after(const wire::Error& e, const TextLimits& l) {
+    return std::chrono::milliseconds(
+        std::min<std::uint64_t>(e.retry_after_ms(), static_cast<std::uint64_t>(l.max_retry_after.count())));
+}
+
+}  // namespace
+
 bool clean_text(const std::string& s, std::size_t max) {
     if (s.size() > max) return false;
     // UTF-8 well-formedness (RFC 3629 section 4), no C0 controls or DEL.
@@ -114,10 +124,10 @@ void Core::dispatch(const Frame& f, Time now) {
                     close(errc::bad_message, "malformed ERROR frame");
                     return;
                 }
-                on_peer_error(
-                    from_wire(e.code()), clean_text(e.message(), 1024) ? e.message() : "",
-                    clean_text(e.detail(), 128) ? e.detail() : "",
-                    std::chrono::milliseconds(std::min<std::uint64_t>(e.retry_after_ms(), 86'400'000)));
+                on_peer_error(from_wire(e.code()),
+                              clean_text(e.message(), local_.text.error_message) ? e.message() : "",
+                              clean_text(e.detail(), local_.text.error_detail) ? e.detail() : "",
+                              retry_after(e, local_.text));
                 return;
             }
             if (!established()) break;
@@ -148,7 +158,7 @@ void Core::dispatch(const Frame& f, Time now) {
             goaway_received_ = true;
             push({.kind = Event::Kind::going_away,
                   .error = make_error_code(from_wire(g.code())),
-                  .detail = clean_text(g.message(), 1024) ? g.message() : ""});
+                  .detail = clean_text(g.message(), local_.text.error_message) ? g.message() : ""});
             return;
         }
         default:
@@ -175,8 +185,8 @@ void Core::on_stream_error(const Frame& f) {
     push({.kind = Event::Kind::stream_reset,
           .stream_id = id,
           .error = make_error_code(from_wire(e.code())),
-          .detail = clean_text(e.message(), 1024) ? e.message() : "",
-          .retry_after = std::chrono::milliseconds(std::min<std::uint64_t>(e.retry_after_ms(), 86'400'000))});
+          .detail = clean_text(e.message(), local_.text.error_message) ? e.message() : "",
+          .retry_after = retry_after(e, local_.text)});
     push({.kind = Event::Kind::stream_closed, .stream_id = id});
     check_drained();
 }
@@ -186,7 +196,7 @@ void Core::on_peer_error(errc code, std::string message, std::string detail,
     closed_ = true;  // the peer closes after an ERROR on stream 0; we send nothing more
     push({.kind = Event::Kind::closed,
           .error = make_error_code(code),
-          .detail = detail.empty() ? message : detail,
+          .detail = detail.empty() ? std::move(message) : std::move(detail),
           .retry_after = retry});
 }
 

@@ -98,8 +98,9 @@ class EngineSession::Impl final : public detail::Core {
         if (f.header.type == FrameType::hello_ack && !info_ && f.header.stream_id == 0) {
             wire::HelloAck a;
             if (!a.ParseFromArray(f.payload.data(), static_cast<int>(f.payload.size())) ||
-                !detail::clean_text(a.node_id(), 64) || !detail::clean_text(a.session_id(), 256) ||
-                !detail::clean_text(a.node_version(), 128)) {
+                !detail::clean_text(a.node_id(), local_limits().text.node_id) ||
+                !detail::clean_text(a.session_id(), local_limits().text.session_id) ||
+                !detail::clean_text(a.node_version(), local_limits().text.version)) {
                 close(errc::bad_message, "malformed HELLO_ACK");
                 return;
             }

@@ -15,9 +15,7 @@
 namespace cyxp2p::protocol {
 namespace {
 
-constexpr std::size_t kNonceSize = 16;
-constexpr std::size_t kMaxMethod = 128;
-constexpr std::size_t kMaxVersionText = 128;
+constexpr std::size_t kNonceSize = 16;  // docs/protocol.md: HELLO, OPEN and REAUTH nonces are 16 bytes
 
 // A peer's timestamp (Unix ms) as session time. Anything further than a day from `now` is clamped to a day
 // away: it fails the replay window just the same, and the conversion to nanoseconds cannot overflow (found
@@ -33,11 +31,10 @@ Time peer_time(std::int64_t ms, Time now) {
 
 class NodeSession::Impl final : public detail::Core {
   public:
-    Impl(const NodeConfig& config, const NodeServices& services, std::string peer, Time now)
+    Impl(const NodeConfig& config, const NodeServices& services, Time now)
         : Core(config.limits, now, services.window_budget),
           config_(config),
           services_(services),
-          peer_(std::move(peer)),
           hello_deadline_(now + std::chrono::duration_cast<Time>(config.limits.hello_timeout)) {
         if (services.keys == nullptr || services.nonces == nullptr) {
             throw std::invalid_argument("NodeSession needs a keyring and a nonce window");
@@ -142,7 +139,7 @@ class NodeSession::Impl final : public detail::Core {
         }
         wire::Hello h;
         if (!h.ParseFromArray(f.payload.data(), static_cast<int>(f.payload.size())) ||
-            !detail::clean_text(h.engine_version(), kMaxVersionText)) {
+            !detail::clean_text(h.engine_version(), local_limits().text.version)) {
             close(errc::bad_message, "malformed HELLO");
             return;
         }
@@ -181,7 +178,7 @@ class NodeSession::Impl final : public detail::Core {
         highest_stream_id_ = id;
         wire::Open o;
         if (!o.ParseFromArray(f.payload.data(), static_cast<int>(f.payload.size())) ||
-            !detail::clean_text(o.method(), kMaxMethod) || o.method().empty() ||
+            !detail::clean_text(o.method(), local_limits().text.method) || o.method().empty() ||
             o.nonce().size() != kNonceSize) {
             close(errc::bad_message, "malformed OPEN");
             return;
@@ -248,15 +245,14 @@ class NodeSession::Impl final : public detail::Core {
 
     NodeConfig config_;
     NodeServices services_;
-    std::string peer_;
     std::string engine_version_;
     Time hello_deadline_;
     std::optional<auth::Claims> claims_;
     bool expiry_goaway_sent_ = false;
 };
 
-NodeSession::NodeSession(const NodeConfig& config, const NodeServices& services, std::string peer, Time now)
-    : impl_(std::make_unique<Impl>(config, services, std::move(peer), now)) {}
+NodeSession::NodeSession(const NodeConfig& config, const NodeServices& services, Time now)
+    : impl_(std::make_unique<Impl>(config, services, now)) {}
 NodeSession::~NodeSession() = default;
 NodeSession::NodeSession(NodeSession&&) noexcept = default;
 NodeSession& NodeSession::operator=(NodeSession&&) noexcept = default;

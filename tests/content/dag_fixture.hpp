@@ -95,4 +95,14 @@ inline Block raw_block(std::string_view data) {
     return Block{Cid::of_block(1, Codec::raw, bytes), bytes};
 }
 
+/// `depth` dag-pb nodes over one raw leaf "x", root first (DFS order), each linking the next: a DAG
+/// exactly `depth` + 1 blocks deep. Filled by index, never grown: inserting Blocks at the front makes
+/// GCC 12 at -O3 report a potential null dereference in vector's reallocation path (-Wnull-dereference
+/// false positive).
+inline std::vector<Block> deep_chain(std::size_t depth) {
+    std::vector<Block> chain(depth + 1, raw_block("x"));
+    for (std::size_t i = depth; i-- > 0;) chain[i] = pb_node({chain[i + 1].cid}, unixfs_file(1, {1}));
+    return chain;
+}
+
 }  // namespace cyxp2p::content::testing

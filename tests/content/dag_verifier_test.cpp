@@ -120,9 +120,7 @@ TEST(DagVerifier, OversizedBlockIsRejectedBeforeHashing) {
 }
 
 TEST(DagVerifier, OverDeepChainIsTooDeep) {
-    std::vector<t::Block> chain{t::raw_block("x")};
-    for (int i = 0; i < 40; ++i)
-        chain.insert(chain.begin(), t::pb_node({chain.front().cid}, t::unixfs_file(1, {1})));
+    const std::vector<t::Block> chain = t::deep_chain(40);
     EXPECT_EQ(run(chain.front().cid, chain, true).ec, errc::too_deep);
     c::Limits deep;
     deep.max_depth = 41;

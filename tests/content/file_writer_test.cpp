@@ -59,9 +59,7 @@ TEST(FileWriter, EveryFailureLeavesNothing) {
     const auto bad_size = t::pb_node({a.cid, b.cid}, t::unixfs_file(7, {4, 2}));
     const auto bad_list = t::pb_node({a.cid, b.cid}, t::unixfs_file(6, {2, 4}));
     const auto big = t::raw_block(std::string(2 * 1024 * 1024 + 1, 'x'));
-    std::vector<t::Block> chain{t::raw_block("x")};
-    for (int i = 0; i < 40; ++i)
-        chain.insert(chain.begin(), t::pb_node({chain.front().cid}, t::unixfs_file(1, {1})));
+    const std::vector<t::Block> chain = t::deep_chain(40);
 
     struct Case {
         const char* name;

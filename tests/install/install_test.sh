@@ -11,6 +11,15 @@ cmake --install "$build_dir" --prefix "$tmp/prefix" >/dev/null
 test -f "$tmp/prefix/include/cyxp2p/pinning/pin_set.hpp"
 test -f "$tmp/prefix/include/cyxp2p/net/engine.hpp"
 test -f "$tmp/prefix/lib/cmake/cyxp2p/cyxp2pConfig.cmake"
+# Headers only, in the tree's include root and once installed: public ones, detail/ and the impl/*.hpp
+# template bodies they include; no impl/*.cpp, no CMakeLists.txt, no tests (docs/building.md).
+test -f "$tmp/prefix/include/cyxp2p/net/impl/engine.hpp"
+test -f "$tmp/prefix/include/cyxp2p/auth/detail/crypto.hpp"
+for root in "$tmp/prefix/include/cyxp2p" "$build_dir/include/cyxp2p"; do
+  stray=$(find -L "$root" -type f ! -name '*.hpp')
+  [ -z "$stray" ] || { echo "not a header under $root: $stray" >&2; exit 1; }
+  [ ! -e "$root/tests" ] || { echo "$root/tests is includable" >&2; exit 1; }
+done
 extra=()
 [ -n "${CYXP2P_SANITIZE:-}" ] && extra=(-DCMAKE_CXX_FLAGS="-fsanitize=$CYXP2P_SANITIZE" -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=$CYXP2P_SANITIZE")
 cmake -S "$source_dir/examples" -B "$tmp/build" -G Ninja -DCMAKE_PREFIX_PATH="$tmp/prefix" "${extra[@]}" >/dev/null

@@ -83,7 +83,7 @@ class Transport : public ::testing::Test {
     }
 
     void TearDown() override {
-        if (node_) node_->stop(1s);
+        if (node_) node_->stop();
         io_.stop();
         for (auto& t : io_threads_) t.join();
     }

@@ -2,7 +2,7 @@
 // receive window to the cap while it moves, and a 1 KiB request on a second stream is answered while the
 // bulk stream saturates the path. Assertions are on behaviour (window sizes, bytes moved before the cap,
 // ordering of completions), not on wall-clock time: the machine running them is shared.
-#include <cyxp2p/tools/wan/wan_proxy.hpp>
+#include <wan_proxy.hpp>
 
 #include "fixture.hpp"
 

@@ -104,7 +104,7 @@ class HostileEngine : public ::testing::Test {
 
     void TearDown() override {
         honest_.reset();
-        if (node_) node_->stop(500ms);
+        if (node_) node_->stop();
         work_.reset();
         io_.stop();
         if (io_thread_.joinable()) io_thread_.join();

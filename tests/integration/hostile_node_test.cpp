@@ -245,7 +245,7 @@ class HostileNode : public ::testing::Test {
     }
 
     void TearDown() override {
-        if (honest_) honest_->stop(500ms);
+        if (honest_) honest_->stop();
         work_.reset();
         io_.stop();
         if (io_thread_.joinable()) io_thread_.join();

@@ -84,7 +84,7 @@ TEST_F(Transport, StopDrainsAnInFlightStream) {
         }).detach();
     };
     // handle() must come before start(): rebuild the node with the slow method.
-    node_->stop(0ms);
+    node_->stop();
     net::NodeOptions o{.identity = *identity_, .keys = keys_};
     o.shutdown_timeout = 1s;
     node_ = std::make_unique<net::Node>(std::move(o));
@@ -97,7 +97,7 @@ TEST_F(Transport, StopDrainsAnInFlightStream) {
                                      boost::asio::use_future);
     std::this_thread::sleep_for(50ms);  // the request is in the handler now
     const auto t0 = std::chrono::steady_clock::now();
-    node_->stop(5s);
+    node_->stop();
     const auto took = std::chrono::steady_clock::now() - t0;
     ASSERT_EQ(reply.wait_for(10s), std::future_status::ready);
     auto [rec, body] = reply.get();
@@ -133,7 +133,7 @@ TEST_F(Transport, SilentPeerDoesNotHangStop) {
         std::this_thread::sleep_for(10ms);
     ASSERT_EQ(node_->metrics().handshakes_ok.load(), 1U);
     const auto t0 = std::chrono::steady_clock::now();
-    node_->stop(1s);
+    node_->stop();
     EXPECT_LT(std::chrono::steady_clock::now() - t0, 3s);
     EXPECT_EQ(node_->open_connections(), 0U);
     ::close(fd);
@@ -230,7 +230,7 @@ TEST_F(Transport, SecondConnectionResumesTheTlsSessionAndIsStillPinned) {
 TEST_F(Transport, UploadWithBackpressureAndAMetricsSubscription) {
     start_node(1);
     // The node counts what an engine reports, and streams five metrics updates to subscribers.
-    node_->stop(0ms);
+    node_->stop();
     node_ = std::make_unique<net::Node>(net::NodeOptions{.identity = *identity_, .keys = keys_});
     auto received = std::make_shared<std::atomic<std::uint64_t>>(0);
     net::MethodHandlers report;
@@ -336,7 +336,11 @@ TEST_F(Transport, CertificateBoundTokensNeedTheirCertificate) {
 // A fetch cut off by the node going away resumes from the verified leaves the engine kept: only the rest
 // crosses the network, and the file is identical.
 TEST_F(Transport, AnInterruptedFetchResumesAgainstARestartedNode) {
-    start_node(1, [](net::NodeOptions& o) { o.shutdown_timeout = 100ms; });
+    // No drain: the stop must cut the fetch off.
+    start_node(1, [](net::NodeOptions& o) {
+        o.shutdown_timeout = 100ms;
+        o.session.drain_timeout = 0ms;
+    });
     run_io();
     auto [ec, conn] = connect(options(token()));
     ASSERT_FALSE(ec);
@@ -349,7 +353,7 @@ TEST_F(Transport, AnInterruptedFetchResumesAgainstARestartedNode) {
             std::this_thread::sleep_for(
                 40ms);  // a slow engine disk: the transfer takes long enough to be cut
             if (done >= 700'000 && !stopping.exchange(true)) {
-                stopper = std::thread([this] { node_->stop(0ms); });
+                stopper = std::thread([this] { node_->stop(); });
             }
         },
         boost::asio::use_future);

@@ -203,7 +203,7 @@ TEST_F(Transport, GracefulStopClosesEveryConnection) {
     run_io();
     auto [ec, conn] = connect(options(token()));
     ASSERT_FALSE(ec);
-    node_->stop(2s);
+    node_->stop();
     EXPECT_EQ(node_->open_connections(), 0U);
     // The engine saw the node go: a new request fails instead of hanging.
     auto reply = conn->async_request("job.submit", protocol::encode(protocol::JobSubmit{"j", {}}),

@@ -14,8 +14,7 @@
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
 #include <gtest/gtest.h>
-
-#include <cyxp2p/tools/wan/wan_proxy.hpp>
+#include <wan_proxy.hpp>
 
 namespace {
 

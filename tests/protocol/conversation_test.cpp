@@ -6,6 +6,7 @@
 #include <random>
 
 #include <gtest/gtest.h>
+#include <session_rig.hpp>
 #include <support.hpp>
 
 #include <cyxp2p/auth/jwt.hpp>
@@ -29,42 +30,24 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr std::int64_t kT0 = 1'700'000'000;
-const p::Time kNow = std::chrono::duration_cast<p::Time>(std::chrono::seconds(kT0 + 5));
+using cyxp2p::test::kT0;
+const p::Time kNow = cyxp2p::test::at(kT0 + 5);
 
+// A node's rig under a fixed key, so that two fixtures accept each other's tokens (the split-replay test
+// needs it).
 struct Fixture {
-    // A fixed key, so that two fixtures accept each other's tokens (the split-replay test needs it).
-    Fixture() : key(*auth::Jwk::from_secret(std::vector<std::uint8_t>(32, 7), "k", ec_)) {
-        EXPECT_FALSE(keys.add(key));
-        config.node_id = "node-1";
-        services.keys = &keys;
-        services.nonces = &nonces;
-    }
-    std::string token() {
-        auth::Claims c;
-        c.subject = "user";
-        c.node_id = "node-1";
-        c.session_id = "s";
-        c.issued_at = kT0;
-        c.expires_at = kT0 + 3600;
-        c.scope = {"content:read", "metrics:read", "job:execute"};
+    Fixture() : rig(trust.keys), config(rig.config), services(rig.services) {}
+    static auth::Jwk fixed_key() {
         std::error_code ec;
-        return auth::mint(c, key, ec).value_or("");
+        return *auth::Jwk::from_secret(std::vector<std::uint8_t>(32, 7), "k", ec);
     }
     p::EngineConfig engine_config() {
-        p::EngineConfig c;
-        c.token = token();
-        c.random = [n = 0](std::span<std::uint8_t> out) mutable {
-            for (auto& b : out) b = static_cast<std::uint8_t>(++n);
-        };
-        return c;
+        return cyxp2p::test::engine_config(trust.mint(cyxp2p::test::p2p_claims()));
     }
-    std::error_code ec_;
-    auth::Jwk key;
-    auth::Keyring keys;
-    cyxp2p::replay::NonceWindow nonces;
-    p::NodeConfig config;
-    p::NodeServices services;
+    cyxp2p::test::Trust trust{fixed_key()};
+    cyxp2p::test::NodeRig rig;
+    p::NodeConfig& config;
+    p::NodeServices& services;
 };
 
 // A small file in a blockstore: 5 leaves of 1 KiB chunks under one root.
@@ -130,7 +113,7 @@ TEST(Conversation, FetchVerifiesWhileMetricsKeepFlowing) {
     cyxp2p::test::TempDir tmp;
     Stored stored(tmp, 600 * 1024);  // 600 blocks of 1 KiB, ~4 internal nodes
     Fixture f;
-    p::NodeSession node(f.config, f.services, "peer", kNow);
+    p::NodeSession node(f.config, f.services, kNow);
     p::EngineSession engine(f.engine_config(), kNow);
     auto shuttle = [&] {
         bool moved = false;
@@ -238,7 +221,7 @@ std::string describe(const p::Event& e) {
 Transcript record() {
     Fixture f;
     Transcript t;
-    p::NodeSession node(f.config, f.services, "peer", kNow);
+    p::NodeSession node(f.config, f.services, kNow);
     p::EngineSession engine(f.engine_config(), kNow);
     auto pump = [&] {
         for (;;) {
@@ -280,7 +263,7 @@ TEST(Conversation, RandomSplitsYieldTheSameEvents) {
     std::mt19937 rng(12345);
     for (int trial = 0; trial < 40; ++trial) {
         Fixture f;  // fresh nonce window: the same nonces are new to it
-        p::NodeSession node(f.config, f.services, "peer", kNow);
+        p::NodeSession node(f.config, f.services, kNow);
         std::vector<std::string> events;
         std::size_t at = 0;
         while (at < wire.size()) {
@@ -298,7 +281,7 @@ TEST(Conversation, RandomSplitsYieldTheSameEvents) {
 TEST(Conversation, ByteBudgetClosesTheSession) {
     Fixture f;
     f.config.limits.max_session_bytes = 10'000;
-    p::NodeSession node(f.config, f.services, "peer", kNow);
+    p::NodeSession node(f.config, f.services, kNow);
     p::EngineSession engine(f.engine_config(), kNow);
     for (int i = 0; i < 4; ++i) {
         node.receive(engine.poll_output(), kNow);
@@ -326,7 +309,7 @@ TEST(Conversation, IncompleteMessagesAreBoundedPerSession) {
     f.config.limits.max_reassembly_bytes = 600'000;
     f.config.limits.initial_stream_window = 1U << 20;
     f.config.limits.initial_session_window = 8U << 20;
-    p::NodeSession node(f.config, f.services, "peer", kNow);
+    p::NodeSession node(f.config, f.services, kNow);
     p::EngineSession engine(f.engine_config(), kNow);
     for (int i = 0; i < 4; ++i) {
         node.receive(engine.poll_output(), kNow);

@@ -94,7 +94,7 @@ class Flow : public ::testing::Test {
     void connect(p::Time rtt, double bytes_per_s) {
         up_.delay = down_.delay = rtt / 2;
         up_.bytes_per_s = down_.bytes_per_s = bytes_per_s;
-        node_.emplace(node_config_, services_, "peer", now_);
+        node_.emplace(node_config_, services_, now_);
         p::EngineConfig c;
         c.token = token();
         c.limits = engine_limits_;

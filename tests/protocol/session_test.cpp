@@ -12,6 +12,7 @@
 #include <cyxp2p/ratelimit/keyed_limiter.hpp>
 #include <cyxp2p/replay/nonce_window.hpp>
 
+#include "session_rig.hpp"
 #include "wire.pb.h"
 
 namespace p = cyxp2p::protocol;
@@ -22,57 +23,34 @@ using p::errc;
 
 namespace {
 
-constexpr std::int64_t kT0 = 1'700'000'000;  // Unix seconds
+using cyxp2p::test::kT0;
 
 class Sessions : public ::testing::Test {
   protected:
-    Sessions() : key_(auth::Jwk::generate(auth::Algorithm::hs256, "k1")) {
-        EXPECT_FALSE(keys_.add(key_));
-        config_.node_id = "node-1";
-        services_.keys = &keys_;
-        services_.nonces = &nonces_;
-    }
+    Sessions() : rig_(trust_.keys), config_(rig_.config), services_(rig_.services) {}
 
     auth::Claims claims(std::vector<std::string> scope = {"job:execute", "metrics:read", "content:read"}) {
-        auth::Claims c;
-        c.subject = "user-1";
-        c.node_id = "node-1";
-        c.session_id = "sess-1";
-        c.issued_at = kT0;
-        c.expires_at = kT0 + 3600;
+        auto c = cyxp2p::test::p2p_claims();
         c.scope = std::move(scope);
         return c;
     }
-    std::string token(const auth::Claims& c) {
-        std::error_code ec;
-        auto t = auth::mint(c, key_, ec);
-        EXPECT_TRUE(t) << ec.message();
-        return t.value_or("");
-    }
+    std::string token(const auth::Claims& c) { return trust_.mint(c); }
     std::string token() { return token(claims()); }
 
+    // One nonce counter for every engine of a test, so two engines never send the same nonce unless a test
+    // resets counter_ to replay one on purpose.
     p::EngineConfig engine_config(std::string tok) {
-        p::EngineConfig c;
-        c.token = std::move(tok);
-        c.random = [this](std::span<std::uint8_t> out) {
+        return cyxp2p::test::engine_config(std::move(tok), [this](std::span<std::uint8_t> out) {
             for (auto& b : out) b = static_cast<std::uint8_t>(++counter_ * 31 + nonce_salt_);
-        };
-        return c;
+        });
     }
 
     // Moves bytes both ways until neither side has anything to send, taking events as an application
     // would (taking them is what returns flow-control credit); events(s) hands them to the test.
     void pump(p::EngineSession& e, p::NodeSession& n) {
-        for (int i = 0; i < 100000; ++i) {
-            auto a = e.poll_output();
-            if (!a.empty()) n.receive(a, now_);
-            take(n);
-            auto b = n.poll_output();
-            if (!b.empty()) e.receive(b, now_);
-            take(e);
-            if (a.empty() && b.empty()) return;
-        }
-        FAIL() << "pump did not settle";
+        if (!cyxp2p::test::pump(
+                e, n, now_, [&] { take(e); }, [&] { take(n); }))
+            FAIL() << "pump did not settle";
     }
 
     template <class S>
@@ -98,7 +76,7 @@ class Sessions : public ::testing::Test {
 
     // A connected pair past the handshake.
     std::pair<p::EngineSession, p::NodeSession> connect() {
-        p::NodeSession node(config_, services_, "peer", now_);
+        p::NodeSession node(config_, services_, now_);
         p::EngineSession engine(engine_config(token()), now_);
         pump(engine, node);
         EXPECT_TRUE(engine.ready());
@@ -108,19 +86,18 @@ class Sessions : public ::testing::Test {
         return {std::move(engine), std::move(node)};
     }
 
-    p::Time now_ = std::chrono::duration_cast<p::Time>(std::chrono::seconds(kT0 + 10));
-    auth::Jwk key_;
-    auth::Keyring keys_;
-    cyxp2p::replay::NonceWindow nonces_;
-    p::NodeConfig config_;
-    p::NodeServices services_;
+    p::Time now_ = cyxp2p::test::at(kT0 + 10);
+    cyxp2p::test::Trust trust_;
+    cyxp2p::test::NodeRig rig_;
+    p::NodeConfig& config_;
+    p::NodeServices& services_;
     int counter_ = 0;
     int nonce_salt_ = 0;
     std::map<const void*, std::vector<p::Event>> log_;
 };
 
 TEST_F(Sessions, HandshakeReportsBothSides) {
-    p::NodeSession node(config_, services_, "peer", now_);
+    p::NodeSession node(config_, services_, now_);
     p::EngineSession engine(engine_config(token()), now_);
     EXPECT_FALSE(engine.ready());
     pump(engine, node);
@@ -137,7 +114,7 @@ TEST_F(Sessions, HandshakeReportsBothSides) {
 }
 
 TEST_F(Sessions, BadTokenIsRejectedWithTheAuthReason) {
-    p::NodeSession node(config_, services_, "peer", now_);
+    p::NodeSession node(config_, services_, now_);
     auto c = claims();
     c.expires_at = kT0 + 5;  // expired 5 s before now, beyond leeway? leeway 30 s: make it older
     c.issued_at = kT0 - 100;
@@ -154,7 +131,7 @@ TEST_F(Sessions, BadTokenIsRejectedWithTheAuthReason) {
 }
 
 TEST_F(Sessions, ForgedSignatureIsRejected) {
-    p::NodeSession node(config_, services_, "peer", now_);
+    p::NodeSession node(config_, services_, now_);
     auto t = token();
     t[t.size() - 5] = t[t.size() - 5] == 'A' ? 'B' : 'A';
     p::EngineSession engine(engine_config(t), now_);
@@ -166,7 +143,7 @@ TEST_F(Sessions, ForgedSignatureIsRejected) {
 }
 
 TEST_F(Sessions, TokenForAnotherNodeIsWrongNode) {
-    p::NodeSession node(config_, services_, "peer", now_);
+    p::NodeSession node(config_, services_, now_);
     auto c = claims();
     c.node_id = "node-2";
     p::EngineSession engine(engine_config(token(c)), now_);
@@ -179,14 +156,14 @@ TEST_F(Sessions, TokenForAnotherNodeIsWrongNode) {
 TEST_F(Sessions, ReplayedHelloIsRefused) {
     const auto t = token();
     {
-        p::NodeSession node(config_, services_, "peer", now_);
+        p::NodeSession node(config_, services_, now_);
         p::EngineSession engine(engine_config(t), now_);
         pump(engine, node);
         ASSERT_TRUE(engine.ready());
     }
     // Same token and same nonce (the deterministic generator restarts): a captured HELLO replayed.
     counter_ = 0;
-    p::NodeSession node(config_, services_, "peer", now_);
+    p::NodeSession node(config_, services_, now_);
     p::EngineSession engine(engine_config(t), now_);
     pump(engine, node);
     auto rej = find(engine, Kind::rejected);
@@ -196,7 +173,7 @@ TEST_F(Sessions, ReplayedHelloIsRefused) {
 }
 
 TEST_F(Sessions, StaleHelloTimestampIsRefused) {
-    p::NodeSession node(config_, services_, "peer", now_);
+    p::NodeSession node(config_, services_, now_);
     p::EngineSession engine(engine_config(token()), now_ - 120s);  // engine clock 2 minutes behind
     pump(engine, node);
     auto rej = find(engine, Kind::rejected);
@@ -207,7 +184,7 @@ TEST_F(Sessions, StaleHelloTimestampIsRefused) {
 
 TEST_F(Sessions, ExtremeHelloTimestampsAreRefusedWithoutOverflow) {
     for (std::int64_t ts : {INT64_MAX, INT64_MIN, std::int64_t{7205759403791050752}}) {
-        p::NodeSession node(config_, services_, "peer", now_);
+        p::NodeSession node(config_, services_, now_);
         p::wire::Hello h;
         h.set_token(token());
         h.set_nonce(std::string(16, static_cast<char>(ts & 0x7F)));
@@ -226,7 +203,7 @@ TEST_F(Sessions, ExtremeHelloTimestampsAreRefusedWithoutOverflow) {
 }
 
 TEST_F(Sessions, NoHelloBeforeDeadlineCloses) {
-    p::NodeSession node(config_, services_, "peer", now_);
+    p::NodeSession node(config_, services_, now_);
     ASSERT_TRUE(node.next_timeout());
     EXPECT_EQ(*node.next_timeout(), now_ + 10s);
     node.on_timeout(now_ + 9s);
@@ -240,7 +217,7 @@ TEST_F(Sessions, NoHelloBeforeDeadlineCloses) {
 }
 
 TEST_F(Sessions, NothingButHelloBeforeAck) {
-    p::NodeSession node(config_, services_, "peer", now_);
+    p::NodeSession node(config_, services_, now_);
     p::FrameEncoder enc;
     enc.append(p::FrameType::data, 0, 1, std::vector<std::uint8_t>{1, 2, 3});
     node.receive(enc.take(), now_);
@@ -555,7 +532,7 @@ TEST_F(Sessions, DrainDeadlineCutsStragglers) {
 }
 
 TEST_F(Sessions, EngineRefusesAckFromUnexpectedNode) {
-    p::NodeSession node(config_, services_, "peer", now_);
+    p::NodeSession node(config_, services_, now_);
     auto cfg = engine_config(token());
     cfg.expected_node_id = "some-other-node";
     p::EngineSession engine(cfg, now_);

@@ -533,8 +533,8 @@ class StalledTransfer : public BadInput {
 };
 
 TEST_F(StalledTransfer, ATransferNeverRunsPastTheDrainTimeout) {
-    // Only the node's drain is short: the sessions' GOAWAY limit (10 s) and close_notify (5 s) keep their
-    // defaults, and must not stretch it.
+    // Only the drain (the one knob: the node's stop and the sessions' GOAWAY limit) is short: close_notify's
+    // limit (--shutdown-timeout-ms, 5 s) keeps its default, and must not stretch it.
     auto n = start({"--drain-timeout-ms", "300"});
     auto engine = stalled_fetch(false);
     const auto t0 = std::chrono::steady_clock::now();
@@ -551,7 +551,7 @@ TEST_F(StalledTransfer, ATransferNeverRunsPastTheDrainTimeout) {
 }
 
 TEST_F(StalledTransfer, ASecondSigtermStopsAtOnceAndSaysSo) {
-    auto n = start({"--drain-timeout-ms", "60000", "--stream-drain-timeout-ms", "60000"});
+    auto n = start({"--drain-timeout-ms", "60000"});
     auto engine = stalled_fetch();
     n->signal(SIGTERM);
     ASSERT_TRUE(n->wait_for_line("stopping (SIGTERM)")) << n->output();
@@ -564,8 +564,8 @@ TEST_F(StalledTransfer, ASecondSigtermStopsAtOnceAndSaysSo) {
 }
 
 TEST_F(StalledTransfer, DrainKnobsBoundTheStopAndTheAbortedTransferIsAudited) {
-    auto n = start({"--drain-timeout-ms", "300", "--stream-drain-timeout-ms", "300", "--shutdown-timeout-ms",
-                    "300", "--audit", (tmp_ / "audit.jsonl").string()});
+    auto n = start({"--drain-timeout-ms", "300", "--shutdown-timeout-ms", "300", "--audit",
+                    (tmp_ / "audit.jsonl").string()});
     auto engine = stalled_fetch();
     const auto t0 = std::chrono::steady_clock::now();
     EXPECT_EQ(n->stop(SIGTERM, 20s), 0) << n->output();

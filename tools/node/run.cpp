@@ -280,7 +280,7 @@ int cmd_run(const std::vector<std::string>& argv) {
             mhost, mport, [&node] { return build_info_metric() + node.metrics().prometheus(); },
             [] { return true; });
         if (auto e = http->start()) {
-            node.stop(std::chrono::milliseconds(0));
+            node.stop();
             return fail(nullptr, Exit::io, "address_in_use", "--metrics " + rs.metrics + ": " + e.message());
         }
         say("metrics http://" + rs.metrics.substr(0, rs.metrics.rfind(':')) + ":" +
@@ -295,8 +295,8 @@ int cmd_run(const std::vector<std::string>& argv) {
     int sig = 0;
     while (sig != SIGINT && sig != SIGTERM) sigwait(&stop_signals, &sig);
     auto name = [](int n) { return std::string(n == SIGINT ? "SIGINT" : "SIGTERM"); };
-    say("stopping (" + name(sig) + "): draining for up to " + std::to_string(rs.drain_timeout_ms) +
-        " ms; send it again to stop at once");
+    say("stopping (" + name(sig) + "): draining for up to " +
+        std::to_string(rs.session.drain_timeout.count()) + " ms; send it again to stop at once");
     // The drain runs beside this thread, which keeps waiting: a second signal means "now".
     std::thread waiter([&stop_signals, &name] {
         int again = 0;
@@ -305,7 +305,7 @@ int cmd_run(const std::vector<std::string>& argv) {
         say("second " + name(again) + ": stopping now, open transfers are cut off");
         std::_Exit(128 + again);
     });
-    node.stop(std::chrono::milliseconds(rs.drain_timeout_ms));
+    node.stop();
     pthread_kill(waiter.native_handle(), SIGUSR1);
     waiter.join();
     if (http) http->stop();

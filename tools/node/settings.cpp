@@ -134,17 +134,16 @@ std::vector<Setting> make_settings() {
                      &S::audit),
         uint_setting<unsigned>("threads", "I/O threads", &S::threads, 1),
         text_setting("issuer", "the only accepted token issuer", &S::issuer),
-        {"leeway-s", "clock leeway for token times, 0..60 s",
+        {"leeway-s", "clock leeway for token times, 0.." + std::to_string(auth::Limits{}.max_leeway_s) + " s",
          [](const S& s) { return std::to_string(s.leeway_s); },
-         [](S& s, const std::string& v) { return parse_uint<std::int64_t>(v, s.leeway_s, 0, 60); },
-         "seconds, 0..60"},
+         [](S& s, const std::string& v) {
+             return parse_uint<std::int64_t>(v, s.leeway_s, 0, auth::Limits{}.max_leeway_s);
+         },
+         "seconds, 0.." + std::to_string(auth::Limits{}.max_leeway_s)},
         uint_setting<std::uint64_t>("tls-handshake-timeout-ms", "TLS handshake deadline",
                                     &S::tls_handshake_timeout_ms, 1),
         uint_setting<std::uint64_t>("shutdown-timeout-ms", "wait at most this long for a peer's close_notify",
                                     &S::shutdown_timeout_ms, 1),
-        uint_setting<std::uint64_t>("drain-timeout-ms",
-                                    "on SIGINT/SIGTERM: let open streams finish this long",
-                                    &S::drain_timeout_ms, 0),
         ms_setting(
             "hello-timeout-ms", "HELLO must arrive this soon after TLS",
             [](S & s) -> auto& { return s.session.hello_timeout; }),
@@ -152,7 +151,8 @@ std::vector<Setting> make_settings() {
             "idle-timeout-ms", "close a session silent this long",
             [](S & s) -> auto& { return s.session.idle_timeout; }),
         ms_setting(
-            "stream-drain-timeout-ms", "after GOAWAY, streams get this long",
+            "drain-timeout-ms",
+            "after GOAWAY (SIGINT/SIGTERM, token expiry): let open streams finish this long",
             [](S & s) -> auto& { return s.session.drain_timeout; }),
         nested_uint<std::uint32_t>(
             "max-frame-size", "largest frame payload accepted (bytes)",

@@ -18,12 +18,12 @@ struct RunSettings {
     std::string blocks;   // default: IDENTITY/blocks
     std::string metrics;  // HOST:PORT, empty: off
     std::string audit;    // FILE, empty: off
-    std::uint64_t drain_timeout_ms = 10'000;
     unsigned threads = 2;
     std::string issuer{auth::kDefaultIssuer};
-    std::int64_t leeway_s = 30;
-    std::uint64_t tls_handshake_timeout_ms = 10'000;
-    std::uint64_t shutdown_timeout_ms = 5'000;
+    std::int64_t leeway_s = auth::Limits{}.default_leeway_s;
+    std::uint64_t tls_handshake_timeout_ms =
+        static_cast<std::uint64_t>(net::Limits{}.tls_handshake_timeout.count());
+    std::uint64_t shutdown_timeout_ms = static_cast<std::uint64_t>(net::Limits{}.shutdown_timeout.count());
     protocol::SessionLimits session{};
     ratelimit::Limits rate{};
     replay::Limits replay{};

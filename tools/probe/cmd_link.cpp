@@ -52,11 +52,11 @@ Exit exit_of(std::error_code ec) {
     if (cat == net::category()) {
         const auto e = static_cast<net::errc>(ec.value());
         // A lost connection is a connection failure, not a TLS one (advice() tells the phases apart); a close
-        // before the ServerHello is what a node's connection limits look like from outside.
+        // before the ServerHello is what a node's connection limits look like from outside. A block that
+        // fails verification arrives as a content::errc (below), never as a net::errc.
         return e == net::errc::connect_failed || e == net::errc::connect_timeout ||
                        e == net::errc::connection_lost
                    ? Exit::connect_failed
-               : e == net::errc::content_mismatch            ? Exit::content_mismatch
                : e == net::errc::connection_refused_by_limit ? Exit::rate_limited
                                                              : Exit::tls_failed;
     }

@@ -1,0 +1,24 @@
+// Every limit and default of the net module, in one place: the deadlines of the shell around the protocol.
+// The session's own limits (frames, windows, protocol deadlines, drain) are protocol::SessionLimits.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+
+namespace cyxp2p::net {
+
+struct Limits {
+    /// Node: a TLS handshake must complete this soon after accept (before HELLO's hello_timeout starts).
+    std::chrono::milliseconds tls_handshake_timeout{10'000};
+    /// Node and engine: after sending close_notify, wait at most this long for the peer's, so a silent peer
+    /// cannot hang a stop.
+    std::chrono::milliseconds shutdown_timeout{5'000};
+    /// Engine: resolve and TCP connect must complete within this.
+    std::chrono::milliseconds connect_timeout{10'000};
+    /// Engine: the TLS handshake with the pin check must complete within this.
+    std::chrono::milliseconds tls_timeout{10'000};
+    /// Engine: TLS sessions kept for resumption, keyed by (node, pin set).
+    std::size_t session_cache_size = 256;
+};
+
+}  // namespace cyxp2p::net

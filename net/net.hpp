@@ -1,0 +1,13 @@
+// Umbrella header of the net module: everything cyxp2p::net offers (the Asio shell: Node, Engine, TLS
+// diagnostics, audit, metrics and the operator HTTP endpoint).
+#pragma once
+
+#include <cyxp2p/net/audit.hpp>
+#include <cyxp2p/net/engine.hpp>
+#include <cyxp2p/net/errc.hpp>
+#include <cyxp2p/net/http_endpoint.hpp>
+#include <cyxp2p/net/limits.hpp>
+#include <cyxp2p/net/metrics.hpp>
+#include <cyxp2p/net/node.hpp>
+#include <cyxp2p/net/tls_info.hpp>
+#include <cyxp2p/net/window_budget.hpp>
