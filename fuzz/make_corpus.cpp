@@ -379,6 +379,10 @@ void content_seeds() {
     std::ostringstream car3;
     CarWriter w3(car3, std::vector<Cid>{});
     write("car", "no-roots", car3.str());
+    std::ostringstream car4;  // leaves first, root last: the indexed path
+    CarWriter w4(car4, {dag.root});
+    for (auto it = dag.dfs.rbegin(); it != dag.dfs.rend(); ++it) (void)w4.add(it->first, it->second);
+    write("car", "reversed", car4.str());
 }
 
 }  // namespace
