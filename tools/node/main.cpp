@@ -45,7 +45,8 @@ constexpr const char* kInitUsage =
     "  --node-id ID     node id, 1-64 of [A-Za-z0-9._-] (default: a random UUID)\n"
     "  --force          replace an existing identity (its old pin stops working)\n"
     "  --if-missing     keep an existing identity (checked as 'run' loads it) and print its node id and\n"
-    "                   pin; create one only if DIR holds none (the systemd unit's first start)\n";
+    "                   pin; create one only if DIR holds none (the systemd unit's first start)\n"
+    "  --json           print node_id, pin, key_type, identity and created as JSON\n";
 
 int print_identity(const Args& args, const pinning::Identity& identity, const std::string& key_type,
                    const std::string& dir, bool created) {
