@@ -10,7 +10,7 @@ node_pid=
 cleanup() { [ -n "$node_pid" ] && kill "$node_pid" 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT
 die() { echo "package: $*" >&2; exit 1; }
-for tool in cpack dpkg-deb dpkg-shlibdeps systemd-analyze; do
+for tool in cpack dpkg-deb dpkg-shlibdeps systemd-analyze strace curl; do
   command -v "$tool" >/dev/null || die "$tool is missing (scripts/setup installs it)"
 done
 
@@ -67,10 +67,11 @@ node=$root/usr/bin/p2p-node probe=$root/usr/bin/p2p-probe
 "$probe" --version | grep -q "p2p-probe $version" || die "p2p-probe --version: $("$probe" --version)"
 [ "$(field Version)" = "$version" ] || die "Version: $(field Version), project $version"
 
-# The unit's ExecStartPre: creates the identity once (in the StateDirectory= systemd creates), then keeps it (same pin on every start).
-mkdir "$tmp/state"
-first=$("$node" init --identity "$tmp/state/identity" --if-missing)
-again=$("$node" init --identity "$tmp/state/identity" --if-missing)
+# The unit's ExecStartPre: creates the identity once (in the StateDirectory= systemd creates), then keeps
+# it. Traced, with the node below: every system call it makes must pass the unit's SystemCallFilter=.
+mkdir "$tmp/state" "$tmp/trace"
+first=$(strace -f -qq -o "$tmp/trace/init1" "$node" init --identity "$tmp/state/identity" --if-missing)
+again=$(strace -f -qq -o "$tmp/trace/init2" "$node" init --identity "$tmp/state/identity" --if-missing)
 [ "$first" = "$again" ] || die "init --if-missing changed the identity: '$first' then '$again'"
 "$probe" key new --alg EdDSA --kid cs --out "$tmp/cs.jwk" >/dev/null
 
@@ -91,19 +92,53 @@ sed -E 's/^#([a-z0-9-]+ =)/\1/' "$conf" >"$tmp/all.conf"
 all=$(check "$tmp/all.conf") || die "node.conf with every default uncommented does not parse"
 [ "$all" = "$printed" ] || die "a commented default in node.conf is not the default: $(diff <(echo "$printed") <(echo "$all"))"
 
-# A node from the package serves a probe from the package.
-"$node" run --config "$conf" --identity "$tmp/state/identity" --keys "$tmp/cs.jwks" --listen 127.0.0.1:0 \
-  >"$tmp/node.log" 2>&1 &
+# A node from the package, as the unit runs it (the packaged node.conf; serving, metrics, audit in the
+# logs directory), serves the packaged probe: a connect, a verified fetch, a scrape; then SIGTERM drains.
+mkdir "$tmp/serve" "$tmp/logs"
+head -c 700000 /dev/urandom >"$tmp/serve/model.bin"
+strace -f -qq -o "$tmp/trace/run" "$node" run --config "$conf" --identity "$tmp/state/identity" \
+  --keys "$tmp/cs.jwks" --listen 127.0.0.1:0 --serve "$tmp/serve" --metrics 127.0.0.1:0 \
+  --audit "$tmp/logs/audit.jsonl" >"$tmp/node.log" 2>&1 &
 node_pid=$!
 for _ in $(seq 300); do grep -q '^ready' "$tmp/node.log" 2>/dev/null && break; sleep 0.1; done
 grep -q '^ready' "$tmp/node.log" || die "the packaged node did not start: $(cat "$tmp/node.log")"
 port=$(sed -n 's/^listening .*:\([0-9]*\)$/\1/p' "$tmp/node.log")
+metrics=$(sed -n 's|^metrics \(http://.*\)$|\1|p' "$tmp/node.log")
+cid=$(sed -n 's/^serving \([^ ]*\) model.bin$/\1/p' "$tmp/node.log")
 node_id=$(sed -n 's/^node_id //p' <<<"$first")
 pin=$(sed -n 's/^pin //p' <<<"$first")
 "$probe" token mint --key "$tmp/cs.jwk" --sub operator --node-id "$node_id" >"$tmp/token"
 "$probe" connect "127.0.0.1:$port" --pin "$pin" --token "$tmp/token" >"$tmp/connect.log" 2>&1 ||
   die "packaged p2p-probe connect failed: $(cat "$tmp/connect.log")"
-kill -TERM "$node_pid"
+"$probe" fetch "127.0.0.1:$port" "$cid" -o "$tmp/fetched.bin" --pin "$pin" --token "$tmp/token" \
+  >"$tmp/fetch.log" 2>&1 || die "packaged p2p-probe fetch failed: $(cat "$tmp/fetch.log")"
+cmp -s "$tmp/serve/model.bin" "$tmp/fetched.bin" || die "the fetched file differs from the served one"
+curl -fsS -o "$tmp/metrics" "$metrics" || die "GET $metrics failed"
+grep -q '^cyxp2p_build_info{version="'"$version"'"' "$tmp/metrics" || die "no build_info at $metrics"
+# SIGTERM to p2p-node itself (strace's child), as systemd's KillSignal= sends it.
+kill -TERM "$(pgrep -P "$node_pid")"
 wait "$node_pid" || die "the packaged node did not stop cleanly on SIGTERM: $(cat "$tmp/node.log")"
 node_pid=
-echo "package: $(basename "$deb") ($(du -k "$deb" | cut -f1) KiB), Depends: $depends; $(tail -1 "$tmp/security")"
+grep -q '"content_served"' "$tmp/logs/audit.jsonl" || die "no content_served event in the audit file"
+
+# The calls traced above against the unit's filter, as systemd resolves it: the allow list's groups
+# (SystemCallFilter=@system-service) minus the deny list's (SystemCallFilter=~@privileged @resources).
+expand() {
+  local item
+  for item in "$@"; do
+    case $item in
+      @*) expand $(systemd-analyze syscall-filter "$item" | sed -n 's/^    \([^#][^ ]*\)$/\1/p') ;;
+      *) echo "$item" ;;
+    esac
+  done
+}
+allow=$(sed -n 's/^SystemCallFilter=\([^~].*\)$/\1/p' "$unit")
+deny=$(sed -n 's/^SystemCallFilter=~\(.*\)$/\1/p' "$unit")
+[ -n "$allow" ] && [ -n "$deny" ] || die "the unit's SystemCallFilter= lines changed; update this test"
+comm -23 <(expand $allow | sort -u) <(expand $deny | sort -u) >"$tmp/allowed"
+sed -nE 's/^[0-9]+ +([a-z0-9_]+)\(.*/\1/p' "$tmp"/trace/* | sort -u >"$tmp/used"
+[ "$(wc -l <"$tmp/used")" -gt 30 ] || die "strace saw only $(wc -l <"$tmp/used") system calls"
+blocked=$(comm -23 "$tmp/used" "$tmp/allowed")
+[ -z "$blocked" ] || die "p2p-node makes system calls the unit's SystemCallFilter= refuses: $blocked"
+echo "package: $(basename "$deb") ($(du -k "$deb" | cut -f1) KiB), Depends: $depends;" \
+  "$(wc -l <"$tmp/used") system calls, all in the unit's filter; $(tail -1 "$tmp/security")"
