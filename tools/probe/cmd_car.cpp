@@ -35,11 +35,10 @@ const std::string kExportUsage =
     std::string(
         "usage: p2p-probe car export FILE|- -o OUT.car [--force] [import options] [--json]\n"
         "\n"
-        "Imports FILE (- reads standard input) as `ipfs add` would and writes its DAG as a CAR v1, blocks "
-        "in\n"
-        "DFS order; prints the root CID. OUT.car appears only when complete.\n"
-        "  -o OUT.car           the CAR to create; its directory must exist. An existing one is kept (exit "
-        "3)\n"
+        "Imports FILE (- reads standard input) as `ipfs add` would and writes its DAG as a CAR v1,\n"
+        "blocks in DFS order; prints the root CID. OUT.car appears only when complete.\n"
+        "  -o OUT.car           the CAR to create; its directory must exist. An existing one is kept\n"
+        "                       (exit 3)\n"
         "  --force              replace an existing OUT.car [default: refuse]\n"
         "  --json               print root, size, blocks, car and car_size as JSON\n"
         "import options (as for p2p-probe cid):\n") +
@@ -57,8 +56,8 @@ const std::string kVerifyUsage =
 const std::string kExtractUsage =
     "usage: p2p-probe car extract IN.car -o FILE [--force] [--root CID] [--json]\n"
     "\n"
-    "Verifies IN.car as 'car verify' does and writes the file it holds; FILE appears only once every block\n"
-    "verified.\n"
+    "Verifies IN.car as 'car verify' does and writes the file it holds; FILE appears only once every\n"
+    "block verified.\n"
     "  -o FILE      the file to create; its directory must exist. An existing FILE is kept (exit 3)\n"
     "  --force      replace an existing FILE [default: refuse]\n"
     "  --root CID   the CID the content must have [default: the header's first root]\n"
