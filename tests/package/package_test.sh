@@ -164,5 +164,32 @@ if [ -z "$sanitize" ]; then
 else
   calls="system calls not checked ($sanitize build)"
 fi
+# --- install, upgrade, remove, purge with dpkg in the scratch root (no maintainer scripts run) --------------
+# An operator's edit of node.conf survives an upgrade whose node.conf changed too (the new one is kept
+# beside it as node.conf.dpkg-dist); remove keeps the conffile, purge deletes it.
+dpkg_root=$tmp/dpkg-root
+mkdir -p "$dpkg_root/var/lib/dpkg/info" "$dpkg_root/var/lib/dpkg/updates" "$dpkg_root/var/lib/dpkg/triggers"
+touch "$dpkg_root/var/lib/dpkg/status" "$dpkg_root/var/lib/dpkg/available"
+dpkg_() { dpkg --root="$dpkg_root" --log=/dev/null --force-depends "$@" >>"$tmp/dpkg.log" 2>&1 ||
+  die "dpkg $*: $(tail -5 "$tmp/dpkg.log")"; }
+dpkg_ -i "$deb"
+installed_conf=$dpkg_root/etc/cyxp2p/node.conf
+cmp -s "$installed_conf" "$conf" || die "dpkg -i did not install node.conf"
+sed -i 's/^#listen = .*/listen = 0.0.0.0:7400/' "$installed_conf"
+dpkg-deb -R "$deb" "$tmp/next"
+sed -i "s/^Version: .*/Version: $version.1/" "$tmp/next/DEBIAN/control"
+echo '# a setting the next version adds' >>"$tmp/next/etc/cyxp2p/node.conf"
+(cd "$tmp/next" && find . -path ./DEBIAN -prune -o -type f -printf '%P\0' | xargs -0 md5sum >DEBIAN/md5sums)
+dpkg-deb -b -Znone --root-owner-group "$tmp/next" "$tmp/next.deb" >/dev/null  # no xz: it is thrown away
+dpkg_ --force-confold -i "$tmp/next.deb"
+[ "$(dpkg-query --admindir="$dpkg_root/var/lib/dpkg" -W -f='${Version}' cyxp2p)" = "$version.1" ] ||
+  die "the upgrade did not install"
+grep -qx 'listen = 0.0.0.0:7400' "$installed_conf" || die "the upgrade replaced the operator's node.conf"
+grep -q 'a setting the next version adds' "$installed_conf.dpkg-dist" || die "no node.conf.dpkg-dist after upgrade"
+dpkg_ -r cyxp2p
+[ ! -e "$dpkg_root/usr/bin/p2p-node" ] && [ -f "$installed_conf" ] || die "remove: binaries left or node.conf gone"
+dpkg_ -P cyxp2p
+[ ! -e "$installed_conf" ] || die "purge left node.conf"
+
 echo "package: $(basename "$deb") ($(du -k "$deb" | cut -f1) KiB), Depends: $depends;" \
   "$calls; $(tail -1 "$tmp/security")"
