@@ -42,8 +42,9 @@ std::string common_help() {
            "  --token FILE|-     the P2P token: a file holding it, or - for standard input (never the\n"
            "                     token itself: command lines end up in shell history and process lists)\n"
            "  --node-id ID       require the node to identify as ID [default: any]\n"
-           "  --timeout-ms N     per-phase timeout, 1..3600000 [default: " +
-           std::to_string(net::EngineOptions{}.connect_timeout.count()) +
+           "  --timeout-ms N     per-phase timeout, 1.." +
+           std::to_string(InputLimits{}.max_timeout_ms) +
+           " [default: " + std::to_string(net::EngineOptions{}.connect_timeout.count()) +
            "]\n"
            "  --json             machine-readable output\n";
 }
@@ -140,11 +141,10 @@ std::optional<int> build_target(const Args& a, const std::string& hostport, bool
     }
     t.options.port = static_cast<std::uint16_t>(p);
     if (auto v = a.get("--timeout-ms")) {
-        std::uint64_t ms = 0;
-        const auto [e, ec] = std::from_chars(v->data(), v->data() + v->size(), ms);
-        if (ec != std::errc{} || e != v->data() + v->size() || ms < 1 || ms > 3'600'000)
-            return fail(&a, Exit::usage, "usage", "--timeout-ms must be 1..3600000, not '" + *v + "'");
-        t.timeout = std::chrono::milliseconds(ms);
+        InputError e;
+        const auto ms = parse_timeout_ms("--timeout-ms", *v, e);
+        if (!ms) return fail(&a, e);
+        t.timeout = *ms;
     }
     if (auto pins = a.get("--pin")) {
         InputError e;
@@ -464,8 +464,7 @@ int cmd_fetch(const std::vector<std::string>& argv, std::size_t first) {
             "Interrupted (or the disk full, exit 3)? When the failure message says verified blocks\n"
             "are kept (in FILE.cyxp2p-partial + .meta), run the same command again: they are hashed\n"
             "again locally and not downloaded twice. A damaged resume file is detected, discarded\n"
-            "(it says so) and"
-            "the fetch starts over.\n\n") +
+            "(it says so) and the fetch starts over.\n\n") +
         common_help() +
         "  -o, --output FILE  where to write the file (its directory must exist and be writable)\n"
         "  --force            replace FILE if it exists (default: refuse, exit 3)\n"
