@@ -102,6 +102,11 @@ TEST_F(HostileWindow, HugeWindowsDoNotMakeTheNodeBufferMore) {
     EXPECT_LE(m.send_buffered_bytes.load(), send_path_bound());
     // The node's I/O thread is not stuck behind the full socket: other sessions go on.
     expect_honest_works();
+    // The honest session answered the node's RTT PING: its smoothed RTT lands in /metrics when it ends.
+    auto closed = honest_->async_close(boost::asio::use_future);
+    ASSERT_EQ(closed.wait_for(10s), std::future_status::ready);
+    eventually([&] { return node_->metrics().session_rtt.count() == 1; },
+               "the honest session's RTT was not observed at its end");
     // Closing the never-reading session gives everything it held back.
     t.reset();
     eventually([&] { return node_->metrics().send_buffered_bytes.load() == 0; },
