@@ -57,7 +57,13 @@ Node::Impl::Impl(NodeOptions o)
     SSL_CTX_up_ref(ctx.get());
     tls = std::make_unique<asio::ssl::context>(ctx.get());
     for (unsigned i = 0; i < options.threads; ++i) contexts.push_back(std::make_unique<asio::io_context>(1));
-    if (options.content) install_content_fetch();
+    if (options.content) {
+        if (options.content_readers == 0 || options.content_read_ahead == 0)
+            throw std::invalid_argument(
+                "Node needs a content reader and a content read-ahead of at least 1 byte");
+        readers = std::make_unique<asio::thread_pool>(options.content_readers);
+        install_content_fetch();
+    }
 }
 
 void Node::Impl::audit_unauthenticated(AuditEvent e) {
@@ -117,6 +123,13 @@ void Node::Impl::on_accept(std::size_t index, boost::system::error_code ec, tcp:
         }
     }
     accept();
+}
+
+Node::Impl::~Impl() {
+    readers.reset();
+    acceptor.reset();
+    guards.clear();
+    contexts.clear();
 }
 
 Node::Node(NodeOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
