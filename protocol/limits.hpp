@@ -66,8 +66,20 @@ struct SessionLimits {
     std::uint32_t min_stream_rate = 16U << 10;
 };
 
-/// Unix-epoch time in nanoseconds: the time every sans-IO call takes (tokens and nonces carry wall-clock
-/// timestamps, so one clock serves every deadline).
+/// Nanoseconds: the unit of every time a session takes. Which clock a value belongs to is said by where it
+/// sits: a field of Now, or a deadline (next_timeout(), always monotonic).
 using Time = std::chrono::nanoseconds;
+
+/// The two clocks every time-taking sans-IO call gets (ARCHITECTURE 2; gRPC, quinn and Envoy keep them apart
+/// the same way). Sessions read no clock: the caller samples both and passes them in (docs/protocol.md
+/// section 9).
+struct Now {
+    /// Monotonic (steady_clock: never steps). Drives every deadline (HELLO, handshake, idle, ping, drain,
+    /// stall), RTT samples, window auto-tuning and the rate-limit buckets.
+    Time mono{};
+    /// Unix epoch (system_clock: NTP may step it). Only calendar facts: token iat/exp/nbf and the
+    /// timestamps of HELLO, OPEN and REAUTH that the replay window checks.
+    Time wall{};
+};
 
 }  // namespace cyxp2p::protocol

@@ -26,7 +26,7 @@ void Node::Impl::install_content_fetch() {
         auto fetch = std::make_shared<FetchState>(
             FetchState{std::make_shared<content::DagSource>(*options.content, *root, req->skip_blocks,
                                                             options.content->limits()),
-                       req->cid, detail::now()});
+                       req->cid, options.clock->monotonic()});
         auto source = fetch->source;
         stream->state() = fetch;
         auto weak = std::weak_ptr<ServerStream>(stream);
@@ -65,7 +65,7 @@ void Node::Impl::install_content_fetch() {
                        .result = corrupt ? "corrupt" : "failed",
                        .detail = cid_text + ": " + wec.message()});
                 fetch->ended = true;
-                metrics.fetch_duration.observe(detail::now() - fetch->started);
+                metrics.fetch_duration.observe(options.clock->monotonic() - fetch->started);
                 s->fail(corrupt ? protocol::errc::content_mismatch : protocol::errc::internal,
                         (corrupt ? "this node's copy of " + cid_text + " does not match its CID: "
                                  : std::string("stored content unreadable: ")) +
@@ -79,7 +79,7 @@ void Node::Impl::install_content_fetch() {
                        .detail = cid_text,
                        .value = static_cast<std::int64_t>(source->bytes())});
                 fetch->ended = true;
-                metrics.fetch_duration.observe(detail::now() - fetch->started);
+                metrics.fetch_duration.observe(options.clock->monotonic() - fetch->started);
                 s->finish();
             }
         });

@@ -37,7 +37,7 @@ class Node::Impl {
     struct FetchState {
         std::shared_ptr<content::DagSource> source;
         std::string cid;
-        protocol::Time started{};
+        protocol::Time started{};  // monotonic
         bool ended = false;  // the last block was queued, or the fetch failed (already audited)
     };
     void install_content_fetch();
@@ -51,7 +51,7 @@ class Node::Impl {
     }
     void record(AuditEvent e) {
         if (!options.audit) return;
-        e.time_ms = std::chrono::duration_cast<std::chrono::milliseconds>(detail::now()).count();
+        e.time_ms = std::chrono::floor<std::chrono::milliseconds>(options.clock->wall()).count();
         e.node_id = options.identity.node_id();
         options.audit->record(e);
     }
