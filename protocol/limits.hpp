@@ -82,4 +82,17 @@ struct Now {
     Time wall{};
 };
 
+/// `d` later (or earlier) on both clocks: time passing, not a step of the wall clock.
+constexpr Now operator+(Now n, Time d) {
+    return {.mono = n.mono + d, .wall = n.wall + d};
+}
+constexpr Now operator-(Now n, Time d) {
+    return {.mono = n.mono - d, .wall = n.wall - d};
+}
+constexpr Now& operator+=(Now& n, Time d) {
+    n.mono += d;
+    n.wall += d;
+    return n;
+}
+
 }  // namespace cyxp2p::protocol

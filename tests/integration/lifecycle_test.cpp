@@ -124,8 +124,7 @@ TEST_F(Transport, SilentPeerDoesNotHangStop) {
     ASSERT_EQ(SSL_connect(ssl.get()), 1);
     protocol::EngineConfig cfg;
     cfg.token = token();
-    protocol::EngineSession session(
-        cfg, std::chrono::duration_cast<protocol::Time>(std::chrono::system_clock::now().time_since_epoch()));
+    protocol::EngineSession session(cfg, net::system_clock()->now());
     auto hello = session.poll_output();
     ASSERT_EQ(SSL_write(ssl.get(), hello.data(), static_cast<int>(hello.size())),
               static_cast<int>(hello.size()));
