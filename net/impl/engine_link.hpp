@@ -43,7 +43,8 @@ struct StreamOp {
 class EngineLink final : public Link {
   public:
     EngineLink(std::shared_ptr<EngineCore> core, TlsStream stream)
-        : Link(std::move(stream), core->options.shutdown_timeout, core->options.clock), core_(std::move(core)) {}
+        : Link(std::move(stream), core->options.shutdown_timeout, core->options.clock),
+          core_(std::move(core)) {}
 
     void begin(protocol::EngineConfig config, std::function<void(std::error_code)> ready);
     std::uint32_t open(const std::string& method, std::span<const std::uint8_t> request, bool finish,

@@ -38,7 +38,7 @@ class Node::Impl {
         std::shared_ptr<content::DagSource> source;
         std::string cid;
         protocol::Time started{};  // monotonic
-        bool ended = false;  // the last block was queued, or the fetch failed (already audited)
+        bool ended = false;        // the last block was queued, or the fetch failed (already audited)
     };
     void install_content_fetch();
     /// A content.fetch stream ended before its last block: audited as aborted (once).

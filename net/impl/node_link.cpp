@@ -305,8 +305,7 @@ void NodeLink::on_finished(std::error_code) {
         .session_id = c ? c->session_id : "",
         .bytes_in = bytes_in(),
         .bytes_out = bytes_out(),
-        .duration_ms =
-            std::chrono::duration_cast<std::chrono::milliseconds>(now().mono - started_).count()};
+        .duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(now().mono - started_).count()};
     if (authenticated_)
         node_.audit(closed);
     else

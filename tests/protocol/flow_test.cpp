@@ -212,7 +212,9 @@ class Flow : public ::testing::Test {
     // Simulated monotonic time, a day after "boot" at the start; the wall clock (kT0 + 10 then) runs
     // alongside it and is never stepped here.
     p::Time now_ = std::chrono::hours(24);
-    p::Now clocks() const { return {.mono = now_, .wall = now_ - std::chrono::hours(24) + std::chrono::seconds(kT0 + 10)}; }
+    p::Now clocks() const {
+        return {.mono = now_, .wall = now_ - std::chrono::hours(24) + std::chrono::seconds(kT0 + 10)};
+    }
     auth::Jwk key_;
     auth::Keyring keys_;
     cyxp2p::replay::NonceWindow nonces_;
