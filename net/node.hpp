@@ -130,7 +130,8 @@ class Node {
     void stop();
 
     /// Every session re-reads options.clock now and acts on the deadlines that passed (idle, ping, drain,
-    /// token expiry). Only needed after a ManualClock moved: the real clocks are followed by the timers.
+    /// token expiry); returns when all of them have. Only needed after a ManualClock moved (the timers
+    /// follow the real clocks). Not from one of the node's I/O threads: it waits for them.
     void check_deadlines();
 
     const Metrics& metrics() const;

@@ -72,7 +72,7 @@ using Time = std::chrono::nanoseconds;
 
 /// The two clocks every time-taking sans-IO call gets (ARCHITECTURE 2; gRPC, quinn and Envoy keep them apart
 /// the same way). Sessions read no clock: the caller samples both and passes them in (docs/protocol.md
-/// section 9).
+/// section 7, "Clocks").
 struct Now {
     /// Monotonic (steady_clock: never steps). Drives every deadline (HELLO, handshake, idle, ping, drain,
     /// stall), RTT samples, window auto-tuning and the rate-limit buckets.

@@ -45,9 +45,9 @@ class Link : public std::enable_shared_from_this<Link> {
     void kick();
     /// Tears the connection down now (no close_notify). Strand only.
     void abort();
-    /// Hands the session the clock's current time now, whatever the armed timer says: after an injected
-    /// clock moved (ManualClock). Strand only.
-    void check_deadlines() { deadline_.cancel(); }
+    /// Hands the session the clock's current time now, whatever the armed timer says (after an injected
+    /// clock moved: ManualClock), and re-arms the timer for its next deadline. Strand only.
+    void check_deadlines();
     /// Both clocks, as the sessions take them.
     protocol::Now now() const { return clock_->now(); }
 

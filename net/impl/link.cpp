@@ -58,6 +58,13 @@ void Link::kick() {
     if (d && (!armed_ || *d < *armed_)) deadline_.cancel();
 }
 
+void Link::check_deadlines() {
+    if (finished_ || !loops_started_) return;  // no session yet (TLS), or gone
+    handle_timeout(now());
+    wake_.cancel();
+    deadline_.cancel();  // deadline_loop re-arms for the deadline the session has now
+}
+
 void Link::fill_output(std::vector<std::uint8_t>& out, std::size_t) {
     out = take_output();
 }

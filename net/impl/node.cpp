@@ -1,4 +1,5 @@
 // Node: the listener, its I/O threads, admission before TLS, and stop.
+#include <future>
 #include <thread>
 
 #include <openssl/ssl.h>
@@ -208,12 +209,19 @@ void Node::stop_within(std::chrono::milliseconds drain) {
 }
 
 void Node::check_deadlines() {
-    std::lock_guard lock(impl_->links_mutex);
-    for (auto& [p, w] : impl_->links) {
-        if (auto link = w.lock()) {
-            asio::post(link->get_executor(), [link] { link->check_deadlines(); });
+    std::vector<std::future<void>> done;
+    {
+        std::lock_guard lock(impl_->links_mutex);
+        for (auto& [p, w] : impl_->links) {
+            if (auto link = w.lock()) {
+                std::packaged_task<void()> task([link] { link->check_deadlines(); });
+                done.push_back(task.get_future());
+                asio::post(link->get_executor(), std::move(task));
+            }
         }
     }
+    // Bounded: a link whose thread is already stopped never runs its check, and has no session to check.
+    for (auto& f : done) f.wait_for(std::chrono::seconds(5));
 }
 
 const Metrics& Node::metrics() const {

@@ -1,6 +1,7 @@
-// The two clocks (docs/protocol.md section 9): the wall clock stepped an hour either way mid-session neither
-// refills nor freezes the rate-limit buckets, and neither fires nor holds back the monotonic deadlines; the
-// token's expiry alone follows the wall clock. Engine and node keep separate clocks here, as two machines do.
+// The two clocks (docs/protocol.md section 7, "Clocks"): the wall clock stepped an hour either way
+// mid-session neither refills nor freezes the rate-limit buckets, and neither fires nor holds back the
+// monotonic deadlines; the token's expiry alone follows the wall clock. Engine and node keep separate clocks
+// here, as two machines do.
 #include <gtest/gtest.h>
 
 #include <cyxp2p/protocol/engine_session.hpp>
