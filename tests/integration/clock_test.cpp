@@ -1,4 +1,4 @@
-// The node's two clocks on real sockets (docs/net.md, "Clocks"): a ManualClock in NodeOptions, its wall
+// The two clocks on real sockets (docs/net.md, "Clocks"): a ManualClock in NodeOptions, its wall
 // clock stepped an hour either way mid-session. The rate-limit buckets neither refill nor freeze, the idle
 // deadline follows monotonic time, and only the token's expiry follows the calendar. Time is stepped, never
 // slept through; the only waits are for bytes on loopback.
@@ -95,6 +95,35 @@ TEST_F(Transport, WallStepBackFreezesNoBucketAndTheIdleDeadlineStillFires) {
     ASSERT_EQ(end.wait_for(30s), std::future_status::ready);
     EXPECT_EQ(end.get(), protocol::errc::idle_timeout);
     EXPECT_TRUE(closes_within(*conn, 5s));
+}
+
+TEST_F(Transport, AnEngineOnAManualClockSendsItsKeepaliveWhenTheClockSaysSo) {
+    auto clock = std::make_shared<net::ManualClock>();
+    net::EngineOptions o;
+    o.clock = clock;
+    make_engine(std::move(o));
+    start_node(1);
+    run_io();
+    auto [ec, conn] = connect(options(token()));
+    ASSERT_FALSE(ec) << ec.message();
+    // Let the RTT probe of the handshake complete: one sample, then a quiet session.
+    auto first_sample = [&] {
+        const auto t0 = std::chrono::steady_clock::now();
+        while (conn->flow_stats().rtt_samples == 0 && std::chrono::steady_clock::now() - t0 < 5s)
+            std::this_thread::sleep_for(10ms);
+        return conn->flow_stats().rtt_samples;
+    };
+    const auto before = first_sample();
+    ASSERT_GT(before, 0U);
+    // An hour on the engine's calendar is no reason to PING; ping_interval of monotonic time is.
+    clock->step_wall(1h);
+    clock->advance(protocol::SessionLimits{}.ping_interval);
+    conn->check_deadlines();
+    const auto t0 = std::chrono::steady_clock::now();
+    while (conn->flow_stats().rtt_samples == before && std::chrono::steady_clock::now() - t0 < 5s)
+        std::this_thread::sleep_for(10ms);  // the PING and its PONG cross loopback
+    EXPECT_EQ(conn->flow_stats().rtt_samples, before + 1);
+    EXPECT_TRUE(conn->open());
 }
 
 }  // namespace
