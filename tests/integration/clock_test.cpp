@@ -47,7 +47,7 @@ TEST_F(Transport, WallStepForwardKeepsTheBucketEmptyAndEndsOnlyTheToken) {
     EXPECT_EQ(request(*conn), protocol::errc::rate_limited);
     // The same request showed the node its new calendar: the token (exp = the engine's now + 1 h) is past,
     // GOAWAY, and with no stream open the session ends. No monotonic deadline had come due.
-    EXPECT_TRUE(closes_within(*conn, 5s));
+    EXPECT_TRUE(closes_within(*conn, 20s));
     EXPECT_EQ(node_->metrics().rate_limited.load(), 2U);
 }
 
@@ -99,7 +99,7 @@ TEST_F(Transport, WallStepBackFreezesNoBucketAndTheIdleDeadlineStillFires) {
     auto end = ended.get_future();
     ASSERT_EQ(end.wait_for(30s), std::future_status::ready);
     EXPECT_EQ(end.get(), protocol::errc::idle_timeout);
-    EXPECT_TRUE(closes_within(*conn, 5s));
+    EXPECT_TRUE(closes_within(*conn, 20s));
 }
 
 TEST_F(Transport, AnEngineOnAManualClockSendsItsKeepaliveWhenTheClockSaysSo) {
