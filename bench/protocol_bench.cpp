@@ -111,7 +111,7 @@ class Pair {
   public:
     Pair() : rig_(trust_.keys, "node-bench") {
         const auto token = trust_.mint(cyxp2p::test::p2p_claims(
-            "node-bench", std::chrono::duration_cast<std::chrono::seconds>(now_).count()));
+            "node-bench", std::chrono::duration_cast<std::chrono::seconds>(now_.wall).count()));
         node_.emplace(rig_.session(now_));
         engine_.emplace(cyxp2p::test::engine_config(token), now_);
         pump();
@@ -159,7 +159,9 @@ class Pair {
             [this] { cyxp2p::test::drop_events(*node_); }, 1000);
     }
 
-    p::Time now_ = std::chrono::duration_cast<p::Time>(std::chrono::system_clock::now().time_since_epoch());
+    p::Now now_ = cyxp2p::test::at(
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count());
     cyxp2p::test::Trust trust_;
     cyxp2p::test::NodeRig rig_;
     std::optional<p::NodeSession> node_;

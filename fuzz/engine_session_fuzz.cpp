@@ -10,6 +10,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     protocol::EngineSession engine(std::move(config), now);
     (void)engine.poll_output();  // HELLO
     fuzz::play(engine, fuzz::script(data, size), now,
-               [](protocol::EngineSession& e, protocol::Time t) { fuzz::react(e, t); });
+               [](protocol::EngineSession& e, protocol::Now t) { fuzz::react(e, t); });
     return 0;
 }

@@ -9,6 +9,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     protocol::EngineSession engine(fuzz::engine_config(), now);
     fuzz::handshake(engine, *rig.node, now);
     fuzz::play(*rig.node, fuzz::script(data, size), now,
-               [](protocol::NodeSession& n, protocol::Time) { fuzz::react(n); });
+               [](protocol::NodeSession& n, protocol::Now) { fuzz::react(n); });
     return 0;
 }

@@ -7,6 +7,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     auto now = fuzz::at(fuzz::kNow);
     fuzz::NodeRig rig(now);
     fuzz::play(*rig.node, fuzz::script(data, size), now,
-               [](protocol::NodeSession& n, protocol::Time) { fuzz::react(n); });
+               [](protocol::NodeSession& n, protocol::Now) { fuzz::react(n); });
     return 0;
 }

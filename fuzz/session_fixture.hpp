@@ -33,7 +33,7 @@ struct NodeRig {
     test::NodeRig rig{keyring(), std::string(kNodeId), small_window()};
     std::unique_ptr<protocol::NodeSession> node;
 
-    explicit NodeRig(protocol::Time now)
+    explicit NodeRig(protocol::Now now)
         : node(std::make_unique<protocol::NodeSession>(rig.config, rig.services, now)) {}
 };
 
@@ -75,7 +75,7 @@ inline void react(protocol::NodeSession& node) {
 }
 
 /// What an engine application does: once ready, open a stream and submit a job; finish ended streams.
-inline void react(protocol::EngineSession& engine, protocol::Time now) {
+inline void react(protocol::EngineSession& engine, protocol::Now now) {
     while (auto e = engine.poll_event(now)) {  // timed: window auto-tuning runs too
         using K = protocol::Event::Kind;
         if (e->kind == K::ready) {
@@ -103,7 +103,7 @@ void drain_output(Session& s) {
 /// Feeds a script into a session, reacting after every chunk (output is dropped: nobody answers), then lets
 /// a few deadlines fire.
 template <class Session, class React>
-void play(Session& s, const Script& sc, protocol::Time& now, React react_fn) {
+void play(Session& s, const Script& sc, protocol::Now& now, React react_fn) {
     for (std::size_t off = 0; off < sc.wire.size(); off += sc.chunk) {
         s.receive(sc.wire.subspan(off, std::min(sc.chunk, sc.wire.size() - off)), now);
         react_fn(s, now);
@@ -113,7 +113,7 @@ void play(Session& s, const Script& sc, protocol::Time& now, React react_fn) {
     for (int i = 0; i < 4; ++i) {
         auto t = s.next_timeout();
         if (!t) break;
-        now = std::max(now, *t);
+        if (*t > now.mono) now += *t - now.mono;  // deadlines are monotonic; both clocks move
         s.on_timeout(now);
         react_fn(s, now);
         drain_output(s);
@@ -121,7 +121,7 @@ void play(Session& s, const Script& sc, protocol::Time& now, React react_fn) {
 }
 
 /// Runs a handshake between a fresh engine and `rig`'s node at `now`; aborts if it does not complete.
-inline void handshake(protocol::EngineSession& engine, protocol::NodeSession& node, protocol::Time now) {
+inline void handshake(protocol::EngineSession& engine, protocol::NodeSession& node, protocol::Now now) {
     test::pump(engine, node, now, 8);
     if (!engine.ready() || !node.authenticated()) {
         std::fprintf(stderr, "fuzz fixture: handshake did not complete\n");

@@ -22,6 +22,7 @@
 
 #include <cyxp2p/content/limits.hpp>
 #include <cyxp2p/net/audit.hpp>
+#include <cyxp2p/net/clock.hpp>
 #include <cyxp2p/net/detail/asio.hpp>
 #include <cyxp2p/net/errc.hpp>
 #include <cyxp2p/net/limits.hpp>
@@ -55,6 +56,9 @@ struct EngineOptions {
     /// Budget for receive-window growth shared with other sessions (docs/net.md); null: the process's
     /// (process_window_budget(), 1/8 of physical RAM).
     std::shared_ptr<protocol::WindowBudget> window_budget{};
+    /// Monotonic time for the sessions' deadlines, wall time for HELLO/OPEN/REAUTH timestamps and audit
+    /// records (net/clock.hpp). Null: system_clock(). Tests pass a ManualClock.
+    std::shared_ptr<const Clock> clock{};
 };
 
 /// Everything known about one connection attempt, filled as it goes (also on failure). For diagnostics.
@@ -141,6 +145,9 @@ class Connection {
     protocol::FlowStats flow_stats() const;
     const TlsInfo& tls() const;
     bool open() const;
+    /// The session re-reads EngineOptions::clock now (keepalive, idle, handshake and drain deadlines). Only
+    /// needed after a ManualClock moved.
+    void check_deadlines();
     asio::any_io_executor get_executor() const;
 
     explicit Connection(std::shared_ptr<detail::EngineLink> link);

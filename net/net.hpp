@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cyxp2p/net/audit.hpp>
+#include <cyxp2p/net/clock.hpp>
 #include <cyxp2p/net/engine.hpp>
 #include <cyxp2p/net/errc.hpp>
 #include <cyxp2p/net/gateway.hpp>

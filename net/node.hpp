@@ -25,6 +25,7 @@
 #include <cyxp2p/auth/limits.hpp>
 #include <cyxp2p/content/blockstore.hpp>
 #include <cyxp2p/net/audit.hpp>
+#include <cyxp2p/net/clock.hpp>
 #include <cyxp2p/net/limits.hpp>
 #include <cyxp2p/net/metrics.hpp>
 #include <cyxp2p/pinning/identity.hpp>
@@ -56,6 +57,9 @@ struct NodeOptions {
     /// Budget for receive-window growth shared with other sessions (docs/net.md); null: the process's
     /// (process_window_budget(), 1/8 of physical RAM).
     std::shared_ptr<protocol::WindowBudget> window_budget{};
+    /// Monotonic time for deadlines and rate limits, wall time for tokens, replay timestamps and audit
+    /// records (net/clock.hpp). Null: system_clock(). Tests pass a ManualClock.
+    std::shared_ptr<const Clock> clock{};
 };
 
 /// One stream an engine opened, as a handler sees it. Methods must be called on the connection's thread
@@ -126,6 +130,11 @@ class Node {
     /// close_notify (waiting at most shutdown_timeout for the peer's), close hard what is left, join the
     /// threads. No transfer runs past the drain timeout.
     void stop();
+
+    /// Every session re-reads options.clock now and acts on the deadlines that passed (idle, ping, drain,
+    /// token expiry); returns when all of them have. Only needed after a ManualClock moved (the timers
+    /// follow the real clocks). Not from one of the node's I/O threads: it waits for them.
+    void check_deadlines();
 
     const Metrics& metrics() const;
     const std::string& node_id() const;

@@ -31,37 +31,40 @@ struct EngineConfig {
 
 class EngineSession {
   public:
-    /// Queues HELLO (nonce, `now` as its timestamp) and starts the handshake deadline.
-    EngineSession(EngineConfig config, Time now);
+    /// Queues HELLO (nonce, `now.wall` as its timestamp) and starts the handshake deadline (`now.mono`).
+    /// OPEN and REAUTH are stamped with `wall` too; every deadline runs on `mono`.
+    EngineSession(EngineConfig config, Now now);
     ~EngineSession();
     EngineSession(EngineSession&&) noexcept;
     EngineSession& operator=(EngineSession&&) noexcept;
 
-    void receive(std::span<const std::uint8_t> bytes, Time now);
+    void receive(std::span<const std::uint8_t> bytes, Now now);
     /// Everything there is to send.
     std::vector<std::uint8_t> poll_output();
     /// Replaces `out`'s contents (capacity reused): control frames, then DATA up to about `max_bytes`.
     void poll_output(std::vector<std::uint8_t>& out, std::size_t max_bytes);
     /// Pass the time when there is one: window auto-tuning judges how fast the application consumes.
     std::optional<Event> poll_event();
-    std::optional<Event> poll_event(Time now);
+    std::optional<Event> poll_event(Now now);
+    /// The earliest deadline on the monotonic clock (Now::mono); on_timeout() may be called at any time and
+    /// acts only on deadlines `now` has passed.
     std::optional<Time> next_timeout() const;
-    void on_timeout(Time now);
+    void on_timeout(Now now);
 
     /// Opens a stream for `method` (OPEN with a fresh nonce and `now`). Errors: closed, protocol_violation
     /// (before ready), going_away (after GOAWAY), too_many_streams (the node's limit).
-    std::optional<std::uint32_t> open_stream(std::string_view method, Time now, std::error_code& ec);
+    std::optional<std::uint32_t> open_stream(std::string_view method, Now now, std::error_code& ec);
     std::error_code send_message(std::uint32_t stream_id, std::span<const std::uint8_t> body);
     std::error_code finish(std::uint32_t stream_id);
     void reset(std::uint32_t stream_id, errc code, std::string_view message);
     /// Presents a fresh token before the current one expires (REAUTH); `reauthenticated` reports the answer.
-    std::error_code reauth(std::string token, Time now);
-    void ping(Time now);
+    std::error_code reauth(std::string token, Now now);
+    void ping(Now now);
     /// Arms the stall rule on a stream (SessionLimits::stall_window / min_stream_rate): below the rate it is
     /// reset with `stalled`. For streams that must keep moving, such as a content fetch.
-    void watch_progress(std::uint32_t stream_id, Time now);
+    void watch_progress(std::uint32_t stream_id, Now now);
     /// Orderly close: GOAWAY, then close when open streams finished or drain_timeout passed.
-    void close(Time now);
+    void close(Now now);
 
     std::size_t pending_bytes(std::uint32_t stream_id) const;
     bool ready() const;

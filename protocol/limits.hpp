@@ -66,8 +66,33 @@ struct SessionLimits {
     std::uint32_t min_stream_rate = 16U << 10;
 };
 
-/// Unix-epoch time in nanoseconds: the time every sans-IO call takes (tokens and nonces carry wall-clock
-/// timestamps, so one clock serves every deadline).
+/// Nanoseconds: the unit of every time a session takes. Which clock a value belongs to is said by where it
+/// sits: a field of Now, or a deadline (next_timeout(), always monotonic).
 using Time = std::chrono::nanoseconds;
+
+/// The two clocks every time-taking sans-IO call gets (ARCHITECTURE 2; gRPC, quinn and Envoy keep them apart
+/// the same way). Sessions read no clock: the caller samples both and passes them in (docs/protocol.md
+/// section 7, "Clocks").
+struct Now {
+    /// Monotonic (steady_clock: never steps). Drives every deadline (HELLO, handshake, idle, ping, drain,
+    /// stall), RTT samples, window auto-tuning and the rate-limit buckets.
+    Time mono{};
+    /// Unix epoch (system_clock: NTP may step it). Only calendar facts: token iat/exp/nbf and the
+    /// timestamps of HELLO, OPEN and REAUTH that the replay window checks.
+    Time wall{};
+};
+
+/// `d` later (or earlier) on both clocks: time passing, not a step of the wall clock.
+constexpr Now operator+(Now n, Time d) {
+    return {.mono = n.mono + d, .wall = n.wall + d};
+}
+constexpr Now operator-(Now n, Time d) {
+    return {.mono = n.mono - d, .wall = n.wall - d};
+}
+constexpr Now& operator+=(Now& n, Time d) {
+    n.mono += d;
+    n.wall += d;
+    return n;
+}
 
 }  // namespace cyxp2p::protocol

@@ -62,22 +62,26 @@ struct NodeServices {
 
 class NodeSession {
   public:
-    /// `now` starts the HELLO deadline. Throws std::invalid_argument when a required service is missing.
-    NodeSession(const NodeConfig& config, const NodeServices& services, Time now);
+    /// `now.mono` starts the HELLO deadline. Tokens are checked against `wall` (HELLO, REAUTH, and the token
+    /// expiry deadline), request timestamps against the replay window in `wall`; rate limits, deadlines and
+    /// flow control use `mono`. Throws std::invalid_argument when a required service is missing.
+    NodeSession(const NodeConfig& config, const NodeServices& services, Now now);
     ~NodeSession();
     NodeSession(NodeSession&&) noexcept;
     NodeSession& operator=(NodeSession&&) noexcept;
 
-    void receive(std::span<const std::uint8_t> bytes, Time now);
+    void receive(std::span<const std::uint8_t> bytes, Now now);
     /// Bytes to send to the engine, coalesced; empty when there are none.
     std::vector<std::uint8_t> poll_output();
     /// Replaces `out`'s contents (capacity reused): control frames, then DATA up to about `max_bytes`.
     void poll_output(std::vector<std::uint8_t>& out, std::size_t max_bytes);
     /// Pass the time when there is one: window auto-tuning judges how fast the application consumes.
     std::optional<Event> poll_event();
-    std::optional<Event> poll_event(Time now);
+    std::optional<Event> poll_event(Now now);
+    /// The earliest deadline on the monotonic clock (Now::mono); on_timeout() may be called at any time and
+    /// acts only on deadlines `now` has passed.
     std::optional<Time> next_timeout() const;
-    void on_timeout(Time now);
+    void on_timeout(Now now);
 
     /// Queues one message on a stream the engine opened; sent as flow control allows.
     std::error_code send_message(std::uint32_t stream_id, std::span<const std::uint8_t> body);
@@ -85,7 +89,7 @@ class NodeSession {
     std::error_code finish(std::uint32_t stream_id);
     void reset(std::uint32_t stream_id, errc code, std::string_view message);
     /// Graceful stop: GOAWAY, no new streams, open streams until drain_timeout.
-    void go_away(Time now, errc code = errc::going_away, std::string_view message = "node shutting down");
+    void go_away(Now now, errc code = errc::going_away, std::string_view message = "node shutting down");
     void close(errc code, std::string_view message);
 
     /// Bytes queued on a stream and not yet sent (backpressure: stop producing above a threshold).

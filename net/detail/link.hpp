@@ -9,6 +9,7 @@
 #include <span>
 #include <vector>
 
+#include <cyxp2p/net/clock.hpp>
 #include <cyxp2p/net/detail/asio.hpp>
 #include <cyxp2p/net/detail/tls_socket.hpp>
 #include <cyxp2p/protocol/limits.hpp>
@@ -18,9 +19,6 @@ namespace cyxp2p::net::detail {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 using TlsStream = TlsSocket;
-
-/// Wall-clock time as the sessions take it.
-protocol::Time now();
 
 /// What the writer takes from the session per write: control frames the session queues meanwhile go out
 /// after at most this much DATA (docs/net.md, "Write path"). 256 KiB is 16 full TLS records, enough to
@@ -33,7 +31,8 @@ inline constexpr int link_notsent_lowat = 128 << 10;
 
 class Link : public std::enable_shared_from_this<Link> {
   public:
-    Link(TlsStream stream, std::chrono::milliseconds shutdown_timeout);
+    /// `clock` (the owner's NodeOptions/EngineOptions::clock) is read for every session call and deadline.
+    Link(TlsStream stream, std::chrono::milliseconds shutdown_timeout, std::shared_ptr<const Clock> clock);
     virtual ~Link() = default;
     Link(const Link&) = delete;
     Link& operator=(const Link&) = delete;
@@ -46,6 +45,11 @@ class Link : public std::enable_shared_from_this<Link> {
     void kick();
     /// Tears the connection down now (no close_notify). Strand only.
     void abort();
+    /// Hands the session the clock's current time now, whatever the armed timer says (after an injected
+    /// clock moved: ManualClock), and re-arms the timer for its next deadline. Strand only.
+    void check_deadlines();
+    /// Both clocks, as the sessions take them.
+    protocol::Now now() const { return clock_->now(); }
 
     asio::any_io_executor get_executor() { return stream_.get_executor(); }
     bool finished() const { return finished_; }
@@ -53,13 +57,14 @@ class Link : public std::enable_shared_from_this<Link> {
     std::uint64_t bytes_out() const { return bytes_out_; }
 
   protected:
-    virtual void handle_input(std::span<const std::uint8_t> bytes, protocol::Time t) = 0;
+    virtual void handle_input(std::span<const std::uint8_t> bytes, protocol::Now t) = 0;
     virtual std::vector<std::uint8_t> take_output() = 0;
     /// Replaces `out` (its capacity reused) with about `max_bytes` of output. The default copies
     /// take_output(); links whose session frames lazily override it.
     virtual void fill_output(std::vector<std::uint8_t>& out, std::size_t max_bytes);
+    /// Monotonic, as the session's next_timeout().
     virtual std::optional<protocol::Time> next_deadline() = 0;
-    virtual void handle_timeout(protocol::Time t) = 0;
+    virtual void handle_timeout(protocol::Now t) = 0;
     virtual bool session_closed() = 0;
     /// The writer is about to write or wait: producers may queue more (up to their high-water marks).
     virtual void on_writable() {}
@@ -74,7 +79,10 @@ class Link : public std::enable_shared_from_this<Link> {
     asio::awaitable<void> deadline_loop();
     void finish(std::error_code ec);
 
+    asio::steady_timer::time_point to_steady(protocol::Time deadline) const;
+
     std::chrono::milliseconds shutdown_timeout_;
+    std::shared_ptr<const Clock> clock_;
     asio::steady_timer wake_;
     asio::steady_timer deadline_;
     std::optional<protocol::Time> armed_;

@@ -32,6 +32,9 @@ bool Connection::open() const {
 asio::any_io_executor Connection::get_executor() const {
     return link_->get_executor();
 }
+void Connection::check_deadlines() {
+    asio::post(link_->get_executor(), [link = link_] { link->check_deadlines(); });
+}
 
 void Connection::start_request(std::string method, std::vector<std::uint8_t> body, RequestDone done) {
     asio::post(link_->get_executor(), [link = link_, method = std::move(method), body = std::move(body),

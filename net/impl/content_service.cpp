@@ -50,7 +50,7 @@ void Node::Impl::install_content_fetch() {
         fetch->source = std::make_shared<content::DagSource>(*options.content, *root, req->skip_blocks,
                                                              options.content->limits());
         fetch->cid = req->cid;
-        fetch->started = detail::now();
+        fetch->started = options.clock->monotonic();
         stream->state() = fetch;
         auto weak = std::weak_ptr<ServerStream>(stream);
         stream->on_writable([this, fetch, weak] {
@@ -81,7 +81,12 @@ void Node::Impl::pump_fetch(const StreamPtr& stream, const std::shared_ptr<Fetch
     }
     if (wec) return;  // the stream or session is gone: nothing to tell anyone
     if (fetch->ready.empty() && !fetch->reading) {
-        if (fetch->read_error) return fetch_failed(s, *fetch);
+        if (fetch->read_error) {
+            // Deliver what verified before the bad block first: the reset drops the stream's queue, and the
+            // engine keeps (and resumes from) only what reached it. The link calls back before every write.
+            if (s.pending_bytes() > 0) return;
+            return fetch_failed(s, *fetch);
+        }
         if (fetch->walk_over) {
             audit({.kind = AuditEvent::Kind::content_served,
                    .peer = s.peer(),
@@ -91,7 +96,7 @@ void Node::Impl::pump_fetch(const StreamPtr& stream, const std::shared_ptr<Fetch
                    .detail = fetch->cid,
                    .value = static_cast<std::int64_t>(fetch->bytes)});
             fetch->ended = true;
-            metrics.fetch_duration.observe(detail::now() - fetch->started);
+            metrics.fetch_duration.observe(options.clock->monotonic() - fetch->started);
             s.finish();
             return;
         }
@@ -152,7 +157,7 @@ void Node::Impl::fetch_failed(ServerStream& s, FetchState& fetch) {
            .result = corrupt ? "corrupt" : "failed",
            .detail = fetch.cid + ": " + wec.message()});
     fetch.ended = true;
-    metrics.fetch_duration.observe(detail::now() - fetch.started);
+    metrics.fetch_duration.observe(options.clock->monotonic() - fetch.started);
     s.fail(corrupt ? protocol::errc::content_mismatch : protocol::errc::internal,
            (corrupt ? "this node's copy of " + fetch.cid + " does not match its CID: "
                     : std::string("stored content unreadable: ")) +

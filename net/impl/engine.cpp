@@ -22,6 +22,7 @@ namespace detail {
 
 EngineCore::EngineCore(EngineOptions o) : options(std::move(o)), cache(options.session_cache_size) {
     if (!options.window_budget) options.window_budget = process_window_budget();
+    if (!options.clock) options.clock = system_clock();
     std::error_code ec;
     auto ctx = pinning::make_engine_context(ec);
     if (!ctx) throw std::system_error(ec, "engine TLS context");

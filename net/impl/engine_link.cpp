@@ -89,7 +89,7 @@ void EngineLink::on_finished(std::error_code ec) {
 }
 
 void EngineLink::dispatch() {
-    const protocol::Time t = now();  // when the application consumed (window auto-tuning)
+    const protocol::Now t = now();  // when the application consumed (window auto-tuning)
     while (auto e = session_->poll_event(t)) {
         switch (e->kind) {
             case Kind::ready:

@@ -24,7 +24,7 @@ class EngineCore {
     explicit EngineCore(EngineOptions o);
     void audit(AuditEvent e) const {
         if (!options.audit) return;
-        e.time_ms = std::chrono::duration_cast<std::chrono::milliseconds>(now()).count();
+        e.time_ms = std::chrono::floor<std::chrono::milliseconds>(options.clock->wall()).count();
         options.audit->record(e);
     }
 
@@ -43,7 +43,8 @@ struct StreamOp {
 class EngineLink final : public Link {
   public:
     EngineLink(std::shared_ptr<EngineCore> core, TlsStream stream)
-        : Link(std::move(stream), core->options.shutdown_timeout), core_(std::move(core)) {}
+        : Link(std::move(stream), core->options.shutdown_timeout, core->options.clock),
+          core_(std::move(core)) {}
 
     void begin(protocol::EngineConfig config, std::function<void(std::error_code)> ready);
     std::uint32_t open(const std::string& method, std::span<const std::uint8_t> request, bool finish,
@@ -83,7 +84,7 @@ class EngineLink final : public Link {
     std::shared_ptr<ConnectReport> report;
 
   protected:
-    void handle_input(std::span<const std::uint8_t> bytes, protocol::Time t) override {
+    void handle_input(std::span<const std::uint8_t> bytes, protocol::Now t) override {
         session_->receive(bytes, t);
         dispatch();
     }
@@ -98,7 +99,7 @@ class EngineLink final : public Link {
     std::optional<protocol::Time> next_deadline() override {
         return session_ ? session_->next_timeout() : std::nullopt;
     }
-    void handle_timeout(protocol::Time t) override {
+    void handle_timeout(protocol::Now t) override {
         session_->on_timeout(t);
         dispatch();
     }

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <span>
 #include <vector>
 
@@ -13,22 +14,21 @@ namespace cyxp2p::net::detail {
 using asio::redirect_error;
 using asio::use_awaitable;
 
-protocol::Time now() {
-    return std::chrono::duration_cast<protocol::Time>(std::chrono::system_clock::now().time_since_epoch());
-}
-
-namespace {
-// Session deadlines are wall-clock; timers run on the steady clock.
-asio::steady_timer::time_point to_steady(protocol::Time deadline) {
-    const auto delta = deadline - now();
+// Session deadlines are on the injected monotonic clock; Asio's timers on the real steady clock. With the
+// default clock the two are the same clock; with a ManualClock the timer fires after the real delta and the
+// session is asked again (or check_deadlines() asks it at once).
+asio::steady_timer::time_point Link::to_steady(protocol::Time deadline) const {
+    // A day is far beyond every session deadline; the clamp keeps the sum in range whatever the clock says.
+    const auto delta = std::clamp<protocol::Time>(deadline - clock_->monotonic(), protocol::Time::zero(),
+                                                  std::chrono::hours(24));
     return asio::steady_timer::clock_type::now() +
            std::chrono::duration_cast<asio::steady_timer::duration>(delta);
 }
-}  // namespace
 
-Link::Link(TlsStream stream, std::chrono::milliseconds shutdown_timeout)
+Link::Link(TlsStream stream, std::chrono::milliseconds shutdown_timeout, std::shared_ptr<const Clock> clock)
     : stream_(std::move(stream)),
       shutdown_timeout_(shutdown_timeout),
+      clock_(std::move(clock)),
       wake_(stream_.get_executor(), asio::steady_timer::time_point::max()),
       deadline_(stream_.get_executor(), asio::steady_timer::time_point::max()) {}
 
@@ -56,6 +56,13 @@ void Link::kick() {
     // deadline that has since moved later just fires and deadline_loop re-arms it.
     const auto d = next_deadline();
     if (d && (!armed_ || *d < *armed_)) deadline_.cancel();
+}
+
+void Link::check_deadlines() {
+    if (finished_ || !loops_started_) return;  // no session yet (TLS), or gone
+    handle_timeout(now());
+    wake_.cancel();
+    deadline_.cancel();  // deadline_loop re-arms for the deadline the session has now
 }
 
 void Link::fill_output(std::vector<std::uint8_t>& out, std::size_t) {
@@ -186,13 +193,12 @@ asio::awaitable<void> Link::deadline_loop() {
         boost::system::error_code ec;
         co_await deadline_.async_wait(redirect_error(use_awaitable, ec));
         if (finished_) break;
-        if (ec) continue;  // cancelled by kick(): an earlier deadline to arm
-        // Armed lazily (kick()): time out only if the session's current deadline has really passed.
-        const auto t = now();
-        if (const auto d = next_deadline(); d && *d <= t) {
-            handle_timeout(t);
-            wake_.cancel();
-        }
+        // Fired, or cancelled by kick() (an earlier deadline) or check_deadlines() (the clock moved). The
+        // session acts only on deadlines that passed by now, and converts its wall-clock ones (token
+        // expiry) with this reading: a timer armed before a wall step cannot hide that step.
+        (void)ec;
+        handle_timeout(now());
+        wake_.cancel();
     }
 }
 

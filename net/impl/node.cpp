@@ -1,4 +1,5 @@
 // Node: the listener, its I/O threads, admission before TLS, and stop.
+#include <future>
 #include <thread>
 
 #include <openssl/ssl.h>
@@ -49,6 +50,7 @@ Node::Impl::Impl(NodeOptions o)
     if (!options.keys || options.keys->empty()) throw std::invalid_argument("Node needs a non-empty keyring");
     if (options.threads == 0) throw std::invalid_argument("Node needs at least one thread");
     if (!options.window_budget) options.window_budget = process_window_budget();
+    if (!options.clock) options.clock = system_clock();
     std::error_code ec;
     auto ctx = pinning::make_node_context(options.identity, ec);
     if (!ctx) throw std::system_error(ec, "node TLS context");
@@ -71,7 +73,7 @@ void Node::Impl::audit_unauthenticated(AuditEvent e) {
     if (!options.audit) return;
     const auto kind = static_cast<std::size_t>(e.kind);
     auto* left_out = kind < audit_suppressed.size() ? &audit_suppressed[kind] : nullptr;
-    if (!preauth_audit.try_acquire(to_string(e.kind), std::chrono::steady_clock::now().time_since_epoch())) {
+    if (!preauth_audit.try_acquire(to_string(e.kind), options.clock->monotonic())) {
         metrics.audit_events_suppressed++;
         if (left_out != nullptr) left_out->fetch_add(1, std::memory_order_relaxed);
         return;
@@ -95,10 +97,10 @@ void Node::Impl::on_accept(std::size_t index, boost::system::error_code ec, tcp:
         const auto remote = socket.remote_endpoint(pe);
         const std::string peer = pe ? std::string("unknown") : describe(remote);
         auto addr = pe ? std::nullopt : address_of(remote);
-        // Limiter buckets and deadlines run on the monotonic clock.
+        // Limiter buckets run on the injected monotonic clock; the pre-auth deadlines below are socket
+        // timeouts on Asio's steady clock (docs/net.md, "Clocks").
         const auto accepted = std::chrono::steady_clock::now();
-        auto admission =
-            addr ? connections.admit(*addr, accepted.time_since_epoch()) : ratelimit::Admission{};
+        auto admission = addr ? connections.admit(*addr, options.clock->monotonic()) : ratelimit::Admission{};
         if (!addr || !admission) {
             metrics.connections_refused++;
             audit_unauthenticated(
@@ -217,6 +219,22 @@ void Node::stop_within(std::chrono::milliseconds drain) {
     for (auto& t : d.threads) t.join();
     d.threads.clear();
     d.started = false;
+}
+
+void Node::check_deadlines() {
+    std::vector<std::future<void>> done;
+    {
+        std::lock_guard lock(impl_->links_mutex);
+        for (auto& [p, w] : impl_->links) {
+            if (auto link = w.lock()) {
+                std::packaged_task<void()> task([link] { link->check_deadlines(); });
+                done.push_back(task.get_future());
+                asio::post(link->get_executor(), std::move(task));
+            }
+        }
+    }
+    // Bounded: a link whose thread is already stopped never runs its check, and has no session to check.
+    for (auto& f : done) f.wait_for(std::chrono::seconds(5));
 }
 
 const Metrics& Node::metrics() const {

@@ -49,7 +49,7 @@ class Node::Impl {
         Impl& node;
         std::shared_ptr<content::DagSource> source;
         std::string cid;
-        protocol::Time started{};
+        protocol::Time started{};  // monotonic
         struct Ready {
             std::vector<std::uint8_t> message;  // an encoded ContentBlock
             std::size_t block_bytes;
@@ -77,7 +77,7 @@ class Node::Impl {
     }
     void record(AuditEvent e) {
         if (!options.audit) return;
-        e.time_ms = std::chrono::duration_cast<std::chrono::milliseconds>(detail::now()).count();
+        e.time_ms = std::chrono::floor<std::chrono::milliseconds>(options.clock->wall()).count();
         e.node_id = options.identity.node_id();
         options.audit->record(e);
     }

@@ -18,7 +18,7 @@ using Kind = protocol::Event::Kind;
 
 NodeLink::NodeLink(Node::Impl& node, tcp::socket socket, Admitted admitted, std::string peer,
                    PreauthDeadlines deadlines)
-    : Link(TlsStream(std::move(socket), *node.tls), node.options.shutdown_timeout),
+    : Link(TlsStream(std::move(socket), *node.tls), node.options.shutdown_timeout, node.options.clock),
       node_(node),
       admitted_(std::move(admitted)),
       deadlines_(deadlines),
@@ -40,7 +40,7 @@ void NodeLink::drain() {
     auto self = std::static_pointer_cast<NodeLink>(shared_from_this());
     asio::post(get_executor(), [self] {
         if (self->session_) {
-            self->session_->go_away(detail::now());
+            self->session_->go_away(self->now());
             self->kick();
         } else {
             self->abort();
@@ -77,7 +77,7 @@ void NodeLink::hard_stop() {
 
 asio::awaitable<void> NodeLink::handshake() {
     auto self = std::static_pointer_cast<NodeLink>(shared_from_this());
-    started_ = detail::now();
+    started_ = now().mono;
     // The TLS deadline counts from accept and was shortened then if the handshake table was busy.
     const auto left = std::max(deadlines_.tls - std::chrono::steady_clock::now(),
                                std::chrono::steady_clock::duration::zero());
@@ -132,14 +132,14 @@ asio::awaitable<void> NodeLink::handshake() {
         }
         return {};
     };
-    session_ = std::make_unique<protocol::NodeSession>(config, services, detail::now());
+    session_ = std::make_unique<protocol::NodeSession>(config, services, now());
     start();
     co_return;
 }
 
 void NodeLink::dispatch_events() {
     auto self = std::static_pointer_cast<NodeLink>(shared_from_this());
-    const protocol::Time t = detail::now();  // when the application consumed (window auto-tuning)
+    const protocol::Now t = now();  // when the application consumed (window auto-tuning)
     while (auto e = session_->poll_event(t)) {
         switch (e->kind) {
             case Kind::authenticated:
@@ -147,7 +147,7 @@ void NodeLink::dispatch_events() {
                 // False: evicted a moment ago; the slot is the newer connection's, this session goes on.
                 (void)admitted_.authenticated();
                 node_.metrics.handshakes_ok++;
-                node_.metrics.handshake_duration.observe(detail::now() - started_);
+                node_.metrics.handshake_duration.observe(t.mono - started_);
                 node_.audit({.kind = AuditEvent::Kind::handshake,
                              .peer = peer_,
                              .subject = e->claims->subject,
@@ -313,8 +313,7 @@ void NodeLink::on_finished(std::error_code) {
         .session_id = c ? c->session_id : "",
         .bytes_in = bytes_in(),
         .bytes_out = bytes_out(),
-        .duration_ms =
-            std::chrono::duration_cast<std::chrono::milliseconds>(detail::now() - started_).count()};
+        .duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(now().mono - started_).count()};
     if (authenticated_) {
         node_.audit(closed);
         if (const auto rtt = session_->flow_stats().smoothed_rtt) node_.metrics.session_rtt.observe(*rtt);

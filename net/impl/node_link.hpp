@@ -44,7 +44,7 @@ class NodeLink final : public detail::Link {
     Node::Impl& node() { return node_; }
 
   protected:
-    void handle_input(std::span<const std::uint8_t> bytes, protocol::Time t) override {
+    void handle_input(std::span<const std::uint8_t> bytes, protocol::Now t) override {
         node_.metrics.bytes_in += bytes.size();
         session_->receive(bytes, t);
         dispatch_events();
@@ -65,7 +65,7 @@ class NodeLink final : public detail::Link {
     std::optional<protocol::Time> next_deadline() override {
         return session_ ? session_->next_timeout() : std::nullopt;
     }
-    void handle_timeout(protocol::Time t) override {
+    void handle_timeout(protocol::Now t) override {
         session_->on_timeout(t);
         dispatch_events();
     }
@@ -89,7 +89,7 @@ class NodeLink final : public detail::Link {
     std::map<std::uint32_t, std::shared_ptr<ServerStreamImpl>> streams_;
     std::vector<std::uint32_t> writable_;
     bool authenticated_ = false;
-    protocol::Time started_{};
+    protocol::Time started_{};          // monotonic
     std::int64_t queue_accounted_ = 0;  // this session's share of Metrics::send_buffered_bytes
 };
 

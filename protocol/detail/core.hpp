@@ -69,13 +69,14 @@ struct Stream {
 
 class Core {
   public:
-    /// `budget` (may be null: growth bounded by the caps only) must outlive the session.
-    Core(const SessionLimits& local, Time now, WindowBudget* budget);
+    /// `budget` (may be null: growth bounded by the caps only) must outlive the session. Every `Time` here
+    /// is monotonic; the calls that may need calendar time too (receive, on_timeout) take both clocks.
+    Core(const SessionLimits& local, Now now, WindowBudget* budget);
     virtual ~Core();
     Core(const Core&) = delete;
     Core& operator=(const Core&) = delete;
 
-    void receive(std::span<const std::uint8_t> bytes, Time now);
+    void receive(std::span<const std::uint8_t> bytes, Now now);
     /// Everything there is to send (control frames, then DATA as far as credit allows).
     std::vector<std::uint8_t> take_output();
     /// Replaces `out`'s contents (its capacity is reused) with the control frames queued, then DATA
@@ -86,8 +87,11 @@ class Core {
     /// by how fast the application consumes, so it needs the time of consumption.
     std::optional<Event> poll_event();
     std::optional<Event> poll_event(Time now);
+    /// The earliest deadline, monotonic. Role deadlines kept in wall time (token expiry) are converted with
+    /// the latest Now seen, so a wall step is noticed at the next receive() or on_timeout().
     std::optional<Time> next_timeout() const;
-    void on_timeout(Time now);
+    /// Acts on every deadline that has passed by `now` and on nothing else: safe to call at any time.
+    void on_timeout(Now now);
 
     std::error_code send_message(std::uint32_t id, std::span<const std::uint8_t> body);
     std::error_code finish(std::uint32_t id);
@@ -116,12 +120,14 @@ class Core {
 
   protected:
     /// HELLO, HELLO_ACK, OPEN, REAUTH, REAUTH_ACK: the role decides.
-    virtual void on_control(const Frame& f, Time now) = 0;
+    virtual void on_control(const Frame& f, Now now) = 0;
     /// Whether DATA, WINDOW_UPDATE and stream frames are allowed yet (after the handshake).
     virtual bool established() const = 0;
-    /// Role deadlines (HELLO, token expiry); on_role_timeout runs when `now` reaches it.
+    /// Role deadlines (HELLO, token expiry), monotonic; on_role_timeout runs when `now.mono` reaches it.
     virtual std::optional<Time> role_deadline() const { return std::nullopt; }
-    virtual void on_role_timeout(Time) {}
+    virtual void on_role_timeout(Now) {}
+    /// Both clocks as of the latest receive() or on_timeout() (construction before either).
+    const Now& latest() const { return latest_; }
     /// The peer's ERROR on stream 0.
     virtual void on_peer_error(errc code, std::string message, std::string detail,
                                std::chrono::milliseconds retry);
@@ -145,7 +151,7 @@ class Core {
     bool goaway_received_ = false;
 
   private:
-    void dispatch(const Frame& f, Time now);
+    void dispatch(const Frame& f, Now now);
     void on_data(const Frame& f);
     void on_window_update(const Frame& f);
     void on_stream_error(const Frame& f);
@@ -187,6 +193,7 @@ class Core {
     bool flow_activity_ = false;  // DATA or WINDOW_UPDATE seen in this receive()
     std::uint64_t received_data_bytes_ = 0;
     std::uint64_t reassembly_bytes_ = 0;  // sum of every stream's reader.buffered()
+    Now latest_;
     Time last_receive_;
     std::optional<Time> ping_deadline_;
     std::optional<Time> drain_deadline_;

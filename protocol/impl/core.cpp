@@ -57,15 +57,16 @@ std::chrono::milliseconds to_ms(std::chrono::nanoseconds d) {
     return std::chrono::ceil<std::chrono::milliseconds>(d);
 }
 
-Core::Core(const SessionLimits& local, Time now, WindowBudget* budget)
+Core::Core(const SessionLimits& local, Now now, WindowBudget* budget)
     : local_(local),
       peer_(),
       decoder_(local.max_frame_size),
       session_send_window_(SessionLimits{}.initial_session_window),
-      session_recv_{local.initial_session_window, local.initial_session_window, 0, 0, now},
+      session_recv_{local.initial_session_window, local.initial_session_window, 0, 0, now.mono},
       budget_(budget),
       largest_stream_window_(local.initial_stream_window),
-      last_receive_(now) {
+      latest_(now),
+      last_receive_(now.mono) {
     // A cap below the initial window means "do not grow".
     local_.max_stream_window = std::max(local_.max_stream_window, local_.initial_stream_window);
     local_.max_session_window = std::max(local_.max_session_window, local_.initial_session_window);
@@ -83,9 +84,10 @@ void Core::fill_random(std::span<std::uint8_t> out) {
     }
 }
 
-void Core::receive(std::span<const std::uint8_t> bytes, Time now) {
+void Core::receive(std::span<const std::uint8_t> bytes, Now now) {
     if (closed_) return;
-    last_receive_ = now;
+    latest_ = now;
+    last_receive_ = now.mono;
     ping_deadline_.reset();  // any bytes prove the peer alive
     decoder_.feed(bytes);
     while (!closed_) {
@@ -101,13 +103,13 @@ void Core::receive(std::span<const std::uint8_t> bytes, Time now) {
     // RTT samples: one PING as soon as the session is established (HELLO_ACK already queued), then one per
     // rtt_ping_interval while data flows; a quiet session only gets the engine's keepalive.
     if (!closed_ && established() &&
-        (!last_probe_ || (flow_activity_ && now - *last_probe_ >= local_.rtt_ping_interval))) {
-        probe_rtt(now, false);
+        (!last_probe_ || (flow_activity_ && now.mono - *last_probe_ >= local_.rtt_ping_interval))) {
+        probe_rtt(now.mono, false);
     }
     flow_activity_ = false;
 }
 
-void Core::dispatch(const Frame& f, Time now) {
+void Core::dispatch(const Frame& f, Now now) {
     const auto type = f.header.type;
     switch (type) {
         case FrameType::hello:
@@ -146,7 +148,7 @@ void Core::dispatch(const Frame& f, Time now) {
                 close(errc::bad_frame, "PING must be 8 bytes on stream 0");
                 return;
             }
-            on_ping(f, now);
+            on_ping(f, now.mono);
             return;
         case FrameType::goaway: {
             wire::GoAway g;
@@ -216,9 +218,11 @@ std::optional<Time> Core::next_timeout() const {
     return t;
 }
 
-void Core::on_timeout(Time now) {
+void Core::on_timeout(Now clocks) {
     if (closed_) return;
-    if (auto d = role_deadline(); d && now >= *d) on_role_timeout(now);
+    latest_ = clocks;
+    if (auto d = role_deadline(); d && clocks.mono >= *d) on_role_timeout(clocks);
+    const Time now = clocks.mono;
     if (closed_) return;
     if (ping_deadline_ && now >= *ping_deadline_) {
         close(errc::ping_timeout, "no PONG within ping_timeout");

@@ -11,10 +11,10 @@ namespace cyxp2p::protocol {
 
 class EngineSession::Impl final : public detail::Core {
   public:
-    Impl(EngineConfig config, Time now)
+    Impl(EngineConfig config, Now now)
         : Core(config.limits, now, config.window_budget),
           config_(std::move(config)),
-          handshake_deadline_(now + std::chrono::duration_cast<Time>(config_.limits.handshake_timeout)) {
+          handshake_deadline_(now.mono + std::chrono::duration_cast<Time>(config_.limits.handshake_timeout)) {
         if (!config_.random) {
             config_.random = [](std::span<std::uint8_t> out) {
                 if (RAND_bytes(out.data(), static_cast<int>(out.size())) != 1) {
@@ -25,7 +25,7 @@ class EngineSession::Impl final : public detail::Core {
         wire::Hello h;
         h.set_token(config_.token);
         h.set_nonce(nonce());
-        h.set_timestamp_ms(std::chrono::duration_cast<std::chrono::milliseconds>(now).count());
+        h.set_timestamp_ms(unix_ms(now));
         h.set_engine_version(config_.engine_version);
         h.set_protocol_version(1);
         fill_limits(*h.mutable_limits());
@@ -37,7 +37,7 @@ class EngineSession::Impl final : public detail::Core {
     bool ready() const { return info_.has_value(); }
     const HandshakeInfo* handshake() const { return info_ ? &*info_ : nullptr; }
 
-    std::optional<std::uint32_t> open(std::string_view method, Time now, std::error_code& ec) {
+    std::optional<std::uint32_t> open(std::string_view method, Now now, std::error_code& ec) {
         ec.clear();
         if (closed())
             ec = errc::closed;
@@ -54,19 +54,19 @@ class EngineSession::Impl final : public detail::Core {
         wire::Open o;
         o.set_method(std::string(method));
         o.set_nonce(nonce());
-        o.set_timestamp_ms(std::chrono::duration_cast<std::chrono::milliseconds>(now).count());
+        o.set_timestamp_ms(unix_ms(now));
         send_control(FrameType::open, id, o);
-        add_stream(id, now);
+        add_stream(id, now.mono);
         return id;
     }
 
-    std::error_code reauth(std::string token, Time now) {
+    std::error_code reauth(std::string token, Now now) {
         if (closed()) return errc::closed;
         if (!info_) return errc::protocol_violation;
         wire::Reauth r;
         r.set_token(std::move(token));
         r.set_nonce(nonce());
-        r.set_timestamp_ms(std::chrono::duration_cast<std::chrono::milliseconds>(now).count());
+        r.set_timestamp_ms(unix_ms(now));
         send_control(FrameType::reauth, 0, r);
         return {};
     }
@@ -79,7 +79,7 @@ class EngineSession::Impl final : public detail::Core {
         return std::nullopt;
     }
 
-    void on_role_timeout(Time) override {
+    void on_role_timeout(Now) override {
         if (!info_) close(errc::hello_timeout, "no HELLO_ACK within handshake_timeout");
     }
 
@@ -94,7 +94,7 @@ class EngineSession::Impl final : public detail::Core {
         Core::on_peer_error(code, std::move(message), std::move(detail), retry);
     }
 
-    void on_control(const Frame& f, Time now) override {
+    void on_control(const Frame& f, Now now) override {
         if (f.header.type == FrameType::hello_ack && !info_ && f.header.stream_id == 0) {
             wire::HelloAck a;
             if (!a.ParseFromArray(f.payload.data(), static_cast<int>(f.payload.size())) ||
@@ -121,7 +121,7 @@ class EngineSession::Impl final : public detail::Core {
             info.node_version = a.node_version();
             info.peer_limits = peer_limits();
             info_ = info;
-            mark_established(now);
+            mark_established(now.mono);
             push({.kind = Event::Kind::ready, .handshake = info});
             return;
         }
@@ -143,6 +143,10 @@ class EngineSession::Impl final : public detail::Core {
     void fill_random(std::span<std::uint8_t> out) override { config_.random(out); }
 
   private:
+    // HELLO, OPEN and REAUTH timestamps: calendar time, checked by the node's replay window.
+    static std::int64_t unix_ms(Now now) {
+        return std::chrono::floor<std::chrono::milliseconds>(now.wall).count();
+    }
     std::string nonce() {
         std::string n(16, '\0');
         config_.random({reinterpret_cast<std::uint8_t*>(n.data()), n.size()});
@@ -154,13 +158,13 @@ class EngineSession::Impl final : public detail::Core {
     std::optional<HandshakeInfo> info_;
 };
 
-EngineSession::EngineSession(EngineConfig config, Time now)
+EngineSession::EngineSession(EngineConfig config, Now now)
     : impl_(std::make_unique<Impl>(std::move(config), now)) {}
 EngineSession::~EngineSession() = default;
 EngineSession::EngineSession(EngineSession&&) noexcept = default;
 EngineSession& EngineSession::operator=(EngineSession&&) noexcept = default;
 
-void EngineSession::receive(std::span<const std::uint8_t> bytes, Time now) {
+void EngineSession::receive(std::span<const std::uint8_t> bytes, Now now) {
     impl_->receive(bytes, now);
 }
 std::vector<std::uint8_t> EngineSession::poll_output() {
@@ -172,8 +176,8 @@ void EngineSession::poll_output(std::vector<std::uint8_t>& out, std::size_t max_
 std::optional<Event> EngineSession::poll_event() {
     return impl_->poll_event();
 }
-std::optional<Event> EngineSession::poll_event(Time now) {
-    return impl_->poll_event(now);
+std::optional<Event> EngineSession::poll_event(Now now) {
+    return impl_->poll_event(now.mono);
 }
 std::optional<Time> EngineSession::next_timeout() const {
     auto t = impl_->next_timeout();
@@ -186,15 +190,15 @@ std::optional<Time> EngineSession::next_timeout() const {
     }
     return t;
 }
-void EngineSession::on_timeout(Time now) {
+void EngineSession::on_timeout(Now now) {
     if (impl_->ready() && !impl_->closed() &&
-        now - impl_->last_receive() >=
+        now.mono - impl_->last_receive() >=
             std::chrono::duration_cast<Time>(impl_->local_limits().ping_interval)) {
-        impl_->send_ping(now);
+        impl_->send_ping(now.mono);
     }
     impl_->on_timeout(now);
 }
-std::optional<std::uint32_t> EngineSession::open_stream(std::string_view method, Time now,
+std::optional<std::uint32_t> EngineSession::open_stream(std::string_view method, Now now,
                                                         std::error_code& ec) {
     return impl_->open(method, now, ec);
 }
@@ -207,20 +211,20 @@ std::error_code EngineSession::finish(std::uint32_t id) {
 void EngineSession::reset(std::uint32_t id, errc code, std::string_view message) {
     impl_->reset(id, code, message);
 }
-std::error_code EngineSession::reauth(std::string token, Time now) {
+std::error_code EngineSession::reauth(std::string token, Now now) {
     return impl_->reauth(std::move(token), now);
 }
-void EngineSession::ping(Time now) {
-    impl_->send_ping(now);
+void EngineSession::ping(Now now) {
+    impl_->send_ping(now.mono);
 }
-void EngineSession::watch_progress(std::uint32_t id, Time now) {
-    impl_->watch_progress(id, now);
+void EngineSession::watch_progress(std::uint32_t id, Now now) {
+    impl_->watch_progress(id, now.mono);
 }
 FlowStats EngineSession::flow_stats() const {
     return impl_->flow_stats();
 }
-void EngineSession::close(Time now) {
-    impl_->go_away(errc::closed, "engine closing", now);
+void EngineSession::close(Now now) {
+    impl_->go_away(errc::closed, "engine closing", now.mono);
 }
 std::size_t EngineSession::pending_bytes(std::uint32_t id) const {
     return impl_->pending_bytes(id);

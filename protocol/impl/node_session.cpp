@@ -17,7 +17,7 @@ namespace {
 
 constexpr std::size_t kNonceSize = 16;  // docs/protocol.md: HELLO, OPEN and REAUTH nonces are 16 bytes
 
-// A peer's timestamp (Unix ms) as session time. Anything further than a day from `now` is clamped to a day
+// A peer's timestamp (Unix ms) as wall time. Anything further than a day from `now` is clamped to a day
 // away: it fails the replay window just the same, and the conversion to nanoseconds cannot overflow (found
 // by fuzz/node_session: a HELLO with timestamp_ms near 2^63).
 Time peer_time(std::int64_t ms, Time now) {
@@ -31,11 +31,11 @@ Time peer_time(std::int64_t ms, Time now) {
 
 class NodeSession::Impl final : public detail::Core {
   public:
-    Impl(const NodeConfig& config, const NodeServices& services, Time now)
+    Impl(const NodeConfig& config, const NodeServices& services, Now now)
         : Core(config.limits, now, services.window_budget),
           config_(config),
           services_(services),
-          hello_deadline_(now + std::chrono::duration_cast<Time>(config.limits.hello_timeout)) {
+          hello_deadline_(now.mono + std::chrono::duration_cast<Time>(config.limits.hello_timeout)) {
         if (services.keys == nullptr || services.nonces == nullptr) {
             throw std::invalid_argument("NodeSession needs a keyring and a nonce window");
         }
@@ -54,17 +54,17 @@ class NodeSession::Impl final : public detail::Core {
         return std::nullopt;
     }
 
-    void on_role_timeout(Time now) override {
+    void on_role_timeout(Now now) override {
         if (!claims_) {
             close(errc::hello_timeout, "no HELLO within hello_timeout");
             return;
         }
         // The token ran out without REAUTH: stop taking new streams, let open ones drain.
         expiry_goaway_sent_ = true;
-        go_away(errc::token_expired, "token expired: reconnect or REAUTH with a fresh token", now);
+        go_away(errc::token_expired, "token expired: reconnect or REAUTH with a fresh token", now.mono);
     }
 
-    void on_control(const Frame& f, Time now) override {
+    void on_control(const Frame& f, Now now) override {
         switch (f.header.type) {
             case FrameType::hello:
                 return on_hello(f, now);
@@ -90,15 +90,24 @@ class NodeSession::Impl final : public detail::Core {
               .retry_after = retry_after});
     }
 
+    // The token's `exp` is calendar time (RFC 7519 4.1.4); deadlines are monotonic. Converted through the
+    // latest sample of both clocks, so a wall step moves this deadline (and only this one): +2 h expires the
+    // token at the next receive or timer, -1 h gives it an hour more, as the wall clock says.
     Time token_deadline() const {
-        return std::chrono::duration_cast<Time>(std::chrono::seconds(claims_->expires_at));
+        const Now& n = latest();
+        const auto wall_s = std::chrono::floor<std::chrono::seconds>(n.wall);
+        // A verified token's exp is at most its lifetime plus the leeway away; the clamp only bounds the
+        // arithmetic for any `wall` a caller passes.
+        const std::int64_t left_s = std::clamp<std::int64_t>(claims_->expires_at - wall_s.count(), 0, 86'400);
+        const Time left = std::chrono::seconds(left_s) - (n.wall - wall_s);
+        return n.mono + std::max(left, Time::zero());
     }
 
     // Verifies a token and its nonce. Returns the claims, or closes the session with the reason.
     std::optional<auth::Claims> admit(const std::string& token, const std::string& nonce, std::int64_t ts_ms,
-                                      std::string_view nonce_scope, Time now) {
+                                      std::string_view nonce_scope, Now now) {
         auth::VerifyOptions opts;
-        opts.now = std::chrono::duration_cast<std::chrono::seconds>(now).count();
+        opts.now = std::chrono::floor<std::chrono::seconds>(now.wall).count();
         opts.node_id = config_.node_id;
         opts.issuer = config_.issuer;
         opts.leeway_s = config_.leeway_s;
@@ -123,7 +132,7 @@ class NodeSession::Impl final : public detail::Core {
         const std::string key = std::string(nonce_scope) + v.claims->subject;
         const auto verdict = services_.nonces->check(
             key, std::span<const std::uint8_t, 16>(reinterpret_cast<const std::uint8_t*>(nonce.data()), 16),
-            peer_time(ts_ms, now), now);
+            peer_time(ts_ms, now.wall), now.wall);
         if (!verdict) {
             close(errc::replayed, verdict.error().message(), replay::to_string(verdict.reason),
                   detail::to_ms(verdict.retry_after));
@@ -132,7 +141,7 @@ class NodeSession::Impl final : public detail::Core {
         return std::move(v.claims);
     }
 
-    void on_hello(const Frame& f, Time now) {
+    void on_hello(const Frame& f, Now now) {
         if (claims_ || f.header.stream_id != 0) {
             close(errc::protocol_violation, "HELLO only once, on stream 0");
             return;
@@ -152,7 +161,7 @@ class NodeSession::Impl final : public detail::Core {
         claims_ = std::move(claims);
         engine_version_ = h.engine_version();
         set_peer_limits(h.limits());
-        mark_established(now);
+        mark_established(now.mono);
 
         wire::HelloAck ack;
         ack.set_node_id(config_.node_id);
@@ -165,7 +174,7 @@ class NodeSession::Impl final : public detail::Core {
         push({.kind = Event::Kind::authenticated, .detail = engine_version_, .claims = claims_});
     }
 
-    void on_open(const Frame& f, Time now) {
+    void on_open(const Frame& f, Now now) {
         if (!claims_) {
             close(errc::protocol_violation, "OPEN before HELLO_ACK");
             return;
@@ -202,7 +211,7 @@ class NodeSession::Impl final : public detail::Core {
         for (auto [limiter, key] : {std::pair{services_.requests_per_peer, claims_->subject},
                                     std::pair{services_.requests_per_method, method}}) {
             if (limiter == nullptr) continue;
-            const auto d = limiter->try_acquire(key, now);
+            const auto d = limiter->try_acquire(key, now.mono);  // buckets refill on monotonic time
             if (!d)
                 return refuse(id, method, errc::rate_limited, d.error().message(),
                               detail::to_ms(d.retry_after));
@@ -210,17 +219,17 @@ class NodeSession::Impl final : public detail::Core {
         const auto verdict = services_.nonces->check(
             "open:" + claims_->subject,
             std::span<const std::uint8_t, 16>(reinterpret_cast<const std::uint8_t*>(o.nonce().data()), 16),
-            peer_time(o.timestamp_ms(), now), now);
+            peer_time(o.timestamp_ms(), now.wall), now.wall);
         if (!verdict) {
             return refuse(id, method, errc::replayed,
                           std::string("request refused: ") + replay::to_string(verdict.reason),
                           detail::to_ms(verdict.retry_after));
         }
-        add_stream(id, now);
+        add_stream(id, now.mono);
         push({.kind = Event::Kind::stream_opened, .stream_id = id, .method = method});
     }
 
-    void on_reauth(const Frame& f, Time now) {
+    void on_reauth(const Frame& f, Now now) {
         if (!claims_ || f.header.stream_id != 0) {
             close(errc::protocol_violation, "REAUTH before HELLO_ACK or off stream 0");
             return;
@@ -251,13 +260,13 @@ class NodeSession::Impl final : public detail::Core {
     bool expiry_goaway_sent_ = false;
 };
 
-NodeSession::NodeSession(const NodeConfig& config, const NodeServices& services, Time now)
+NodeSession::NodeSession(const NodeConfig& config, const NodeServices& services, Now now)
     : impl_(std::make_unique<Impl>(config, services, now)) {}
 NodeSession::~NodeSession() = default;
 NodeSession::NodeSession(NodeSession&&) noexcept = default;
 NodeSession& NodeSession::operator=(NodeSession&&) noexcept = default;
 
-void NodeSession::receive(std::span<const std::uint8_t> bytes, Time now) {
+void NodeSession::receive(std::span<const std::uint8_t> bytes, Now now) {
     impl_->receive(bytes, now);
 }
 std::vector<std::uint8_t> NodeSession::poll_output() {
@@ -269,8 +278,8 @@ void NodeSession::poll_output(std::vector<std::uint8_t>& out, std::size_t max_by
 std::optional<Event> NodeSession::poll_event() {
     return impl_->poll_event();
 }
-std::optional<Event> NodeSession::poll_event(Time now) {
-    return impl_->poll_event(now);
+std::optional<Event> NodeSession::poll_event(Now now) {
+    return impl_->poll_event(now.mono);
 }
 FlowStats NodeSession::flow_stats() const {
     return impl_->flow_stats();
@@ -278,7 +287,7 @@ FlowStats NodeSession::flow_stats() const {
 std::optional<Time> NodeSession::next_timeout() const {
     return impl_->next_timeout();
 }
-void NodeSession::on_timeout(Time now) {
+void NodeSession::on_timeout(Now now) {
     impl_->on_timeout(now);
 }
 std::error_code NodeSession::send_message(std::uint32_t id, std::span<const std::uint8_t> body) {
@@ -290,8 +299,8 @@ std::error_code NodeSession::finish(std::uint32_t id) {
 void NodeSession::reset(std::uint32_t id, errc code, std::string_view message) {
     impl_->reset(id, code, message);
 }
-void NodeSession::go_away(Time now, errc code, std::string_view message) {
-    impl_->go_away(code, message, now);
+void NodeSession::go_away(Now now, errc code, std::string_view message) {
+    impl_->go_away(code, message, now.mono);
 }
 void NodeSession::close(errc code, std::string_view message) {
     impl_->close(code, message);

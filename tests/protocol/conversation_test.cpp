@@ -31,7 +31,7 @@ using namespace std::chrono_literals;
 namespace {
 
 using cyxp2p::test::kT0;
-const p::Time kNow = cyxp2p::test::at(kT0 + 5);
+const p::Now kNow = cyxp2p::test::at(kT0 + 5);
 
 // A node's rig under a fixed key, so that two fixtures accept each other's tokens (the split-replay test
 // needs it).

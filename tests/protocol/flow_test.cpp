@@ -94,7 +94,7 @@ class Flow : public ::testing::Test {
     void connect(p::Time rtt, double bytes_per_s) {
         up_.delay = down_.delay = rtt / 2;
         up_.bytes_per_s = down_.bytes_per_s = bytes_per_s;
-        node_.emplace(node_config_, services_, now_);
+        node_.emplace(node_config_, services_, clocks());
         p::EngineConfig c;
         c.token = token();
         c.limits = engine_limits_;
@@ -102,7 +102,7 @@ class Flow : public ::testing::Test {
         c.random = [n = 0](std::span<std::uint8_t> out) mutable {
             for (auto& b : out) b = static_cast<std::uint8_t>(++n * 131);
         };
-        engine_.emplace(std::move(c), now_);
+        engine_.emplace(std::move(c), clocks());
         run_until([&] { return engine_->ready() && engine_->flow_stats().rtt_samples > 0; }, now_ + 10 * rtt);
         ASSERT_TRUE(engine_->ready());
         ASSERT_TRUE(node_->authenticated());
@@ -111,7 +111,7 @@ class Flow : public ::testing::Test {
     /// Opens a stream from the engine and waits until the node has it.
     std::uint32_t open(std::string_view method) {
         std::error_code ec;
-        auto id = engine_->open_stream(method, now_, ec);
+        auto id = engine_->open_stream(method, clocks(), ec);
         EXPECT_TRUE(id) << ec.message();
         bool opened = false;
         node_app_ = [&](const p::Event& e) { opened |= e.kind == Kind::stream_opened && e.stream_id == *id; };
@@ -141,15 +141,15 @@ class Flow : public ::testing::Test {
     void run_until(Done done, p::Time limit) {
         while (now_ <= limit && !engine_->closed()) {
             while (up_.next() && *up_.next() <= now_) {
-                node_->receive(up_.queue.front().second, now_);
+                node_->receive(up_.queue.front().second, clocks());
                 up_.queue.pop_front();
             }
             while (down_.next() && *down_.next() <= now_) {
-                engine_->receive(down_.queue.front().second, now_);
+                engine_->receive(down_.queue.front().second, clocks());
                 down_.queue.pop_front();
             }
-            if (auto t = engine_->next_timeout(); t && *t <= now_) engine_->on_timeout(now_);
-            if (auto t = node_->next_timeout(); t && *t <= now_) node_->on_timeout(now_);
+            if (auto t = engine_->next_timeout(); t && *t <= now_) engine_->on_timeout(clocks());
+            if (auto t = node_->next_timeout(); t && *t <= now_) node_->on_timeout(clocks());
             if (engine_read_at_ && *engine_read_at_ <= now_) engine_read_at_.reset();
             if (wake_ && *wake_ <= now_) wake_.reset();
             drain_events();
@@ -167,14 +167,14 @@ class Flow : public ::testing::Test {
     }
 
     void drain_events() {
-        while (auto e = node_->poll_event(now_)) {
+        while (auto e = node_->poll_event(clocks())) {
             if (node_app_) node_app_(*e);
             node_events_.push_back(std::move(*e));
         }
         // The engine application: reads everything at once, or (slow reader) one message per read_every.
         for (;;) {
             if (read_every_ && engine_read_at_) break;
-            auto e = engine_->poll_event(now_);
+            auto e = engine_->poll_event(clocks());
             if (!e) break;
             if (e->kind == Kind::message) received_ += e->body.size();
             engine_events_.push_back(std::move(*e));
@@ -209,7 +209,12 @@ class Flow : public ::testing::Test {
         return std::nullopt;
     }
 
-    p::Time now_ = std::chrono::duration_cast<p::Time>(std::chrono::seconds(kT0 + 10));
+    // Simulated monotonic time, a day after "boot" at the start; the wall clock (kT0 + 10 then) runs
+    // alongside it and is never stepped here.
+    p::Time now_ = std::chrono::hours(24);
+    p::Now clocks() const {
+        return {.mono = now_, .wall = now_ - std::chrono::hours(24) + std::chrono::seconds(kT0 + 10)};
+    }
     auth::Jwk key_;
     auth::Keyring keys_;
     cyxp2p::replay::NonceWindow nonces_;
@@ -293,14 +298,14 @@ TEST_F(Flow, ForgedOrUnsolicitedPongGivesNoSample) {
     p::FrameEncoder enc;
     const std::array<std::uint8_t, 8> guess{1, 2, 3, 4, 5, 6, 7, 8};
     enc.append(p::FrameType::ping, p::flags::ack, 0, guess);  // nothing outstanding: unsolicited
-    engine_->receive(enc.take(), now_);
+    engine_->receive(enc.take(), clocks());
     EXPECT_EQ(engine_->flow_stats().rtt_samples, before);
     // A keepalive PING is outstanding now; a PONG with another value still is no answer to it.
-    engine_->ping(now_);
+    engine_->ping(clocks());
     (void)engine_->poll_output();  // the real PING never reaches the node
     now_ += 1ms;
     enc.append(p::FrameType::ping, p::flags::ack, 0, guess);
-    engine_->receive(enc.take(), now_);
+    engine_->receive(enc.take(), clocks());
     EXPECT_EQ(engine_->flow_stats().rtt_samples, before);
     EXPECT_EQ(*engine_->flow_stats().smoothed_rtt, 20ms);  // not 1 ms
     drain_events();
@@ -428,7 +433,7 @@ TEST_F(Flow, ControlFramesGoAheadOfQueuedData) {
     p::FrameEncoder enc;
     const std::array<std::uint8_t, 8> opaque{9, 9, 9, 9, 9, 9, 9, 9};
     enc.append(p::FrameType::ping, 0, 0, opaque);
-    node_->receive(enc.take(), now_);
+    node_->receive(enc.take(), clocks());
     node_->poll_output(buf_, 64 << 10);
     const auto frames = parse(buf_);
     ASSERT_FALSE(frames.empty());
@@ -441,8 +446,8 @@ TEST_F(Flow, CreditReturnsAfterAnEighthOfTheWindow) {
     const auto id = open("content.fetch");
     // 40 KiB: more than 1/8 of the 256 KiB stream window, far less than half.
     ASSERT_FALSE(node_->send_message(id, std::vector<std::uint8_t>(40 << 10)));
-    engine_->receive(node_->poll_output(), now_);
-    while (engine_->poll_event(now_)) {
+    engine_->receive(node_->poll_output(), clocks());
+    while (engine_->poll_event(clocks())) {
     }
     bool stream_update = false;
     for (const auto& f : parse(engine_->poll_output()))
@@ -455,7 +460,7 @@ TEST_F(Flow, DripFeedingPeerIsStalled) {
     engine_limits_.min_stream_rate = 1024;
     connect(20ms, 0);
     const auto id = open("content.fetch");
-    engine_->watch_progress(id, now_);
+    engine_->watch_progress(id, clocks());
     // One byte every 100 ms of a 1000-byte message (a block that never completes): 10 B/s.
     std::vector<std::uint8_t> message = {0x00, 0x00, 0x03, 0xE8};
     message.resize(4 + 1000, 0x42);
@@ -467,7 +472,7 @@ TEST_F(Flow, DripFeedingPeerIsStalled) {
         wake_ = next_drip;
         p::FrameEncoder enc;
         enc.append(p::FrameType::data, 0, id, std::span(message).subspan(dripped++, 1));
-        engine_->receive(enc.take(), now_);
+        engine_->receive(enc.take(), clocks());
     };
     wake_ = now_;
     run_until([&] { return engine_event(Kind::stream_reset).has_value(); }, now_ + 30s);
@@ -484,7 +489,7 @@ TEST_F(Flow, SlowReaderIsNotMistakenForAStall) {
     engine_limits_.min_stream_rate = 1024 * 1024;  // far above what a 256 KiB-per-3-s reader takes
     connect(20ms, 125e6);
     const auto id = open("content.fetch");
-    engine_->watch_progress(id, now_);
+    engine_->watch_progress(id, clocks());
     read_every_ = 3s;
     engine_read_at_ = now_ + 3s;
     produce(id, 1ULL << 40);

@@ -86,7 +86,7 @@ class Sessions : public ::testing::Test {
         return {std::move(engine), std::move(node)};
     }
 
-    p::Time now_ = cyxp2p::test::at(kT0 + 10);
+    p::Now now_ = cyxp2p::test::at(kT0 + 10);
     cyxp2p::test::Trust trust_;
     cyxp2p::test::NodeRig rig_;
     p::NodeConfig& config_;
@@ -205,7 +205,7 @@ TEST_F(Sessions, ExtremeHelloTimestampsAreRefusedWithoutOverflow) {
 TEST_F(Sessions, NoHelloBeforeDeadlineCloses) {
     p::NodeSession node(config_, services_, now_);
     ASSERT_TRUE(node.next_timeout());
-    EXPECT_EQ(*node.next_timeout(), now_ + 10s);
+    EXPECT_EQ(*node.next_timeout(), (now_ + 10s).mono);
     node.on_timeout(now_ + 9s);
     EXPECT_FALSE(node.closed());
     node.on_timeout(now_ + 10s);
@@ -391,7 +391,7 @@ TEST_F(Sessions, TooManyStreamsAreRefusedIndividually) {
     p::wire::Open o;
     o.set_method("job.submit");
     o.set_nonce(std::string(16, 'z'));
-    o.set_timestamp_ms(std::chrono::duration_cast<std::chrono::milliseconds>(now_).count());
+    o.set_timestamp_ms(std::chrono::duration_cast<std::chrono::milliseconds>(now_.wall).count());
     const std::string payload = o.SerializeAsString();
     p::FrameEncoder enc;
     enc.append(p::FrameType::open, 0, 9,
@@ -431,9 +431,9 @@ TEST_F(Sessions, TokenExpiryDrainsThenCloses) {
     std::error_code ec;
     auto id = engine.open_stream("job.submit", now_, ec);
     pump(engine, node);
-    const p::Time expiry = std::chrono::duration_cast<p::Time>(std::chrono::seconds(kT0 + 3600));
+    const p::Now expiry = cyxp2p::test::at(kT0 + 3600);
     ASSERT_TRUE(node.next_timeout());
-    EXPECT_LE(*node.next_timeout(), expiry);
+    EXPECT_EQ(*node.next_timeout(), expiry.mono);
     now_ = expiry;
     node.on_timeout(now_);
     pump(engine, node);
@@ -454,14 +454,14 @@ TEST_F(Sessions, ReauthExtendsTheSession) {
     auto c = claims();
     c.issued_at = kT0 + 1800;
     c.expires_at = kT0 + 1800 + 3600;
-    now_ = std::chrono::duration_cast<p::Time>(std::chrono::seconds(kT0 + 1800));
+    now_ = cyxp2p::test::at(kT0 + 1800);
     ASSERT_FALSE(engine.reauth(token(c), now_));
     pump(engine, node);
     auto ack = find(engine, Kind::reauthenticated);
     ASSERT_TRUE(ack);
     EXPECT_EQ(ack->handshake.token_expiry, kT0 + 5400);
     EXPECT_EQ(node.claims()->expires_at, kT0 + 5400);
-    now_ = std::chrono::duration_cast<p::Time>(std::chrono::seconds(kT0 + 3601));
+    now_ = cyxp2p::test::at(kT0 + 3601);
     node.on_timeout(now_);
     EXPECT_FALSE(find(node, Kind::going_away));
     pump(engine, node);
@@ -482,7 +482,7 @@ TEST_F(Sessions, KeepaliveAndIdleTimeout) {
     auto [engine, node] = connect();
     auto t = engine.next_timeout();
     ASSERT_TRUE(t);
-    EXPECT_EQ(*t, now_ + 30s);  // ping_interval
+    EXPECT_EQ(*t, (now_ + 30s).mono);  // ping_interval
     now_ += 30s;
     engine.on_timeout(now_);
     pump(engine, node);

@@ -24,9 +24,13 @@ namespace cyxp2p::test {
 
 /// The rig's fixed "now" in Unix seconds: token times and deadlines are the same on every run.
 inline constexpr std::int64_t kT0 = 1'700'000'000;
+/// The monotonic clock reads this at kT0 (seconds since "boot"): far from any wall time, so a session that
+/// took one clock for the other fails its token or replay checks instead of passing by coincidence.
+inline constexpr std::int64_t kBootAtT0 = 86'400;
 
-inline protocol::Time at(std::int64_t unix_s) {
-    return std::chrono::duration_cast<protocol::Time>(std::chrono::seconds(unix_s));
+/// Both clocks when the wall clock says `unix_s` (and it was never stepped).
+inline protocol::Now at(std::int64_t unix_s) {
+    return {.mono = std::chrono::seconds(unix_s - kT0 + kBootAtT0), .wall = std::chrono::seconds(unix_s)};
 }
 
 /// Claims of a P2P token for `node_id`, issued at `issued_at`, valid for an hour (the longest a P2P token
@@ -79,7 +83,7 @@ struct NodeRig {
     NodeRig(const NodeRig&) = delete;
     NodeRig& operator=(const NodeRig&) = delete;
 
-    protocol::NodeSession session(protocol::Time now) const { return {config, services, now}; }
+    protocol::NodeSession session(protocol::Now now) const { return {config, services, now}; }
 };
 
 /// A deterministic EngineConfig::random (the real one draws from OpenSSL): each byte is the next value of
@@ -102,7 +106,7 @@ inline protocol::EngineConfig engine_config(
 /// and on_engine() after the engine did (taking events is what returns flow-control credit). False when the
 /// two did not fall quiet within `rounds` exchanges.
 template <class OnEngine, class OnNode>
-bool pump(protocol::EngineSession& engine, protocol::NodeSession& node, protocol::Time now,
+bool pump(protocol::EngineSession& engine, protocol::NodeSession& node, protocol::Now now,
           OnEngine&& on_engine, OnNode&& on_node, int rounds = 100000) {
     for (int i = 0; i < rounds; ++i) {
         auto a = engine.poll_output();
@@ -117,7 +121,7 @@ bool pump(protocol::EngineSession& engine, protocol::NodeSession& node, protocol
 }
 
 /// pump() that leaves every event queued for the caller.
-inline bool pump(protocol::EngineSession& engine, protocol::NodeSession& node, protocol::Time now,
+inline bool pump(protocol::EngineSession& engine, protocol::NodeSession& node, protocol::Now now,
                  int rounds = 100000) {
     return pump(
         engine, node, now, [] {}, [] {}, rounds);

@@ -58,7 +58,7 @@ const std::vector<HelpCase> kCases = {
     {{"ping"}, {"--pin", "--pin-from-token", "--token", "--node-id", "--timeout-ms", "--count", "--json"}},
     {{"fetch"},
      {"--pin", "--pin-from-token", "--token", "--node-id", "--timeout-ms", "-o", "--output", "--force",
-      "--json"}},
+      "--gateway-ca", "--json"}},
     {{"init"},
      {"--identity", "--key-type", "--node-id", "--force", "--if-missing", "--json"},
      {},
