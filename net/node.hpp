@@ -21,6 +21,7 @@
 #include <vector>
 
 #include <cyxp2p/auth/claims.hpp>
+#include <cyxp2p/auth/key_source.hpp>
 #include <cyxp2p/auth/keyring.hpp>
 #include <cyxp2p/auth/limits.hpp>
 #include <cyxp2p/content/blockstore.hpp>
@@ -37,8 +38,11 @@
 namespace cyxp2p::net {
 
 struct NodeOptions {
-    pinning::Identity identity;                 // the node's key and certificate (required)
-    std::shared_ptr<const auth::Keyring> keys;  // verifies P2P tokens (required, non-empty)
+    pinning::Identity identity;  // the node's key and certificate (required)
+    /// Verifies P2P tokens: a fixed set in `keys`, or a set that changes while sessions run in `key_source`
+    /// (auth::KeySet, auth::FileKeySource, net::JwksUrlSource). Exactly one is required.
+    std::shared_ptr<const auth::Keyring> keys;
+    std::shared_ptr<const auth::KeySource> key_source{};
     std::string listen_address = "127.0.0.1";
     std::uint16_t port = 0;  // 0: any free port (see local_port())
     unsigned threads = 1;    // I/O threads, one io_context each

@@ -46,7 +46,15 @@ Node::Impl::Impl(NodeOptions o)
       per_method(options.rate.requests_per_method),
       connections(options.rate.connections),
       preauth_audit(options.rate.preauth_audit) {
-    if (!options.keys || options.keys->empty()) throw std::invalid_argument("Node needs a non-empty keyring");
+    if (options.keys && options.key_source)
+        throw std::invalid_argument("Node takes keys or key_source, not both");
+    if (options.key_source) {
+        keys = options.key_source;
+    } else {
+        if (!options.keys || options.keys->empty())
+            throw std::invalid_argument("Node needs a non-empty keyring");
+        keys = std::make_shared<auth::KeySet>(options.keys);
+    }
     if (options.threads == 0) throw std::invalid_argument("Node needs at least one thread");
     if (!options.window_budget) options.window_budget = process_window_budget();
     std::error_code ec;

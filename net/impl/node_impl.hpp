@@ -76,6 +76,7 @@ class Node::Impl {
     }
 
     NodeOptions options;
+    std::shared_ptr<const auth::KeySource> keys;  // options.key_source, or options.keys as a fixed KeySet
     std::map<std::string, MethodEntry, std::less<>> methods;
     pinning::SslCtxPtr native_ctx;
     std::unique_ptr<detail::asio::ssl::context> tls;

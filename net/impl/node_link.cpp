@@ -114,7 +114,7 @@ asio::awaitable<void> NodeLink::handshake() {
     // Like the TLS deadline: shorter when the handshake table is busy now.
     config.limits.hello_timeout = node_.connections.handshake_deadline(node_.options.session.hello_timeout);
     protocol::NodeServices services;
-    services.keys = node_.options.keys.get();
+    services.keys = node_.keys.get();
     services.nonces = &node_.nonces;
     services.requests_per_peer = &node_.per_peer;
     services.requests_per_method = &node_.per_method;
