@@ -43,7 +43,6 @@ inline auth::Claims p2p_claims(std::string node_id = "node-1", std::int64_t issu
     return c;
 }
 
-/// One signing key and the keyring that trusts it: what the Central Server and a node share.
 /// A KeySource over a keyring the caller owns and may change between sessions (tests and fuzz harnesses;
 /// a node replaces whole sets through auth::KeySet instead).
 class BorrowedKeys final : public auth::KeySource {
@@ -58,6 +57,7 @@ class BorrowedKeys final : public auth::KeySource {
     const auth::Keyring* keys_;
 };
 
+/// One signing key and the keyring that trusts it: what the Central Server and a node share.
 struct Trust {
     auth::Jwk key;
     auth::Keyring keys;
