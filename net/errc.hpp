@@ -24,6 +24,7 @@ enum class errc {
     keys_too_large,       // the response body exceeds JwksUrlOptions::max_body_bytes
     keys_timeout,         // connect + TLS + request + response took longer than the fetch timeout
     keys_secret_refused,  // the published set holds a symmetric (oct/HS256) key and allow_secret is off
+    node_id_changed,      // Node::replace_identity with an identity for another node_id
 };
 
 const std::error_category& category() noexcept;

@@ -131,6 +131,11 @@ class Node {
 
     const Metrics& metrics() const;
     const std::string& node_id() const;
+    /// New connections present `identity`'s certificate (a renewed certificate, or a new key whose pin
+    /// engines already hold as a backup pin); sessions already open keep theirs. Thread-safe, any time.
+    /// The node_id must stay the same (errc::node_id_changed: tokens name it; restart for a new one);
+    /// a context that cannot be built is pinning's crypto_failure. On error nothing changes.
+    std::error_code replace_identity(const pinning::Identity& identity);
     std::size_t open_connections() const;
 
     class Impl;  // public name, private definition (impl/node_impl.hpp)

@@ -38,6 +38,10 @@ class Category final : public std::error_category {
             case errc::keys_secret_refused:
                 return "the published JWKS holds a symmetric (HS256) key, refused from a URL: a shared "
                        "secret must not be published (allow it with --keys-allow-secret)";
+            case errc::node_id_changed:
+                return "the new identity names another node_id: tokens are bound to the node_id, so a new "
+                       "one "
+                       "needs a restart";
         }
         return "unknown net error";
     }
@@ -78,6 +82,8 @@ const char* to_string(errc e) noexcept {
             return "keys_timeout";
         case errc::keys_secret_refused:
             return "keys_secret_refused";
+        case errc::node_id_changed:
+            return "node_id_changed";
     }
     return "unknown";
 }

@@ -18,7 +18,7 @@ using Kind = protocol::Event::Kind;
 
 NodeLink::NodeLink(Node::Impl& node, tcp::socket socket, Admitted admitted, std::string peer,
                    PreauthDeadlines deadlines)
-    : Link(TlsStream(std::move(socket), *node.tls), node.options.shutdown_timeout),
+    : Link(TlsStream(std::move(socket), *node.current_tls()), node.options.shutdown_timeout),
       node_(node),
       admitted_(std::move(admitted)),
       deadlines_(deadlines),

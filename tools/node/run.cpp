@@ -45,9 +45,10 @@ std::string usage() {
         "\n"
         "SIGINT/SIGTERM: stop accepting, GOAWAY, let streams finish for --drain-timeout-ms, then close.\n"
         "A second SIGINT/SIGTERM while draining stops at once (exit 130/143).\n"
-        "SIGHUP: reload the --keys file (or refetch the --keys URL) without dropping sessions; a reload\n"
-        "that fails keeps the keys in force and says why on stderr. --config is read again and settings\n"
-        "that changed in it are named (they take effect on restart).\n"
+        "SIGHUP: reload the --keys file (or refetch the --keys URL) and the --identity (its certificate\n"
+        "for new connections; the node_id must stay) without dropping sessions; a reload that fails keeps\n"
+        "what runs and says why on stderr. --config is read again and settings that changed in it are\n"
+        "named (they take effect on restart).\n"
         "\n"
         "Settings and their defaults:\n\n";
     RunSettings defaults;
@@ -116,12 +117,30 @@ void say(const std::string& line) {
 RunSettings parse_settings(const std::string& config_text, const std::string& config_path,
                            const std::vector<std::pair<std::string, std::string>>& flags, std::string& error);
 
-// SIGHUP: the keys, then the config file. Nothing here stops the node: a reload that fails is reported and
-// the running state stays.
-void reload(const RunSettings& running, const std::optional<std::string>& config_path,
+// SIGHUP: the node identity (new connections get the new certificate; open sessions keep theirs). Engines
+// pin the key: a new key must reach them as a backup pin first (docs/operations.md).
+void reload_identity(net::Node& node, const std::string& dir, std::string& pin) {
+    std::error_code ec;
+    auto identity = pinning::Identity::load(dir, ec);
+    if (identity) ec = node.replace_identity(*identity);
+    if (ec) {
+        std::cerr << "p2p-node: reload: identity " << dir << ": " << ec.message()
+                  << "; new connections keep the running certificate (" << pin << ")" << std::endl;
+        return;
+    }
+    const std::string next = identity->pin().to_string();
+    say("reloaded identity " + dir + ": pin " + next +
+        (next == pin ? " (unchanged)" : " (was " + pin + "; open sessions keep the old certificate)"));
+    pin = next;
+}
+
+// SIGHUP: the keys, the identity, then the config file. Nothing here stops the node: a reload that fails is
+// reported and the running state stays.
+void reload(net::Node& node, const RunSettings& running, const std::optional<std::string>& config_path,
             const std::vector<std::pair<std::string, std::string>>& flags, const NodeKeys& keys,
-            net::AuditSink* audit) {
+            net::AuditSink* audit, std::string& pin) {
     reload_keys(keys, running.keys, audit);
+    reload_identity(node, running.identity, pin);
     if (!config_path) return;
     std::error_code ec;
     auto text = read_input(*config_path, ec);
@@ -347,10 +366,11 @@ int cmd_run(const std::vector<std::string>& argv) {
     for (const auto& [name, cid] : served) say("serving " + cid + " " + name);
     say("ready");
 
+    std::string pin = identity->pin().to_string();
     int sig = 0;
     while (sig != SIGINT && sig != SIGTERM) {
         sigwait(&stop_signals, &sig);
-        if (sig == SIGHUP) reload(rs, config_path, flags, keys, operator_log.get());
+        if (sig == SIGHUP) reload(node, rs, config_path, flags, keys, operator_log.get(), pin);
     }
     auto name = [](int n) { return std::string(n == SIGINT ? "SIGINT" : "SIGTERM"); };
     say("stopping (" + name(sig) + "): draining for up to " +

@@ -1,7 +1,8 @@
-// p2p-node's keys while it runs (docs/operations.md "Key rotation"): SIGHUP reloads the --keys file without
-// dropping sessions, a broken file leaves the old keys in force, and --keys URL fetches the Central Server's
-// JWKS from a real HTTPS server (tests/interop/jwks_server.py) and refetches it for an unknown kid. The
-// engine side is the library's net::Engine, so a session can be held open across the reload.
+// p2p-node reloading while it runs (docs/operations.md "Key rotation", "Reload"): SIGHUP reloads the --keys
+// file and the identity without dropping sessions, a broken file leaves the old keys in force, changed config
+// settings are named; --keys URL fetches the Central Server's JWKS from a real HTTPS server
+// (tests/interop/jwks_server.py) and refetches it for an unknown kid. The engine side is the library's
+// net::Engine, so a session can be held open across the reload.
 #include <signal.h>
 
 #include <thread>
@@ -13,6 +14,7 @@
 #include <support.hpp>
 
 #include <cyxp2p/net/engine.hpp>
+#include <cyxp2p/pinning/errc.hpp>
 #include <cyxp2p/pinning/pin.hpp>
 #include <cyxp2p/protocol/errc.hpp>
 
@@ -86,11 +88,12 @@ class NodeKeysCli : public ::testing::Test {
         return p;
     }
 
-    std::pair<std::error_code, std::shared_ptr<net::Connection>> connect(const std::string& kid) {
+    std::pair<std::error_code, std::shared_ptr<net::Connection>> connect(
+        const std::string& kid, std::optional<pinning::Pin> pin = {}) {
         net::ConnectOptions o;
         o.host = "127.0.0.1";
         o.port = port_;
-        o.pins = pinning::PinSet(*pin_);
+        o.pins = pinning::PinSet(pin ? *pin : *pin_);
         o.token = mint(kid);
         auto f = engine_.async_connect(std::move(o), boost::asio::use_future);
         if (f.wait_for(30s) != std::future_status::ready)
@@ -158,6 +161,58 @@ TEST_F(NodeKeysCli, SighupReloadsTheKeyFileAndSessionsKeepRunning) {
     EXPECT_FALSE(ping(*held));
     EXPECT_EQ(metric("cyxp2p_node_keys_last_attempt_failed"), "1");
     EXPECT_EQ(metric("cyxp2p_node_keys_loads_total{result=\"failed\"}"), "1");
+    EXPECT_EQ(n->stop(SIGTERM), 0);
+}
+
+TEST_F(NodeKeysCli, SighupPresentsANewIdentityToNewConnectionsOnly) {
+    auto n = start((tmp_ / "keys.jwks").string());
+    auto [ec, held] = connect("cs-old");
+    ASSERT_FALSE(ec) << ec.message();
+    const auto old_pin = *pin_;
+    ASSERT_EQ(run({node(), "init", "--identity", (tmp_ / "id").string(), "--node-id", "node-keys", "--force"})
+                  .exit_code,
+              0);
+    n->signal(SIGHUP);
+    auto line = n->wait_for_line("reloaded identity ");
+    ASSERT_TRUE(line) << n->output();
+    std::error_code pec;
+    auto new_pin = pinning::Pin::of_certificate_pem(test::read_file(tmp_ / "id" / "node.crt"), pec);
+    ASSERT_TRUE(new_pin) << pec.message();
+    ASSERT_NE(new_pin->to_string(), old_pin.to_string());
+    EXPECT_NE(line->find("pin " + new_pin->to_string()), std::string::npos) << *line;
+    // New connections get the new key: an engine pinning only the old one is refused, the new pin passes.
+    EXPECT_EQ(connect("cs-old", old_pin).first, pinning::errc::pin_mismatch);
+    EXPECT_FALSE(connect("cs-old", *new_pin).first);
+    // The session opened before keeps its TLS session and works.
+    EXPECT_FALSE(ping(*held));
+
+    // An identity for another node_id is refused: tokens name the node.
+    ASSERT_EQ(
+        run({node(), "init", "--identity", (tmp_ / "id").string(), "--node-id", "someone-else", "--force"})
+            .exit_code,
+        0);
+    n->signal(SIGHUP);
+    auto why = n->wait_for_line("p2p-node: reload: identity ");
+    ASSERT_TRUE(why) << n->output();
+    EXPECT_NE(why->find("another node_id"), std::string::npos) << *why;
+    EXPECT_FALSE(connect("cs-old", *new_pin).first);
+    EXPECT_EQ(n->stop(SIGTERM), 0);
+}
+
+TEST_F(NodeKeysCli, SighupNamesConfigSettingsThatNeedARestart) {
+    test::write_file(tmp_ / "node.conf", "idle-timeout-ms = 300000\n");
+    auto n = start((tmp_ / "keys.jwks").string(), {"--config", (tmp_ / "node.conf").string()});
+    test::write_file(tmp_ / "node.conf", "idle-timeout-ms = 60000\n");
+    n->signal(SIGHUP);
+    auto line = n->wait_for_line("p2p-node: reload: idle-timeout-ms changed");
+    ASSERT_TRUE(line) << n->output();
+    EXPECT_NE(line->find("300000 -> 60000"), std::string::npos) << *line;
+    test::write_file(tmp_ / "node.conf", "idle-timeout-ms = soon\n");
+    n->signal(SIGHUP);
+    auto bad = n->wait_for_line("p2p-node: reload: " + (tmp_ / "node.conf").string() + ":1:");
+    ASSERT_TRUE(bad) << n->output();
+    EXPECT_NE(bad->find("the running settings stay"), std::string::npos) << *bad;
+    EXPECT_FALSE(connect("cs-old").first);
     EXPECT_EQ(n->stop(SIGTERM), 0);
 }
 
