@@ -2,11 +2,16 @@
 // certificate made by `openssl req`: the first fetch, the unknown-kid refetch, the last good set kept when
 // the server is down or answers garbage, an oversized body, max-age on an injected clock, symmetric keys,
 // a wrong CA and a wrong host name.
+#include <unistd.h>
+
 #include <algorithm>
 #include <thread>
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <support.hpp>
+#include <sys/socket.h>
 
 #include <cyxp2p/auth/errc.hpp>
 #include <cyxp2p/auth/keyring.hpp>
@@ -305,6 +310,28 @@ TEST_F(JwksUrl, OnlyHttpsUrlsAreAccepted) {
         EXPECT_FALSE(net::JwksUrlSource::open(std::move(o), ec)) << url;
         EXPECT_EQ(ec, net::errc::keys_bad_url) << url;
     }
+}
+
+TEST_F(JwksUrl, ASilentServerIsCutOffAtTheFetchDeadline) {
+    // A listener that never accepts: TCP connects (the kernel's backlog), TLS never answers.
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    ASSERT_GE(fd, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    ASSERT_EQ(::listen(fd, 8), 0);
+    socklen_t len = sizeof addr;
+    ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+    auto o = options();
+    o.url = "https://localhost:" + std::to_string(ntohs(addr.sin_port)) + "/jwks.json";
+    o.timeout = 300ms;
+    std::error_code ec;
+    const auto started = Clock::now();
+    EXPECT_FALSE(net::JwksUrlSource::open(std::move(o), ec));
+    EXPECT_EQ(ec, net::errc::keys_timeout);
+    EXPECT_LT(Clock::now() - started, 5s);
+    ::close(fd);
 }
 
 TEST(MaxAge, ParsesCacheControl) {
