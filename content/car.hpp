@@ -1,6 +1,8 @@
 // CAR v1 (ipld.io/specs/transport/car/carv1): varint(len) dag-cbor{roots: [CID], version: 1}, then
 // sections varint(len) CID block. We write blocks in DFS pre-order from the root (the order our
-// verifier and trustless gateways use) and read CARs verifying every block against the DAG.
+// verifier and trustless gateways use) and read CARs verifying every block against the DAG. The spec
+// fixes no block order, so a CAR in any other order is read through an index of block offsets and
+// walked from the root (a seekable input only).
 #pragma once
 
 #include <istream>
@@ -43,6 +45,9 @@ class CarReader {
     /// Reads the next section into (cid, block). Returns false at the clean end of the input or on
     /// error (ec set: truncated_input, car_section_too_large, block_too_large, CID errors, io_error).
     bool next(Cid& cid, Bytes& block, std::error_code& ec);
+    /// Like next(), but reads only the section's CID and seeks past its block: where the block starts in
+    /// the input and how long it is. The input must be seekable. Same errors as next().
+    bool next_location(Cid& cid, std::uint64_t& offset, std::size_t& length, std::error_code& ec);
 
   private:
     std::error_code read_length(std::uint64_t& len, bool& eof);
@@ -50,6 +55,7 @@ class CarReader {
     std::istream& in_;
     Limits limits_;
     std::vector<Cid> roots_;
+    std::optional<std::streamoff> end_;  // the input's size, for next_location
 };
 
 /// Writes the DAG under `root` from `store` as a CAR v1 in DFS pre-order (each block re-verified as it
@@ -65,8 +71,13 @@ struct CarVerifyResult {
 };
 
 /// Reads a CAR and verifies it as one UnixFS file DAG. The trusted root is `root` if given (the header
-/// must then list it: car_root_mismatch), else the header's first root. When `writer` is given, the
-/// verified bytes go to it and it is committed at the end.
+/// must then list it: car_root_mismatch), else the header's first root. When `extract_to` is given, the
+/// verified bytes go to that file, which appears only once the whole DAG verified.
+/// A CAR in DFS pre-order is verified as it streams. When a block arrives that the DFS walk does not
+/// expect next and the input is seekable, the input is indexed instead (block offsets only, at most
+/// Limits::max_car_index_blocks: car_too_many_blocks) and the DAG walked from the root, reading each block
+/// where the index puts it; blocks the DAG does not reach are ignored, as kubo's `dag import` does. A
+/// non-seekable input in another order fails with car_unordered_stream.
 std::optional<CarVerifyResult> verify_car(std::istream& in, const std::optional<Cid>& root,
                                           std::error_code& ec,
                                           const std::filesystem::path* extract_to = nullptr,

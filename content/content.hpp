@@ -12,6 +12,7 @@
 #include <cyxp2p/content/download.hpp>
 #include <cyxp2p/content/errc.hpp>
 #include <cyxp2p/content/file_writer.hpp>
+#include <cyxp2p/content/gateway_request.hpp>
 #include <cyxp2p/content/importer.hpp>
 #include <cyxp2p/content/leaf.hpp>
 #include <cyxp2p/content/limits.hpp>

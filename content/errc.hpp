@@ -67,6 +67,9 @@ enum class errc {
     no_space,
     write_failed,
     resume_state_damaged,
+    // CAR v1 in any block order (indexed reading).
+    car_too_many_blocks,
+    car_unordered_stream,
 };
 
 const std::error_category& category() noexcept;

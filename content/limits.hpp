@@ -22,6 +22,11 @@ struct Limits {
     /// Largest CAR v1 section, CID + block (go-car DefaultMaxAllowedSectionSize = 8 MiB). Blocks in it
     /// are still capped by max_block_size.
     std::uint64_t max_car_section_size = 8ull << 20;
+    /// Most blocks indexed when a CAR is not in depth-first order (the CAR v1 spec fixes no order;
+    /// @ipld/car writers and `order=unk` gateway responses put leaves first). The index keeps a digest and
+    /// a file offset per block, about 100 bytes with the hash table: 1 Mi blocks is ~100 MiB of memory and
+    /// covers 256 GiB of 256 KiB leaves. DFS-ordered CARs are streamed and need no index.
+    std::size_t max_car_index_blocks = std::size_t{1} << 20;
     /// Blockstore references: a leaf is served without re-hashing while its source file's (device, inode,
     /// size, mtime) equal those recorded at import, but only if the file's mtime was at least this old when
     /// it was recorded. A write in the same timestamp tick as the import could otherwise keep the mtime

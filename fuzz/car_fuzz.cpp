@@ -1,5 +1,7 @@
-// CAR v1 reading: the header payload decoder, CarReader section by section, and verify_car both trusting
-// the header's root and trusting the fixed DAG's root. Nothing is extracted (no files are written).
+// CAR v1 reading: the header payload decoder, CarReader section by section (next() and the index pass's
+// next_location(), which must agree), and verify_car (streamed, or indexed when the blocks are not in DFS
+// order) both trusting the header's root and trusting the fixed DAG's root. Nothing is extracted.
+#include <algorithm>
 #include <sstream>
 
 #include <cyxp2p/content/car.hpp>
@@ -27,6 +29,27 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             Bytes block;
             std::error_code ec;
             while (reader.next(cid, block, ec)) CYXP2P_FUZZ_CHECK(block.size() <= limits.max_block_size);
+        }
+    }
+    // The index pass (next_location) sees the same sections as next(): same CIDs, and each block where
+    // next() found it.
+    {
+        std::istringstream a(text), b(text);
+        CarReader streamed(a, limits), indexed(b, limits);
+        if (!streamed.read_header() && !indexed.read_header()) {
+            Cid c1 = Cid::v0(Digest{}), c2 = c1;
+            Bytes block;
+            std::uint64_t offset = 0;
+            std::size_t length = 0;
+            std::error_code e1, e2;
+            for (;;) {
+                const bool s1 = streamed.next(c1, block, e1);
+                const bool s2 = indexed.next_location(c2, offset, length, e2);
+                CYXP2P_FUZZ_CHECK(s1 == s2);
+                if (!s1) break;
+                CYXP2P_FUZZ_CHECK(c1 == c2 && length == block.size() && offset + length <= text.size());
+                CYXP2P_FUZZ_CHECK(std::equal(block.begin(), block.end(), data + offset));
+            }
         }
     }
     for (bool fixed_root : {false, true}) {

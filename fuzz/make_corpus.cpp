@@ -379,6 +379,19 @@ void content_seeds() {
     std::ostringstream car3;
     CarWriter w3(car3, std::vector<Cid>{});
     write("car", "no-roots", car3.str());
+    std::ostringstream car4;  // leaves first, root last: the indexed path
+    CarWriter w4(car4, {dag.root});
+    for (auto it = dag.dfs.rbegin(); it != dag.dfs.rend(); ++it) (void)w4.add(it->first, it->second);
+    write("car", "reversed", car4.str());
+
+    const std::string id = dag.root.to_string();
+    write("gateway_request", "raw", "GET\n/ipfs/" + id + "?format=raw\n");
+    write("gateway_request", "car-accept",
+          "GET\n/ipfs/" + id +
+              "/\napplication/vnd.ipld.raw;q=0.5, application/vnd.ipld.car;version=1;order=dfs;dups=n");
+    write("gateway_request", "car-scope",
+          "HEAD\n/ipfs/" + id + "?format=car&dag-scope=block&car-dups=y&x=1\n");
+    write("gateway_request", "refused", "POST\n/ipns/" + id + "/a?entity-bytes=0:*\ntext/html;q=0.9, */*");
 }
 
 }  // namespace
@@ -391,7 +404,7 @@ int main(int argc, char** argv) {
     g_root = argv[1];
     for (const char* h :
          {"frame", "node_session", "node_session_authed", "engine_session", "body", "jwt", "jwk", "pin",
-          "varint", "multibase", "cid", "dag_pb", "unixfs", "dag_verifier", "car"}) {
+          "varint", "multibase", "cid", "dag_pb", "unixfs", "dag_verifier", "car", "gateway_request"}) {
         const fs::path dir = g_root / h;
         fs::create_directories(dir);
         for (const auto& e : fs::directory_iterator(dir)) {

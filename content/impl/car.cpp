@@ -1,5 +1,8 @@
 #include <algorithm>
+#include <array>
+#include <cstring>
 #include <string_view>
+#include <unordered_map>
 
 #include <cyxp2p/content/car.hpp>
 #include <cyxp2p/content/dag_pb.hpp>
@@ -210,6 +213,54 @@ bool CarReader::next(Cid& cid, Bytes& block, std::error_code& ec) {
     return true;
 }
 
+bool CarReader::next_location(Cid& cid, std::uint64_t& offset, std::size_t& length, std::error_code& ec) {
+    ec.clear();
+    std::uint64_t len = 0;
+    bool eof = false;
+    if ((ec = read_length(len, eof)) || eof) return false;
+    if (len > limits_.max_car_section_size) {
+        ec = errc::car_section_too_large;
+        return false;
+    }
+    const std::streamoff start = in_.tellg();
+    if (!end_) {
+        in_.seekg(0, std::ios::end);
+        end_ = in_.tellg();
+        in_.seekg(start);
+    }
+    if (start < 0 || *end_ < 0 || !in_) {
+        ec = errc::io_error;
+        return false;
+    }
+    // A seek past the end would succeed: a section that claims more than the input holds is cut short.
+    if (static_cast<std::uint64_t>(*end_ - start) < len) {
+        ec = errc::truncated_input;
+        return false;
+    }
+    // A binary CID (version, codec, multihash code and length varints, 32-byte digest) fits in 64 bytes.
+    std::array<std::uint8_t, 64> head{};
+    const auto want = static_cast<std::streamsize>(std::min<std::uint64_t>(len, head.size()));
+    in_.read(reinterpret_cast<char*>(head.data()), want);
+    if (in_.gcount() != want) {
+        ec = errc::truncated_input;
+        return false;
+    }
+    ByteView rest(head.data(), static_cast<std::size_t>(want));
+    auto c = Cid::read(rest, ec);
+    if (!c) return false;
+    const std::uint64_t cid_len = static_cast<std::uint64_t>(want) - rest.size();
+    if (len - cid_len > limits_.max_block_size) {
+        ec = errc::block_too_large;
+        return false;
+    }
+    cid = *c;
+    offset = static_cast<std::uint64_t>(start) + cid_len;
+    length = static_cast<std::size_t>(len - cid_len);
+    in_.seekg(start + static_cast<std::streamoff>(len));
+    if (!in_) ec = errc::io_error;
+    return !ec;
+}
+
 namespace {
 
 std::error_code export_node(const Blockstore& store, const Cid& cid, CarWriter& w, const Limits& limits,
@@ -247,6 +298,92 @@ std::error_code export_car(const Blockstore& store, const Cid& root, std::ostrea
     return ec;
 }
 
+namespace {
+
+// Where the verified bytes go: a FileWriter (extract) or a bare verifier (verify).
+class VerifySink {
+  public:
+    std::error_code open(const Cid& root, const std::filesystem::path* to, const Limits& limits) {
+        writer_.reset();
+        verifier_.reset();
+        if (to == nullptr) {
+            verifier_.emplace(root, limits);
+            return {};
+        }
+        writer_.emplace(root, *to, limits);
+        return writer_->open();
+    }
+    std::error_code push(ByteView block, const Cid& claimed) {
+        if (writer_) return writer_->push(block, claimed);
+        VerifiedData out;
+        return verifier_->push(block, claimed, out);
+    }
+    std::error_code finish() { return writer_ ? writer_->commit() : verifier_->finish(); }
+    const DagVerifier& verifier() const { return writer_ ? writer_->verifier() : *verifier_; }
+
+  private:
+    std::optional<FileWriter> writer_;
+    std::optional<DagVerifier> verifier_;
+};
+
+// A streaming failure that may mean "these blocks are not in DFS pre-order" rather than "this content is
+// wrong": the same blocks may still form the DAG when read in the walk's order. missing_block included: a
+// CAR that holds a repeated subtree once (as @ipld/car writers do) runs out in a streaming walk, which
+// expects it again each time the DAG names it.
+bool not_in_dfs_order(const std::error_code& ec) {
+    return ec == errc::unexpected_block || ec == errc::block_out_of_order || ec == errc::extra_block ||
+           ec == errc::missing_block;
+}
+
+struct DigestHash {
+    std::size_t operator()(const Digest& d) const noexcept {
+        std::size_t h = 0;
+        std::memcpy(&h, d.data(), sizeof h);  // a SHA-256 digest is already uniformly distributed
+        return h;
+    }
+};
+
+struct Location {
+    std::uint64_t offset;
+    std::size_t length;
+};
+
+// Indexes every section after the header (`sections` is where they start), then walks the DAG from the
+// root in the verifier's order, reading each block where the index puts it. The first section wins for a
+// digest that appears twice; a block is found by digest, so the CID the verified parent named is the one
+// the block is checked against.
+std::error_code verify_indexed(std::istream& in, std::streamoff sections, const Limits& limits,
+                               VerifySink& sink) {
+    in.clear();
+    in.seekg(sections);
+    if (!in) return errc::io_error;
+    CarReader reader(in, limits);
+    std::unordered_map<Digest, Location, DigestHash> index;
+    Cid cid = Cid::v0(Digest{});
+    Location at{};
+    std::error_code ec;
+    while (reader.next_location(cid, at.offset, at.length, ec)) {
+        if (index.size() == limits.max_car_index_blocks && !index.contains(cid.digest()))
+            return errc::car_too_many_blocks;
+        index.try_emplace(cid.digest(), at);
+    }
+    if (ec) return ec;
+    Bytes block;
+    while (auto next = sink.verifier().expected()) {
+        auto it = index.find(next->digest());
+        if (it == index.end()) return errc::missing_block;
+        block.resize(it->second.length);
+        in.clear();
+        in.seekg(static_cast<std::streamoff>(it->second.offset));
+        in.read(reinterpret_cast<char*>(block.data()), static_cast<std::streamsize>(block.size()));
+        if (static_cast<std::size_t>(in.gcount()) != block.size()) return errc::truncated_input;
+        if ((ec = sink.push(block, *next))) return ec;
+    }
+    return sink.finish();
+}
+
+}  // namespace
+
 std::optional<CarVerifyResult> verify_car(std::istream& in, const std::optional<Cid>& root,
                                           std::error_code& ec, const std::filesystem::path* extract_to,
                                           const Limits& limits) {
@@ -266,29 +403,28 @@ std::optional<CarVerifyResult> verify_car(std::istream& in, const std::optional<
         ec = errc::car_no_roots;
         return std::nullopt;
     }
-    std::optional<FileWriter> writer;
-    std::optional<DagVerifier> verifier;
-    if (extract_to != nullptr) {
-        writer.emplace(trusted, *extract_to, limits);
-        if ((ec = writer->open())) return std::nullopt;
-    } else {
-        verifier.emplace(trusted, limits);
-    }
+    const std::streamoff sections = in.tellg();  // -1: a pipe, which cannot be indexed
+    VerifySink sink;
+    if ((ec = sink.open(trusted, extract_to, limits))) return std::nullopt;
     Cid cid = trusted;
     Bytes block;
     while (reader.next(cid, block, ec)) {
-        if (writer) {
-            ec = writer->push(block, cid);
-        } else {
-            VerifiedData out;
-            ec = verifier->push(block, cid, out);
-        }
-        if (ec) return std::nullopt;
+        if ((ec = sink.push(block, cid))) break;
     }
-    if (ec) return std::nullopt;  // truncated or malformed section; the writer deletes its file
-    ec = writer ? writer->commit() : verifier->finish();
+    if (!ec) ec = sink.finish();
+    if (not_in_dfs_order(ec)) {
+        // Another order (leaves first, as @ipld/car writers and `order=unk` gateways produce): start over
+        // from an index. The writer of the failed pass deleted its temporary file.
+        if (sections < 0) {
+            // missing_block stays: from a pipe, a CAR that lacks a block cannot be told from one that
+            // holds a repeated subtree once.
+            if (ec != errc::missing_block) ec = errc::car_unordered_stream;
+            return std::nullopt;
+        }
+        if (!(ec = sink.open(trusted, extract_to, limits))) ec = verify_indexed(in, sections, limits, sink);
+    }
     if (ec) return std::nullopt;
-    const DagVerifier& v = writer ? writer->verifier() : *verifier;
+    const DagVerifier& v = sink.verifier();
     return CarVerifyResult{trusted, v.file_size(), v.blocks_verified()};
 }
 

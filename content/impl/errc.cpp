@@ -79,6 +79,13 @@ constexpr std::array kEntries{
     Entry{errc::write_failed, "write_failed", "a local file could not be written"},
     Entry{errc::resume_state_damaged, "resume_state_damaged",
           "the local resume state does not match the DAG: it was discarded, the next fetch starts over"},
+    Entry{errc::car_too_many_blocks, "car_too_many_blocks",
+          "CAR is not in depth-first order and has more blocks than can be indexed "
+          "(Limits::max_car_index_blocks)"},
+    Entry{
+        errc::car_unordered_stream, "car_unordered_stream",
+        "CAR blocks are not in depth-first order and the input cannot be re-read to index them: save it to a "
+        "file first"},
 };
 
 constexpr bool in_enum_order() {
@@ -88,7 +95,7 @@ constexpr bool in_enum_order() {
     return true;
 }
 static_assert(in_enum_order(), "kEntries must list every errc in declaration order");
-static_assert(static_cast<std::size_t>(errc::resume_state_damaged) == kEntries.size(),
+static_assert(static_cast<std::size_t>(errc::car_unordered_stream) == kEntries.size(),
               "kEntries misses an errc");
 
 const Entry* find(int ev) {

@@ -101,14 +101,21 @@ std::optional<std::string> read_small_file(const std::filesystem::path& p, std::
         ec = errno == ENOENT ? errc::identity_not_found : errc::io_error;
         return std::nullopt;
     }
+    // A PEM key or certificate is a few KiB; a larger file is refused as a whole rather than read in part
+    // (a truncated read could parse as the wrong thing, or fail far from the cause).
+    constexpr std::size_t max_size = std::size_t{1} << 20;
     std::string data;
     char buf[4096];
     std::size_t n = 0;
-    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0 && data.size() < 1 << 20) data.append(buf, n);
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0 && data.size() <= max_size) data.append(buf, n);
     const bool bad = std::ferror(f) != 0;
     std::fclose(f);
     if (bad) {
         ec = errc::io_error;
+        return std::nullopt;
+    }
+    if (data.size() > max_size) {
+        ec = errc::bad_pem;
         return std::nullopt;
     }
     return data;

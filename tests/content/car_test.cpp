@@ -1,4 +1,6 @@
 // CAR v1: header bytes, round trip through the blockstore, and every reader error.
+#include <algorithm>
+#include <random>
 #include <sstream>
 
 #include <gtest/gtest.h>
@@ -123,4 +125,110 @@ TEST(Car, ReaderErrors) {
     std::ostringstream rootless;
     c::CarWriter rw(rootless, {});
     EXPECT_EQ(verify(rootless.str()), errc::car_no_roots);
+}
+
+namespace {
+
+// A stream that cannot seek, like a pipe: tellg() is -1.
+class NoSeekBuf : public std::stringbuf {
+  public:
+    explicit NoSeekBuf(const std::string& s) : std::stringbuf(s) {}
+
+  protected:
+    pos_type seekoff(off_type, std::ios_base::seekdir, std::ios_base::openmode) override {
+        return pos_type(off_type(-1));
+    }
+    pos_type seekpos(pos_type, std::ios_base::openmode) override { return pos_type(off_type(-1)); }
+};
+
+std::vector<t::Block> unique_blocks(const t::Dag& dag) {
+    std::vector<t::Block> out;
+    for (const auto& b : dag.dfs) {
+        if (std::none_of(out.begin(), out.end(), [&](const t::Block& o) { return o.cid == b.cid; }))
+            out.push_back(b);
+    }
+    return out;
+}
+
+}  // namespace
+
+// The CAR v1 spec fixes no block order: leaves first (what @ipld/car writes from an importer's blocks),
+// shuffled, or deduplicated (a repeated chunk once) must verify and extract byte for byte.
+TEST(Car, AnyBlockOrderVerifiesThroughAnIndex) {
+    cyxp2p::test::TempDir dir;
+    const std::string data = t::pattern(100 * 40 + 7);
+    const t::Dag dag = t::import_dag(data, c::ImportOptions{0, false, 100, 4});
+    ASSERT_GT(dag.dfs.size(), 10u);
+    std::vector<t::Block> reversed(dag.dfs.rbegin(), dag.dfs.rend());
+    std::vector<t::Block> shuffled = dag.dfs;
+    std::mt19937 rng(7);
+    std::shuffle(shuffled.begin(), shuffled.end(), rng);
+    shuffled.insert(shuffled.begin() + 3, t::raw_block("not in the DAG"));  // ignored, as kubo does
+    for (const auto* order : {&reversed, &shuffled}) {
+        const fs::path dest = dir / "out.bin";
+        fs::remove(dest);
+        std::istringstream in(car_of(dag, *order));
+        std::error_code ec;
+        auto r = c::verify_car(in, dag.root, ec, &dest);
+        ASSERT_TRUE(r) << ec.message();
+        EXPECT_EQ(r->file_size, data.size());
+        EXPECT_EQ(r->blocks, dag.dfs.size());
+        EXPECT_EQ(cyxp2p::test::read_file(dest), data);
+    }
+    // Identical chunks: the DAG names one leaf several times; a CAR holds it once.
+    const std::string same(100 * 12, 'z');
+    const t::Dag repeated = t::import_dag(same, c::ImportOptions{1, true, 100, 4});
+    const auto once = unique_blocks(repeated);
+    ASSERT_LT(once.size(), repeated.dfs.size());
+    const fs::path dest = dir / "same.bin";
+    const auto same_ec = verify(car_of(repeated, once), repeated.root, &dest);
+    ASSERT_FALSE(same_ec) << same_ec.message();
+    EXPECT_EQ(cyxp2p::test::read_file(dest), same);
+}
+
+TEST(Car, AnyBlockOrderStillRefusesWhatIsWrong) {
+    cyxp2p::test::TempDir dir;
+    const t::Dag dag = t::import_dag(t::pattern(100 * 20 + 1), c::ImportOptions{0, false, 100, 4});
+    std::vector<t::Block> reversed(dag.dfs.rbegin(), dag.dfs.rend());
+    const fs::path dest = dir / "out.bin";
+    // A block the DAG needs is absent.
+    std::vector<t::Block> missing = reversed;
+    missing.erase(missing.begin() + 2);
+    EXPECT_EQ(verify(car_of(dag, missing), std::nullopt, &dest), errc::missing_block);
+    EXPECT_FALSE(fs::exists(dest));
+    // A leaf's bytes changed under its CID.
+    std::vector<t::Block> tampered = reversed;
+    tampered[0].bytes[tampered[0].bytes.size() / 2] ^= 1;
+    EXPECT_EQ(verify(car_of(dag, tampered), std::nullopt, &dest), errc::hash_mismatch);
+    EXPECT_FALSE(fs::exists(dest));
+    // The last section cut short: found while indexing, before anything is written.
+    const std::string car = car_of(dag, reversed);
+    EXPECT_EQ(verify(car.substr(0, car.size() - 5), std::nullopt, &dest), errc::truncated_input);
+    EXPECT_FALSE(fs::exists(dest));
+    // More blocks than the index may hold.
+    {
+        std::istringstream in(car);
+        std::error_code ec;
+        c::Limits small;
+        small.max_car_index_blocks = 3;
+        EXPECT_FALSE(c::verify_car(in, std::nullopt, ec, &dest, small));
+        EXPECT_EQ(ec, errc::car_too_many_blocks);
+        EXPECT_FALSE(fs::exists(dest));
+    }
+    // A pipe cannot be re-read: a clear error instead of a misleading content verdict.
+    {
+        NoSeekBuf buf(car);
+        std::istream in(&buf);
+        std::error_code ec;
+        EXPECT_FALSE(c::verify_car(in, std::nullopt, ec, &dest));
+        EXPECT_EQ(ec, errc::car_unordered_stream);
+        EXPECT_FALSE(fs::exists(dest));
+    }
+    // The same CAR in DFS order through the pipe streams as before.
+    {
+        NoSeekBuf buf(car_of(dag, dag.dfs));
+        std::istream in(&buf);
+        std::error_code ec;
+        EXPECT_TRUE(c::verify_car(in, std::nullopt, ec)) << ec.message();
+    }
 }

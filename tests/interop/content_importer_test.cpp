@@ -181,3 +181,45 @@ TEST(ContentInterop, WeVerifyAndExtractIpldCarOutput) {
         EXPECT_FALSE(fs::exists(out));
     }
 }
+
+// A CAR written straight from ipfs-unixfs-importer's blocks by @ipld/car: leaves first, the root last, each
+// block once (CAR v1 fixes no order). It verifies and extracts, and a flipped byte is still refused.
+TEST(ContentInterop, WeVerifyAndExtractIpldCarInImporterOrder) {
+    cyxp2p::test::TempDir dir;
+    for (const auto& p : {kProfiles[0], kProfiles[1], kProfiles[3]}) {
+        const std::uint64_t size = 175 * p.opt.chunk_size + 3;
+        const fs::path f = make_file(dir.path(), size);
+        const fs::path car = dir / (p.name + ".car");
+        cyxp2p::test::write_file(dir / "job.json", job(f, p.opt).dump());
+        const auto res = run(
+            {"node", script(), "writecar", f.string(), car.string(), (dir / "job.json").string(), "import"});
+        ASSERT_EQ(res.exit_code, 0) << res.err;
+        const auto j = nlohmann::json::parse(res.out);
+        std::error_code ec;
+        const auto trusted = c::Cid::parse(j["root"].get<std::string>(), ec);
+        ASSERT_TRUE(trusted);
+        // The file really is not in DFS order: the streaming verifier alone refuses it.
+        {
+            std::ifstream in(car, std::ios::binary);
+            c::CarReader reader(in);
+            ASSERT_FALSE(reader.read_header());
+            c::Cid first = *trusted;
+            c::Bytes block;
+            ASSERT_TRUE(reader.next(first, block, ec));
+            EXPECT_NE(first, *trusted) << p.name << ": the importer's first block is the root";
+        }
+        const fs::path out = dir / (p.name + ".out");
+        std::ifstream in(car, std::ios::binary);
+        auto v = c::verify_car(in, trusted, ec, &out);
+        ASSERT_TRUE(v) << p.name << ": " << ec.message();
+        EXPECT_EQ(v->file_size, size);
+        EXPECT_EQ(cyxp2p::test::read_file(out), cyxp2p::test::read_file(f)) << p.name;
+        std::string bytes = cyxp2p::test::read_file(car);
+        bytes[bytes.size() / 2] ^= 0x20;
+        std::istringstream bad(bytes);
+        fs::remove(out);
+        EXPECT_FALSE(c::verify_car(bad, trusted, ec, &out));
+        EXPECT_TRUE(ec);
+        EXPECT_FALSE(fs::exists(out));
+    }
+}

@@ -3,7 +3,9 @@
 //        job = {file, cidVersion, rawLeaves, chunkSize, maxLinks}
 //   node content_interop.mjs readcar IN.car           -> {roots, blocks, size, sha256}: every block
 //        hash-checked, the file reassembled from the DAG under the first root
-//   node content_interop.mjs writecar FILE OUT.car JOB.json -> {root}: a CAR in DFS pre-order
+//   node content_interop.mjs writecar FILE OUT.car JOB.json [dfs|import] -> {root, blocks}: a CAR in DFS
+//        pre-order (default), or in the order the importer stored its blocks (leaves first, the root last;
+//        each block once), as a CAR written straight from an import is
 // Runs on Node 18 (CI) and later.
 import { createReadStream } from 'node:fs'
 import { readFile, writeFile } from 'node:fs/promises'
@@ -83,18 +85,32 @@ async function readcar (carFile) {
   process.stdout.write(JSON.stringify({ roots: roots.map(String), blocks: count, size, sha256: hash.digest('hex') }) + '\n')
 }
 
-async function writecar (file, outFile, jobFile) {
+async function writecar (file, outFile, jobFile, order = 'dfs') {
   const job = JSON.parse(await readFile(jobFile, 'utf8'))
   const store = new MemoryBlockstore()
-  const root = await importFile(file, job, store)
+  const stored = []  // the importer's put order, each block once
+  const recording = {
+    put: async (cid, bytes) => {
+      if (!(await store.has(cid))) stored.push({ cid, bytes })
+      return store.put(cid, bytes)
+    },
+    has: (cid) => store.has(cid),
+    get: (cid) => store.get(cid)
+  }
+  const root = await importFile(file, job, recording)
   const { writer, out } = CarWriter.create([root])
   const chunks = []
   const collect = (async () => { for await (const c of out) chunks.push(c) })()
-  await dfs(async (cid) => store.get(cid), root, async (cid, bytes) => writer.put({ cid, bytes }))
+  let blocks = 0
+  if (order === 'import') {
+    for (const b of stored) { await writer.put(b); blocks++ }
+  } else {
+    await dfs(async (cid) => store.get(cid), root, async (cid, bytes) => { await writer.put({ cid, bytes }); blocks++ })
+  }
   await writer.close()
   await collect
   await writeFile(outFile, Buffer.concat(chunks))
-  process.stdout.write(JSON.stringify({ root: root.toString() }) + '\n')
+  process.stdout.write(JSON.stringify({ root: root.toString(), blocks }) + '\n')
 }
 
 const [mode, ...args] = process.argv.slice(2)

@@ -166,4 +166,19 @@ TEST(Identity, MissingAndCorruptFiles) {
     EXPECT_EQ(ec, errc::bad_pem);
 }
 
+// A valid certificate followed by more than 1 MiB of anything is refused whole, not read up to the cap
+// and parsed from the part that fit.
+TEST(Identity, OversizedFileIsRefusedNotTruncated) {
+    TempDir tmp;
+    std::error_code ec;
+    auto id = Identity::generate({.node_id = "n"}, ec);
+    ASSERT_FALSE(id->save(tmp.path()));
+    ASSERT_TRUE(Identity::load(tmp.path(), ec)) << ec.message();
+    std::string padded = id->certificate_pem();
+    padded.append((std::size_t{1} << 20) + 1, '\n');
+    cyxp2p::test::write_file(tmp / Identity::cert_file, padded);
+    EXPECT_FALSE(Identity::load(tmp.path(), ec));
+    EXPECT_EQ(ec, errc::bad_pem);
+}
+
 }  // namespace
