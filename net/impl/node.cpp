@@ -222,6 +222,7 @@ void Node::stop_within(std::chrono::milliseconds drain) {
 const Metrics& Node::metrics() const {
     return impl_->metrics;
 }
+
 std::error_code Node::replace_identity(const pinning::Identity& identity) {
     // Tokens are audience-bound to the node_id (HELLO checks node_id == this node): a new one is a new node.
     if (identity.node_id() != impl_->options.identity.node_id()) return errc::node_id_changed;

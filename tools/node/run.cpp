@@ -114,8 +114,20 @@ void say(const std::string& line) {
     std::cout << line << std::endl;
 }
 
+// The settings a config file and the command line's flags give, as cmd_run applies them (flags win).
 RunSettings parse_settings(const std::string& config_text, const std::string& config_path,
-                           const std::vector<std::pair<std::string, std::string>>& flags, std::string& error);
+                           const std::vector<std::pair<std::string, std::string>>& flags,
+                           std::string& error) {
+    RunSettings rs;
+    if (!config_path.empty()) error = apply_config_file(rs, config_text, config_path);
+    for (const auto& [name, v] : flags) {
+        for (const auto& s : settings()) {
+            if (error.empty() && s.name == name) error = apply_flag(rs, s, v);
+        }
+    }
+    if (rs.blocks.empty() && !rs.identity.empty()) rs.blocks = rs.identity + "/blocks";
+    return rs;
+}
 
 // SIGHUP: the node identity (new connections get the new certificate; open sessions keep theirs). Engines
 // pin the key: a new key must reach them as a backup pin first (docs/operations.md).
@@ -161,20 +173,6 @@ void reload(net::Node& node, const RunSettings& running, const std::optional<std
                   << s.get(running) << " -> " << s.get(next) << "); it takes effect when p2p-node restarts"
                   << std::endl;
     }
-}
-
-RunSettings parse_settings(const std::string& config_text, const std::string& config_path,
-                           const std::vector<std::pair<std::string, std::string>>& flags,
-                           std::string& error) {
-    RunSettings rs;
-    if (!config_path.empty()) error = apply_config_file(rs, config_text, config_path);
-    for (const auto& [name, v] : flags) {
-        for (const auto& s : settings()) {
-            if (error.empty() && s.name == name) error = apply_flag(rs, s, v);
-        }
-    }
-    if (rs.blocks.empty() && !rs.identity.empty()) rs.blocks = rs.identity + "/blocks";
-    return rs;
 }
 
 }  // namespace
