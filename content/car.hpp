@@ -5,6 +5,7 @@
 // walked from the root (a seekable input only).
 #pragma once
 
+#include <functional>
 #include <istream>
 #include <optional>
 #include <ostream>
@@ -56,6 +57,35 @@ class CarReader {
     Limits limits_;
     std::vector<Cid> roots_;
     std::optional<std::streamoff> end_;  // the input's size, for next_location
+};
+
+/// A CAR v1 read as bytes arrive (an HTTP body, a socket) rather than from a stream it may block on: feed()
+/// whatever arrived; each complete section is handed to `on_section` (CID and block, valid during the call)
+/// as soon as its last byte is in. Holds at most one section (capped as CarReader caps them) plus what
+/// arrived past it. Errors are CarReader's; after one, every later feed() repeats it.
+class CarStreamParser {
+  public:
+    using OnSection = std::function<std::error_code(const Cid&, ByteView block)>;
+    explicit CarStreamParser(OnSection on_section, const Limits& limits = {})
+        : on_section_(std::move(on_section)), limits_(limits) {}
+
+    /// Parses what it can of `bytes`; an error from `on_section` stops it and is returned.
+    std::error_code feed(ByteView bytes);
+    /// At the end of the input: truncated_input when it stopped inside the header or a section.
+    std::error_code finish() const;
+    bool has_header() const { return header_done_; }
+    const std::vector<Cid>& roots() const { return roots_; }
+
+  private:
+    std::error_code parse();
+
+    OnSection on_section_;
+    Limits limits_;
+    Bytes pending_;
+    std::size_t start_ = 0;  // first unparsed byte of pending_
+    bool header_done_ = false;
+    std::vector<Cid> roots_;
+    std::error_code failed_;
 };
 
 /// Writes the DAG under `root` from `store` as a CAR v1 in DFS pre-order (each block re-verified as it

@@ -52,6 +52,33 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             }
         }
     }
+    // The push parser (bytes as they arrive) sees what CarReader sees, wherever the input is split.
+    {
+        std::istringstream in(text);
+        CarReader reader(in, limits);
+        std::vector<std::pair<Cid, Bytes>> pulled;
+        std::error_code pull_ec = reader.read_header();
+        if (!pull_ec) {
+            Cid cid = Cid::v0(Digest{});
+            Bytes block;
+            while (reader.next(cid, block, pull_ec)) pulled.emplace_back(cid, block);
+        }
+        std::vector<std::pair<Cid, Bytes>> pushed;
+        CarStreamParser parser(
+            [&](const Cid& cid, ByteView block) {
+                pushed.emplace_back(cid, Bytes(block.begin(), block.end()));
+                return std::error_code{};
+            },
+            limits);
+        const std::size_t split = size == 0 ? 0 : data[0] % (size + 1);
+        std::error_code push_ec = parser.feed(ByteView(data, split));
+        if (!push_ec) push_ec = parser.feed(ByteView(data + split, size - split));
+        if (!push_ec) push_ec = parser.finish();
+        CYXP2P_FUZZ_CHECK(pushed.size() <= pulled.size());
+        for (std::size_t i = 0; i < std::min(pushed.size(), pulled.size()); ++i)
+            CYXP2P_FUZZ_CHECK(pushed[i] == pulled[i]);
+        if (!pull_ec) CYXP2P_FUZZ_CHECK(!push_ec && pushed.size() == pulled.size());
+    }
     for (bool fixed_root : {false, true}) {
         std::istringstream in(text);
         std::error_code ec;

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 
 namespace cyxp2p::net {
 
@@ -32,6 +33,29 @@ struct Limits {
     std::chrono::seconds keys_min_refetch{30};
     /// One fetch (resolve, connect, TLS, request, whole response) must finish within this.
     std::chrono::milliseconds keys_fetch_timeout{10'000};
+};
+
+/// The trustless HTTP gateway (net/gateway.hpp, docs/net.md "Gateway"). Public by nature (anyone may ask for
+/// content by CID), so every resource a client can hold is capped.
+struct GatewayLimits {
+    std::size_t max_connections = 256;            // concurrent, all addresses
+    std::size_t max_connections_per_address = 8;  // concurrent, one IPv4 address or IPv6 /64
+    /// Requests per address: 20/s with bursts of 40 (a client fetching raw blocks one by one on keep-alive
+    /// connections; CAR requests cost one token each however large).
+    std::uint64_t requests_per_second = 20;
+    std::uint64_t request_burst = 40;
+    /// A client must send a complete request header this soon after connecting or after its previous
+    /// response (slowloris).
+    std::chrono::milliseconds request_timeout{10'000};
+    /// One write of a response (at most write_chunk bytes) must complete within this: a reader that stops
+    /// reading is dropped instead of holding a connection and a walk open forever.
+    std::chrono::milliseconds write_timeout{30'000};
+    /// CAR responses are sent as HTTP/1.1 chunks of up to this many bytes (one or more blocks each).
+    std::size_t write_chunk = 256 * 1024;
+    /// Requests served on one keep-alive connection before it is closed.
+    std::size_t max_requests_per_connection = 1000;
+    /// Threads serving the gateway (file reads and hashing run on them, never on the node's I/O threads).
+    std::size_t threads = 2;
 };
 
 }  // namespace cyxp2p::net

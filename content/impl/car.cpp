@@ -261,6 +261,54 @@ bool CarReader::next_location(Cid& cid, std::uint64_t& offset, std::size_t& leng
     return !ec;
 }
 
+std::error_code CarStreamParser::feed(ByteView bytes) {
+    if (failed_) return failed_;
+    // Compact before appending, so pending_ never holds more than one section plus one feed.
+    if (start_ > 0) {
+        pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(start_));
+        start_ = 0;
+    }
+    pending_.insert(pending_.end(), bytes.begin(), bytes.end());
+    failed_ = parse();
+    return failed_;
+}
+
+std::error_code CarStreamParser::parse() {
+    for (;;) {
+        ByteView rest(pending_.data() + start_, pending_.size() - start_);
+        if (rest.empty()) return {};
+        std::uint64_t len = 0;
+        ByteView after = rest;
+        if (auto ec = read_varint(after, len)) {
+            // A varint cut by the end of what arrived is not an error yet.
+            if (ec == errc::varint_truncated && rest.size() < kMaxVarintBytes) return {};
+            return ec;
+        }
+        const std::uint64_t cap = header_done_ ? limits_.max_car_section_size : limits_.max_car_header_size;
+        if (len > cap) return header_done_ ? errc::car_section_too_large : errc::car_header_too_large;
+        if (after.size() < len) return {};  // the rest of this section has not arrived
+        const ByteView payload = after.subspan(0, static_cast<std::size_t>(len));
+        start_ += (rest.size() - after.size()) + static_cast<std::size_t>(len);
+        if (!header_done_) {
+            if (auto ec = decode_car_header(payload, roots_)) return ec;
+            header_done_ = true;
+            continue;
+        }
+        ByteView block = payload;
+        std::error_code ec;
+        auto cid = Cid::read(block, ec);
+        if (!cid) return ec;
+        if (block.size() > limits_.max_block_size) return errc::block_too_large;
+        if ((ec = on_section_(*cid, block))) return ec;
+    }
+}
+
+std::error_code CarStreamParser::finish() const {
+    if (failed_) return failed_;
+    if (!header_done_ || start_ != pending_.size()) return errc::truncated_input;
+    return {};
+}
+
 namespace {
 
 std::error_code export_node(const Blockstore& store, const Cid& cid, CarWriter& w, const Limits& limits,

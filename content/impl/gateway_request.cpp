@@ -186,8 +186,11 @@ std::optional<GatewayRequest> parse_gateway_request(std::string_view method, std
         bool any_type = false;
         if (!trim(accept).empty()) {
             for (const auto entry : split(accept, ',')) {
-                if (trim(entry).empty()) continue;
-                any_type = true;
+                const auto type = trim(entry.substr(0, entry.find(';')));
+                if (type.empty()) continue;
+                // `*/*` and `application/*` state no preference between a block and a CAR (curl and
+                // browsers send `*/*` by default): treated like a missing Accept.
+                if (type != "*/*" && !iequals(type, "application/*")) any_type = true;
                 auto c = accept_entry(entry);
                 if (c && c->q > 0 && (!best || c->q > best->q)) best = c;
             }

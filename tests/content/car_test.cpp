@@ -232,3 +232,46 @@ TEST(Car, AnyBlockOrderStillRefusesWhatIsWrong) {
         EXPECT_TRUE(c::verify_car(in, std::nullopt, ec)) << ec.message();
     }
 }
+
+// Bytes as they arrive from a socket: any split gives the same sections as CarReader, and the same verdicts.
+TEST(Car, StreamParserMatchesTheReaderAtAnySplit) {
+    const t::Dag dag = t::import_dag(t::pattern(100 * 30 + 9), c::ImportOptions{1, true, 100, 4});
+    const std::string car = car_of(dag, dag.dfs);
+    const c::ByteView all = c::as_bytes(car);
+    for (std::size_t step : {std::size_t{1}, std::size_t{7}, std::size_t{100}, car.size()}) {
+        std::vector<c::Cid> cids;
+        c::Bytes bytes;
+        c::CarStreamParser p([&](const c::Cid& cid, c::ByteView block) {
+            cids.push_back(cid);
+            bytes.insert(bytes.end(), block.begin(), block.end());
+            return std::error_code{};
+        });
+        for (std::size_t i = 0; i < all.size(); i += step)
+            ASSERT_FALSE(p.feed(all.subspan(i, std::min(step, all.size() - i))));
+        EXPECT_FALSE(p.finish());
+        EXPECT_EQ(p.roots(), std::vector<c::Cid>{dag.root});
+        ASSERT_EQ(cids.size(), dag.dfs.size()) << step;
+        c::Bytes expected;
+        for (std::size_t i = 0; i < cids.size(); ++i) {
+            EXPECT_EQ(cids[i], dag.dfs[i].cid);
+            expected.insert(expected.end(), dag.dfs[i].bytes.begin(), dag.dfs[i].bytes.end());
+        }
+        EXPECT_EQ(bytes, expected);
+    }
+    // Cut short: finish() says so; a section over the cap is refused before it is buffered.
+    c::CarStreamParser cut([](const c::Cid&, c::ByteView) { return std::error_code{}; });
+    EXPECT_FALSE(cut.feed(all.subspan(0, all.size() - 3)));
+    EXPECT_EQ(cut.finish(), errc::truncated_input);
+    std::ostringstream big;
+    c::CarWriter w(big, {dag.root});
+    c::Bytes len;
+    c::append_varint(len, (8ull << 20) + 1);
+    big.write(reinterpret_cast<const char*>(len.data()), static_cast<std::streamsize>(len.size()));
+    c::CarStreamParser capped([](const c::Cid&, c::ByteView) { return std::error_code{}; });
+    EXPECT_EQ(capped.feed(c::as_bytes(big.str())), errc::car_section_too_large);
+    EXPECT_EQ(capped.feed(all), errc::car_section_too_large);  // stays failed
+    // The callback's verdict stops the parse.
+    c::CarStreamParser refusing(
+        [](const c::Cid&, c::ByteView) { return make_error_code(errc::hash_mismatch); });
+    EXPECT_EQ(refusing.feed(all), errc::hash_mismatch);
+}

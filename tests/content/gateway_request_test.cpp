@@ -73,6 +73,7 @@ TEST(GatewayRequest, FormatFromQueryOrAccept) {
 TEST(GatewayRequest, RefusalsCarryTheRightStatus) {
     EXPECT_EQ(status_of("/ipfs/" + kCid), 400);                    // strict trustless mode: say what
     EXPECT_EQ(status_of("/ipfs/" + kCid, "text/html, */*"), 406);  // nothing we serve
+    EXPECT_EQ(status_of("/ipfs/" + kCid, "*/*"), 400);  // no preference between block and CAR: say which
     EXPECT_EQ(status_of("/ipfs/" + kCid + "?format=raw", {}, "POST"), 405);
     EXPECT_EQ(status_of("/ipfs/not-a-cid?format=raw"), 400);
     EXPECT_EQ(status_of("/ipfs/?format=raw"), 400);

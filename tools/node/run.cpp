@@ -14,6 +14,7 @@
 #include <cyxp2p/content/errc.hpp>
 #include <cyxp2p/content/importer.hpp>
 #include <cyxp2p/net/errc.hpp>
+#include <cyxp2p/net/gateway.hpp>
 #include <cyxp2p/net/http_endpoint.hpp>
 #include <cyxp2p/net/node.hpp>
 #include <cyxp2p/pinning/errc.hpp>
@@ -28,8 +29,9 @@ namespace {
 
 std::string usage() {
     std::string u =
-        "usage: p2p-node run --identity DIR --keys JWKS [--listen HOST:PORT] [--serve DIR] [--metrics "
+        "usage: p2p-node run --identity DIR --keys JWKS|URL [--listen HOST:PORT] [--serve DIR] [--metrics "
         "HOST:PORT]\n"
+        "                    [--gateway HOST:PORT]\n"
         "                    [--audit FILE] [--threads N] [--config FILE] [--print-config] [--json]\n"
         "                    [--LIMIT VALUE ...]\n"
         "\n"
@@ -285,6 +287,12 @@ int cmd_run(const std::vector<std::string>& argv) {
         return fail(nullptr, Exit::usage, "bad_value",
                     "--metrics must be IP:PORT (e.g. 127.0.0.1:9400), not '" + rs.metrics + "'");
     }
+    std::string ghost;
+    std::uint16_t gport = 0;
+    if (!rs.gateway.empty() && !split_host_port(rs.gateway, ghost, gport)) {
+        return fail(nullptr, Exit::usage, "bad_value",
+                    "--gateway must be IP:PORT (e.g. 0.0.0.0:8080), not '" + rs.gateway + "'");
+    }
     if (!rs.serve.empty() && !std::filesystem::is_directory(rs.serve)) {
         return fail(nullptr, Exit::io, "io_error", "--serve " + rs.serve + ": not a directory");
     }
@@ -329,6 +337,12 @@ int cmd_run(const std::vector<std::string>& argv) {
         }
         o.content = std::move(*store);
     }
+    std::optional<content::Blockstore> gateway_store = o.content;
+    if (!rs.gateway.empty() && !gateway_store) {
+        gateway_store = content::Blockstore::open(rs.blocks, ec);
+        if (!gateway_store)
+            return fail(nullptr, Exit::io, "io_error", "--blocks " + rs.blocks + ": " + ec.message());
+    }
     std::map<std::string, std::string> names;
     for (const auto& [name, cid] : served) names[cid] = name;
     auto operator_log = std::make_shared<OperatorLog>(std::move(audit_file), std::move(names));
@@ -358,6 +372,17 @@ int cmd_run(const std::vector<std::string>& argv) {
         say("metrics http://" + rs.metrics.substr(0, rs.metrics.rfind(':')) + ":" +
             std::to_string(http->local_port()) + "/metrics");
     }
+    std::unique_ptr<net::Gateway> gateway;
+    if (!rs.gateway.empty()) {
+        gateway =
+            std::make_unique<net::Gateway>(std::move(*gateway_store), net::GatewayOptions{ghost, gport, {}});
+        if (auto e = gateway->start()) {
+            node.stop();
+            return fail(nullptr, Exit::io, "address_in_use", "--gateway " + rs.gateway + ": " + e.message());
+        }
+        say("gateway http://" + rs.gateway.substr(0, rs.gateway.rfind(':')) + ":" +
+            std::to_string(gateway->local_port()) + "/ipfs/");
+    }
     say("node_id " + identity->node_id());
     say("pin " + identity->pin().to_string());
     say("listening " + host + ":" + std::to_string(node.local_port()));
@@ -384,6 +409,7 @@ int cmd_run(const std::vector<std::string>& argv) {
     node.stop();
     pthread_kill(waiter.native_handle(), SIGUSR1);
     waiter.join();
+    if (gateway) gateway->stop();
     if (http) http->stop();
     say("stopped");
     return 0;

@@ -167,6 +167,11 @@ std::vector<Setting> make_settings() {
                      &S::serve),
         text_setting("blocks", "blockstore directory (default: IDENTITY/blocks)", &S::blocks),
         text_setting("metrics", "HOST:PORT for GET /metrics and /healthz (default: off)", &S::metrics),
+        text_setting(
+            "gateway",
+            "HOST:PORT for an IPFS trustless gateway (GET/HEAD /ipfs/CID, raw or CAR) over plain HTTP "
+            "serving the blockstore (default: off)",
+            &S::gateway),
         text_setting("audit", "append audit events to this file, one JSON object per line (default: off)",
                      &S::audit),
         uint_setting<unsigned>("threads", "I/O threads", &S::threads, 1),

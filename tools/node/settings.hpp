@@ -21,6 +21,7 @@ struct RunSettings {
     std::string serve;
     std::string blocks;   // default: IDENTITY/blocks
     std::string metrics;  // HOST:PORT, empty: off
+    std::string gateway;  // HOST:PORT of the trustless HTTP gateway, empty: off
     std::string audit;    // FILE, empty: off
     unsigned threads = 2;
     std::string issuer{auth::kDefaultIssuer};
