@@ -170,3 +170,125 @@ TEST_F(GatewayInterop, HeadAndErrors) {
     EXPECT_GE(gateway_->stats().not_found, 3u);
     EXPECT_GE(gateway_->stats().bad_requests, 5u);
 }
+
+// --- a gateway as a source: p2p-probe fetch http(s)://... against servers written by others ---------------
+
+namespace {
+
+class GatewaySource : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        file_ = make_file(dir_.path(), 2 * 262144 + 999);
+        cyxp2p::test::write_file(dir_ / "job.json", nlohmann::json{{"file", file_.string()},
+                                                                   {"cidVersion", 1},
+                                                                   {"rawLeaves", true},
+                                                                   {"chunkSize", 262144},
+                                                                   {"maxLinks", 174}}
+                                                        .dump());
+        fs::create_directories(dir_ / "www" / "ipfs");
+        // @ipld/car, fed straight from ipfs-unixfs-importer: leaves first, the root last.
+        const fs::path car = dir_ / "written.car";
+        auto res = run({"node", script(), "writecar", file_.string(), car.string(),
+                        (dir_ / "job.json").string(), "import"});
+        ASSERT_EQ(res.exit_code, 0) << res.err;
+        cid_ = nlohmann::json::parse(res.out)["root"];
+        fs::copy_file(car, dir_ / "www" / "ipfs" / cid_);
+    }
+    // A static server (Python's http.server) over www/: GET /ipfs/CID?format=car returns the file.
+    std::unique_ptr<cyxp2p::test::BackgroundProcess> serve(std::vector<std::string> tls = {}) {
+        std::vector<std::string> argv{"python3", (cyxp2p::test::interop_dir() / "static_http.py").string(),
+                                      (dir_ / "www").string()};
+        argv.insert(argv.end(), tls.begin(), tls.end());
+        auto p = std::make_unique<cyxp2p::test::BackgroundProcess>(argv);
+        port_ = p->wait_for_line("port ").value_or("");
+        while (!port_.empty() && (port_.back() == '\n' || port_.back() == ' ')) port_.pop_back();
+        EXPECT_FALSE(port_.empty()) << p->output();
+        return p;
+    }
+    cyxp2p::test::ProcessResult fetch(const std::string& url, std::vector<std::string> extra = {}) {
+        std::vector<std::string> argv{cyxp2p::test::tool("p2p-probe").string(),
+                                      "fetch",
+                                      url,
+                                      "-o",
+                                      (dir_ / "out.bin").string(),
+                                      "--json"};
+        argv.insert(argv.end(), extra.begin(), extra.end());
+        return run(argv);
+    }
+    // Nothing but what was there before the fetch: no output, no scratch file.
+    void expect_nothing_left() {
+        EXPECT_FALSE(fs::exists(dir_ / "out.bin"));
+        for (const auto& e : fs::directory_iterator(dir_.path()))
+            EXPECT_NE(e.path().filename().string().rfind(".out.bin", 0), 0u) << e.path();
+    }
+
+    cyxp2p::test::TempDir dir_;
+    fs::path file_;
+    std::string cid_, port_;
+};
+
+}  // namespace
+
+TEST_F(GatewaySource, AStaticServerHoldingAnIpldCarInImporterOrder) {
+    auto server = serve();
+    auto r = fetch("http://127.0.0.1:" + port_ + "/ipfs/" + cid_);
+    ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+    EXPECT_EQ(cyxp2p::test::read_file(dir_ / "out.bin"), cyxp2p::test::read_file(file_));
+    const auto j = nlohmann::json::parse(r.out);
+    EXPECT_EQ(j["cid"], cid_);
+    EXPECT_EQ(j["bytes"], fs::file_size(file_));
+    EXPECT_NE(j["verified"].get<std::string>().find("spooled"), std::string::npos);  // not DFS: indexed
+    for (const auto& e : fs::directory_iterator(dir_.path()))  // the scratch copy is gone
+        EXPECT_NE(e.path().filename().string().rfind(".out.bin", 0), 0u) << e.path();
+}
+
+TEST_F(GatewaySource, ATamperedCarExits15AndLeavesNothing) {
+    std::string bytes = cyxp2p::test::read_file(dir_ / "www" / "ipfs" / cid_);
+    bytes[bytes.size() / 3] ^= 0x01;  // inside a leaf
+    cyxp2p::test::write_file(dir_ / "www" / "ipfs" / cid_, bytes);
+    auto server = serve();
+    auto r = fetch("http://127.0.0.1:" + port_ + "/ipfs/" + cid_);
+    EXPECT_EQ(r.exit_code, 15) << r.err << r.out;
+    expect_nothing_left();
+    // A CID the server does not have: 404, exit 16.
+    const std::string other =
+        c::Cid::of_block(1, c::Codec::raw, c::as_bytes(std::string_view("x"))).to_string();
+    r = fetch("http://127.0.0.1:" + port_ + "/ipfs/" + other);
+    EXPECT_EQ(r.exit_code, 16) << r.err << r.out;
+    expect_nothing_left();
+}
+
+TEST_F(GatewaySource, HttpsVerifiesTheServersCertificate) {
+    // A self-signed certificate for 127.0.0.1 made by openssl itself.
+    const fs::path crt = dir_ / "srv.crt", key = dir_ / "srv.key";
+    auto made = run({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                     "-nodes", "-keyout", key.string(), "-out", crt.string(), "-days", "1", "-subj",
+                     "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"});
+    ASSERT_EQ(made.exit_code, 0) << made.err;
+    auto server = serve({"--tls", crt.string(), key.string()});
+    const std::string url = "https://127.0.0.1:" + port_ + "/ipfs/" + cid_;
+    auto r = fetch(url);  // the system store does not know this certificate
+    EXPECT_EQ(r.exit_code, 11) << r.err << r.out;
+    expect_nothing_left();
+    r = fetch(url, {"--gateway-ca", crt.string()});
+    ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+    EXPECT_EQ(cyxp2p::test::read_file(dir_ / "out.bin"), cyxp2p::test::read_file(file_));
+}
+
+TEST_F(GatewaySource, OurGatewayStreamsInDfsOrder) {
+    std::error_code ec;
+    auto store = c::Blockstore::open(dir_ / "blocks", ec);
+    ASSERT_TRUE(store);
+    auto imported = c::import_file(file_, c::ImportOptions::kubo_cid_v1(), store->sink(file_), ec);
+    ASSERT_TRUE(imported);
+    ASSERT_EQ(imported->root.to_string(), cid_);  // the same root as ipfs-unixfs-importer's
+    net::Gateway gateway(std::move(*store), net::GatewayOptions{});
+    ASSERT_FALSE(gateway.start());
+    auto r = fetch("http://127.0.0.1:" + std::to_string(gateway.local_port()) + "/ipfs/" + cid_);
+    ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+    EXPECT_EQ(cyxp2p::test::read_file(dir_ / "out.bin"), cyxp2p::test::read_file(file_));
+    EXPECT_NE(nlohmann::json::parse(r.out)["verified"].get<std::string>().find("order=dfs"),
+              std::string::npos);
+    EXPECT_EQ(fetch("http://127.0.0.1:1/ipfs/not-a-cid").exit_code, 4);
+    EXPECT_EQ(fetch("http://127.0.0.1:1/ipfs/" + cid_ + "/inner/path").exit_code, 4);
+}

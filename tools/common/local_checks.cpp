@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <charconv>
 #include <cstdio>
 #include <iostream>
 #include <vector>
@@ -232,6 +233,19 @@ std::optional<pinning::PinSet> parse_pin_list(std::string_view option, std::stri
     pinning::Pin current = pins.front();
     pins.erase(pins.begin());
     return pinning::PinSet(current, std::move(pins));
+}
+
+std::optional<std::chrono::milliseconds> parse_timeout_ms(std::string_view option, const std::string& value,
+                                                          InputError& error, const InputLimits& limits) {
+    std::uint64_t ms = 0;
+    const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), ms);
+    if (ec != std::errc{} || end != value.data() + value.size() || ms < 1 || ms > limits.max_timeout_ms) {
+        error = {Exit::usage, "usage",
+                 std::string(option) + " must be whole milliseconds, 1.." +
+                     std::to_string(limits.max_timeout_ms) + ", not '" + value + "'"};
+        return std::nullopt;
+    }
+    return std::chrono::milliseconds(ms);
 }
 
 std::optional<InputError> check_output_path(const std::filesystem::path& path, bool force) {

@@ -5,6 +5,7 @@
 // JWT (the token pasted where a file name goes) is recognised and refused without being echoed.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <filesystem>
 #include <optional>
@@ -24,6 +25,8 @@ struct InputLimits {
     std::size_t max_token_bytes = 16 * 1024;
     /// A pin list longer than this is refused (about 300 pins; a node needs its current pin and a backup).
     std::size_t max_pin_list_bytes = 16 * 1024;
+    /// --timeout-ms of connect, ping, fetch and bench: an hour. Any longer per-phase timeout is a typo.
+    std::uint64_t max_timeout_ms = 3'600'000;
 };
 
 /// Why a local check failed: the exit code, the code name printed with it and a message with advice.
@@ -59,6 +62,11 @@ std::optional<InputError> check_token_syntax(std::string_view token, const std::
 /// them (shells and config files add them). Errors say which entry is wrong and what a pin looks like.
 std::optional<pinning::PinSet> parse_pin_list(std::string_view option, std::string_view list,
                                               InputError& error, const InputLimits& limits = {});
+
+/// Parses a per-phase timeout, whole milliseconds 1..max_timeout_ms. Error: usage (exit 2), naming the
+/// range and the value given.
+std::optional<std::chrono::milliseconds> parse_timeout_ms(std::string_view option, const std::string& value,
+                                                          InputError& error, const InputLimits& limits = {});
 
 /// Checks that `path` can become a new file before anything is fetched or extracted: not a directory,
 /// its parent exists and is a writable directory, and it does not exist yet unless `force`. Exit 3.

@@ -1,5 +1,6 @@
 // p2p-node: the reference CyxWiz Server Node daemon. See docs/tools.md.
-//   p2p-node init --identity DIR [--key-type ed25519|p256] [--node-id ID] [--force] [--json]
+//   p2p-node init --identity DIR [--key-type ed25519|p256] [--node-id ID] [--force | --if-missing] [--json]
+#include <filesystem>
 #include <iostream>
 
 #include <cyxp2p/net/errc.hpp>
@@ -11,7 +12,8 @@
 
 namespace cyxp2p::tools::node {
 int cmd_run(const std::vector<std::string>& argv);
-}
+int cmd_config_template(const std::vector<std::string>& argv);
+}  // namespace cyxp2p::tools::node
 
 namespace net = cyxp2p::net;
 namespace pinning = cyxp2p::pinning;
@@ -26,26 +28,49 @@ constexpr const char* kUsage =
     "       p2p-node --version\n"
     "\n"
     "commands:\n"
-    "  init      create a node identity (key + self-signed certificate) and print its node id and pin\n"
-    "  run       serve engines: pinned TLS 1.3, P2P tokens, content by CID (p2p-node run --help)\n"
+    "  init             create a node identity (key + self-signed certificate), print its node id and pin\n"
+    "  run              serve engines: pinned TLS 1.3, P2P tokens, content by CID\n"
+    "  config-template  print a config file for 'run --config': every setting with its default\n"
     "\n"
     "'p2p-node COMMAND --help' shows a command's options. Exit codes: docs/tools.md.\n";
 
 constexpr const char* kInitUsage =
-    "usage: p2p-node init --identity DIR [--key-type ed25519|p256] [--node-id ID] [--force] [--json]\n"
+    "usage: p2p-node init --identity DIR [--key-type ed25519|p256] [--node-id ID] [--force | --if-missing]\n"
+    "                     [--json]\n"
     "\n"
     "Creates DIR/node.key (private key, mode 0600) and DIR/node.crt (self-signed certificate, CN = node id)\n"
     "and prints the node id and the SPKI pin Engines use to recognise this node.\n"
     "  --identity DIR   where to write the identity (created with mode 0700 if missing)\n"
     "  --key-type T     ed25519 (default) or p256\n"
     "  --node-id ID     node id, 1-64 of [A-Za-z0-9._-] (default: a random UUID)\n"
-    "  --force          replace an existing identity (its old pin stops working)\n";
+    "  --force          replace an existing identity (its old pin stops working)\n"
+    "  --if-missing     keep an existing identity (checked as 'run' loads it) and print its node id and\n"
+    "                   pin; create one only if DIR holds none (the systemd unit's first start)\n"
+    "  --json           print node_id, pin, key_type, identity and created as JSON\n";
+
+int print_identity(const Args& args, const pinning::Identity& identity, const std::string& key_type,
+                   const std::string& dir, bool created) {
+    if (args.json()) {
+        cyxp2p::tools::print_json({{"node_id", identity.node_id()},
+                                   {"pin", identity.pin().to_string()},
+                                   {"key_type", key_type},
+                                   {"identity", dir},
+                                   {"created", created}});
+    } else {
+        std::cout << "node_id " << identity.node_id() << '\n' << "pin " << identity.pin().to_string() << '\n';
+    }
+    return 0;
+}
 
 int cmd_init(const std::vector<std::string>& argv) {
     std::string error;
-    auto args = Args::parse(
-        argv, 2, {{"--identity", true}, {"--key-type", true}, {"--node-id", true}, {"--force", false}},
-        error);
+    auto args = Args::parse(argv, 2,
+                            {{"--identity", true},
+                             {"--key-type", true},
+                             {"--node-id", true},
+                             {"--force", false},
+                             {"--if-missing", false}},
+                            error);
     if (!args) return fail(nullptr, Exit::usage, "usage", error + "\n" + kInitUsage);
     if (args->help()) {
         std::cout << kInitUsage;
@@ -54,6 +79,8 @@ int cmd_init(const std::vector<std::string>& argv) {
     auto dir = args->get("--identity");
     if (!dir || dir->empty() || !args->positionals().empty())
         return fail(&*args, Exit::usage, "usage", kInitUsage);
+    if (args->has("--force") && args->has("--if-missing"))
+        return fail(&*args, Exit::usage, "usage", "--force and --if-missing contradict each other");
 
     pinning::IdentityOptions options;
     const std::string key_type = args->get("--key-type").value_or("ed25519");
@@ -73,6 +100,28 @@ int cmd_init(const std::vector<std::string>& argv) {
     }
 
     std::error_code ec;
+    namespace fs = std::filesystem;
+    auto present = [](const fs::path& p) {
+        std::error_code e;
+        return fs::symlink_status(p, e).type() != fs::file_type::not_found;  // unreadable counts as present
+    };
+    if (args->has("--if-missing") && (present(fs::path(*dir) / pinning::Identity::key_file) ||
+                                      present(fs::path(*dir) / pinning::Identity::cert_file))) {
+        // Half an identity, a key others can read or a certificate of another key is an error here as in
+        // 'run': the unit must not start on it, nor silently replace it (engines pin the old key).
+        auto existing = pinning::Identity::load(*dir, ec);
+        if (!existing) {
+            const auto code = static_cast<pinning::errc>(ec.value());
+            const Exit exit = code == pinning::errc::key_file_permissions || code == pinning::errc::bad_pem
+                                  ? Exit::bad_input
+                                  : Exit::io;
+            return fail(&*args, exit, net::error_name(ec, "io_error"),
+                        *dir + ": " + ec.message() + " (an identity is there but cannot be used)");
+        }
+        const char* type = existing->key_type() == pinning::KeyType::p256 ? "p256" : "ed25519";
+        return print_identity(*args, *existing, type, *dir, false);
+    }
+
     auto identity = pinning::Identity::generate(options, ec);
     if (!identity) return fail(&*args, Exit::failure, net::error_name(ec, "io_error"), ec.message());
     ec = identity->save(*dir, args->has("--force"));
@@ -80,16 +129,7 @@ int cmd_init(const std::vector<std::string>& argv) {
         const Exit exit = ec == pinning::errc::identity_exists ? Exit::usage : Exit::io;
         return fail(&*args, exit, net::error_name(ec, "io_error"), *dir + ": " + ec.message());
     }
-    if (args->json()) {
-        cyxp2p::tools::print_json({{"node_id", identity->node_id()},
-                                   {"pin", identity->pin().to_string()},
-                                   {"key_type", key_type},
-                                   {"identity", *dir}});
-    } else {
-        std::cout << "node_id " << identity->node_id() << '\n'
-                  << "pin " << identity->pin().to_string() << '\n';
-    }
-    return 0;
+    return print_identity(*args, *identity, key_type, *dir, true);
 }
 
 }  // namespace
@@ -112,6 +152,7 @@ int main(int argc, char** argv) {
     try {
         if (args[1] == "init") return cmd_init(args);
         if (args[1] == "run") return cyxp2p::tools::node::cmd_run(args);
+        if (args[1] == "config-template") return cyxp2p::tools::node::cmd_config_template(args);
     } catch (const std::exception& e) {
         std::cerr << "p2p-node: internal error: " << e.what() << '\n';
         return static_cast<int>(Exit::failure);

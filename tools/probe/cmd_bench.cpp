@@ -19,6 +19,8 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include <cyxp2p/content/cid.hpp>
+#include <cyxp2p/content/errc.hpp>
 #include <cyxp2p/net/engine.hpp>
 #include <cyxp2p/pinning/errc.hpp>
 #include <cyxp2p/protocol/body.hpp>
@@ -35,27 +37,62 @@ namespace asio = boost::asio;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-constexpr const char* kUsage =
-    "usage: p2p-probe bench HOST:PORT --pin PINS --token FILE|- --cid CID [--bytes N] [--streams K] "
-    "[--json]\n"
-    "       p2p-probe bench HOST:PORT --pin PINS --token FILE|- --cid CID --latency --rtt-cid CID [--probes "
-    "N]\n"
-    "       p2p-probe bench HOST:PORT --pin PINS --token FILE|- --handshakes N [--json]\n\n"
-    "Measures one engine's view of a node. With --cid: bulk throughput of one session, K concurrent\n"
-    "content.fetch streams of CID (a file the node serves, e.g. p2p-node run --serve DIR) restarted until N\n"
-    "bytes arrived (default 64 MiB, 1 stream). With --handshakes: full handshakes per second (TCP, TLS 1.3,\n"
-    "HELLO with the token, each a fresh connection closed before the next), then resumed ones.\n"
-    "With --latency: N round trips (default 50) of a content.fetch of --rtt-cid (a file of one block, about\n"
-    "1 KiB) each on a new stream of the session, first idle, then while one stream fetches --cid over and\n"
-    "over; reports the bulk rate and the round trips' p50/p99 in microseconds.\n\n"
-    "  --pin PINS         sha256//A;sha256//B: the node keys to accept\n"
-    "  --token FILE|-     the P2P token (needs content:read for --cid)\n"
-    "  --node-id ID       require the node to identify as ID\n"
-    "  --timeout-ms N     per-phase timeout (default 10000)\n"
-    "  --stream-window N, --session-window N, --max-frame-size N\n"
-    "                     this engine's receive limits (bytes; defaults as the library's): what bigger\n"
-    "                     windows or frames would change\n"
-    "  --json             machine-readable output\n";
+constexpr std::uint64_t kDefaultBytes = 64ULL << 20;
+constexpr std::uint64_t kDefaultStreams = 1, kMaxStreams = 64;
+constexpr std::uint64_t kDefaultHandshakes = 100, kMaxHandshakes = 1'000'000;
+constexpr std::uint64_t kDefaultProbes = 50, kMaxProbes = 100'000;
+constexpr std::uint64_t kMaxWindow = 1U << 30;
+
+// Every option with its default; the defaults are the constants above and the library's EngineOptions.
+std::string usage() {
+    const net::EngineOptions eo;
+    auto n = [](std::uint64_t v) { return std::to_string(v); };
+    return "usage: p2p-probe bench HOST:PORT --pin PINS --token FILE|- --cid CID [--bytes N] [--streams K]\n"
+           "       p2p-probe bench HOST:PORT --pin PINS --token FILE|- --cid CID --latency --rtt-cid CID\n"
+           "                       [--probes N]\n"
+           "       p2p-probe bench HOST:PORT --pin PINS --token FILE|- --handshakes N\n\n"
+           "Measures one engine's view of a node. With --cid: bulk throughput of one session, K\n"
+           "concurrent content.fetch streams of CID (a file the node serves, e.g. p2p-node run --serve\n"
+           "DIR) restarted until N bytes arrived. With --handshakes: full handshakes per second (TCP,\n"
+           "TLS 1.3, HELLO with the token, each a fresh connection closed before the next), then resumed\n"
+           "ones. With --latency: round trips of a content.fetch of --rtt-cid (a file of one block, about\n"
+           "1 KiB) each on a new stream of the session, first idle, then while one stream fetches --cid\n"
+           "over and over; reports the bulk rate and the round trips' p50/p99. Every option is checked\n"
+           "before connecting.\n\n"
+           "  --pin PINS           sha256//A;sha256//B (spaces around ';' allowed): the node keys to accept\n"
+           "  --token FILE|-       the P2P token (needs content:read for --cid)\n"
+           "  --node-id ID         require the node to identify as ID [default: any]\n"
+           "  --timeout-ms N       per-phase timeout, 1.." +
+           n(InputLimits{}.max_timeout_ms) +
+           " [default: " + n(static_cast<std::uint64_t>(eo.connect_timeout.count())) +
+           "]\n"
+           "  --cid CID            the file to fetch (bulk and --latency modes)\n"
+           "  --bytes N            bytes to receive, > 0 [default: " +
+           n(kDefaultBytes) +
+           " (64 MiB)]\n"
+           "  --streams K          concurrent streams, 1.." +
+           n(kMaxStreams) + " [default: " + n(kDefaultStreams) +
+           "]\n"
+           "  --latency            measure small round trips idle and under load (needs --rtt-cid)\n"
+           "  --rtt-cid CID        the one-block file of each round trip\n"
+           "  --probes N           round trips per phase, 1.." +
+           n(kMaxProbes) + " [default: " + n(kDefaultProbes) +
+           "]\n"
+           "  --handshakes N       connections per phase, 1.." +
+           n(kMaxHandshakes) + " [default: " + n(kDefaultHandshakes) +
+           "]\n"
+           "  --stream-window N    this engine's initial stream window, 1024.." +
+           n(kMaxWindow) + " bytes [default: " + n(eo.session.initial_stream_window) +
+           "]\n"
+           "  --session-window N   this engine's initial session window, 1024.." +
+           n(kMaxWindow) + " bytes [default: " + n(eo.session.initial_session_window) +
+           "]\n"
+           "  --max-frame-size N   largest frame this engine accepts, 1024.." +
+           n(protocol::max_frame_size_ceiling) + " bytes [default: " + n(eo.session.max_frame_size) +
+           "]\n"
+           "                       (the three above: what bigger windows or frames would change)\n"
+           "  --json               machine-readable output\n";
+}
 
 template <class T>
 T wait(asio::io_context& io, std::future<T>& f) {
@@ -100,6 +137,14 @@ std::optional<std::uint64_t> number(const Args& a, std::string_view name, std::u
     }
 }
 
+// --timeout-ms, already range-checked by cmd_bench, or the library's connect timeout.
+std::chrono::milliseconds timeout_of(const Args& a) {
+    InputError ignored;
+    const auto v = a.get("--timeout-ms");
+    return v ? parse_timeout_ms("--timeout-ms", *v, ignored).value_or(net::EngineOptions{}.connect_timeout)
+             : net::EngineOptions{}.connect_timeout;
+}
+
 // K streams, each fetching `cid` again until `target` bytes of messages arrived on the session.
 struct Bulk {
     std::shared_ptr<net::Connection> conn;
@@ -131,10 +176,11 @@ struct Bulk {
 };
 
 int bench_bytes(const Args& a, asio::io_context& io, net::Engine& engine, const net::ConnectOptions& o) {
-    const auto bytes = number(a, "--bytes", 64ULL << 20);
-    const auto streams = number(a, "--streams", 1);
-    if (!bytes || *bytes == 0 || !streams || *streams == 0 || *streams > 64) {
-        return fail(&a, Exit::usage, "usage", "--bytes must be > 0 and --streams 1..64");
+    const auto bytes = number(a, "--bytes", kDefaultBytes);
+    const auto streams = number(a, "--streams", kDefaultStreams);
+    if (!bytes || *bytes == 0 || !streams || *streams == 0 || *streams > kMaxStreams) {
+        return fail(&a, Exit::usage, "usage",
+                    "--bytes must be > 0 and --streams 1.." + std::to_string(kMaxStreams));
     }
     auto [ec, conn] = dial(io, engine, o);
     if (ec) return failed(a, ec, "connect");
@@ -201,9 +247,9 @@ std::optional<HandshakeRun> handshake_loop(const Args& a, asio::io_context& io, 
 
 int bench_handshakes(const Args& a, asio::io_context& io, const net::EngineOptions& eo,
                      const net::ConnectOptions& o) {
-    const auto count = number(a, "--handshakes", 100);
-    if (!count || *count == 0 || *count > 1'000'000)
-        return fail(&a, Exit::usage, "usage", "--handshakes must be 1..1000000");
+    const auto count = number(a, "--handshakes", kDefaultHandshakes);
+    if (!count || *count == 0 || *count > kMaxHandshakes)
+        return fail(&a, Exit::usage, "usage", "--handshakes must be 1.." + std::to_string(kMaxHandshakes));
     int rc = 0;
     auto no_cache = eo;
     no_cache.session_cache_size = 0;  // every connection a full handshake
@@ -300,12 +346,13 @@ double percentile(const std::vector<double>& sorted, double p) {
 }
 
 int bench_latency(const Args& a, asio::io_context& io, net::Engine& engine, const net::ConnectOptions& o) {
-    const auto probes = number(a, "--probes", 50);
+    const auto probes = number(a, "--probes", kDefaultProbes);
     const auto rtt_cid = a.get("--rtt-cid");
-    if (!probes || *probes == 0 || *probes > 100'000 || !rtt_cid)
-        return fail(&a, Exit::usage, "usage",
-                    "--latency needs --rtt-cid CID (a one-block file) and --probes 1..100000");
-    const auto timeout = std::chrono::milliseconds(number(a, "--timeout-ms", 10'000).value_or(10'000));
+    if (!probes || *probes == 0 || *probes > kMaxProbes || !rtt_cid)
+        return fail(
+            &a, Exit::usage, "usage",
+            "--latency needs --rtt-cid CID (a one-block file) and --probes 1.." + std::to_string(kMaxProbes));
+    const auto timeout = timeout_of(a);
     auto [ec, conn] = dial(io, engine, o);
     if (ec) return failed(a, ec, "connect");
     const auto small = protocol::encode(protocol::ContentFetch{*rtt_cid, 0});
@@ -385,14 +432,14 @@ int cmd_bench(const std::vector<std::string>& argv, std::size_t first) {
                                               {"--rtt-cid", true},
                                               {"--probes", true}};
     auto a = Args::parse(argv, first, spec, error);
-    if (!a) return fail(nullptr, Exit::usage, "usage", error + "\n" + kUsage);
+    if (!a) return fail(nullptr, Exit::usage, "usage", error + "\n" + usage());
     if (a->help()) {
-        std::cout << kUsage;
+        std::cout << usage();
         return 0;
     }
     if (a->positionals().size() != 1 || !a->get("--pin") || !a->get("--token") ||
         a->has("--cid") == a->has("--handshakes")) {
-        return fail(&*a, Exit::usage, "usage", kUsage);
+        return fail(&*a, Exit::usage, "usage", usage());
     }
     net::ConnectOptions o;
     const std::string hostport = a->positionals()[0];
@@ -407,7 +454,19 @@ int cmd_bench(const std::vector<std::string>& argv, std::size_t first) {
     } catch (...) {
         return fail(&*a, Exit::usage, "usage", "expected HOST:PORT, not '" + hostport + "'");
     }
+    // Local mistakes before the network: the timeout's range and the CIDs' syntax (exit 2 and 4).
     InputError ierr;
+    if (auto t = a->get("--timeout-ms"); t && !parse_timeout_ms("--timeout-ms", *t, ierr))
+        return fail(&*a, ierr);
+    for (const char* option : {"--cid", "--rtt-cid"}) {
+        const auto v = a->get(option);
+        std::error_code cec;
+        if (v && !content::Cid::parse(*v, cec)) {
+            return fail(&*a, Exit::bad_input, content::to_string(static_cast<content::errc>(cec.value())),
+                        std::string(option) + " '" + *v + "' is not a CID: " + cec.message() +
+                            " ('p2p-probe cid FILE' prints a file's CID)");
+        }
+    }
     o.pins = parse_pin_list("--pin", *a->get("--pin"), ierr);
     if (!o.pins) return fail(&*a, ierr);
     auto token = read_token("--token", *a->get("--token"), TokenSource::file_or_stdin, ierr);
@@ -416,14 +475,13 @@ int cmd_bench(const std::vector<std::string>& argv, std::size_t first) {
     o.expected_node_id = a->get("--node-id").value_or("");
 
     net::EngineOptions eo;
-    if (auto t = number(*a, "--timeout-ms", 10'000); t && *t > 0) {
-        eo.connect_timeout = eo.tls_timeout = eo.session.handshake_timeout = std::chrono::milliseconds(*t);
-    }
+    if (a->has("--timeout-ms"))
+        eo.connect_timeout = eo.tls_timeout = eo.session.handshake_timeout = timeout_of(*a);
     const auto stream_window = number(*a, "--stream-window", eo.session.initial_stream_window);
     const auto session_window = number(*a, "--session-window", eo.session.initial_session_window);
     const auto frame = number(*a, "--max-frame-size", eo.session.max_frame_size);
-    if (!stream_window || !session_window || !frame || *stream_window < 1024 || *stream_window > (1U << 30) ||
-        *session_window < 1024 || *session_window > (1U << 30) || *frame < 1024 ||
+    if (!stream_window || !session_window || !frame || *stream_window < 1024 || *stream_window > kMaxWindow ||
+        *session_window < 1024 || *session_window > kMaxWindow || *frame < 1024 ||
         *frame > protocol::max_frame_size_ceiling) {
         return fail(&*a, Exit::usage, "usage",
                     "--stream-window/--session-window 1 KiB..1 GiB, --max-frame-size 1 KiB..16 MiB");

@@ -19,22 +19,50 @@ namespace cyxp2p::tools::probe {
 namespace fs = std::filesystem;
 namespace {
 
+// `p2p-probe car --help` names the three commands; `car COMMAND --help` lists that command's options.
 const std::string kUsage =
+    "usage: p2p-probe car export FILE|- -o OUT.car [--force] [import options] [--json]\n"
+    "       p2p-probe car verify IN.car [--root CID] [--json]\n"
+    "       p2p-probe car extract IN.car -o FILE [--force] [--root CID] [--json]\n"
+    "\n"
+    "export   imports FILE as `ipfs add` would and writes its DAG as a CAR v1, blocks in DFS order.\n"
+    "verify   checks every block of IN.car against the DAG under the trusted root.\n"
+    "extract  verifies and writes the file; FILE appears only once everything verified.\n"
+    "'p2p-probe car export|verify|extract --help' lists each command's options and defaults.\n"
+    "Exit codes: 15 content mismatch, 4 malformed CAR or CID, 3 I/O error or unusable -o.\n";
+
+const std::string kExportUsage =
     std::string(
         "usage: p2p-probe car export FILE|- -o OUT.car [--force] [import options] [--json]\n"
-        "       p2p-probe car verify IN.car [--root CID] [--json]\n"
-        "       p2p-probe car extract IN.car -o FILE [--force] [--root CID] [--json]\n"
         "\n"
-        "export   imports FILE as `ipfs add` would and writes its DAG as a CAR v1, blocks in DFS order.\n"
-        "verify   checks every block of IN.car against the DAG under the trusted root (--root, else the\n"
-        "         header's first root, which only proves the CAR is self-consistent).\n"
-        "extract  verifies and writes the file; FILE appears only once everything verified.\n"
-        "  -o FILE      the file to create; its directory must exist. An existing FILE is kept (exit 3)\n"
-        "  --force      replace an existing FILE (default: refuse)\n"
-        "  --root CID   the CID the content must have (verify, extract; default: the header's first root)\n"
-        "Exit codes: 15 content mismatch, 4 malformed CAR, 3 I/O error or unusable -o.\n\nimport "
-        "options:\n") +
+        "Imports FILE (- reads standard input) as `ipfs add` would and writes its DAG as a CAR v1,\n"
+        "blocks in DFS order; prints the root CID. OUT.car appears only when complete.\n"
+        "  -o OUT.car           the CAR to create; its directory must exist. An existing one is kept\n"
+        "                       (exit 3)\n"
+        "  --force              replace an existing OUT.car [default: refuse]\n"
+        "  --json               print root, size, blocks, car and car_size as JSON\n"
+        "import options (as for p2p-probe cid):\n") +
     kImportOptionsHelp;
+
+const std::string kVerifyUsage =
+    "usage: p2p-probe car verify IN.car [--root CID] [--json]\n"
+    "\n"
+    "Checks every block of IN.car against the DAG under the trusted root; writes nothing.\n"
+    "  --root CID   the CID the content must have [default: the header's first root, which only proves the\n"
+    "               CAR is self-consistent]\n"
+    "  --json       print root, root_from (argument or header), size and blocks as JSON\n"
+    "Exit codes: 15 a block does not match, 4 malformed CAR or CID, 3 IN.car unreadable.\n";
+
+const std::string kExtractUsage =
+    "usage: p2p-probe car extract IN.car -o FILE [--force] [--root CID] [--json]\n"
+    "\n"
+    "Verifies IN.car as 'car verify' does and writes the file it holds; FILE appears only once every\n"
+    "block verified.\n"
+    "  -o FILE      the file to create; its directory must exist. An existing FILE is kept (exit 3)\n"
+    "  --force      replace an existing FILE [default: refuse]\n"
+    "  --root CID   the CID the content must have [default: the header's first root]\n"
+    "  --json       print root, root_from, size, blocks and file as JSON\n"
+    "Exit codes: 15 a block does not match, 4 malformed CAR or CID, 3 I/O error or unusable -o.\n";
 
 // A scratch directory beside `near`, removed on destruction.
 class ScratchDir {
@@ -57,7 +85,8 @@ class ScratchDir {
 };
 
 int do_export(const Args& args) {
-    if (args.positionals().size() != 2 || !args.get("-o")) return fail(&args, Exit::usage, "usage", kUsage);
+    if (args.positionals().size() != 2 || !args.get("-o"))
+        return fail(&args, Exit::usage, "usage", kExportUsage);
     std::string error;
     auto opt = import_options(args, error);
     if (!opt) return fail(&args, Exit::usage, "usage", error);
@@ -104,7 +133,7 @@ int do_export(const Args& args) {
 
 int do_verify(const Args& args, bool extract) {
     if (args.positionals().size() != 2 || (extract && !args.get("-o")))
-        return fail(&args, Exit::usage, "usage", kUsage);
+        return fail(&args, Exit::usage, "usage", extract ? kExtractUsage : kVerifyUsage);
     std::optional<content::Cid> root;
     std::error_code ec;
     if (auto r = args.get("--root")) {
@@ -151,12 +180,22 @@ int cmd_car(const std::vector<std::string>& argv, std::size_t first) {
     auto args = Args::parse(
         argv, first, {CYXP2P_IMPORT_OPTION_SPECS, {"-o", true}, {"--root", true}, {"--force", false}}, error);
     if (!args) return fail(nullptr, Exit::usage, "usage", error + "\n" + kUsage);
-    if (args->help() || args->positionals().empty()) {
+    if (args->positionals().empty()) {
         if (!args->help()) return fail(&*args, Exit::usage, "usage", kUsage);
         std::cout << kUsage;
         return 0;
     }
     const std::string& sub = args->positionals()[0];
+    if (args->help()) {
+        const std::string* help = sub == "export"    ? &kExportUsage
+                                  : sub == "verify"  ? &kVerifyUsage
+                                  : sub == "extract" ? &kExtractUsage
+                                                     : nullptr;
+        if (help == nullptr)
+            return fail(&*args, Exit::usage, "usage", "unknown car command '" + sub + "'\n" + kUsage);
+        std::cout << *help;
+        return 0;
+    }
     if (sub == "export") return do_export(*args);
     if (sub == "verify") return do_verify(*args, false);
     if (sub == "extract") return do_verify(*args, true);

@@ -18,7 +18,8 @@ const std::string kUsage =
         "\n"
         "Prints the CID of FILE (or standard input) exactly as `ipfs add --only-hash` with the same options\n"
         "would: kubo's chunking and balanced DAG layout. Nothing is stored.\n\n") +
-    kImportOptionsHelp;
+    kImportOptionsHelp +
+    "  --json               also print size, blocks, dag size and the resolved options\n";
 
 }  // namespace
 

@@ -18,8 +18,14 @@ constexpr const char* kUsage =
     "Creates a token signing key for the Central Server's role. PRIVATE.jwk (mode 0600) holds the private\n"
     "key; the JWK Set that nodes verify with is written beside it as PRIVATE.jwks: for EdDSA the public\n"
     "key (mode 0644, safe to publish); for HS256 the shared secret itself (mode 0600: HS256 has no public\n"
-    "key, which is why EdDSA is recommended). KID defaults to the key's RFC 7638 thumbprint.\n"
-    "Existing files are kept unless --force is given.\n";
+    "key, which is why EdDSA is recommended).\n"
+    "  --alg HS256|EdDSA   the signing algorithm [required; EdDSA recommended]\n"
+    "  --kid KID           key id, 1-128 characters, named in every token's header [default: the key's\n"
+    "                      RFC 7638 thumbprint]\n"
+    "  --out PRIVATE.jwk   where to write the private key; the JWKS goes to PRIVATE.jwks (or OUT.jwks when\n"
+    "                      OUT does not end in .jwk) [required]\n"
+    "  --force             replace existing files [default: keep them, exit 3]\n"
+    "  --json              print kid, alg, private_key, jwks and jwks_is_secret as JSON\n";
 
 std::string jwks_path_for(const std::string& out) {
     const std::string ext = ".jwk";

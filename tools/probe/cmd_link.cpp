@@ -25,6 +25,7 @@
 #include "../common/cli.hpp"
 #include "../common/local_checks.hpp"
 #include "commands.hpp"
+#include "gateway_fetch.hpp"
 #include "resume_state.hpp"
 
 namespace cyxp2p::tools::probe {
@@ -41,8 +42,9 @@ std::string common_help() {
            "  --token FILE|-     the P2P token: a file holding it, or - for standard input (never the\n"
            "                     token itself: command lines end up in shell history and process lists)\n"
            "  --node-id ID       require the node to identify as ID [default: any]\n"
-           "  --timeout-ms N     per-phase timeout, 1..3600000 [default: " +
-           std::to_string(net::EngineOptions{}.connect_timeout.count()) +
+           "  --timeout-ms N     per-phase timeout, 1.." +
+           std::to_string(InputLimits{}.max_timeout_ms) +
+           " [default: " + std::to_string(net::EngineOptions{}.connect_timeout.count()) +
            "]\n"
            "  --json             machine-readable output\n";
 }
@@ -139,11 +141,10 @@ std::optional<int> build_target(const Args& a, const std::string& hostport, bool
     }
     t.options.port = static_cast<std::uint16_t>(p);
     if (auto v = a.get("--timeout-ms")) {
-        std::uint64_t ms = 0;
-        const auto [e, ec] = std::from_chars(v->data(), v->data() + v->size(), ms);
-        if (ec != std::errc{} || e != v->data() + v->size() || ms < 1 || ms > 3'600'000)
-            return fail(&a, Exit::usage, "usage", "--timeout-ms must be 1..3600000, not '" + *v + "'");
-        t.timeout = std::chrono::milliseconds(ms);
+        InputError e;
+        const auto ms = parse_timeout_ms("--timeout-ms", *v, e);
+        if (!ms) return fail(&a, e);
+        t.timeout = *ms;
     }
     if (auto pins = a.get("--pin")) {
         InputError e;
@@ -455,32 +456,39 @@ int cmd_ping(const std::vector<std::string>& argv, std::size_t first) {
 int cmd_fetch(const std::vector<std::string>& argv, std::size_t first) {
     const std::string usage =
         std::string(
-            "usage: p2p-probe fetch HOST:PORT CID -o FILE --pin PINS --token FILE|- [options]\n\n"
+            "usage: p2p-probe fetch HOST:PORT CID -o FILE --pin PINS --token FILE|- [options]\n"
+            "       p2p-probe fetch http(s)://GATEWAY/ipfs/CID -o FILE [--force] [--gateway-ca FILE]\n\n"
             "Downloads a DAG by CID. Every block is verified against the CID its parent names\n"
             "before its bytes are written; FILE appears only when the whole file verified.\n"
             "The CID, the output path and the token are checked before connecting.\n"
             "Interrupted (or the disk full, exit 3)? When the failure message says verified blocks\n"
             "are kept (in FILE.cyxp2p-partial + .meta), run the same command again: they are hashed\n"
             "again locally and not downloaded twice. A damaged resume file is detected, discarded\n"
-            "(it says so) and"
-            "the fetch starts over.\n\n") +
+            "(it says so) and the fetch starts over.\n\n") +
         common_help() +
         "  -o, --output FILE  where to write the file (its directory must exist and be writable)\n"
-        "  --force            replace FILE if it exists (default: refuse, exit 3)\n";
+        "  --force            replace FILE if it exists (default: refuse, exit 3)\n"
+        "  --gateway-ca FILE  https gateway: trust this CA (PEM) instead of the system store\n"
+        "\n"
+        "From an IPFS trustless gateway (no pin, no token: the gateway is not trusted either),\n"
+        "the CAR is verified block by block from the CID in the URL; a CAR in another order than\n"
+        "DFS (a static file server) is kept in a scratch file beside FILE until it verified.\n";
     std::string error;
     std::vector<std::string> args = argv;
     for (auto& x : args) {
         if (x == "-o") x = "--output";
     }
     std::initializer_list<OptionSpec> spec = {
-        {"--pin", true},        {"--pin-from-token", false}, {"--token", true}, {"--node-id", true},
-        {"--timeout-ms", true}, {"--output", true},          {"--force", false}};
+        {"--pin", true},        {"--pin-from-token", false}, {"--token", true},  {"--node-id", true},
+        {"--timeout-ms", true}, {"--output", true},          {"--force", false}, {"--gateway-ca", true}};
     auto a = Args::parse(args, first, spec, error);
     if (!a) return fail(nullptr, Exit::usage, "usage", error + "\n" + usage);
     if (a->help()) {
         std::cout << usage;
         return 0;
     }
+    if (a->positionals().size() == 1 && is_gateway_url(a->positionals()[0]) && a->get("--output"))
+        return fetch_from_gateway(*a, a->positionals()[0]);
     if (a->positionals().size() != 2 || !a->get("--output")) return fail(&*a, Exit::usage, "usage", usage);
     Target t;
     if (auto rc = build_target(*a, a->positionals()[0], true, t)) return *rc;

@@ -16,9 +16,10 @@ constexpr const char* kUsage =
     "usage: p2p-probe pin CERT.pem|- [--check PINS] [--json]\n"
     "\n"
     "Prints the certificate's SPKI pin, sha256//<base64 of SHA-256(DER SubjectPublicKeyInfo)>, the form\n"
-    "curl --pinnedpubkey and p2p-probe connect --pin take. With --check PINS (sha256//A;sha256//B,\n"
-    "spaces around ';' allowed) it\n"
-    "also says whether that pin is in the list: exit 0 if it is, 12 (pin_mismatch) if not.\n";
+    "curl --pinnedpubkey and p2p-probe connect --pin take. CERT.pem - reads standard input.\n"
+    "  --check PINS   also say whether the pin is in PINS (sha256//A;sha256//B, spaces around ';'\n"
+    "                 allowed): exit 0 if it is, 12 (pin_mismatch) if not [default: no check]\n"
+    "  --json         print the pin (and matched, with --check) as JSON\n";
 
 }  // namespace
 

@@ -57,7 +57,8 @@ std::string mint_usage() {
         "  --jti ID          token id [default: random for refresh tokens]\n"
         "  --cnf-x5t B64URL  bind the token to the engine's client certificate (RFC 8705)\n"
         "  --node-pin PIN    vouch for the node's pin (engines may then use --pin-from-token)\n"
-        "  --now T           issue time, Unix seconds [default: this machine's clock]\n\n"
+        "  --now T           issue time, Unix seconds [default: this machine's clock]\n"
+        "  --json            print the token and its claims as JSON\n\n"
         "Scope each method needs (a node refuses the stream with 'forbidden' otherwise):\n";
     for (const auto& [method, scope] : auth::method_scopes()) {
         u += "  " + std::string(method) + std::string(method.size() < 20 ? 20 - method.size() : 1, ' ') +
@@ -80,12 +81,14 @@ std::string verify_usage() {
            "  --type T        p2p, session, job or refresh [default: p2p]\n"
            "  --now T         Unix seconds [default: this machine's clock]\n"
            "  TOKEN|-         the token, or - to read it from standard input (whitespace around it "
-           "ignored)\n";
+           "ignored)\n"
+           "  --json          print the result as JSON\n";
 }
 
 constexpr const char* kDecodeUsage =
     "usage: p2p-probe token decode TOKEN|- [--json]\n\n"
-    "Prints header and claims WITHOUT verifying anything (labelled UNVERIFIED). - reads standard input.\n";
+    "Prints header and claims WITHOUT verifying anything (labelled UNVERIFIED). - reads standard input.\n"
+    "  --json   print header and claims as one JSON object\n";
 
 constexpr const char* kUsage =
     "usage: p2p-probe token mint --key PRIVATE.jwk --sub SUB --node-id NODE [--session-id ID] [--scope a,b]\n"

@@ -17,7 +17,8 @@ inline constexpr const char* kImportOptionsHelp =
     "  --cid-version 0|1    0 (default): CIDv0 Qm...; 1: CIDv1 b... with raw leaves, like kubo\n"
     "  --raw-leaves         raw leaf blocks (kubo --raw-leaves)\n"
     "  --no-raw-leaves      dag-pb leaves even with --cid-version 1 (kubo --raw-leaves=false)\n"
-    "  --chunk-size N       chunk size in bytes, 1..1048576 (default 262144); --chunker size-N also works\n"
+    "  --chunk-size N       chunk size in bytes, 1..1048576 (default 262144)\n"
+    "  --chunker size-N     the same as --chunk-size N, spelled as kubo spells it\n"
     "  --profile P          unixfs-v0-2015 (kubo default) or unixfs-v1-2025 (CIDv1, raw leaves, 1 MiB\n"
     "                       chunks, 1024 links); explicit options above override it\n";
 
