@@ -58,6 +58,9 @@ inline constexpr std::array<double, 12> kHandshakeBucketsS = {0.001, 0.0025, 0.0
 /// A content.fetch moves anything from one block to a 10 GB model.
 inline constexpr std::array<double, 12> kFetchBucketsS = {0.01, 0.05, 0.1, 0.5, 1,   5,
                                                           10,   30,   60,  300, 900, 3600};
+/// Smoothed RTT of a session: loopback and LAN below 1 ms, intercontinental paths up to ~300 ms.
+inline constexpr std::array<double, 12> kRttBucketsS = {0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                                        0.025,  0.05,   0.1,   0.2,    0.5,   1};
 
 struct Metrics {
     std::atomic<std::uint64_t> connections_accepted{0};
@@ -79,6 +82,17 @@ struct Metrics {
     std::atomic<std::uint64_t> bytes_out{0};
     std::atomic<std::uint64_t> content_blocks_served{0};
     std::atomic<std::uint64_t> content_bytes_served{0};
+    // Bytes the node holds for its peers and has not yet handed to TLS: content read ahead of the sessions'
+    // queues, plus what the sessions queued (messages not yet framed, control frames). Bounded by the
+    // producers' marks, never by the peer's windows (docs/net.md, "Send path memory").
+    std::atomic<std::int64_t> send_buffered_bytes{0};       // gauge
+    std::atomic<std::int64_t> send_buffered_peak_bytes{0};  // the gauge's highest value since start
+    void send_buffered(std::int64_t delta) {
+        const auto now = send_buffered_bytes.fetch_add(delta, std::memory_order_relaxed) + delta;
+        auto peak = send_buffered_peak_bytes.load(std::memory_order_relaxed);
+        while (now > peak && !send_buffered_peak_bytes.compare_exchange_weak(peak, now)) {
+        }
+    }
 
     // Why, for the refusals an operator has to tell apart (filled from audit events by observe()).
     LabeledCounter connections_refused_by_reason;  // ratelimit reason
@@ -88,6 +102,7 @@ struct Metrics {
     LabeledCounter content_fetches_by_result;      // ok, corrupt (served file changed), failed, aborted
     DurationHistogram handshake_duration{kHandshakeBucketsS};  // TCP accept to HELLO accepted
     DurationHistogram fetch_duration{kFetchBucketsS};          // content.fetch served, open to end
+    DurationHistogram session_rtt{kRttBucketsS};  // each authenticated session's smoothed RTT, at its end
 
     /// Counts what an audit event says (called for every event, with or without an audit sink).
     void observe(const AuditEvent& event);

@@ -54,6 +54,8 @@ struct NodeOptions {
     std::chrono::milliseconds tls_handshake_timeout = Limits{}.tls_handshake_timeout;
     std::chrono::milliseconds shutdown_timeout = Limits{}.shutdown_timeout;  // for the peer's close_notify
     std::optional<content::Blockstore> content{};                            // serve content.fetch from here
+    unsigned content_readers = Limits{}.content_readers;                     // threads reading blocks
+    std::size_t content_read_ahead = Limits{}.content_read_ahead;            // per fetch stream
     std::shared_ptr<AuditSink> audit{};                                      // may be null
     /// Budget for receive-window growth shared with other sessions (docs/net.md); null: the process's
     /// (process_window_budget(), 1/8 of physical RAM).
@@ -108,8 +110,8 @@ using UnaryHandler = std::function<std::vector<std::uint8_t>(const Request&, std
 
 class Node {
   public:
-    /// Throws std::invalid_argument for a missing keyring or zero threads, std::system_error when the TLS
-    /// context cannot be built.
+    /// Throws std::invalid_argument for a missing keyring, zero threads or (with content) zero content
+    /// readers or read-ahead, std::system_error when the TLS context cannot be built.
     explicit Node(NodeOptions options);
     ~Node();
     Node(const Node&) = delete;

@@ -31,6 +31,7 @@ struct FlowStats {
     std::uint64_t session_window = 0;         // our session receive window now
     std::uint64_t largest_stream_window = 0;  // the largest receive window a stream of ours reached
     std::uint64_t growth_refused = 0;         // window growth the WindowBudget refused
+    std::uint64_t queued_bytes = 0;  // to send, not yet taken by poll_output: control frames, stream messages
 };
 
 struct Event {

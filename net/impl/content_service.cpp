@@ -1,4 +1,13 @@
 // The content service: content.fetch served from the node's block store (docs/protocol.md, content.fetch).
+//
+// Send path (docs/net.md, "Content send path"): a fetch's blocks are read, re-hashed where the store
+// requires it and encoded on the node's reader pool, up to NodeOptions::content_read_ahead bytes ahead of
+// the session's queue; the connection's strand only moves ready messages into the session (up to
+// SessionLimits::producer_high_water queued), frames and encrypts them. The walk itself (DagSource) is
+// touched by one pool job at a time and never by the strand, so it needs no lock.
+#include <deque>
+#include <utility>
+
 #include <cyxp2p/content/dag_source.hpp>
 #include <cyxp2p/content/errc.hpp>
 #include <cyxp2p/net/impl/node_impl.hpp>
@@ -6,9 +15,23 @@
 
 namespace cyxp2p::net {
 
+// What one read job hands back to the strand. Its bytes count in send_buffered_bytes from the read until
+// they move into the stream's read-ahead, or until the batch is dropped with its connection.
+struct Node::Impl::ReadBatch {
+    explicit ReadBatch(Impl& n) : node(n) {}
+    ~ReadBatch() { node.metrics.send_buffered(-static_cast<std::int64_t>(bytes)); }
+    ReadBatch(const ReadBatch&) = delete;
+    ReadBatch& operator=(const ReadBatch&) = delete;
+    Impl& node;
+    std::deque<FetchState::Ready> messages;  // in walk order
+    std::size_t bytes = 0;                   // of the encoded messages
+    bool walk_over = false;
+    std::error_code error;
+};
+
 void Node::Impl::install_content_fetch() {
     MethodHandlers h;
-    // One request message per stream; a second one is a protocol misuse. The sender lives in the stream's
+    // One request message per stream; a second one is a protocol misuse. The producer lives in the stream's
     // own state: handlers run on every I/O thread at once.
     h.on_message = [this](const StreamPtr& stream, std::vector<std::uint8_t> message) {
         if (stream->state())
@@ -23,72 +46,124 @@ void Node::Impl::install_content_fetch() {
         }
         // content::DagSource owns the walk: DFS pre-order, the resuming engine's held leaves left out (the
         // same definition of "leaf" its Download counts with), limits from the store's configuration.
-        auto fetch = std::make_shared<FetchState>(
-            FetchState{std::make_shared<content::DagSource>(*options.content, *root, req->skip_blocks,
-                                                            options.content->limits()),
-                       req->cid, detail::now()});
-        auto source = fetch->source;
+        auto fetch = std::make_shared<FetchState>(*this);
+        fetch->source = std::make_shared<content::DagSource>(*options.content, *root, req->skip_blocks,
+                                                             options.content->limits());
+        fetch->cid = req->cid;
+        fetch->started = detail::now();
         stream->state() = fetch;
         auto weak = std::weak_ptr<ServerStream>(stream);
-        std::string cid_text = req->cid;
-        stream->on_writable([this, source, fetch, weak, cid_text] {
-            auto s = weak.lock();
-            if (!s) return;
-            std::error_code wec;
-            const auto before = source->bytes();
-            const auto blocks_before = source->blocks();
-            bool done = false;
-            // Queue at most ~SessionLimits::producer_high_water bytes per wake-up, so a large DAG never sits
-            // in memory.
-            while (!wec && s->pending_bytes() < options.session.producer_high_water) {
-                auto block = source->next(wec);
-                if (wec) break;
-                if (!block) {
-                    done = true;
-                    break;
-                }
-                wec = s->send(
-                    protocol::encode(protocol::ContentBlock{block->cid.bytes(), std::move(block->data)}));
-            }
-            metrics.content_blocks_served += source->blocks() - blocks_before;
-            metrics.content_bytes_served += source->bytes() - before;
-            if (wec) {
-                // Every block is checked as it leaves the store (a copy re-hashed; a by-reference leaf
-                // re-hashed once its file's identity changed): a corrupted or changed copy is refused here,
-                // and the engine is told it is a content mismatch, not a transport fault.
-                const bool corrupt =
-                    wec == content::errc::hash_mismatch || wec == content::errc::source_changed;
-                audit({.kind = AuditEvent::Kind::content_served,
-                       .peer = s->peer(),
-                       .subject = s->claims().subject,
-                       .method = s->method(),
-                       .result = corrupt ? "corrupt" : "failed",
-                       .detail = cid_text + ": " + wec.message()});
-                fetch->ended = true;
-                metrics.fetch_duration.observe(detail::now() - fetch->started);
-                s->fail(corrupt ? protocol::errc::content_mismatch : protocol::errc::internal,
-                        (corrupt ? "this node's copy of " + cid_text + " does not match its CID: "
-                                 : std::string("stored content unreadable: ")) +
-                            wec.message());
-            } else if (done) {
-                audit({.kind = AuditEvent::Kind::content_served,
-                       .peer = s->peer(),
-                       .subject = s->claims().subject,
-                       .method = s->method(),
-                       .result = "ok",
-                       .detail = cid_text,
-                       .value = static_cast<std::int64_t>(source->bytes())});
-                fetch->ended = true;
-                metrics.fetch_duration.observe(detail::now() - fetch->started);
-                s->finish();
-            }
+        stream->on_writable([this, fetch, weak] {
+            if (auto s = weak.lock()) pump_fetch(s, fetch);
         });
     };
     methods["content.fetch"] = MethodEntry{"content:read", std::move(h)};
 }
 
+void Node::Impl::pump_fetch(const StreamPtr& stream, const std::shared_ptr<FetchState>& fetch) {
+    ServerStream& s = *stream;
+    if (fetch->ended || s.closed()) return;
+    // Ready messages go into the session's queue up to its high-water mark; the rest wait here, already
+    // read and encoded, for the next wake-up.
+    std::error_code wec;
+    while (!wec && !fetch->ready.empty() && s.pending_bytes() < options.session.producer_high_water) {
+        // The session copies the message into its queue: the gauge moves from read-ahead to queued at once.
+        auto& r = fetch->ready.front();
+        fetch->ready_bytes -= r.message.size();
+        metrics.send_buffered(-static_cast<std::int64_t>(r.message.size()));
+        wec = s.send(r.message);
+        if (!wec) {
+            fetch->bytes += r.block_bytes;
+            ++metrics.content_blocks_served;
+            metrics.content_bytes_served += r.block_bytes;
+        }
+        fetch->ready.pop_front();
+    }
+    if (wec) return;  // the stream or session is gone: nothing to tell anyone
+    if (fetch->ready.empty() && !fetch->reading) {
+        if (fetch->read_error) return fetch_failed(s, *fetch);
+        if (fetch->walk_over) {
+            audit({.kind = AuditEvent::Kind::content_served,
+                   .peer = s.peer(),
+                   .subject = s.claims().subject,
+                   .method = s.method(),
+                   .result = "ok",
+                   .detail = fetch->cid,
+                   .value = static_cast<std::int64_t>(fetch->bytes)});
+            fetch->ended = true;
+            metrics.fetch_duration.observe(detail::now() - fetch->started);
+            s.finish();
+            return;
+        }
+    }
+    if (!fetch->reading && !fetch->walk_over && !fetch->read_error &&
+        fetch->ready_bytes < options.content_read_ahead) {
+        start_read(stream, fetch);
+    }
+}
+
+void Node::Impl::start_read(const StreamPtr& stream, const std::shared_ptr<FetchState>& fetch) {
+    fetch->reading = true;
+    const std::size_t budget = options.content_read_ahead - fetch->ready_bytes;
+    auto weak = std::weak_ptr<ServerStream>(stream);
+    detail::asio::post(*readers, [this, fetch, weak, budget] {
+        auto batch = std::make_shared<ReadBatch>(*this);
+        // Reads whole blocks until `budget` is covered: at most one block over it.
+        while (batch->bytes < budget) {
+            auto block = fetch->source->next(batch->error);
+            if (batch->error) break;
+            if (!block) {
+                batch->walk_over = true;
+                break;
+            }
+            const std::size_t block_bytes = block->data.size();
+            auto m = protocol::encode(protocol::ContentBlock{block->cid.bytes(), std::move(block->data)});
+            metrics.send_buffered(static_cast<std::int64_t>(m.size()));
+            batch->bytes += m.size();
+            batch->messages.push_back({std::move(m), block_bytes});
+        }
+        auto s = weak.lock();
+        if (!s) return;
+        // Back on the connection's strand (dropped, with the batch, if the connection is gone).
+        s->post([this, fetch, weak, batch] {
+            auto alive = weak.lock();
+            fetch->reading = false;
+            if (!alive || alive->closed() || fetch->ended) return;
+            for (auto& m : batch->messages) fetch->ready.push_back(std::move(m));
+            fetch->ready_bytes += batch->bytes;
+            batch->bytes = 0;  // the stream's read-ahead counts them now
+            fetch->walk_over = batch->walk_over;
+            fetch->read_error = batch->error;
+            pump_fetch(alive, fetch);
+        });
+    });
+}
+
+void Node::Impl::fetch_failed(ServerStream& s, FetchState& fetch) {
+    const auto& wec = fetch.read_error;
+    // Every block is checked as it leaves the store (a copy re-hashed; a by-reference leaf re-hashed once
+    // its file's identity changed): a corrupted or changed copy is refused here, and the engine is told it
+    // is a content mismatch, not a transport fault.
+    const bool corrupt = wec == content::errc::hash_mismatch || wec == content::errc::source_changed;
+    audit({.kind = AuditEvent::Kind::content_served,
+           .peer = s.peer(),
+           .subject = s.claims().subject,
+           .method = s.method(),
+           .result = corrupt ? "corrupt" : "failed",
+           .detail = fetch.cid + ": " + wec.message()});
+    fetch.ended = true;
+    metrics.fetch_duration.observe(detail::now() - fetch.started);
+    s.fail(corrupt ? protocol::errc::content_mismatch : protocol::errc::internal,
+           (corrupt ? "this node's copy of " + fetch.cid + " does not match its CID: "
+                    : std::string("stored content unreadable: ")) +
+               wec.message());
+}
+
 void Node::Impl::fetch_aborted(ServerStream& s) {
     auto f = std::static_pointer_cast<FetchState>(s.state());
+    metrics.send_buffered(-static_cast<std::int64_t>(f->ready_bytes));
+    f->ready.clear();
+    f->ready_bytes = 0;
     if (f->ended) return;
     f->ended = true;
     audit({.kind = AuditEvent::Kind::content_served,
@@ -98,7 +173,7 @@ void Node::Impl::fetch_aborted(ServerStream& s) {
            .result = "aborted",
            .detail = f->cid + ": the stream ended before the transfer finished (reset, drain timeout or "
                               "connection lost)",
-           .value = static_cast<std::int64_t>(f->source->bytes())});
+           .value = static_cast<std::int64_t>(f->bytes)});
 }
 
 }  // namespace cyxp2p::net

@@ -164,6 +164,11 @@ std::string Metrics::prometheus() const {
         content_blocks_served);
     row(out, "cyxp2p_node_content_served_bytes_total", "counter", "Content block bytes sent.",
         content_bytes_served);
+    row(out, "cyxp2p_node_send_buffered_bytes", "gauge",
+        "Bytes held for peers and not yet handed to TLS (content read ahead, session send queues).",
+        send_buffered_bytes);
+    row(out, "cyxp2p_node_send_buffered_peak_bytes", "gauge", "The highest send_buffered_bytes since start.",
+        send_buffered_peak_bytes);
     labeled(out, "cyxp2p_node_content_fetches_total", "result",
             "content.fetch streams served, by result (ok; corrupt: the served file changed or vanished after "
             "import; aborted: cut off by shutdown; failed).",
@@ -172,6 +177,8 @@ std::string Metrics::prometheus() const {
                               "From TCP accept to HELLO accepted (TLS 1.3 + token check).");
     fetch_duration.render(out, "cyxp2p_node_content_fetch_duration_seconds",
                           "content.fetch streams served, from request to the last block queued.");
+    session_rtt.render(out, "cyxp2p_node_session_rtt_seconds",
+                       "Smoothed RTT (RFC 6298, from PING/PONG) of each authenticated session, at its end.");
     return out;
 }
 

@@ -61,7 +61,13 @@ Node::Impl::Impl(NodeOptions o)
     tls = make_tls(options.identity, ec);
     if (!tls) throw std::system_error(ec, "node TLS context");
     for (unsigned i = 0; i < options.threads; ++i) contexts.push_back(std::make_unique<asio::io_context>(1));
-    if (options.content) install_content_fetch();
+    if (options.content) {
+        if (options.content_readers == 0 || options.content_read_ahead == 0)
+            throw std::invalid_argument(
+                "Node needs a content reader and a content read-ahead of at least 1 byte");
+        readers = std::make_unique<asio::thread_pool>(options.content_readers);
+        install_content_fetch();
+    }
 }
 
 std::shared_ptr<asio::ssl::context> Node::Impl::make_tls(const pinning::Identity& identity,
@@ -130,6 +136,13 @@ void Node::Impl::on_accept(std::size_t index, boost::system::error_code ec, tcp:
         }
     }
     accept();
+}
+
+Node::Impl::~Impl() {
+    readers.reset();
+    acceptor.reset();
+    guards.clear();
+    contexts.clear();
 }
 
 Node::Node(NodeOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}

@@ -4,6 +4,7 @@
 
 #include <array>
 #include <atomic>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -32,15 +33,40 @@ class ClientHelloWait;
 class Node::Impl {
   public:
     explicit Impl(NodeOptions o);
+    /// The reader pool first (its jobs post into the contexts), then the contexts (their queued handlers own
+    /// links whose streams give their buffered bytes back to `metrics`), then the rest.
+    ~Impl();
+    Impl(const Impl&) = delete;
+    Impl& operator=(const Impl&) = delete;
 
-    // A content.fetch stream's state: its producer, what it serves and since when.
+    // A content.fetch stream's state (content_service.cpp). `source` belongs to the one read job in flight,
+    // everything else to the connection's strand.
     struct FetchState {
+        explicit FetchState(Impl& n) : node(n) {}
+        ~FetchState() { node.metrics.send_buffered(-static_cast<std::int64_t>(ready_bytes)); }
+        FetchState(const FetchState&) = delete;
+        FetchState& operator=(const FetchState&) = delete;
+        Impl& node;
         std::shared_ptr<content::DagSource> source;
         std::string cid;
         protocol::Time started{};
+        struct Ready {
+            std::vector<std::uint8_t> message;  // an encoded ContentBlock
+            std::size_t block_bytes;
+        };
+        std::deque<Ready> ready;      // read ahead, in walk order
+        std::size_t ready_bytes = 0;  // of the messages in `ready`
+        std::uint64_t bytes = 0;      // block bytes queued on the stream so far
+        bool reading = false;         // a read job is in flight
+        bool walk_over = false;
+        std::error_code read_error;
         bool ended = false;  // the last block was queued, or the fetch failed (already audited)
     };
+    struct ReadBatch;
     void install_content_fetch();
+    void pump_fetch(const StreamPtr& s, const std::shared_ptr<FetchState>& fetch);
+    void start_read(const StreamPtr& s, const std::shared_ptr<FetchState>& fetch);
+    void fetch_failed(ServerStream& s, FetchState& fetch);
     /// A content.fetch stream ended before its last block: audited as aborted (once).
     void fetch_aborted(ServerStream& s);
     void accept();
@@ -106,6 +132,8 @@ class Node::Impl {
         waiting;  // admitted, no byte yet, no TLS state
     std::atomic<bool> stopping{false};
     bool started = false;
+    // Reads, re-hashes and encodes content.fetch blocks off the I/O threads (NodeOptions::content_readers).
+    std::unique_ptr<detail::asio::thread_pool> readers;
 };
 
 }  // namespace cyxp2p::net

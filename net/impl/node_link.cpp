@@ -234,7 +234,15 @@ void NodeLink::dispatch_events() {
                 break;
         }
     }
+    account_queue();
     kick();
+}
+
+void NodeLink::account_queue() {
+    if (finished()) return;  // on_finished gave this session's share back
+    const auto queued = session_ ? static_cast<std::int64_t>(session_->flow_stats().queued_bytes) : 0;
+    node_.metrics.send_buffered(queued - queue_accounted_);
+    queue_accounted_ = queued;
 }
 
 void NodeLink::on_closed_event(const protocol::Event& e) {
@@ -307,10 +315,14 @@ void NodeLink::on_finished(std::error_code) {
         .bytes_out = bytes_out(),
         .duration_ms =
             std::chrono::duration_cast<std::chrono::milliseconds>(detail::now() - started_).count()};
-    if (authenticated_)
+    if (authenticated_) {
         node_.audit(closed);
-    else
+        if (const auto rtt = session_->flow_stats().smoothed_rtt) node_.metrics.session_rtt.observe(*rtt);
+    } else {
         node_.audit_unauthenticated(closed);
+    }
+    node_.metrics.send_buffered(-queue_accounted_);  // whatever was still queued dies with the connection
+    queue_accounted_ = 0;
     close_streams();
     writable_.clear();
     admitted_.reset();

@@ -39,6 +39,8 @@ class NodeLink final : public detail::Link {
     protocol::NodeSession* session() { return session_.get(); }
     void stream_gone(std::uint32_t id) { streams_.erase(id); }
     void wants_writable(std::uint32_t id) { writable_.push_back(id); }
+    /// Moves Metrics::send_buffered_bytes by what the session's send queue grew or shrank since last time.
+    void account_queue();
     Node::Impl& node() { return node_; }
 
   protected:
@@ -58,6 +60,7 @@ class NodeLink final : public detail::Link {
         session_->poll_output(out, max_bytes);
         node_.metrics.bytes_out += out.size();
         dispatch_events();  // framing a stream's last DATA may have closed it: report that now
+        account_queue();
     }
     std::optional<protocol::Time> next_deadline() override {
         return session_ ? session_->next_timeout() : std::nullopt;
@@ -87,6 +90,7 @@ class NodeLink final : public detail::Link {
     std::vector<std::uint32_t> writable_;
     bool authenticated_ = false;
     protocol::Time started_{};
+    std::int64_t queue_accounted_ = 0;  // this session's share of Metrics::send_buffered_bytes
 };
 
 }  // namespace cyxp2p::net

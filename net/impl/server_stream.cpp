@@ -11,6 +11,7 @@ std::error_code ServerStreamImpl::send(std::span<const std::uint8_t> message) {
     auto l = link_.lock();
     if (!l || closed_ || l->session() == nullptr) return make_error_code(errc::not_connected);
     auto ec = l->session()->send_message(id_, message);
+    l->account_queue();
     l->kick();
     return ec;
 }
@@ -29,6 +30,7 @@ void ServerStreamImpl::fail(protocol::errc code, std::string_view message) {
     if (!l || closed_ || l->session() == nullptr) return;
     writable_fn_ = nullptr;
     l->session()->reset(id_, code, message);
+    l->account_queue();
     l->kick();
 }
 

@@ -393,12 +393,15 @@ void Core::check_progress(Stream& s, Time now) {
 }
 
 FlowStats Core::flow_stats() const {
+    std::uint64_t queued = control_.size();
+    for (const auto& [id, s] : streams_) queued += s.pending_size;
     return {.smoothed_rtt = rtt_.smoothed(),
             .min_rtt = rtt_.min(),
             .rtt_samples = rtt_.samples(),
             .session_window = session_recv_.size,
             .largest_stream_window = largest_stream_window_,
-            .growth_refused = growth_refused_};
+            .growth_refused = growth_refused_,
+            .queued_bytes = queued};
 }
 
 }  // namespace cyxp2p::protocol::detail

@@ -311,6 +311,8 @@ int cmd_run(const std::vector<std::string>& argv) {
     o.listen_address = host;
     o.port = port;
     o.threads = rs.threads;
+    o.content_readers = rs.content_readers;
+    o.content_read_ahead = rs.content_read_ahead;
     o.issuer = rs.issuer;
     o.leeway_s = rs.leeway_s;
     o.session = rs.session;

@@ -24,6 +24,8 @@ struct RunSettings {
     std::string gateway;  // HOST:PORT of the trustless HTTP gateway, empty: off
     std::string audit;    // FILE, empty: off
     unsigned threads = 2;
+    unsigned content_readers = net::Limits{}.content_readers;
+    std::size_t content_read_ahead = net::Limits{}.content_read_ahead;
     std::string issuer{auth::kDefaultIssuer};
     std::int64_t leeway_s = auth::Limits{}.default_leeway_s;
     std::uint64_t tls_handshake_timeout_ms =
