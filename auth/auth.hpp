@@ -6,6 +6,7 @@
 #include <cyxp2p/auth/errc.hpp>
 #include <cyxp2p/auth/jwk.hpp>
 #include <cyxp2p/auth/jwt.hpp>
+#include <cyxp2p/auth/key_source.hpp>
 #include <cyxp2p/auth/keyring.hpp>
 #include <cyxp2p/auth/limits.hpp>
 #include <cyxp2p/auth/scope.hpp>

@@ -26,6 +26,8 @@ struct AuditEvent {
         reauth,              // REAUTH accepted (sub, new expiry)
         content_served,      // a content.fetch finished (cid, bytes, result)
         session_closed,      // bytes_in, bytes_out, duration_ms
+        keys_loaded,         // a key set load or fetch (result "ok" or why it was refused; value: keys in
+                             // force; detail: the source and, on failure, that the previous set stays)
         // Engine side.
         pin_mismatch,      // the node's key was not in the pin set (detail: presented and expected pins)
         content_rejected,  // a fetched block failed verification (result: the content error, detail: CID),

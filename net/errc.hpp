@@ -18,6 +18,13 @@ enum class errc {
     connection_lost,              // the peer closed the connection or the socket failed
     not_connected,                // the session is closed or not yet ready
     address_in_use,               // the listen port is taken
+    // The JWKS URL client (JwksUrlSource).
+    keys_bad_url,         // not https://HOST[:PORT]/PATH
+    keys_http_status,     // the key server answered something other than 200 (redirects are not followed)
+    keys_too_large,       // the response body exceeds JwksUrlOptions::max_body_bytes
+    keys_timeout,         // connect + TLS + request + response took longer than the fetch timeout
+    keys_secret_refused,  // the published set holds a symmetric (oct/HS256) key and allow_secret is off
+    node_id_changed,      // Node::replace_identity with an identity for another node_id
 };
 
 const std::error_category& category() noexcept;

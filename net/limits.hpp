@@ -28,6 +28,19 @@ struct Limits {
     /// SessionLimits::producer_high_water queued), so the next blocks are ready while the current ones are
     /// encrypted. At most one block more per stream: 1 MiB + 1 MiB (the largest block) per fetch.
     std::size_t content_read_ahead = 1U << 20;
+
+    // The JWKS URL client (JwksUrlSource, docs/operations.md "Key rotation").
+    /// Refresh interval bounds: the response's Cache-Control max-age is clamped to these, so a server can
+    /// neither make a node poll it every second nor keep a withdrawn key in force for more than a day.
+    std::chrono::seconds keys_min_refresh{60};
+    std::chrono::seconds keys_max_refresh{86'400};
+    /// Refresh interval when the response has no max-age (what jose's createRemoteJWKSet caches for).
+    std::chrono::seconds keys_default_refresh{600};
+    /// A token naming an unknown kid triggers at most one refetch per this interval, so tokens with made-up
+    /// kids cannot turn the node into a flood against the key server.
+    std::chrono::seconds keys_min_refetch{30};
+    /// One fetch (resolve, connect, TLS, request, whole response) must finish within this.
+    std::chrono::milliseconds keys_fetch_timeout{10'000};
 };
 
 /// The trustless HTTP gateway (net/gateway.hpp, docs/net.md "Gateway"). Public by nature (anyone may ask for

@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include <cyxp2p/auth/key_source.hpp>
 #include <cyxp2p/net/audit.hpp>
 
 namespace cyxp2p::net {
@@ -109,6 +110,11 @@ struct Metrics {
     /// Prometheus text exposition format 0.0.4, every name prefixed `cyxp2p_node_`.
     std::string prometheus() const;
 };
+
+/// The node's key set for /metrics (cyxp2p_node_keys_*): keys in force, when they were loaded and how old
+/// they are at `now_s` (wall seconds), loads by result, whether the last attempt failed. An operator alerts
+/// on the age passing a few refresh intervals (docs/operations.md "Key rotation").
+std::string keys_prometheus(const auth::KeySourceStatus& status, std::int64_t now_s);
 
 /// Counters an engine keeps across its connections.
 struct EngineMetrics {

@@ -8,6 +8,7 @@
 #include <cyxp2p/net/errc.hpp>
 #include <cyxp2p/net/gateway.hpp>
 #include <cyxp2p/net/http_endpoint.hpp>
+#include <cyxp2p/net/jwks_url_source.hpp>
 #include <cyxp2p/net/limits.hpp>
 #include <cyxp2p/net/metrics.hpp>
 #include <cyxp2p/net/node.hpp>

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include <cyxp2p/auth/claims.hpp>
+#include <cyxp2p/auth/key_source.hpp>
 #include <cyxp2p/auth/keyring.hpp>
 #include <cyxp2p/auth/limits.hpp>
 #include <cyxp2p/content/blockstore.hpp>
@@ -38,8 +39,11 @@
 namespace cyxp2p::net {
 
 struct NodeOptions {
-    pinning::Identity identity;                 // the node's key and certificate (required)
-    std::shared_ptr<const auth::Keyring> keys;  // verifies P2P tokens (required, non-empty)
+    pinning::Identity identity;  // the node's key and certificate (required)
+    /// Verifies P2P tokens: a fixed set in `keys`, or a set that changes while sessions run in `key_source`
+    /// (auth::KeySet, auth::FileKeySource, net::JwksUrlSource). Exactly one is required.
+    std::shared_ptr<const auth::Keyring> keys;
+    std::shared_ptr<const auth::KeySource> key_source{};
     std::string listen_address = "127.0.0.1";
     std::uint16_t port = 0;  // 0: any free port (see local_port())
     unsigned threads = 1;    // I/O threads, one io_context each
@@ -138,6 +142,11 @@ class Node {
 
     const Metrics& metrics() const;
     const std::string& node_id() const;
+    /// New connections present `identity`'s certificate (a renewed certificate, or a new key whose pin
+    /// engines already hold as a backup pin); sessions already open keep theirs. Thread-safe, any time.
+    /// The node_id must stay the same (errc::node_id_changed: tokens name it; restart for a new one);
+    /// a context that cannot be built is pinning's crypto_failure. On error nothing changes.
+    std::error_code replace_identity(const pinning::Identity& identity);
     std::size_t open_connections() const;
 
     class Impl;  // public name, private definition (impl/node_impl.hpp)

@@ -24,7 +24,7 @@
 #include <cyxp2p/protocol/window_budget.hpp>
 
 namespace cyxp2p::auth {
-class Keyring;
+class KeySource;
 }
 namespace cyxp2p::replay {
 class NonceWindow;
@@ -46,7 +46,9 @@ struct NodeConfig {
 /// State shared by every session of a node. All of it must outlive the sessions and be thread-safe when
 /// sessions run on several threads (NonceWindow and KeyedLimiter are).
 struct NodeServices {
-    const auth::Keyring* keys = nullptr;                     // verifies P2P tokens (required)
+    /// Verifies P2P tokens (required). Read for every HELLO and REAUTH, so a set replaced while the session
+    /// runs applies to its next REAUTH; told of an unknown kid so a fetching source can refetch.
+    const auth::KeySource* keys = nullptr;
     replay::NonceWindow* nonces = nullptr;                   // HELLO, OPEN and REAUTH nonces (required)
     ratelimit::KeyedLimiter* requests_per_peer = nullptr;    // stream opens per token subject (optional)
     ratelimit::KeyedLimiter* requests_per_method = nullptr;  // stream opens per method (optional)

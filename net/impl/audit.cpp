@@ -31,6 +31,8 @@ const char* to_string(AuditEvent::Kind k) noexcept {
             return "content_served";
         case AuditEvent::Kind::session_closed:
             return "session_closed";
+        case AuditEvent::Kind::keys_loaded:
+            return "keys_loaded";
         case AuditEvent::Kind::pin_mismatch:
             return "pin_mismatch";
         case AuditEvent::Kind::content_rejected:

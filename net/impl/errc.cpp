@@ -27,6 +27,21 @@ class Category final : public std::error_category {
                 return "session is not connected";
             case errc::address_in_use:
                 return "listen address already in use: pick another port or stop the other process";
+            case errc::keys_bad_url:
+                return "the JWKS URL must be https://HOST[:PORT]/PATH";
+            case errc::keys_http_status:
+                return "the key server did not answer 200 OK (redirects are not followed): check the URL";
+            case errc::keys_too_large:
+                return "the key server's response is larger than the JWKS size limit";
+            case errc::keys_timeout:
+                return "fetching the JWKS timed out: is the key server reachable?";
+            case errc::keys_secret_refused:
+                return "the published JWKS holds a symmetric (HS256) key, refused from a URL: a shared "
+                       "secret must not be published (allow it with --keys-allow-secret)";
+            case errc::node_id_changed:
+                return "the new identity names another node_id: tokens are bound to the node_id, so a new "
+                       "one "
+                       "needs a restart";
         }
         return "unknown net error";
     }
@@ -57,6 +72,18 @@ const char* to_string(errc e) noexcept {
             return "not_connected";
         case errc::address_in_use:
             return "address_in_use";
+        case errc::keys_bad_url:
+            return "keys_bad_url";
+        case errc::keys_http_status:
+            return "keys_http_status";
+        case errc::keys_too_large:
+            return "keys_too_large";
+        case errc::keys_timeout:
+            return "keys_timeout";
+        case errc::keys_secret_refused:
+            return "keys_secret_refused";
+        case errc::node_id_changed:
+            return "node_id_changed";
     }
     return "unknown";
 }

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cstdio>
 
 #include <cyxp2p/net/metrics.hpp>
@@ -178,6 +179,33 @@ std::string Metrics::prometheus() const {
                           "content.fetch streams served, from request to the last block queued.");
     session_rtt.render(out, "cyxp2p_node_session_rtt_seconds",
                        "Smoothed RTT (RFC 6298, from PING/PONG) of each authenticated session, at its end.");
+    return out;
+}
+
+std::string keys_prometheus(const auth::KeySourceStatus& s, std::int64_t now_s) {
+    std::string out;
+    auto gauge = [&](std::string_view name, std::string_view help, std::int64_t v) {
+        header(out, name, "gauge", help);
+        out.append(name).append(" ").append(std::to_string(v)).append("\n");
+    };
+    gauge("cyxp2p_node_keys", "Token verification keys in force.", static_cast<std::int64_t>(s.keys));
+    gauge("cyxp2p_node_keys_loaded_timestamp_seconds", "When the key set in force was loaded (Unix time).",
+          s.loaded_at_s);
+    gauge("cyxp2p_node_keys_age_seconds", "Seconds since the key set in force was loaded or fetched.",
+          s.loaded_at_s == 0 ? 0 : std::max<std::int64_t>(0, now_s - s.loaded_at_s));
+    gauge("cyxp2p_node_keys_last_attempt_timestamp_seconds",
+          "When the key set was last loaded or fetched, successfully or not (Unix time).",
+          s.last_attempt_at_s);
+    gauge("cyxp2p_node_keys_last_attempt_failed",
+          "1 when the last load or fetch was refused (the previous set stays in force).",
+          s.last_error ? 1 : 0);
+    header(out, "cyxp2p_node_keys_loads_total", "counter", "Key set loads and fetches, by result.");
+    out.append("cyxp2p_node_keys_loads_total{result=\"ok\"} ")
+        .append(std::to_string(s.loads_ok))
+        .append("\n");
+    out.append("cyxp2p_node_keys_loads_total{result=\"failed\"} ")
+        .append(std::to_string(s.loads_failed))
+        .append("\n");
     return out;
 }
 

@@ -47,17 +47,21 @@ Node::Impl::Impl(NodeOptions o)
       per_method(options.rate.requests_per_method),
       connections(options.rate.connections),
       preauth_audit(options.rate.preauth_audit) {
-    if (!options.keys || options.keys->empty()) throw std::invalid_argument("Node needs a non-empty keyring");
+    if (options.keys && options.key_source)
+        throw std::invalid_argument("Node takes keys or key_source, not both");
+    if (options.key_source) {
+        keys = options.key_source;
+    } else {
+        if (!options.keys || options.keys->empty())
+            throw std::invalid_argument("Node needs a non-empty keyring");
+        keys = std::make_shared<auth::KeySet>(options.keys);
+    }
     if (options.threads == 0) throw std::invalid_argument("Node needs at least one thread");
     if (!options.window_budget) options.window_budget = process_window_budget();
     if (!options.clock) options.clock = system_clock();
     std::error_code ec;
-    auto ctx = pinning::make_node_context(options.identity, ec);
-    if (!ctx) throw std::system_error(ec, "node TLS context");
-    SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, accept_any_client_certificate);
-    native_ctx = ctx;
-    SSL_CTX_up_ref(ctx.get());
-    tls = std::make_unique<asio::ssl::context>(ctx.get());
+    tls = make_tls(options.identity, ec);
+    if (!tls) throw std::system_error(ec, "node TLS context");
     for (unsigned i = 0; i < options.threads; ++i) contexts.push_back(std::make_unique<asio::io_context>(1));
     if (options.content) {
         if (options.content_readers == 0 || options.content_read_ahead == 0)
@@ -66,6 +70,15 @@ Node::Impl::Impl(NodeOptions o)
         readers = std::make_unique<asio::thread_pool>(options.content_readers);
         install_content_fetch();
     }
+}
+
+std::shared_ptr<asio::ssl::context> Node::Impl::make_tls(const pinning::Identity& identity,
+                                                         std::error_code& ec) {
+    auto ctx = pinning::make_node_context(identity, ec);
+    if (!ctx) return nullptr;
+    SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, accept_any_client_certificate);
+    SSL_CTX_up_ref(ctx.get());  // asio::ssl::context takes one reference, `ctx` releases its own
+    return std::make_shared<asio::ssl::context>(ctx.get());
 }
 
 void Node::Impl::audit_unauthenticated(AuditEvent e) {
@@ -240,6 +253,18 @@ void Node::check_deadlines() {
 const Metrics& Node::metrics() const {
     return impl_->metrics;
 }
+
+std::error_code Node::replace_identity(const pinning::Identity& identity) {
+    // Tokens are audience-bound to the node_id (HELLO checks node_id == this node): a new one is a new node.
+    if (identity.node_id() != impl_->options.identity.node_id()) return errc::node_id_changed;
+    std::error_code ec;
+    auto next = impl_->make_tls(identity, ec);
+    if (!next) return ec;
+    std::lock_guard lock(impl_->tls_mutex);
+    impl_->tls = std::move(next);
+    return {};
+}
+
 const std::string& Node::node_id() const {
     return impl_->options.identity.node_id();
 }

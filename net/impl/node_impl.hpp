@@ -102,9 +102,18 @@ class Node::Impl {
     }
 
     NodeOptions options;
+    std::shared_ptr<const auth::KeySource> keys;  // options.key_source, or options.keys as a fixed KeySet
     std::map<std::string, MethodEntry, std::less<>> methods;
-    pinning::SslCtxPtr native_ctx;
-    std::unique_ptr<detail::asio::ssl::context> tls;
+    /// The TLS context new connections are made from. replace_identity() swaps it; a connection's SSL holds
+    /// its own reference to the SSL_CTX it was made from, so open sessions keep their certificate.
+    std::shared_ptr<detail::asio::ssl::context> current_tls() const {
+        std::lock_guard lock(tls_mutex);
+        return tls;
+    }
+    std::shared_ptr<detail::asio::ssl::context> make_tls(const pinning::Identity& identity,
+                                                         std::error_code& ec);
+    mutable std::mutex tls_mutex;
+    std::shared_ptr<detail::asio::ssl::context> tls;
     std::vector<std::unique_ptr<detail::asio::io_context>> contexts;
     std::vector<detail::asio::executor_work_guard<detail::asio::io_context::executor_type>> guards;
     std::vector<std::thread> threads;

@@ -18,7 +18,8 @@ using Kind = protocol::Event::Kind;
 
 NodeLink::NodeLink(Node::Impl& node, tcp::socket socket, Admitted admitted, std::string peer,
                    PreauthDeadlines deadlines)
-    : Link(TlsStream(std::move(socket), *node.tls), node.options.shutdown_timeout, node.options.clock),
+    : Link(TlsStream(std::move(socket), *node.current_tls()), node.options.shutdown_timeout,
+           node.options.clock),
       node_(node),
       admitted_(std::move(admitted)),
       deadlines_(deadlines),
@@ -114,7 +115,7 @@ asio::awaitable<void> NodeLink::handshake() {
     // Like the TLS deadline: shorter when the handshake table is busy now.
     config.limits.hello_timeout = node_.connections.handshake_deadline(node_.options.session.hello_timeout);
     protocol::NodeServices services;
-    services.keys = node_.options.keys.get();
+    services.keys = node_.keys.get();
     services.nonces = &node_.nonces;
     services.requests_per_peer = &node_.per_peer;
     services.requests_per_method = &node_.per_method;

@@ -3,6 +3,7 @@
 
 #include <cyxp2p/auth/errc.hpp>
 #include <cyxp2p/auth/jwt.hpp>
+#include <cyxp2p/auth/key_source.hpp>
 #include <cyxp2p/auth/keyring.hpp>
 #include <cyxp2p/auth/scope.hpp>
 #include <cyxp2p/protocol/detail/core.hpp>
@@ -111,7 +112,9 @@ class NodeSession::Impl final : public detail::Core {
         opts.node_id = config_.node_id;
         opts.issuer = config_.issuer;
         opts.leeway_s = config_.leeway_s;
-        auth::Verified v = auth::verify(token, *services_.keys, opts);
+        const std::shared_ptr<const auth::Keyring> keys = services_.keys->current();
+        auth::Verified v = auth::verify(token, *keys, opts);
+        if (!v && v.error == auth::errc::unknown_kid) services_.keys->unknown_kid(v.detail);
         if (!v) {
             const auto code = v.error == auth::errc::wrong_node ? errc::wrong_node : errc::token_rejected;
             close(code, v.message(), auth::to_string(static_cast<auth::errc>(v.error.value())));

@@ -17,6 +17,8 @@
 #include <cyxp2p/protocol/window_budget.hpp>
 #include <cyxp2p/replay/nonce_window.hpp>
 
+#include "session_rig.hpp"
+
 namespace p = cyxp2p::protocol;
 namespace auth = cyxp2p::auth;
 using namespace std::chrono_literals;
@@ -74,7 +76,7 @@ class Flow : public ::testing::Test {
     Flow() : key_(auth::Jwk::generate(auth::Algorithm::hs256, "k1")) {
         EXPECT_FALSE(keys_.add(key_));
         node_config_.node_id = "node-1";
-        services_.keys = &keys_;
+        services_.keys = &borrowed_;
         services_.nonces = &nonces_;
     }
 
@@ -217,6 +219,7 @@ class Flow : public ::testing::Test {
     }
     auth::Jwk key_;
     auth::Keyring keys_;
+    cyxp2p::test::BorrowedKeys borrowed_{keys_};
     cyxp2p::replay::NonceWindow nonces_;
     p::NodeConfig node_config_;
     p::NodeServices services_;

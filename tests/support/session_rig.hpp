@@ -15,6 +15,7 @@
 #include <vector>
 
 #include <cyxp2p/auth/jwt.hpp>
+#include <cyxp2p/auth/key_source.hpp>
 #include <cyxp2p/auth/keyring.hpp>
 #include <cyxp2p/protocol/engine_session.hpp>
 #include <cyxp2p/protocol/node_session.hpp>
@@ -46,6 +47,20 @@ inline auth::Claims p2p_claims(std::string node_id = "node-1", std::int64_t issu
     return c;
 }
 
+/// A KeySource over a keyring the caller owns and may change between sessions (tests and fuzz harnesses;
+/// a node replaces whole sets through auth::KeySet instead).
+class BorrowedKeys final : public auth::KeySource {
+  public:
+    explicit BorrowedKeys(const auth::Keyring& keys) : keys_(&keys) {}
+    std::shared_ptr<const auth::Keyring> current() const override {
+        return {std::shared_ptr<void>{}, keys_};  // aliasing, owns nothing
+    }
+    auth::KeySourceStatus status() const override { return {.keys = keys_->keys().size()}; }
+
+  private:
+    const auth::Keyring* keys_;
+};
+
 /// One signing key and the keyring that trusts it: what the Central Server and a node share.
 struct Trust {
     auth::Jwk key;
@@ -69,13 +84,14 @@ struct Trust {
 /// A node's per-node state, owned together: NodeServices points into it, so it neither copies nor moves.
 /// The keyring belongs to the caller (a Trust, or the fixed keys of the fuzz harnesses) and must outlive it.
 struct NodeRig {
+    test::BorrowedKeys keys;
     replay::NonceWindow nonces;
     protocol::NodeConfig config;
     protocol::NodeServices services;
 
-    explicit NodeRig(const auth::Keyring& keys, std::string node_id = "node-1",
+    explicit NodeRig(const auth::Keyring& ring, std::string node_id = "node-1",
                      const replay::Limits& window = {})
-        : nonces(window) {
+        : keys(ring), nonces(window) {
         config.node_id = std::move(node_id);
         services.keys = &keys;
         services.nonces = &nonces;

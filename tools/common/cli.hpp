@@ -27,6 +27,7 @@ enum class Exit : int {
     rate_limited = 14,      // the peer refused us for a limit
     content_mismatch = 15,  // bytes did not hash to the CID that named them
     protocol_error = 16,    // the peer broke the wire protocol
+    keys_unavailable = 17,  // p2p-node run --keys URL: the first fetch of the JWKS failed
 };
 
 /// One option a command accepts. `takes_value` options are written `--name VALUE` or `--name=VALUE`.

@@ -21,6 +21,7 @@
 
 #include "../common/cli.hpp"
 #include "../common/version.hpp"
+#include "keys.hpp"
 #include "settings.hpp"
 
 namespace cyxp2p::tools::node {
@@ -28,7 +29,7 @@ namespace {
 
 std::string usage() {
     std::string u =
-        "usage: p2p-node run --identity DIR --keys JWKS [--listen HOST:PORT] [--serve DIR] [--metrics "
+        "usage: p2p-node run --identity DIR --keys JWKS|URL [--listen HOST:PORT] [--serve DIR] [--metrics "
         "HOST:PORT]\n"
         "                    [--gateway HOST:PORT]\n"
         "                    [--audit FILE] [--threads N] [--config FILE] [--print-config] [--json]\n"
@@ -46,6 +47,10 @@ std::string usage() {
         "\n"
         "SIGINT/SIGTERM: stop accepting, GOAWAY, let streams finish for --drain-timeout-ms, then close.\n"
         "A second SIGINT/SIGTERM while draining stops at once (exit 130/143).\n"
+        "SIGHUP: reload the --keys file (or refetch the --keys URL) and the --identity (its certificate\n"
+        "for new connections; the node_id must stay) without dropping sessions; a reload that fails keeps\n"
+        "what runs and says why on stderr. --config is read again and settings that changed in it are\n"
+        "named (they take effect on restart).\n"
         "\n"
         "Settings and their defaults:\n\n";
     RunSettings defaults;
@@ -109,6 +114,67 @@ class OperatorLog final : public net::AuditSink {
 
 void say(const std::string& line) {
     std::cout << line << std::endl;
+}
+
+// The settings a config file and the command line's flags give, as cmd_run applies them (flags win).
+RunSettings parse_settings(const std::string& config_text, const std::string& config_path,
+                           const std::vector<std::pair<std::string, std::string>>& flags,
+                           std::string& error) {
+    RunSettings rs;
+    if (!config_path.empty()) error = apply_config_file(rs, config_text, config_path);
+    for (const auto& [name, v] : flags) {
+        for (const auto& s : settings()) {
+            if (error.empty() && s.name == name) error = apply_flag(rs, s, v);
+        }
+    }
+    if (rs.blocks.empty() && !rs.identity.empty()) rs.blocks = rs.identity + "/blocks";
+    return rs;
+}
+
+// SIGHUP: the node identity (new connections get the new certificate; open sessions keep theirs). Engines
+// pin the key: a new key must reach them as a backup pin first (docs/operations.md).
+void reload_identity(net::Node& node, const std::string& dir, std::string& pin) {
+    std::error_code ec;
+    auto identity = pinning::Identity::load(dir, ec);
+    if (identity) ec = node.replace_identity(*identity);
+    if (ec) {
+        std::cerr << "p2p-node: reload: identity " << dir << ": " << ec.message()
+                  << "; new connections keep the running certificate (" << pin << ")" << std::endl;
+        return;
+    }
+    const std::string next = identity->pin().to_string();
+    say("reloaded identity " + dir + ": pin " + next +
+        (next == pin ? " (unchanged)" : " (was " + pin + "; open sessions keep the old certificate)"));
+    pin = next;
+}
+
+// SIGHUP: the keys, the identity, then the config file. Nothing here stops the node: a reload that fails is
+// reported and the running state stays.
+void reload(net::Node& node, const RunSettings& running, const std::optional<std::string>& config_path,
+            const std::vector<std::pair<std::string, std::string>>& flags, const NodeKeys& keys,
+            net::AuditSink* audit, std::string& pin) {
+    reload_keys(keys, running.keys, audit);
+    reload_identity(node, running.identity, pin);
+    if (!config_path) return;
+    std::error_code ec;
+    auto text = read_input(*config_path, ec);
+    if (!text) {
+        std::cerr << "p2p-node: reload: cannot read config " << *config_path << ": " << ec.message()
+                  << "; the running settings stay" << std::endl;
+        return;
+    }
+    std::string error;
+    const RunSettings next = parse_settings(*text, *config_path, flags, error);
+    if (!error.empty()) {
+        std::cerr << "p2p-node: reload: " << error << "; the running settings stay" << std::endl;
+        return;
+    }
+    for (const auto& s : settings()) {
+        if (s.get(next) == s.get(running)) continue;
+        std::cerr << "p2p-node: reload: " << s.name << " changed in " << *config_path << " ("
+                  << s.get(running) << " -> " << s.get(next) << "); it takes effect when p2p-node restarts"
+                  << std::endl;
+    }
 }
 
 }  // namespace
@@ -191,12 +257,24 @@ int cmd_run(const std::vector<std::string>& argv) {
                               : Exit::io;
         return fail(nullptr, exit, pinning::to_string(code), rs.identity + ": " + ec.message());
     }
-    auto keys = auth::Keyring::load(rs.keys, ec);
-    if (!keys || keys->empty()) {
-        return fail(nullptr, Exit::bad_input, ec ? net::error_name(ec, "io_error") : "no_keys",
-                    rs.keys + ": " + (ec ? ec.message() : "the JWKS holds no usable key") +
-                        " (expected the JWKS written by 'p2p-probe key new')");
+    // The audit file is opened first so the first fetch of a key URL is in it (--print-config writes none).
+    std::shared_ptr<net::AuditSink> audit_file;
+    if (!rs.audit.empty() && !print) {
+        auto sink = net::JsonLinesAuditSink::open(rs.audit, ec);
+        if (!sink) return fail(nullptr, Exit::io, "io_error", "--audit " + rs.audit + ": " + ec.message());
+        audit_file = std::move(sink);
     }
+    // Block the signals before any thread starts (the key URL's refresher is the first), so only sigwait
+    // below sees them: SIGHUP's default action would end the process.
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGHUP);
+    sigaddset(&stop_signals, SIGUSR1);  // only sent by this process, to end the second-signal waiter
+    if (!print) pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+    NodeKeys keys;
+    if (auto rc = open_keys(rs, audit_file, !print, keys)) return *rc;
     std::string host;
     std::uint16_t port = 0;
     if (!split_host_port(rs.listen, host, port)) {
@@ -229,7 +307,7 @@ int cmd_run(const std::vector<std::string>& argv) {
         return 0;
     }
 
-    net::NodeOptions o{.identity = *identity, .keys = std::make_shared<auth::Keyring>(std::move(*keys))};
+    net::NodeOptions o{.identity = *identity, .keys = nullptr, .key_source = keys.source()};
     o.listen_address = host;
     o.port = port;
     o.threads = rs.threads;
@@ -242,12 +320,6 @@ int cmd_run(const std::vector<std::string>& argv) {
     o.replay = rs.replay;
     o.tls_handshake_timeout = std::chrono::milliseconds(rs.tls_handshake_timeout_ms);
     o.shutdown_timeout = std::chrono::milliseconds(rs.shutdown_timeout_ms);
-    std::shared_ptr<net::AuditSink> audit_file;
-    if (!rs.audit.empty()) {
-        auto sink = net::JsonLinesAuditSink::open(rs.audit, ec);
-        if (!sink) return fail(nullptr, Exit::io, "io_error", "--audit " + rs.audit + ": " + ec.message());
-        audit_file = std::move(sink);
-    }
 
     // Served files are imported by reference: leaves point into the original files, nothing is copied.
     std::vector<std::pair<std::string, std::string>> served;
@@ -275,15 +347,8 @@ int cmd_run(const std::vector<std::string>& argv) {
     }
     std::map<std::string, std::string> names;
     for (const auto& [name, cid] : served) names[cid] = name;
-    o.audit = std::make_shared<OperatorLog>(std::move(audit_file), std::move(names));
-
-    // Block the stop signals before any thread starts, so only sigwait below sees them.
-    sigset_t stop_signals;
-    sigemptyset(&stop_signals);
-    sigaddset(&stop_signals, SIGINT);
-    sigaddset(&stop_signals, SIGTERM);
-    sigaddset(&stop_signals, SIGUSR1);  // only sent by this process, to end the second-signal waiter
-    pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+    auto operator_log = std::make_shared<OperatorLog>(std::move(audit_file), std::move(names));
+    o.audit = operator_log;
 
     net::Node node(std::move(o));
     if (auto e = node.start()) {
@@ -293,7 +358,14 @@ int cmd_run(const std::vector<std::string>& argv) {
     std::unique_ptr<net::HttpEndpoint> http;
     if (!rs.metrics.empty()) {
         http = std::make_unique<net::HttpEndpoint>(
-            mhost, mport, [&node] { return build_info_metric() + node.metrics().prometheus(); },
+            mhost, mport,
+            [&node, &keys] {
+                const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                                     std::chrono::system_clock::now().time_since_epoch())
+                                     .count();
+                return build_info_metric() + node.metrics().prometheus() +
+                       net::keys_prometheus(keys.source()->status(), now);
+            },
             [] { return true; });
         if (auto e = http->start()) {
             node.stop();
@@ -319,16 +391,20 @@ int cmd_run(const std::vector<std::string>& argv) {
     for (const auto& [name, cid] : served) say("serving " + cid + " " + name);
     say("ready");
 
+    std::string pin = identity->pin().to_string();
     int sig = 0;
-    while (sig != SIGINT && sig != SIGTERM) sigwait(&stop_signals, &sig);
+    while (sig != SIGINT && sig != SIGTERM) {
+        sigwait(&stop_signals, &sig);
+        if (sig == SIGHUP) reload(node, rs, config_path, flags, keys, operator_log.get(), pin);
+    }
     auto name = [](int n) { return std::string(n == SIGINT ? "SIGINT" : "SIGTERM"); };
     say("stopping (" + name(sig) + "): draining for up to " +
         std::to_string(rs.session.drain_timeout.count()) + " ms; send it again to stop at once");
     // The drain runs beside this thread, which keeps waiting: a second signal means "now".
     std::thread waiter([&stop_signals, &name] {
-        int again = 0;
-        sigwait(&stop_signals, &again);
-        if (again == SIGUSR1) return;  // the drain finished
+        int again = SIGHUP;
+        while (again == SIGHUP) sigwait(&stop_signals, &again);  // no reload while draining
+        if (again == SIGUSR1) return;                            // the drain finished
         say("second " + name(again) + ": stopping now, open transfers are cut off");
         std::_Exit(128 + again);
     });

@@ -124,7 +124,44 @@ std::vector<Setting> make_settings() {
     using S = RunSettings;
     return {
         text_setting("identity", "node identity directory (p2p-node init) [required]", &S::identity),
-        text_setting("keys", "JWKS file of the Central Server's token keys [required]", &S::keys),
+        text_setting("keys",
+                     "the Central Server's token keys: a JWKS file (reloaded on SIGHUP) or an https:// URL "
+                     "(refreshed per Cache-Control max-age, refetched on an unknown kid) [required]",
+                     &S::keys),
+        text_setting("keys-ca", "with --keys URL: trust this PEM CA bundle instead of the system store",
+                     &S::keys_ca),
+        {"keys-refresh-s",
+         "with --keys URL: refresh every this many seconds instead of per max-age; 0: per max-age (clamped "
+         "to " +
+             std::to_string(net::Limits{}.keys_min_refresh.count()) + ".." +
+             std::to_string(net::Limits{}.keys_max_refresh.count()) + " s)",
+         [](const S& s) { return std::to_string(s.keys_refresh_s); },
+         [](S& s, const std::string& v) {
+             std::uint64_t x = 0;
+             const auto lo = static_cast<std::uint64_t>(net::Limits{}.keys_min_refresh.count());
+             const auto hi = static_cast<std::uint64_t>(net::Limits{}.keys_max_refresh.count());
+             if (!parse_uint<std::uint64_t>(v, x) || (x != 0 && (x < lo || x > hi))) return false;
+             s.keys_refresh_s = x;
+             return true;
+         },
+         "0, or seconds " + std::to_string(net::Limits{}.keys_min_refresh.count()) + ".." +
+             std::to_string(net::Limits{}.keys_max_refresh.count())},
+        {"keys-min-refetch-s",
+         "with --keys URL: a token with an unknown kid refetches the JWKS at most once per this many seconds",
+         [](const S& s) { return std::to_string(s.keys_min_refetch_s); },
+         [](S& s, const std::string& v) {
+             return parse_uint<std::uint64_t>(v, s.keys_min_refetch_s, 1, 3600);
+         },
+         "seconds, 1..3600"},
+        {"keys-allow-secret",
+         "with --keys URL: 1 accepts symmetric (HS256) keys from the URL; 0 refuses a published secret",
+         [](const S& s) { return std::string(s.keys_allow_secret ? "1" : "0"); },
+         [](S& s, const std::string& v) {
+             if (v != "0" && v != "1") return false;
+             s.keys_allow_secret = v == "1";
+             return true;
+         },
+         "0 or 1"},
         text_setting("listen", "HOST:PORT to accept engines on (port 0: any free port)", &S::listen),
         text_setting("serve", "directory whose files are served by CID (imported by reference, not copied)",
                      &S::serve),

@@ -12,7 +12,11 @@ namespace cyxp2p::tools::node {
 
 struct RunSettings {
     std::string identity;
-    std::string keys;
+    std::string keys;                  // a JWKS file, or the https:// URL the Central Server publishes it at
+    std::string keys_ca;               // PEM CA bundle for the key server (empty: the system store)
+    std::uint64_t keys_refresh_s = 0;  // 0: the response's Cache-Control max-age
+    std::uint64_t keys_min_refetch_s = static_cast<std::uint64_t>(net::Limits{}.keys_min_refetch.count());
+    bool keys_allow_secret = false;
     std::string listen = "127.0.0.1:7400";
     std::string serve;
     std::string blocks;   // default: IDENTITY/blocks
