@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <memory>
 #include <string_view>
 #include <unordered_map>
 
@@ -348,17 +349,18 @@ std::error_code export_car(const Blockstore& store, const Cid& root, std::ostrea
 
 namespace {
 
-// Where the verified bytes go: a FileWriter (extract) or a bare verifier (verify).
+// Where the verified bytes go: a FileWriter (extract) or a bare verifier (verify). Held by pointer, not in
+// std::optional: GCC 12 at -O3 reports the optional's payload as maybe-uninitialized across reset/emplace.
 class VerifySink {
   public:
     std::error_code open(const Cid& root, const std::filesystem::path* to, const Limits& limits) {
         writer_.reset();
         verifier_.reset();
         if (to == nullptr) {
-            verifier_.emplace(root, limits);
+            verifier_ = std::make_unique<DagVerifier>(root, limits);
             return {};
         }
-        writer_.emplace(root, *to, limits);
+        writer_ = std::make_unique<FileWriter>(root, *to, limits);
         return writer_->open();
     }
     std::error_code push(ByteView block, const Cid& claimed) {
@@ -370,8 +372,8 @@ class VerifySink {
     const DagVerifier& verifier() const { return writer_ ? writer_->verifier() : *verifier_; }
 
   private:
-    std::optional<FileWriter> writer_;
-    std::optional<DagVerifier> verifier_;
+    std::unique_ptr<FileWriter> writer_;
+    std::unique_ptr<DagVerifier> verifier_;
 };
 
 // A streaming failure that may mean "these blocks are not in DFS pre-order" rather than "this content is
