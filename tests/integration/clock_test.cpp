@@ -42,13 +42,14 @@ TEST_F(Transport, WallStepForwardKeepsTheBucketEmptyAndEndsOnlyTheToken) {
     auto pong = conn->async_ping(boost::asio::use_future);
     ASSERT_EQ(pong.wait_for(30s), std::future_status::ready);
     ASSERT_FALSE(std::get<0>(pong.get()));
-    // An hour on the node's calendar: on wall time the bucket would hold 360 tokens again.
-    clock->step_wall(1h);
+    // An hour and a minute on the node's calendar: on wall time the bucket would hold 366 tokens again. Not
+    // exactly an hour: the token was minted after the clock was made (seconds later on a loaded machine), so
+    // a step of 1 h could leave it a second to live, on a monotonic clock that never reaches that second.
+    clock->step_wall(1h + 1min);
     EXPECT_EQ(request(*conn), protocol::errc::rate_limited);
     // The same request showed the node its new calendar: the token (exp = the engine's now + 1 h) is past,
     // GOAWAY, and with no stream open the session ends. No monotonic deadline had come due. check_deadlines()
-    // hands every session the clock's reading now, as the node's timer would (a CI run once missed the
-    // timer's wake-up under load; the assertion is about what the session decides, not when Asio wakes).
+    // hands every session the clock's reading now, as the node's timer would.
     node_->check_deadlines();
     EXPECT_TRUE(closes_within(*conn, 20s));
     EXPECT_EQ(node_->metrics().rate_limited.load(), 2U);
