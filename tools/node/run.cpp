@@ -21,6 +21,7 @@
 
 #include "../common/cli.hpp"
 #include "../common/version.hpp"
+#include "fleet.hpp"
 #include "keys.hpp"
 #include "settings.hpp"
 
@@ -296,6 +297,8 @@ int cmd_run(const std::vector<std::string>& argv) {
     if (!rs.serve.empty() && !std::filesystem::is_directory(rs.serve)) {
         return fail(nullptr, Exit::io, "io_error", "--serve " + rs.serve + ": not a directory");
     }
+    std::optional<net::FleetOptions> fleet;
+    if (auto rc = fleet_options(rs, fleet)) return *rc;
     if (print) {
         if (json) {
             nlohmann::json j = nlohmann::json::object();
@@ -320,6 +323,7 @@ int cmd_run(const std::vector<std::string>& argv) {
     o.replay = rs.replay;
     o.tls_handshake_timeout = std::chrono::milliseconds(rs.tls_handshake_timeout_ms);
     o.shutdown_timeout = std::chrono::milliseconds(rs.shutdown_timeout_ms);
+    o.fleet = std::move(fleet);
 
     // Served files are imported by reference: leaves point into the original files, nothing is copied.
     std::vector<std::pair<std::string, std::string>> served;
