@@ -1,10 +1,12 @@
 // p2p-node reloading while it runs (docs/operations.md "Key rotation", "Reload"): SIGHUP reloads the --keys
-// file and the identity without dropping sessions, a broken file leaves the old keys in force, changed config
-// settings are named; --keys URL fetches the Central Server's JWKS from a real HTTPS server
-// (tests/interop/jwks_server.py) and refetches it for an unknown kid. The engine side is the library's
-// net::Engine, so a session can be held open across the reload.
+// file and the identity without dropping sessions, a broken file leaves the old keys in force, the live
+// limits of the config file bite on sessions opened before (other changed settings are named); --keys URL
+// fetches the Central Server's JWKS from a real HTTPS server (tests/interop/jwks_server.py) and refetches it
+// for an unknown kid. The engine side is the library's net::Engine, so a session can be held open across the
+// reload.
 #include <signal.h>
 
+#include <future>
 #include <thread>
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -14,6 +16,7 @@
 #include <support.hpp>
 
 #include <cyxp2p/net/engine.hpp>
+#include <cyxp2p/net/errc.hpp>
 #include <cyxp2p/pinning/errc.hpp>
 #include <cyxp2p/pinning/pin.hpp>
 #include <cyxp2p/protocol/errc.hpp>
@@ -213,6 +216,74 @@ TEST_F(NodeKeysCli, SighupNamesConfigSettingsThatNeedARestart) {
     ASSERT_TRUE(bad) << n->output();
     EXPECT_NE(bad->find("the running settings stay"), std::string::npos) << *bad;
     EXPECT_FALSE(connect("cs-old").first);
+    EXPECT_EQ(n->stop(SIGTERM), 0);
+}
+
+// A CID the node does not hold: content.fetch of it passes every check of the OPEN (scope, rate, replay)
+// and is then refused with content_not_found, so it tells "allowed" from "rate limited" without content.
+constexpr const char* kAbsentCid = "bafkreifzjut3te2nhyekklss27nh3k72ysco7y32koao5eei66wof36n5e";
+
+std::error_code fetch(net::Connection& c, const std::string& cid, const std::filesystem::path& dest) {
+    auto f = c.async_fetch(cid, dest, {}, boost::asio::use_future);
+    if (f.wait_for(60s) != std::future_status::ready) return std::make_error_code(std::errc::timed_out);
+    return std::get<0>(f.get());
+}
+
+TEST_F(NodeKeysCli, SighupAppliesTheLiveLimitsToOpenSessionsAndABrokenConfigChangesNothing) {
+    const auto conf = tmp_ / "node.conf";
+    test::write_file(conf, "requests-per-peer = 50/100\nidle-timeout-ms = 300000\n");
+    std::filesystem::create_directory(tmp_ / "empty");  // content.fetch is served with --serve only
+    auto n = start((tmp_ / "keys.jwks").string(),
+                   {"--config", conf.string(), "--serve", (tmp_ / "empty").string()});
+    auto [ec, held] = connect("cs-old");
+    ASSERT_FALSE(ec) << ec.message();
+    for (int i = 0; i < 3; ++i)
+        ASSERT_EQ(fetch(*held, kAbsentCid, tmp_ / "out"), cyxp2p::protocol::errc::content_not_found);
+
+    test::write_file(conf, "requests-per-peer = 1/h/2\nidle-timeout-ms = 60000\n");
+    n->signal(SIGHUP);
+    auto applied = n->wait_for_line("p2p-node: reload: requests-per-peer changed in ");
+    ASSERT_TRUE(applied) << n->output();
+    EXPECT_NE(applied->find("(50/100 -> 1/h/2); applied"), std::string::npos) << *applied;
+    auto later = n->wait_for_line("p2p-node: reload: idle-timeout-ms changed in ");
+    ASSERT_TRUE(later) << n->output();
+    EXPECT_NE(later->find("takes effect when p2p-node restarts"), std::string::npos) << *later;
+    // The session opened before the reload: two opens in the new bucket, then rate_limited; still open.
+    EXPECT_EQ(fetch(*held, kAbsentCid, tmp_ / "out"), cyxp2p::protocol::errc::content_not_found);
+    EXPECT_EQ(fetch(*held, kAbsentCid, tmp_ / "out"), cyxp2p::protocol::errc::content_not_found);
+    EXPECT_EQ(fetch(*held, kAbsentCid, tmp_ / "out"), cyxp2p::protocol::errc::rate_limited);
+    EXPECT_FALSE(ping(*held));
+    EXPECT_EQ(metric("cyxp2p_node_rate_limited_total"), "1");
+
+    // A broken file: nothing changes, the lowered limit stays in force (not the default, not the old one).
+    test::write_file(conf, "requests-per-peer = 1/h/2\nrequests-per-method = lots\n");
+    n->signal(SIGHUP);
+    auto bad = n->wait_for_line("p2p-node: reload: " + conf.string() + ":2:");
+    ASSERT_TRUE(bad) << n->output();
+    EXPECT_NE(bad->find("the running settings stay"), std::string::npos) << *bad;
+    EXPECT_EQ(fetch(*held, kAbsentCid, tmp_ / "out"), cyxp2p::protocol::errc::rate_limited);
+    EXPECT_FALSE(ping(*held));
+    EXPECT_EQ(metric("cyxp2p_node_rate_limited_total"), "2");
+    EXPECT_EQ(n->stop(SIGTERM), 0);
+}
+
+TEST_F(NodeKeysCli, SighupRaisesTheConnectionCapForNewConnections) {
+    const auto conf = tmp_ / "node.conf";
+    test::write_file(conf, "max-connections-per-address = 1\n");
+    auto n = start((tmp_ / "keys.jwks").string(), {"--config", conf.string()});
+    auto [ec, held] = connect("cs-old");
+    ASSERT_FALSE(ec) << ec.message();
+    EXPECT_EQ(connect("cs-old").first, net::errc::connection_refused_by_limit);
+    test::write_file(conf, "max-connections-per-address = 3\n");
+    n->signal(SIGHUP);
+    auto applied = n->wait_for_line("p2p-node: reload: max-connections-per-address changed in ");
+    ASSERT_TRUE(applied) << n->output();
+    EXPECT_NE(applied->find("(1 -> 3); applied"), std::string::npos) << *applied;
+    auto [ec2, second] = connect("cs-old");
+    EXPECT_FALSE(ec2) << ec2.message();
+    EXPECT_FALSE(ping(*held));
+    EXPECT_EQ(metric("cyxp2p_node_connections_refused_total{reason=\"too_many_connections_from_address\"}"),
+              "1");
     EXPECT_EQ(n->stop(SIGTERM), 0);
 }
 

@@ -1,5 +1,6 @@
 // p2p-node run: the reference node daemon.
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <csignal>
 #include <iostream>
@@ -49,8 +50,9 @@ std::string usage() {
         "A second SIGINT/SIGTERM while draining stops at once (exit 130/143).\n"
         "SIGHUP: reload the --keys file (or refetch the --keys URL) and the --identity (its certificate\n"
         "for new connections; the node_id must stay) without dropping sessions; a reload that fails keeps\n"
-        "what runs and says why on stderr. --config is read again and settings that changed in it are\n"
-        "named (they take effect on restart).\n"
+        "what runs and says why on stderr. --config is read again: requests-per-peer, requests-per-method,\n"
+        "max-connections, max-connections-per-address and max-streams (for new sessions) are applied live;\n"
+        "other settings that changed are named (they take effect on restart).\n"
         "\n"
         "Settings and their defaults:\n\n";
     RunSettings defaults;
@@ -148,9 +150,36 @@ void reload_identity(net::Node& node, const std::string& dir, std::string& pin) 
     pin = next;
 }
 
-// SIGHUP: the keys, the identity, then the config file. Nothing here stops the node: a reload that fails is
-// reported and the running state stays.
-void reload(net::Node& node, const RunSettings& running, const std::optional<std::string>& config_path,
+// The settings SIGHUP applies to the running node: exactly the ones net::LiveLimits holds
+// (docs/operations.md "Reload (SIGHUP)" says why these and not the others).
+constexpr std::array<std::string_view, 5> kLiveSettings = {"requests-per-peer", "requests-per-method",
+                                                           "max-connections", "max-connections-per-address",
+                                                           "max-streams"};
+
+bool is_live(const Setting& s) {
+    return std::find(kLiveSettings.begin(), kLiveSettings.end(), s.name) != kLiveSettings.end();
+}
+
+net::LiveLimits live_limits(const RunSettings& s) {
+    return {.requests_per_peer = s.rate.requests_per_peer.rate,
+            .requests_per_method = s.rate.requests_per_method.rate,
+            .max_connections = s.rate.connections.max_connections,
+            .max_connections_per_address = s.rate.connections.max_connections_per_address,
+            .max_concurrent_streams = s.session.max_concurrent_streams};
+}
+
+void set_live(RunSettings& s, const net::LiveLimits& l) {
+    s.rate.requests_per_peer.rate = l.requests_per_peer;
+    s.rate.requests_per_method.rate = l.requests_per_method;
+    s.rate.connections.max_connections = l.max_connections;
+    s.rate.connections.max_connections_per_address = l.max_connections_per_address;
+    s.session.max_concurrent_streams = l.max_concurrent_streams;
+}
+
+// SIGHUP: the keys, the identity, then the config file: the live limits that changed are applied together
+// (all or none), the others named. Nothing here stops the node: a reload that fails is reported and the
+// running state stays. `running` follows what was applied, so the next reload compares with it.
+void reload(net::Node& node, RunSettings& running, const std::optional<std::string>& config_path,
             const std::vector<std::pair<std::string, std::string>>& flags, const NodeKeys& keys,
             net::AuditSink* audit, std::string& pin) {
     reload_keys(keys, running.keys, audit);
@@ -169,8 +198,25 @@ void reload(net::Node& node, const RunSettings& running, const std::optional<std
         std::cerr << "p2p-node: reload: " << error << "; the running settings stay" << std::endl;
         return;
     }
+    std::vector<const Setting*> live;
     for (const auto& s : settings()) {
-        if (s.get(next) == s.get(running)) continue;
+        if (is_live(s) && s.get(next) != s.get(running)) live.push_back(&s);
+    }
+    if (!live.empty()) {
+        const net::LiveLimits limits = live_limits(next);
+        if (auto e = node.update_limits(limits)) {
+            std::cerr << "p2p-node: reload: the limits in " << *config_path << ": " << e.message() << " ("
+                      << net::error_name(e, "error") << ")" << std::endl;
+        } else {
+            for (const Setting* s : live) {
+                std::cerr << "p2p-node: reload: " << s->name << " changed in " << *config_path << " ("
+                          << s->get(running) << " -> " << s->get(next) << "); applied" << std::endl;
+            }
+            set_live(running, limits);
+        }
+    }
+    for (const auto& s : settings()) {
+        if (is_live(s) || s.get(next) == s.get(running)) continue;
         std::cerr << "p2p-node: reload: " << s.name << " changed in " << *config_path << " ("
                   << s.get(running) << " -> " << s.get(next) << "); it takes effect when p2p-node restarts"
                   << std::endl;
@@ -320,6 +366,7 @@ int cmd_run(const std::vector<std::string>& argv) {
     o.replay = rs.replay;
     o.tls_handshake_timeout = std::chrono::milliseconds(rs.tls_handshake_timeout_ms);
     o.shutdown_timeout = std::chrono::milliseconds(rs.shutdown_timeout_ms);
+    o.clock = net::system_clock();  // the gateway's limiters read the same clock
 
     // Served files are imported by reference: leaves point into the original files, nothing is copied.
     std::vector<std::pair<std::string, std::string>> served;
@@ -350,6 +397,7 @@ int cmd_run(const std::vector<std::string>& argv) {
     auto operator_log = std::make_shared<OperatorLog>(std::move(audit_file), std::move(names));
     o.audit = operator_log;
 
+    const auto node_clock = o.clock;
     net::Node node(std::move(o));
     if (auto e = node.start()) {
         return fail(nullptr, Exit::io, e == net::errc::address_in_use ? "address_in_use" : "listen_failed",
@@ -376,8 +424,9 @@ int cmd_run(const std::vector<std::string>& argv) {
     }
     std::unique_ptr<net::Gateway> gateway;
     if (!rs.gateway.empty()) {
-        gateway =
-            std::make_unique<net::Gateway>(std::move(*gateway_store), net::GatewayOptions{ghost, gport, {}});
+        gateway = std::make_unique<net::Gateway>(
+            std::move(*gateway_store),
+            net::GatewayOptions{.address = ghost, .port = gport, .limits = {}, .clock = node_clock});
         if (auto e = gateway->start()) {
             node.stop();
             return fail(nullptr, Exit::io, "address_in_use", "--gateway " + rs.gateway + ": " + e.message());
