@@ -23,6 +23,7 @@
 #include "../common/cli.hpp"
 #include "../common/version.hpp"
 #include "keys.hpp"
+#include "served.hpp"
 #include "settings.hpp"
 
 namespace cyxp2p::tools::node {
@@ -93,14 +94,14 @@ class OperatorLog final : public net::AuditSink {
         if (e.kind != net::AuditEvent::Kind::content_served) return;
         if (e.result != "corrupt" && e.result != "aborted") return;
         const std::string cid = e.detail.substr(0, e.detail.find(':'));
+        std::lock_guard lock(mutex_);
         const auto it = names_.find(cid);
         const std::string file = it == names_.end() ? "" : " (" + it->second + ")";
-        std::lock_guard lock(mutex_);
         if (e.result == "corrupt") {
             std::cerr << "p2p-node: served file changed or vanished after import: " << cid << file
                       << " no longer matches its CID, so it is not served ("
                       << e.detail.substr(cid.size() + 2)
-                      << "). Restore the file, or restart p2p-node to re-import --serve.\n";
+                      << "). Restore the file, or SIGHUP or restart p2p-node to re-import --serve.\n";
         } else {
             std::cerr
                 << "p2p-node: transfer of " << cid << file << " to " << e.peer << " aborted after " << e.value
@@ -108,9 +109,15 @@ class OperatorLog final : public net::AuditSink {
         }
     }
 
+    /// After a --serve rescan (the I/O threads record events meanwhile).
+    void set_names(std::map<std::string, std::string> names) {
+        std::lock_guard lock(mutex_);
+        names_ = std::move(names);
+    }
+
   private:
     std::shared_ptr<net::AuditSink> file_;
-    std::map<std::string, std::string> names_;  // served CID -> file name
+    std::map<std::string, std::string> names_;  // served CID -> file name, under mutex_
     std::mutex mutex_;
 };
 
@@ -148,6 +155,32 @@ void reload_identity(net::Node& node, const std::string& dir, std::string& pin) 
     say("reloaded identity " + dir + ": pin " + next +
         (next == pin ? " (unchanged)" : " (was " + pin + "; open sessions keep the old certificate)"));
     pin = next;
+}
+
+// SIGHUP: --serve again. Imports run here, on the signal thread, never on the node's I/O threads, which keep
+// serving meanwhile.
+void rescan_served(ServedDir& served, const std::string& dir, OperatorLog& log) {
+    std::error_code ec;
+    std::vector<ServedDir::Change> changes;
+    const auto n = served.rescan(changes, ec);
+    if (ec) {
+        std::cerr << "p2p-node: reload: --serve " << dir << ": " << ec.message()
+                  << "; the files served stay as they were" << std::endl;
+        return;
+    }
+    for (const auto& c : changes) {
+        using K = ServedDir::Change::Kind;
+        if (c.kind == K::added || c.kind == K::changed) say("serving " + c.cid + " " + c.name);
+        if (c.kind == K::removed) say("no longer serving " + c.cid + " " + c.name);
+        if (c.kind == K::failed) {
+            std::cerr << "p2p-node: reload: --serve " << (c.name.empty() ? c.cid : dir + "/" + c.name) << ": "
+                      << c.detail << (c.name.empty() ? "" : "; not served") << std::endl;
+        }
+    }
+    log.set_names(served.names());
+    say("rescanned --serve " + dir + ": " + std::to_string(n.added) + " added, " + std::to_string(n.changed) +
+        " changed, " + std::to_string(n.removed) + " removed, " + std::to_string(n.unchanged) +
+        " unchanged, " + std::to_string(n.failed) + " failed");
 }
 
 // The settings SIGHUP applies to the running node: exactly the ones net::LiveLimits holds
@@ -369,21 +402,15 @@ int cmd_run(const std::vector<std::string>& argv) {
     o.clock = net::system_clock();  // the gateway's limiters read the same clock
 
     // Served files are imported by reference: leaves point into the original files, nothing is copied.
-    std::vector<std::pair<std::string, std::string>> served;
+    std::optional<ServedDir> served;
     if (!rs.serve.empty()) {
         auto store = content::Blockstore::open(rs.blocks, ec);
         if (!store) return fail(nullptr, Exit::io, "io_error", "--blocks " + rs.blocks + ": " + ec.message());
-        std::vector<std::filesystem::path> files;
-        for (const auto& entry : std::filesystem::directory_iterator(rs.serve)) {
-            if (entry.is_regular_file()) files.push_back(entry.path());
-        }
-        std::sort(files.begin(), files.end());
-        for (const auto& f : files) {
-            auto result = content::import_file(f, content::ImportOptions::kubo_default(), store->sink(f), ec);
-            if (!result)
-                return fail(nullptr, Exit::io, "io_error", "import " + f.string() + ": " + ec.message());
-            served.emplace_back(f.filename().string(), result->root.to_string());
-        }
+        served.emplace(rs.serve, *store);
+        std::string failed;
+        if (auto e = served->import_all(failed))
+            return fail(nullptr, Exit::io, "io_error",
+                        (failed.empty() ? "--serve " + rs.serve : "import " + failed) + ": " + e.message());
         o.content = std::move(*store);
     }
     std::optional<content::Blockstore> gateway_store = o.content;
@@ -392,9 +419,8 @@ int cmd_run(const std::vector<std::string>& argv) {
         if (!gateway_store)
             return fail(nullptr, Exit::io, "io_error", "--blocks " + rs.blocks + ": " + ec.message());
     }
-    std::map<std::string, std::string> names;
-    for (const auto& [name, cid] : served) names[cid] = name;
-    auto operator_log = std::make_shared<OperatorLog>(std::move(audit_file), std::move(names));
+    auto operator_log = std::make_shared<OperatorLog>(
+        std::move(audit_file), served ? served->names() : std::map<std::string, std::string>{});
     o.audit = operator_log;
 
     const auto node_clock = o.clock;
@@ -437,14 +463,18 @@ int cmd_run(const std::vector<std::string>& argv) {
     say("node_id " + identity->node_id());
     say("pin " + identity->pin().to_string());
     say("listening " + host + ":" + std::to_string(node.local_port()));
-    for (const auto& [name, cid] : served) say("serving " + cid + " " + name);
+    if (served) {
+        for (const auto& [name, f] : served->files()) say("serving " + f.cid + " " + name);
+    }
     say("ready");
 
     std::string pin = identity->pin().to_string();
     int sig = 0;
     while (sig != SIGINT && sig != SIGTERM) {
         sigwait(&stop_signals, &sig);
-        if (sig == SIGHUP) reload(node, rs, config_path, flags, keys, operator_log.get(), pin);
+        if (sig != SIGHUP) continue;
+        reload(node, rs, config_path, flags, keys, operator_log.get(), pin);
+        if (served) rescan_served(*served, rs.serve, *operator_log);
     }
     auto name = [](int n) { return std::string(n == SIGINT ? "SIGINT" : "SIGTERM"); };
     say("stopping (" + name(sig) + "): draining for up to " +
