@@ -28,6 +28,8 @@ struct AuditEvent {
         session_closed,      // bytes_in, bytes_out, duration_ms
         keys_loaded,         // a key set load or fetch (result "ok" or why it was refused; value: keys in
                              // force; detail: the source and, on failure, that the previous set stays)
+        fleet_store,         // fleet mode's Redis came up or went down (result "up"/"down", detail: why and
+                             // what the node does meanwhile: refuse or local)
         // Engine side.
         pin_mismatch,      // the node's key was not in the pin set (detail: presented and expected pins)
         content_rejected,  // a fetched block failed verification (result: the content error, detail: CID),

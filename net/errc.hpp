@@ -26,6 +26,13 @@ enum class errc {
     keys_secret_refused,  // the published set holds a symmetric (oct/HS256) key and allow_secret is off
     node_id_changed,      // Node::replace_identity with an identity for another node_id
     limits_out_of_range,  // Node::update_limits with a value the node cannot honour (nothing changed)
+    // The Redis client of fleet mode (net/redis.hpp, docs/fleet.md).
+    redis_bad_url,          // not redis://HOST[:PORT][/DB], unix:///PATH or rediss://
+    redis_tls_unsupported,  // rediss://: this build's hiredis (Debian 12: 0.14) has no TLS
+    redis_password_file,    // the password file is unreadable, empty, or readable by group/others
+    redis_unavailable,      // not connected (reconnecting with backoff), or too many calls queued
+    redis_timeout,          // no reply within RedisLimits::call_deadline
+    redis_error,            // the server answered an error (AUTH, SELECT, a script)
 };
 
 const std::error_category& category() noexcept;

@@ -43,6 +43,26 @@ struct Limits {
     std::chrono::milliseconds keys_fetch_timeout{10'000};
 };
 
+/// The Redis client of fleet mode (net/redis.hpp, docs/fleet.md).
+struct RedisLimits {
+    /// Each call must have its reply this soon after it was made (queueing included), else it fails with
+    /// redis_timeout and the connection, whose state is then unknown, is dropped and reopened. 50 ms is far
+    /// above a LAN or unix-socket round trip (tens of microseconds) and far below the HELLO deadline, so a
+    /// slow Redis costs a refused handshake (retry later), never a hung one.
+    std::chrono::milliseconds call_deadline{50};
+    /// TCP or unix connect, AUTH and SELECT together must finish within this.
+    std::chrono::milliseconds connect_timeout{500};
+    /// Reconnect backoff: doubles from min to max after each failed attempt, reset by a success. Also the
+    /// retry delay a refused handshake carries while Redis is down.
+    std::chrono::milliseconds reconnect_min{100};
+    std::chrono::milliseconds reconnect_max{5'000};
+    /// Calls waiting for the client thread at most; beyond, a call fails at once (redis_unavailable) rather
+    /// than growing memory behind a stuck server.
+    std::size_t max_queued = 16'384;
+    /// Commands written in one pipeline before their replies are read.
+    std::size_t max_pipeline = 512;
+};
+
 /// The trustless HTTP gateway (net/gateway.hpp, docs/net.md "Gateway"). Public by nature (anyone may ask for
 /// content by CID), so every resource a client can hold is capped.
 struct GatewayLimits {

@@ -104,6 +104,14 @@ struct Metrics {
     DurationHistogram fetch_duration{kFetchBucketsS};          // content.fetch served, open to end
     DurationHistogram session_rtt{kRttBucketsS};  // each authenticated session's smoothed RTT, at its end
 
+    // Fleet mode (docs/fleet.md): the shared replay and rate-limit checks through Redis; zero without it.
+    std::atomic<std::uint64_t> fleet_checks{0};           // HELLO, REAUTH and OPEN checks sent to Redis
+    std::atomic<std::uint64_t> fleet_redis_errors{0};     // of those: no answer in time, or an error reply
+    std::atomic<std::uint64_t> fleet_unavailable{0};      // requests refused for it (policy refuse)
+    std::atomic<std::uint64_t> fleet_fallbacks{0};        // requests decided locally instead (policy local)
+    std::atomic<std::int64_t> fleet_redis_up{0};          // gauge: 1 while connected
+    DurationHistogram fleet_redis_latency{kRttBucketsS};  // call to reply, answered checks only
+
     /// Counts what an audit event says (called for every event, with or without an audit sink).
     void observe(const AuditEvent& event);
 

@@ -1,7 +1,8 @@
 // Umbrella header of the net module: everything cyxp2p::net offers (the Asio shell: Node, Engine, TLS
-// diagnostics, audit, metrics and the operator HTTP endpoint).
+// diagnostics, audit, metrics, the operator HTTP endpoint, fleet mode's admission and Redis client).
 #pragma once
 
+#include <cyxp2p/net/admission.hpp>
 #include <cyxp2p/net/audit.hpp>
 #include <cyxp2p/net/clock.hpp>
 #include <cyxp2p/net/engine.hpp>
@@ -12,5 +13,6 @@
 #include <cyxp2p/net/limits.hpp>
 #include <cyxp2p/net/metrics.hpp>
 #include <cyxp2p/net/node.hpp>
+#include <cyxp2p/net/redis.hpp>
 #include <cyxp2p/net/tls_info.hpp>
 #include <cyxp2p/net/window_budget.hpp>

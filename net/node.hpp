@@ -25,6 +25,7 @@
 #include <cyxp2p/auth/keyring.hpp>
 #include <cyxp2p/auth/limits.hpp>
 #include <cyxp2p/content/blockstore.hpp>
+#include <cyxp2p/net/admission.hpp>
 #include <cyxp2p/net/audit.hpp>
 #include <cyxp2p/net/clock.hpp>
 #include <cyxp2p/net/limits.hpp>
@@ -64,6 +65,9 @@ struct NodeOptions {
     /// Monotonic time for deadlines and rate limits, wall time for tokens, replay timestamps and audit
     /// records (net/clock.hpp). Null: system_clock(). Tests pass a ManualClock.
     std::shared_ptr<const Clock> clock{};
+    /// Fleet mode (docs/fleet.md): the replay windows and the per-peer and per-method limits live in this
+    /// Redis, shared by every node with the same identity. Unset: in-process windows, as before.
+    std::optional<FleetOptions> fleet{};
 };
 
 /// The limits a running node can change without dropping a session (Node::update_limits; docs/operations.md

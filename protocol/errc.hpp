@@ -26,6 +26,7 @@ enum class errc : std::uint32_t {
     token_expired,  // the session's token expired without REAUTH
     unsupported_version,
     wrong_node,
+    unavailable,  // a store the node's checks depend on (fleet mode: Redis) did not answer: retry_after
     // Streams.
     unknown_method = 40,
     forbidden,     // the token lacks the method's scope

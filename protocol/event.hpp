@@ -9,6 +9,7 @@
 #include <vector>
 
 #include <cyxp2p/auth/claims.hpp>
+#include <cyxp2p/protocol/admission.hpp>
 #include <cyxp2p/protocol/limits.hpp>
 
 namespace cyxp2p::protocol {
@@ -52,6 +53,9 @@ struct Event {
         going_away,       // the peer sent GOAWAY: open no new streams; `error`
         pong,             // the answer to our PING arrived
         closed,           // the session is over; `error` says why (empty: orderly close)
+        /// node, with NodeServices::deferred_admission: a HELLO, REAUTH or OPEN waits for its replay and
+        /// rate-limit verdict (`admission`); the session reads no further frame until NodeSession::admit().
+        admission,
     };
     Kind kind = Kind::closed;
     std::uint32_t stream_id = 0;
@@ -62,6 +66,7 @@ struct Event {
     std::chrono::milliseconds retry_after{0};
     std::optional<auth::Claims> claims{};
     HandshakeInfo handshake{};
+    std::optional<AdmissionRequest> admission{};
 };
 
 const char* to_string(Event::Kind k) noexcept;

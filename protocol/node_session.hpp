@@ -18,6 +18,7 @@
 #include <cyxp2p/auth/claims.hpp>
 #include <cyxp2p/auth/jwt.hpp>
 #include <cyxp2p/auth/limits.hpp>
+#include <cyxp2p/protocol/admission.hpp>
 #include <cyxp2p/protocol/errc.hpp>
 #include <cyxp2p/protocol/event.hpp>
 #include <cyxp2p/protocol/limits.hpp>
@@ -52,6 +53,11 @@ struct NodeServices {
     replay::NonceWindow* nonces = nullptr;                   // HELLO, OPEN and REAUTH nonces (required)
     ratelimit::KeyedLimiter* requests_per_peer = nullptr;    // stream opens per token subject (optional)
     ratelimit::KeyedLimiter* requests_per_method = nullptr;  // stream opens per method (optional)
+    /// Fleet mode (docs/fleet.md): the replay and rate-limit checks above are decided by the owner instead
+    /// (`nonces` and the limiters are then not used and may be null). A HELLO, REAUTH or OPEN that passed
+    /// every other check is parked: the session emits Event::Kind::admission and reads no further frame
+    /// until admit() brings the verdict, so requests still complete in the order they arrived.
+    bool deferred_admission = false;
     /// The scope a registered method requires, or nullopt when no handler has `method` (unknown_method).
     /// Unset: auth's method table (auth::required_scope).
     std::function<std::optional<std::string>(std::string_view method)> method_scope;
@@ -84,6 +90,13 @@ class NodeSession {
     /// acts only on deadlines `now` has passed.
     std::optional<Time> next_timeout() const;
     void on_timeout(Now now);
+
+    /// The verdict on the request of the last Event::Kind::admission (deferred_admission only): completes
+    /// the parked HELLO, REAUTH or OPEN (or refuses it with the verdict's code), then reads the frames that
+    /// arrived meanwhile. Ignored when nothing is parked (the session closed in the meantime).
+    void admit(const AdmissionVerdict& verdict, Now now);
+    /// A request is parked, waiting for admit().
+    bool awaiting_admission() const;
 
     /// Queues one message on a stream the engine opened; sent as flow control allows.
     std::error_code send_message(std::uint32_t stream_id, std::span<const std::uint8_t> body);

@@ -2,6 +2,7 @@
 // sans-IO NodeSession and EngineSession, the content.fetch bodies).
 #pragma once
 
+#include <cyxp2p/protocol/admission.hpp>
 #include <cyxp2p/protocol/body.hpp>
 #include <cyxp2p/protocol/engine_session.hpp>
 #include <cyxp2p/protocol/errc.hpp>

@@ -33,6 +33,8 @@ const char* to_string(AuditEvent::Kind k) noexcept {
             return "session_closed";
         case AuditEvent::Kind::keys_loaded:
             return "keys_loaded";
+        case AuditEvent::Kind::fleet_store:
+            return "fleet_store";
         case AuditEvent::Kind::pin_mismatch:
             return "pin_mismatch";
         case AuditEvent::Kind::content_rejected:

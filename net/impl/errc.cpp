@@ -46,6 +46,20 @@ class Category final : public std::error_category {
                 return "a live limit is out of range (a rate the limiter cannot honour, a connection cap of "
                        "0 "
                        "or above the address table, or zero streams): the running limits stay";
+            case errc::redis_bad_url:
+                return "the Redis URL must be redis://HOST[:PORT][/DB] or unix:///PATH";
+            case errc::redis_tls_unsupported:
+                return "rediss:// needs hiredis with TLS (1.0 or later); this build has hiredis 0.14: use a "
+                       "unix socket or a TLS tunnel (stunnel, spiped) to a local port";
+            case errc::redis_password_file:
+                return "the Redis password file must be readable, non-empty and not readable by group or "
+                       "others (chmod 600)";
+            case errc::redis_unavailable:
+                return "Redis is unreachable (the client reconnects with backoff) or overloaded";
+            case errc::redis_timeout:
+                return "Redis did not answer within the call deadline";
+            case errc::redis_error:
+                return "Redis answered with an error";
         }
         return "unknown net error";
     }
@@ -90,6 +104,18 @@ const char* to_string(errc e) noexcept {
             return "node_id_changed";
         case errc::limits_out_of_range:
             return "limits_out_of_range";
+        case errc::redis_bad_url:
+            return "redis_bad_url";
+        case errc::redis_tls_unsupported:
+            return "redis_tls_unsupported";
+        case errc::redis_password_file:
+            return "redis_password_file";
+        case errc::redis_unavailable:
+            return "redis_unavailable";
+        case errc::redis_timeout:
+            return "redis_timeout";
+        case errc::redis_error:
+            return "redis_error";
     }
     return "unknown";
 }

@@ -179,6 +179,21 @@ std::string Metrics::prometheus() const {
                           "content.fetch streams served, from request to the last block queued.");
     session_rtt.render(out, "cyxp2p_node_session_rtt_seconds",
                        "Smoothed RTT (RFC 6298, from PING/PONG) of each authenticated session, at its end.");
+    row(out, "cyxp2p_node_fleet_checks_total", "counter",
+        "HELLO, REAUTH and OPEN replay/limit checks sent to the fleet's Redis.", fleet_checks);
+    row(out, "cyxp2p_node_fleet_redis_errors_total", "counter",
+        "Fleet checks Redis did not answer within the call deadline, or answered with an error.",
+        fleet_redis_errors);
+    row(out, "cyxp2p_node_fleet_unavailable_total", "counter",
+        "Requests refused with `unavailable` because Redis did not answer (policy refuse).",
+        fleet_unavailable);
+    row(out, "cyxp2p_node_fleet_fallbacks_total", "counter",
+        "Requests decided by the node's own windows because Redis did not answer (policy local).",
+        fleet_fallbacks);
+    row(out, "cyxp2p_node_fleet_redis_up", "gauge", "1 while the node is connected to the fleet's Redis.",
+        fleet_redis_up);
+    fleet_redis_latency.render(out, "cyxp2p_node_fleet_redis_latency_seconds",
+                               "Fleet checks, from the call to Redis's reply (answered checks only).");
     return out;
 }
 

@@ -107,6 +107,25 @@ Node::Impl::Impl(NodeOptions o)
         readers = std::make_unique<asio::thread_pool>(options.content_readers);
         install_content_fetch();
     }
+    if (options.fleet) start_fleet();
+}
+
+void Node::Impl::start_fleet() {
+    const FleetOptions& f = *options.fleet;
+    const std::string prefix = f.prefix.empty() ? "cyxp2p:" + options.identity.node_id() + ":" : f.prefix;
+    const std::string policy = f.when_unavailable == RedisUnavailable::local
+                                   ? "new handshakes and opens use this node's own windows"
+                                   : "new handshakes and opens are refused (unavailable)";
+    // Runs on the client's thread: a counter, a gauge and one audit event per change, never per call.
+    auto on_state = [this, policy](bool up, const std::string& why) {
+        metrics.fleet_redis_up = up ? 1 : 0;
+        record({.kind = AuditEvent::Kind::fleet_store,
+                .result = up ? "up" : "down",
+                .detail = up ? why : why + "; until it is back, " + policy});
+    };
+    auto client = std::make_shared<RedisClient>(f.redis, f.password, f.limits, std::move(on_state));
+    fleet_admission = std::make_unique<RedisAdmission>(std::move(client), prefix, f.when_unavailable,
+                                                       options.replay, options.rate, &metrics);
 }
 
 std::shared_ptr<asio::ssl::context> Node::Impl::make_tls(const pinning::Identity& identity,
@@ -194,6 +213,8 @@ void Node::Impl::on_accept(std::size_t index, boost::system::error_code ec, tcp:
 }
 
 Node::Impl::~Impl() {
+    fleet_admission
+        .reset();  // joins the Redis thread; its last callbacks post into contexts that still exist
     readers.reset();
     acceptor.reset();
     guards.clear();

@@ -154,6 +154,10 @@ class Node::Impl {
     bool started = false;
     // Reads, re-hashes and encodes content.fetch blocks off the I/O threads (NodeOptions::content_readers).
     std::unique_ptr<detail::asio::thread_pool> readers;
+    // Fleet mode (options.fleet): sessions defer their replay and limit checks to `fleet_admission`. Stopped
+    // first in ~Impl, while the contexts its callbacks post into still exist.
+    std::unique_ptr<Admission> fleet_admission;
+    void start_fleet();
 };
 
 }  // namespace cyxp2p::net

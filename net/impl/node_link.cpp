@@ -128,6 +128,7 @@ asio::awaitable<void> NodeLink::handshake() {
     limiters_ = live.limiters;
     services.requests_per_peer = limiters_->per_peer.get();
     services.requests_per_method = limiters_->per_method.get();
+    services.deferred_admission = node_.fleet_admission != nullptr;  // fleet mode: the checks go to Redis
     services.window_budget = node_.options.window_budget.get();
     services.method_scope = [this](std::string_view method) -> std::optional<std::string> {
         auto it = node_.methods.find(method);
@@ -240,12 +241,31 @@ void NodeLink::dispatch_events() {
             case Kind::closed:
                 on_closed_event(*e);
                 break;
+            case Kind::admission:
+                check_admission(*e->admission);
+                break;
             default:
                 break;
         }
     }
     account_queue();
     kick();
+}
+
+void NodeLink::check_admission(const protocol::AdmissionRequest& request) {
+    // The verdict may come on the Redis thread (or inline): back to this connection's strand, and only if
+    // the connection is still there. The session reads nothing more until then (protocol/admission.hpp).
+    node_.fleet_admission->check(
+        request, [weak = weak_from_this(), ex = get_executor()](protocol::AdmissionVerdict v) {
+            asio::post(ex, [weak, v = std::move(v)] {
+                auto self = weak.lock();
+                if (!self) return;
+                auto& link = static_cast<NodeLink&>(*self);
+                if (link.finished() || !link.session_) return;
+                link.session_->admit(v, link.now());
+                link.dispatch_events();
+            });
+        });
 }
 
 void NodeLink::account_queue() {

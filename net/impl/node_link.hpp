@@ -80,6 +80,7 @@ class NodeLink final : public detail::Link {
     detail::asio::awaitable<void> handshake();
     void dispatch_events();
     void on_closed_event(const protocol::Event& e);
+    void check_admission(const protocol::AdmissionRequest& request);
     void close_streams();
 
     Node::Impl& node_;

@@ -83,6 +83,8 @@ class Core {
     Core& operator=(const Core&) = delete;
 
     void receive(std::span<const std::uint8_t> bytes, Now now);
+    /// Reads the frames that arrived while input_paused() was true (bytes stay in the decoder meanwhile).
+    void resume_input(Now now);
     /// Everything there is to send (control frames, then DATA as far as credit allows).
     std::vector<std::uint8_t> take_output();
     /// Replaces `out`'s contents (its capacity is reused) with the control frames queued, then DATA
@@ -132,6 +134,9 @@ class Core {
     /// Role deadlines (HELLO, token expiry), monotonic; on_role_timeout runs when `now.mono` reaches it.
     virtual std::optional<Time> role_deadline() const { return std::nullopt; }
     virtual void on_role_timeout(Now) {}
+    /// True while the role waits for an outside verdict (NodeSession's deferred admission): no frame is
+    /// read, so what follows the parked one is handled after it, in order.
+    virtual bool input_paused() const { return false; }
     /// Both clocks as of the latest receive() or on_timeout() (construction before either).
     const Now& latest() const { return latest_; }
     /// The peer's ERROR on stream 0.
@@ -157,6 +162,7 @@ class Core {
     bool goaway_received_ = false;
 
   private:
+    void read_frames(Now now);
     void dispatch(const Frame& f, Now now);
     void on_data(const Frame& f);
     void on_window_update(const Frame& f);

@@ -90,7 +90,26 @@ void Core::receive(std::span<const std::uint8_t> bytes, Now now) {
     last_receive_ = now.mono;
     ping_deadline_.reset();  // any bytes prove the peer alive
     decoder_.feed(bytes);
-    while (!closed_) {
+    if (input_paused()) {
+        // What a peer may send while a check is out: DATA within the credit it holds, plus a few control
+        // frames. More is a peer ignoring flow control; the bound keeps the held bytes to one session window.
+        const std::uint64_t bound = session_recv_.size + local_.max_frame_size + frame_header_size;
+        if (decoder_.buffered() > bound) {
+            close(errc::flow_control, "peer sent beyond its window while a request was being checked");
+        }
+        return;
+    }
+    read_frames(now);
+}
+
+void Core::resume_input(Now now) {
+    if (closed_ || input_paused()) return;
+    latest_ = now;
+    read_frames(now);
+}
+
+void Core::read_frames(Now now) {
+    while (!closed_ && !input_paused()) {
         std::error_code ec;
         auto f = decoder_.next(ec);
         if (ec) {

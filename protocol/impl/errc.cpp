@@ -29,6 +29,8 @@ constexpr Entry kEntries[] = {
     {errc::token_expired, "token_expired", "session token expired: send REAUTH with a fresh token"},
     {errc::unsupported_version, "unsupported_version", "no common protocol version"},
     {errc::wrong_node, "wrong_node", "token was issued for another node"},
+    {errc::unavailable, "unavailable",
+     "the node cannot check this request now (its shared replay/limit store is unreachable): retry later"},
     {errc::unknown_method, "unknown_method", "no handler registered for this method"},
     {errc::forbidden, "forbidden", "token lacks the scope this method requires"},
     {errc::stream_reset, "stream_reset", "stream reset by the peer"},

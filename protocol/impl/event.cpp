@@ -30,8 +30,22 @@ const char* to_string(Event::Kind k) noexcept {
             return "pong";
         case Event::Kind::closed:
             return "closed";
+        case Event::Kind::admission:
+            return "admission";
     }
     return "unknown";
+}
+
+const char* AdmissionRequest::nonce_scope() const noexcept {
+    switch (step) {
+        case Step::hello:
+            return "hello:";
+        case Step::reauth:
+            return "reauth:";
+        case Step::open:
+            return "open:";
+    }
+    return "open:";
 }
 
 }  // namespace cyxp2p::protocol

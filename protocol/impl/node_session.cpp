@@ -31,19 +31,68 @@ Time peer_time(std::int64_t ms, Time now) {
 }  // namespace
 
 class NodeSession::Impl final : public detail::Core {
+    // A request waiting for its admission verdict, with what completing it needs.
+    struct Parked {
+        AdmissionRequest request{};
+        std::optional<auth::Claims> claims{};  // hello, reauth: the verified token
+        std::optional<wire::Hello> hello{};    // hello: engine version and limits
+        std::uint32_t stream_id = 0;           // open
+    };
+
   public:
     Impl(const NodeConfig& config, const NodeServices& services, Now now)
         : Core(config.limits, now, services.window_budget),
           config_(config),
           services_(services),
           hello_deadline_(now.mono + std::chrono::duration_cast<Time>(config.limits.hello_timeout)) {
-        if (services.keys == nullptr || services.nonces == nullptr) {
-            throw std::invalid_argument("NodeSession needs a keyring and a nonce window");
+        if (services.keys == nullptr || (services.nonces == nullptr && !services.deferred_admission)) {
+            throw std::invalid_argument(
+                "NodeSession needs a keyring and a nonce window (or deferred admission)");
         }
         if (config.node_id.empty()) throw std::invalid_argument("NodeSession needs the node id");
     }
 
     bool authenticated() const { return claims_.has_value(); }
+    bool awaiting_admission() const { return parked_.has_value(); }
+
+    void admit(const AdmissionVerdict& verdict, Now now) {
+        if (!parked_ || closed()) return;
+        Parked p = std::move(*parked_);
+        parked_.reset();
+        // The owner's verdict codes are ours (replayed, rate_limited, unavailable); anything else fails
+        // closed as unavailable.
+        const errc code = !verdict.code                           ? errc{}
+                          : verdict.code.category() == category() ? static_cast<errc>(verdict.code.value())
+                                                                  : errc::unavailable;
+        const std::string& message = verdict.message.empty() ? verdict.code.message() : verdict.message;
+        switch (p.request.step) {
+            case AdmissionRequest::Step::hello:
+                if (verdict) {
+                    complete_hello(std::move(*p.claims), *p.hello, now);
+                } else {
+                    close(code, message, verdict.detail, verdict.retry_after);
+                }
+                break;
+            case AdmissionRequest::Step::reauth:
+                if (verdict) {
+                    complete_reauth(std::move(*p.claims));
+                } else {
+                    close(code, message, verdict.detail, verdict.retry_after);
+                }
+                break;
+            case AdmissionRequest::Step::open:
+                if (!verdict) {
+                    refuse(p.stream_id, p.request.method, code, message, verdict.retry_after);
+                } else if (draining()) {  // GOAWAY went out while the check was out
+                    refuse(p.stream_id, p.request.method, errc::going_away,
+                           "node is draining: open no new streams");
+                } else {
+                    complete_open(p.stream_id, p.request.method, now);
+                }
+                break;
+        }
+        resume_input(now);
+    }
     const auth::Claims* claims() const { return claims_ ? &*claims_ : nullptr; }
     void set_request_limiters(ratelimit::KeyedLimiter* per_peer, ratelimit::KeyedLimiter* per_method) {
         services_.requests_per_peer = per_peer;
@@ -52,6 +101,7 @@ class NodeSession::Impl final : public detail::Core {
 
   protected:
     bool established() const override { return claims_.has_value(); }
+    bool input_paused() const override { return parked_.has_value(); }
 
     std::optional<Time> role_deadline() const override {
         if (!claims_) return hello_deadline_;
@@ -108,9 +158,8 @@ class NodeSession::Impl final : public detail::Core {
         return n.mono + std::max(left, Time::zero());
     }
 
-    // Verifies a token and its nonce. Returns the claims, or closes the session with the reason.
-    std::optional<auth::Claims> admit(const std::string& token, const std::string& nonce, std::int64_t ts_ms,
-                                      std::string_view nonce_scope, Now now) {
+    // Verifies a token and the shape of its nonce. Returns the claims, or closes the session with the reason.
+    std::optional<auth::Claims> verify_token(const std::string& token, const std::string& nonce, Now now) {
         auth::VerifyOptions opts;
         opts.now = std::chrono::floor<std::chrono::seconds>(now.wall).count();
         opts.node_id = config_.node_id;
@@ -135,17 +184,37 @@ class NodeSession::Impl final : public detail::Core {
             close(errc::bad_message, "nonce must be 16 bytes");
             return std::nullopt;
         }
+        return std::move(v.claims);
+    }
+
+    // The in-process replay check of a HELLO or REAUTH nonce; closes the session on a replay.
+    bool fresh_nonce(std::string_view scope, const auth::Claims& claims, const std::string& nonce,
+                     std::int64_t ts_ms, Now now) {
         // Nonces are unique per token subject: one user's engines cannot replay each other's requests.
-        const std::string key = std::string(nonce_scope) + v.claims->subject;
+        const std::string key = std::string(scope) + claims.subject;
         const auto verdict = services_.nonces->check(
             key, std::span<const std::uint8_t, 16>(reinterpret_cast<const std::uint8_t*>(nonce.data()), 16),
             peer_time(ts_ms, now.wall), now.wall);
         if (!verdict) {
             close(errc::replayed, verdict.error().message(), replay::to_string(verdict.reason),
                   detail::to_ms(verdict.retry_after));
-            return std::nullopt;
+            return false;
         }
-        return std::move(v.claims);
+        return true;
+    }
+
+    // Deferred admission: the request waits for admit(); input stops after this frame.
+    void park(AdmissionRequest::Step step, std::string subject, const std::string& nonce, std::int64_t ts_ms,
+              Now now, Parked p) {
+        p.request.step = step;
+        p.request.subject = std::move(subject);
+        std::copy(nonce.begin(), nonce.end(), p.request.nonce.begin());
+        p.request.timestamp = peer_time(ts_ms, now.wall);
+        p.request.now = now;
+        Event e{.kind = Event::Kind::admission, .stream_id = p.stream_id, .method = p.request.method};
+        e.admission = p.request;
+        parked_ = std::move(p);
+        push(std::move(e));
     }
 
     void on_hello(const Frame& f, Now now) {
@@ -163,8 +232,20 @@ class NodeSession::Impl final : public detail::Core {
             close(errc::unsupported_version, "this node speaks protocol version 1");
             return;
         }
-        auto claims = admit(h.token(), h.nonce(), h.timestamp_ms(), "hello:", now);
+        auto claims = verify_token(h.token(), h.nonce(), now);
         if (!claims) return;
+        if (services_.deferred_admission) {
+            std::string subject = claims->subject;
+            const std::string nonce = h.nonce();
+            const auto ts = h.timestamp_ms();
+            return park(AdmissionRequest::Step::hello, std::move(subject), nonce, ts, now,
+                        Parked{.claims = std::move(claims), .hello = std::move(h)});
+        }
+        if (!fresh_nonce("hello:", *claims, h.nonce(), h.timestamp_ms(), now)) return;
+        complete_hello(std::move(*claims), h, now);
+    }
+
+    void complete_hello(auth::Claims claims, const wire::Hello& h, Now now) {
         claims_ = std::move(claims);
         engine_version_ = h.engine_version();
         set_peer_limits(h.limits());
@@ -214,6 +295,12 @@ class NodeSession::Impl final : public detail::Core {
         if (!claims_->has_scope(*scope)) {
             return refuse(id, method, errc::forbidden, "token lacks scope " + *scope + " for " + method);
         }
+        if (services_.deferred_admission) {
+            Parked p{.stream_id = id};
+            p.request.method = method;
+            return park(AdmissionRequest::Step::open, claims_->subject, o.nonce(), o.timestamp_ms(), now,
+                        std::move(p));
+        }
         // Rate limits before the replay check, so a flood cannot fill the nonce window.
         for (auto [limiter, key] : {std::pair{services_.requests_per_peer, claims_->subject},
                                     std::pair{services_.requests_per_method, method}}) {
@@ -232,6 +319,10 @@ class NodeSession::Impl final : public detail::Core {
                           std::string("request refused: ") + replay::to_string(verdict.reason),
                           detail::to_ms(verdict.retry_after));
         }
+        complete_open(id, method, now);
+    }
+
+    void complete_open(std::uint32_t id, const std::string& method, Now now) {
         add_stream(id, now.mono);
         push({.kind = Event::Kind::stream_opened, .stream_id = id, .method = method});
     }
@@ -246,12 +337,22 @@ class NodeSession::Impl final : public detail::Core {
             close(errc::bad_message, "malformed REAUTH");
             return;
         }
-        auto fresh = admit(r.token(), r.nonce(), r.timestamp_ms(), "reauth:", now);
+        auto fresh = verify_token(r.token(), r.nonce(), now);
         if (!fresh) return;
         if (fresh->subject != claims_->subject) {
             close(errc::token_rejected, "REAUTH token is for another subject", "bad_claim");
             return;
         }
+        if (services_.deferred_admission) {
+            std::string subject = fresh->subject;
+            return park(AdmissionRequest::Step::reauth, std::move(subject), r.nonce(), r.timestamp_ms(), now,
+                        Parked{.claims = std::move(fresh)});
+        }
+        if (!fresh_nonce("reauth:", *fresh, r.nonce(), r.timestamp_ms(), now)) return;
+        complete_reauth(std::move(*fresh));
+    }
+
+    void complete_reauth(auth::Claims fresh) {
         claims_ = std::move(fresh);
         wire::ReauthAck ack;
         ack.set_token_expiry(claims_->expires_at);
@@ -261,6 +362,7 @@ class NodeSession::Impl final : public detail::Core {
 
     NodeConfig config_;
     NodeServices services_;
+    std::optional<Parked> parked_;
     std::string engine_version_;
     Time hello_deadline_;
     std::optional<auth::Claims> claims_;
@@ -296,6 +398,12 @@ std::optional<Time> NodeSession::next_timeout() const {
 }
 void NodeSession::on_timeout(Now now) {
     impl_->on_timeout(now);
+}
+void NodeSession::admit(const AdmissionVerdict& verdict, Now now) {
+    impl_->admit(verdict, now);
+}
+bool NodeSession::awaiting_admission() const {
+    return impl_->awaiting_admission();
 }
 std::error_code NodeSession::send_message(std::uint32_t id, std::span<const std::uint8_t> body) {
     return impl_->send_message(id, body);

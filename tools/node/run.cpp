@@ -22,6 +22,7 @@
 
 #include "../common/cli.hpp"
 #include "../common/version.hpp"
+#include "fleet.hpp"
 #include "keys.hpp"
 #include "served.hpp"
 #include "settings.hpp"
@@ -375,6 +376,8 @@ int cmd_run(const std::vector<std::string>& argv) {
     if (!rs.serve.empty() && !std::filesystem::is_directory(rs.serve)) {
         return fail(nullptr, Exit::io, "io_error", "--serve " + rs.serve + ": not a directory");
     }
+    std::optional<net::FleetOptions> fleet;
+    if (auto rc = fleet_options(rs, fleet)) return *rc;
     if (print) {
         if (json) {
             nlohmann::json j = nlohmann::json::object();
@@ -400,6 +403,7 @@ int cmd_run(const std::vector<std::string>& argv) {
     o.tls_handshake_timeout = std::chrono::milliseconds(rs.tls_handshake_timeout_ms);
     o.shutdown_timeout = std::chrono::milliseconds(rs.shutdown_timeout_ms);
     o.clock = net::system_clock();  // the gateway's limiters read the same clock
+    o.fleet = std::move(fleet);
 
     // Served files are imported by reference: leaves point into the original files, nothing is copied.
     std::optional<ServedDir> served;

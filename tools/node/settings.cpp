@@ -288,6 +288,29 @@ std::vector<Setting> make_settings() {
              return true;
          },
          "seconds, 1..300"},
+        text_setting("redis",
+                     "fleet mode: share the replay windows and the per-peer and per-method limits with every "
+                     "node of this identity through Redis, redis://HOST[:PORT][/DB] or unix:///PATH "
+                     "(rediss:// needs hiredis with TLS; docs/fleet.md) (default: off)",
+                     &S::redis, "a redis:// or unix:// URL; empty: off"),
+        text_setting("redis-password-file",
+                     "with --redis: AUTH with the first line of this file (refused if group/other-readable)",
+                     &S::redis_password_file, "a file of mode 0600; empty: no AUTH"),
+        text_setting("redis-prefix", "with --redis: key prefix (default: cyxp2p:NODE_ID:)", &S::redis_prefix,
+                     "text; empty: cyxp2p:NODE_ID:"),
+        {"redis-unavailable",
+         "with --redis: when Redis does not answer in time, 'refuse' new handshakes and opens (unavailable, "
+         "retry later) or fall back to this node's own 'local' windows",
+         [](const S& s) { return std::string(net::to_string(s.redis_unavailable)); },
+         [](S& s, const std::string& v) {
+             auto p = net::parse_redis_unavailable(v);
+             if (p) s.redis_unavailable = *p;
+             return p.has_value();
+         },
+         "refuse or local"},
+        ms_setting(
+            "redis-deadline-ms", "with --redis: each Redis call must be answered this soon",
+            [](S & s) -> auto& { return s.redis_limits.call_deadline; }),
     };
 }
 

@@ -34,6 +34,12 @@ struct RunSettings {
     protocol::SessionLimits session{};
     ratelimit::Limits rate{};
     replay::Limits replay{};
+    // Fleet mode (docs/fleet.md): empty `redis` is off.
+    std::string redis;                // redis://HOST[:PORT][/DB] or unix:///PATH
+    std::string redis_password_file;  // mode 0600; empty: no AUTH
+    std::string redis_prefix;         // empty: "cyxp2p:" + node id + ":"
+    net::RedisUnavailable redis_unavailable = net::FleetOptions{}.when_unavailable;
+    net::RedisLimits redis_limits{};
 };
 
 /// One row per setting: `--name VALUE` on the command line, `name = VALUE` in a config file.
