@@ -42,6 +42,17 @@ struct Limits {
     /// 64 KiB of disk. Leaves past the budget (chunks under ~6 KiB) are fetched but not held for resume.
     std::uint64_t resume_metadata_divisor = 100;
     std::uint64_t resume_metadata_slack = 64 * 1024;
+
+    /// MultiDownload (multi-source fetch): an upper DAG node larger than this is split into its children,
+    /// so no unit handed to one source is bigger (a leaf always is one unit). 4 MiB: a slow source holds up
+    /// at most a few MiB at the end, and a 256 KiB-chunked file becomes leaf-sized units.
+    std::uint64_t multi_unit_bytes = 4ull << 20;
+    /// MultiDownload: nodes are split further until the plan has at least this many units, so a small file
+    /// is still shared out (16: eight units each for two sources).
+    std::size_t multi_min_units = 16;
+    /// MultiDownload: no node is split once the plan holds this many units (about 150 bytes of memory
+    /// each, and one record line each when done): 1 Mi units. Larger DAGs get larger units.
+    std::size_t multi_max_units = std::size_t{1} << 20;
 };
 
 }  // namespace cyxp2p::content

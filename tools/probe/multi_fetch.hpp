@@ -1,0 +1,21 @@
+// p2p-probe fetch CID -o FILE --sources SOURCES.json: one CID from several nodes and gateways at once
+// (issue 18 item 1). content::MultiDownload plans the DAG, shares the units out, verifies every block and
+// keeps the one resume state; this file moves blocks: content.fetch streams on node connections and
+// /ipfs/CID requests on gateways.
+#pragma once
+
+#include <string>
+#include <system_error>
+
+#include "../common/cli.hpp"
+
+namespace cyxp2p::tools::probe {
+
+/// Runs the fetch; `args` carries --output, --force, --timeout-ms, --gateway-ca, --in-flight, --stall-ms
+/// and --json. Returns the exit code (docs/tools.md, "fetch --sources").
+int fetch_from_sources(const Args& args, const std::string& cid, const std::string& sources_path);
+
+/// The exit code of a link or content error (cmd_link.cpp).
+Exit exit_of(std::error_code ec);
+
+}  // namespace cyxp2p::tools::probe
