@@ -5,14 +5,16 @@
 // 1. Plan. The root and the upper DAG nodes are fetched one block each (next_upper / push_upper), each
 //    verified by a DagVerifier rooted at the CID its verified parent named, its filesize checked against
 //    the blocksizes entry that parent gave it. A node is expanded (replaced by its children) while it is
-//    larger than Limits::multi_unit_bytes, or while the plan has fewer than Limits::multi_min_units units;
-//    nodes are expanded a round at a time, so the plan depends on the DAG alone, never on which source
-//    answered first: a resumed fetch finds the same units.
+//    larger than Limits::multi_unit_bytes; then, while the plan has fewer than Limits::multi_min_units
+//    units, the largest one is. Candidates are chosen a round at a time from what verified parents said,
+//    so the plan depends on the DAG alone, never on which source answered first: a resumed fetch finds the
+//    same units.
 // 2. Units. Each remaining subtree (a leaf or a small subtree) is one unit, fetched as its own DAG from
 //    one source (content.fetch of the child CID on a node, /ipfs/CHILD on a gateway) and verified by its own
 //    DagVerifier rooted at the child CID: every block is checked exactly as in a single-source fetch, and
 //    its bytes are written at the unit's offset in the one partial file.
-// 3. Shares. set_sources(n) deals the units out in n contiguous shares. next_task(s) gives source s the
+// 3. Shares. set_sources(n) deals the units out in n contiguous shares of about equal bytes. next_task(s)
+// gives source s the
 //    next unit of its share; when its share is empty it takes the not-yet-started half of the largest
 //    share (work stealing); when nothing is left unstarted it may ask for a unit another source is still
 //    fetching (a hedge: the first verified copy wins, the other task is then stale). A source that fails
@@ -138,7 +140,7 @@ class MultiDownload {
 
     std::error_code local_error(const std::filesystem::path& p, const char* doing, int err);
     std::error_code write_at(std::uint64_t offset, ByteView bytes);
-    bool wants_expansion(const Unit& u) const;
+    bool expandable(const Unit& u) const;
     void start_round();
     void finish_plan();
     Limits unit_limits(std::size_t depth) const;

@@ -149,7 +149,9 @@ std::error_code MultiDownload::open() {
     const auto last_nl = text.rfind('\n');
     std::string_view body = last_nl == std::string::npos ? std::string_view{} : std::string_view(text);
     if (last_nl != std::string::npos) body = body.substr(0, last_nl + 1);
-    const std::uint64_t max_unit = std::max<std::uint64_t>(limits_.multi_unit_bytes, limits_.max_block_size);
+    struct stat dst {};
+    if (::fstat(data_fd_, &dst) != 0) return local_error(partial_, "reading", errno);
+    const auto data_size = static_cast<std::uint64_t>(dst.st_size);
     bool first = true;
     while (!body.empty() && why.empty()) {
         const auto nl = body.find('\n');
@@ -169,16 +171,26 @@ std::error_code MultiDownload::open() {
         const auto off = fields(line, f, 4) ? number(f[0]) : std::nullopt;
         const auto len = off ? number(f[1]) : std::nullopt;
         const auto cid = len ? Cid::parse(f[2], cec) : std::nullopt;
-        if (!cid || *len > max_unit || f[3].size() != 64) {
+        if (!cid || f[3].size() != 64) {
             why = "the record has a malformed line";
             break;
         }
-        Bytes bytes(static_cast<std::size_t>(*len));
-        if (!bytes.empty() && !detail::read_at(data_fd_, bytes.data(), bytes.size(), *off)) {
+        if (*off > data_size || *len > data_size - *off) {
             why = "the data file is shorter than the record says";
             break;
         }
-        const auto digest = detail::sha256(bytes);
+        // Hashed in pieces: a unit may be a subtree of up to multi_unit_bytes.
+        detail::Sha256 h;
+        Bytes piece(std::min<std::uint64_t>(*len, 1u << 20));
+        for (std::uint64_t done = 0; done < *len && why.empty();) {
+            const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(piece.size(), *len - done));
+            if (!detail::read_at(data_fd_, piece.data(), n, *off + done))
+                why = "the data file cannot be read";
+            h.update(ByteView(piece.data(), n));
+            done += n;
+        }
+        if (!why.empty()) break;
+        const auto digest = h.finish();
         // A raw leaf's CID is the hash of its bytes: checked against the DAG's own name, not only the record.
         if (hex(digest) != f[3] || (cid->codec() == Codec::raw && digest != cid->digest())) {
             why = "the bytes at offset " + std::to_string(*off) + " no longer hash as recorded";
@@ -221,17 +233,28 @@ Limits MultiDownload::unit_limits(std::size_t depth) const {
     return l;
 }
 
-bool MultiDownload::wants_expansion(const Unit& u) const {
-    if (u.expanded || u.done || u.cid.codec() != Codec::dag_pb) return false;
-    if (fetch_units_ >= limits_.multi_max_units) return false;
-    return !u.size || *u.size > limits_.multi_unit_bytes || fetch_units_ < limits_.multi_min_units;
+bool MultiDownload::expandable(const Unit& u) const {
+    return !u.expanded && !u.done && u.cid.codec() == Codec::dag_pb && fetch_units_ < limits_.multi_max_units;
 }
 
 void MultiDownload::start_round() {
-    // All candidates of a round are chosen before any of them is fetched: the plan depends on the DAG only.
+    // All candidates of a round are chosen before any of them is fetched, from what verified parents said:
+    // the plan depends on the DAG only. First every node over multi_unit_bytes; then, while the plan has
+    // fewer than multi_min_units units, the largest node alone (the first in file order among equals).
     round_.clear();
     for (std::size_t i = 0; i < units_.size(); ++i) {
-        if (wants_expansion(units_[i])) round_.push_back(i);
+        const Unit& u = units_[i];
+        if (expandable(u) && (!u.size || *u.size > limits_.multi_unit_bytes)) round_.push_back(i);
+    }
+    if (round_.empty() && fetch_units_ < limits_.multi_min_units) {
+        std::optional<std::size_t> best;
+        for (std::size_t i = 0; i < units_.size(); ++i) {
+            const Unit& u = units_[i];
+            if (!expandable(u)) continue;
+            const Unit* b = best ? &units_[*best] : nullptr;
+            if (!b || *u.size > *b->size || (*u.size == *b->size && u.offset < b->offset)) best = i;
+        }
+        if (best) round_.push_back(*best);
     }
     if (round_.empty()) finish_plan();
 }
@@ -324,13 +347,15 @@ void MultiDownload::set_sources(std::size_t n) {
     }
     std::sort(todo.begin(), todo.end(),
               [this](std::size_t a, std::size_t b) { return units_[a].offset < units_[b].offset; });
+    // Contiguous shares of about equal bytes: a unit goes to the share its midpoint falls in.
     shares_.assign(n, {});
-    for (std::size_t s = 0; s < n; ++s) {
-        const std::size_t from = todo.size() * s / n, to = todo.size() * (s + 1) / n;
-        // Stored last-first: the owner takes from the back, a thief from the front (the far end).
-        shares_[s].assign(todo.rbegin() + static_cast<std::ptrdiff_t>(todo.size() - to),
-                          todo.rbegin() + static_cast<std::ptrdiff_t>(todo.size() - from));
+    const std::uint64_t total = std::max<std::uint64_t>(file_size_, 1);
+    for (auto u : todo) {
+        const std::uint64_t mid2 = 2 * units_[u].offset + *units_[u].size;
+        shares_[std::min<std::uint64_t>(n - 1, mid2 * n / (2 * total))].push_back(u);
     }
+    // Stored last-first: the owner takes from the back, a thief from the front (the far end).
+    for (auto& share : shares_) std::reverse(share.begin(), share.end());
 }
 
 std::optional<std::size_t> MultiDownload::take_from(std::vector<std::size_t>& q) {

@@ -182,6 +182,14 @@ class Multi {
         asio::post(io_, [this] { step(); });
     }
 
+    // Refused for a rate limit (a gateway's 429, a node's requests_per_address): not a fault. The unit went
+    // back to the pool; the source gets no new work for a second.
+    void pause(std::size_t i) {
+        src_[i].paused_until = Clock::now() + std::chrono::seconds(1);
+        src_[i].last_progress = Clock::now();
+        asio::post(io_, [this] { step(); });
+    }
+
     void tick() {
         timer_.expires_after(std::chrono::milliseconds(200));
         timer_.async_wait([this](boost::system::error_code ec) {
@@ -262,6 +270,7 @@ class Multi {
                             if (!ec) ec = dl_.push_upper(cid, block);
                             if (ec) {
                                 if (content::MultiDownload::is_local(ec)) return finish(ec);
+                                if (ec == protocol::errc::rate_limited) return pause(i);
                                 return drop(i, ec, "block " + key + ": " + ec.message());
                             }
                             ++s.blocks;
@@ -356,6 +365,7 @@ class Multi {
                 if (content::MultiDownload::is_local(ec)) return finish(ec);
                 if (!src.dropped) dl_.release(t);
                 tasks_.erase(t.id);
+                if (ec == protocol::errc::rate_limited) return pause(i);
                 return drop(i, ec, "unit " + t.cid.to_string() + ": " + ec.message());
             }
             tasks_.erase(t.id);
@@ -454,15 +464,9 @@ class Multi {
         asio::co_spawn(io_,
                        gateway_request(i, std::move(target), std::move(accept), std::move(cancelled),
                                        std::move(sink), need_dfs),
-                       [this, i, done](std::exception_ptr e, std::error_code ec) {
+                       [this, done](std::exception_ptr e, std::error_code ec) {
                            if (e) ec = make_error_code(net::errc::connection_lost);
                            if (finished_) return;
-                           if (ec == protocol::errc::rate_limited) {
-                               // 429: the gateway's per-address budget (net::GatewayLimits). Not a fault:
-                               // pause the source a second and hand the unit back.
-                               src_[i].paused_until = Clock::now() + std::chrono::seconds(1);
-                               src_[i].last_progress = Clock::now();
-                           }
                            done(ec);
                        });
     }
