@@ -471,6 +471,14 @@ int cmd_fetch(const std::vector<std::string>& argv, std::size_t first) {
         "  -o, --output FILE  where to write the file (its directory must exist and be writable)\n"
         "  --force            replace FILE if it exists (default: refuse, exit 3)\n"
         "  --gateway-ca FILE  https gateway: trust this CA (PEM) instead of the system store\n"
+        "  --sources FILE     fetch CID from every source this JSON list names (below)\n"
+        "  --in-flight N      with --sources: units per source at once, 1..64 [default: " +
+        std::to_string(kSourcesInFlight) +
+        "]\n"
+        "  --stall-ms N       with --sources: drop a source with no verified block for N ms,\n"
+        "                     1..3600000 [default: " +
+        std::to_string(kSourcesStallMs) +
+        "]\n"
         "\n"
         "From an IPFS trustless gateway (no pin, no token: the gateway is not trusted either),\n"
         "the CAR is verified block by block from the CID in the URL; a CAR in another order than\n"
@@ -479,9 +487,8 @@ int cmd_fetch(const std::vector<std::string>& argv, std::size_t first) {
         "From several sources at once (--sources: a JSON array of {\"address\", \"pin\", \"token_file\"}\n"
         "nodes and {\"gateway\": \"http(s)://HOST:PORT\"} gateways; docs/tools.md): the DAG's subtrees\n"
         "are shared out, an idle source takes half of the largest unstarted share, a source that\n"
-        "fails, stalls (--stall-ms, default 30000) or sends a bad block is dropped and its share\n"
-        "fetched from the others. --in-flight N units per source at once (default 8). The resume\n"
-        "state is FILE.cyxp2p-multi + .meta.\n";
+        "fails, stalls (--stall-ms) or sends a bad block is dropped and its share is fetched\n"
+        "from the others. The resume state is FILE.cyxp2p-multi + .meta.\n";
     std::string error;
     std::vector<std::string> args = argv;
     for (auto& x : args) {

@@ -52,9 +52,6 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-constexpr std::size_t kDefaultInFlight = 8;        // units per source at once (2 MiB of 256 KiB leaves)
-constexpr std::uint64_t kDefaultStallMs = 30'000;  // protocol::SessionLimits' stall_window
-
 class Multi {
   public:
     Multi(asio::io_context& io, std::vector<net::FetchSource> sources, std::vector<std::string> tokens,
@@ -606,13 +603,13 @@ int fetch_from_sources(const Args& a, const std::string& cid_text, const std::st
         if (!v) return fail(&a, Exit::usage, "usage", "--timeout-ms must be 1..3600000, not '" + *t + "'");
         timeout = std::chrono::milliseconds(*v);
     }
-    std::size_t in_flight = kDefaultInFlight;
+    std::size_t in_flight = kSourcesInFlight;
     if (auto t = a.get("--in-flight")) {
         auto v = positive(*t, 64);
         if (!v) return fail(&a, Exit::usage, "usage", "--in-flight must be 1..64, not '" + *t + "'");
         in_flight = static_cast<std::size_t>(*v);
     }
-    std::chrono::milliseconds stall(kDefaultStallMs);
+    std::chrono::milliseconds stall(kSourcesStallMs);
     if (auto t = a.get("--stall-ms")) {
         auto v = positive(*t, 3'600'000);
         if (!v) return fail(&a, Exit::usage, "usage", "--stall-ms must be 1..3600000, not '" + *t + "'");

@@ -4,12 +4,20 @@
 // /ipfs/CID requests on gateways.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <string>
 #include <system_error>
 
 #include "../common/cli.hpp"
 
 namespace cyxp2p::tools::probe {
+
+/// --in-flight: units one source fetches at once (8 x a 256 KiB leaf = 2 MiB; a subtree unit is one stream).
+inline constexpr std::size_t kSourcesInFlight = 8;
+/// --stall-ms: a source with work and no verified byte for this long is dropped (the session's own
+/// stall_window, protocol::SessionLimits, is 30 s too).
+inline constexpr std::uint64_t kSourcesStallMs = 30'000;
 
 /// Runs the fetch; `args` carries --output, --force, --timeout-ms, --gateway-ca, --in-flight, --stall-ms
 /// and --json. Returns the exit code (docs/tools.md, "fetch --sources").
