@@ -9,7 +9,6 @@
 #include <chrono>
 #include <functional>
 #include <iostream>
-#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -18,14 +17,8 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/redirect_error.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <boost/beast/ssl.hpp>
 #include <nlohmann/json.hpp>
 #include <openssl/ssl.h>
 
@@ -39,15 +32,12 @@
 #include <cyxp2p/protocol/body.hpp>
 
 #include "../common/local_checks.hpp"
-#include "../common/version.hpp"
+#include "gateway_client.hpp"
 
 namespace cyxp2p::tools::probe {
 
 namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
 namespace fs = std::filesystem;
-using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
 namespace {
@@ -454,90 +444,23 @@ class Multi {
             /*need_dfs=*/true);
     }
 
-    using Sink = std::function<std::error_code(content::ByteView)>;
+    using Sink = GatewaySink;
 
     void gateway_get(std::size_t i, std::string target, std::string accept, std::shared_ptr<bool> cancelled,
                      Sink sink, std::function<void(std::error_code)> done, bool need_dfs = false) {
-        asio::co_spawn(io_,
-                       gateway_request(i, std::move(target), std::move(accept), std::move(cancelled),
-                                       std::move(sink), need_dfs),
+        // Any chunk that arrives is progress, whether or not it completes a block yet.
+        Sink counted = [this, i, sink = std::move(sink)](content::ByteView chunk) {
+            src_[i].last_progress = Clock::now();
+            return sink(chunk);
+        };
+        GatewayGet get{src_[i].cfg, std::move(target), std::move(accept),
+                       need_dfs,    timeout_,          std::move(cancelled)};
+        asio::co_spawn(io_, gateway_get(io_, tls_ctx_, std::move(get), std::move(counted)),
                        [this, done](std::exception_ptr e, std::error_code ec) {
                            if (e) ec = make_error_code(net::errc::connection_lost);
                            if (finished_) return;
                            done(ec);
                        });
-    }
-
-    asio::awaitable<std::error_code> gateway_request(std::size_t i, std::string target, std::string accept,
-                                                     std::shared_ptr<bool> cancelled, Sink sink,
-                                                     bool need_dfs) {
-        const auto& cfg = src_[i].cfg;
-        beast::tcp_stream tcp_stream(io_);
-        tcp::resolver resolver(io_);
-        boost::system::error_code ec;
-        tcp_stream.expires_after(timeout_);
-        auto endpoints = co_await resolver.async_resolve(cfg.host, std::to_string(cfg.port),
-                                                         asio::redirect_error(asio::use_awaitable, ec));
-        if (!ec) co_await tcp_stream.async_connect(endpoints, asio::redirect_error(asio::use_awaitable, ec));
-        if (ec) co_return make_error_code(net::errc::connect_failed);
-        if (!cfg.tls) co_return co_await exchange(tcp_stream, cfg, target, accept, cancelled, sink, need_dfs);
-        beast::ssl_stream<beast::tcp_stream> tls(std::move(tcp_stream), tls_ctx_);
-        tls.set_verify_callback(asio::ssl::host_name_verification(cfg.host));
-        boost::system::error_code not_ip;
-        asio::ip::make_address(cfg.host, not_ip);
-        if (not_ip)  // SNI for a name only (RFC 6066 3); the macro's C cast spelled out
-            SSL_ctrl(tls.native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
-                     const_cast<char*>(cfg.host.c_str()));
-        beast::get_lowest_layer(tls).expires_after(timeout_);
-        co_await tls.async_handshake(asio::ssl::stream_base::client,
-                                     asio::redirect_error(asio::use_awaitable, ec));
-        if (ec) co_return make_error_code(net::errc::tls_failed);
-        co_return co_await exchange(tls, cfg, target, accept, cancelled, sink, need_dfs);
-    }
-
-    template <class Stream>
-    asio::awaitable<std::error_code> exchange(Stream& stream, const net::FetchSource& cfg,
-                                              const std::string& target, const std::string& accept,
-                                              std::shared_ptr<bool> cancelled, Sink sink, bool need_dfs) {
-        http::request<http::empty_body> req{http::verb::get, target, 11};
-        req.set(http::field::host, cfg.host);
-        req.set(http::field::accept, accept);
-        req.set(http::field::user_agent, "p2p-probe/" + build_info().version);
-        boost::system::error_code ec;
-        beast::get_lowest_layer(stream).expires_after(timeout_);
-        co_await http::async_write(stream, req, asio::redirect_error(asio::use_awaitable, ec));
-        beast::flat_buffer buffer;
-        http::response_parser<http::buffer_body> parser;
-        parser.body_limit(std::numeric_limits<std::uint64_t>::max());  // bounded by the DAG's own limits
-        if (!ec)
-            co_await http::async_read_header(stream, buffer, parser,
-                                             asio::redirect_error(asio::use_awaitable, ec));
-        if (ec) co_return make_error_code(net::errc::connection_lost);
-        const unsigned status = parser.get().result_int();
-        if (status == 429) co_return make_error_code(protocol::errc::rate_limited);
-        if (status == 404) co_return make_error_code(protocol::errc::content_not_found);
-        if (status != 200) co_return make_error_code(protocol::errc::bad_message);
-        const std::string type(parser.get()[http::field::content_type]);
-        // A unit is verified as it streams; only a DFS-ordered CAR can be (a gateway that answers order=unk
-        // is no use as a source of subtrees).
-        if (need_dfs &&
-            (type.rfind("application/vnd.ipld.car", 0) != 0 || type.find("order=dfs") == std::string::npos))
-            co_return make_error_code(content::errc::car_unordered_stream);
-        std::vector<std::uint8_t> chunk(256 * 1024);
-        while (!parser.is_done()) {
-            if (cancelled && *cancelled) co_return make_error_code(protocol::errc::cancelled);
-            parser.get().body().data = chunk.data();
-            parser.get().body().size = chunk.size();
-            beast::get_lowest_layer(stream).expires_after(timeout_);
-            co_await http::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
-            if (ec == http::error::need_buffer) ec = {};
-            if (ec) co_return make_error_code(net::errc::connection_lost);
-            if (cancelled && *cancelled) co_return make_error_code(protocol::errc::cancelled);
-            const std::size_t n = chunk.size() - parser.get().body().size;
-            src_[i].last_progress = Clock::now();
-            if (auto e = sink(content::ByteView(chunk.data(), n))) co_return e;
-        }
-        co_return std::error_code{};
     }
 
     asio::io_context& io_;
