@@ -30,6 +30,7 @@
 #include <cyxp2p/net/errc.hpp>
 #include <cyxp2p/net/fetch_sources.hpp>
 #include <cyxp2p/protocol/body.hpp>
+#include <cyxp2p/protocol/errc.hpp>
 
 #include "../common/local_checks.hpp"
 #include "gateway_client.hpp"
@@ -57,7 +58,9 @@ class Multi {
           tls_ctx_(asio::ssl::context::tls_client),
           timer_(io) {
         for (std::size_t i = 0; i < sources.size(); ++i) {
-            src_.push_back(Source{std::move(sources[i]), std::move(tokens[i])});
+            Source& s = src_.emplace_back();
+            s.cfg = std::move(sources[i]);
+            s.token = std::move(tokens[i]);
         }
     }
 
@@ -455,7 +458,7 @@ class Multi {
         };
         GatewayGet get{src_[i].cfg, std::move(target), std::move(accept),
                        need_dfs,    timeout_,          std::move(cancelled)};
-        asio::co_spawn(io_, gateway_get(io_, tls_ctx_, std::move(get), std::move(counted)),
+        asio::co_spawn(io_, probe::gateway_get(io_, tls_ctx_, std::move(get), std::move(counted)),
                        [this, done](std::exception_ptr e, std::error_code ec) {
                            if (e) ec = make_error_code(net::errc::connection_lost);
                            if (finished_) return;
