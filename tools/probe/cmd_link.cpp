@@ -479,6 +479,10 @@ int cmd_fetch(const std::vector<std::string>& argv, std::size_t first) {
         "                     1..3600000 [default: " +
         std::to_string(kSourcesStallMs) +
         "]\n"
+        "  --hedge-ms N       with --sources: an idle source also fetches a unit another has held\n"
+        "                     this long, 1..3600000 [default: " +
+        std::to_string(kSourcesHedgeMs) +
+        "]\n"
         "\n"
         "From an IPFS trustless gateway (no pin, no token: the gateway is not trusted either),\n"
         "the CAR is verified block by block from the CID in the URL; a CAR in another order than\n"
@@ -495,9 +499,9 @@ int cmd_fetch(const std::vector<std::string>& argv, std::size_t first) {
         if (x == "-o") x = "--output";
     }
     std::initializer_list<OptionSpec> spec = {
-        {"--pin", true},        {"--pin-from-token", false}, {"--token", true},   {"--node-id", true},
-        {"--timeout-ms", true}, {"--output", true},          {"--force", false},  {"--gateway-ca", true},
-        {"--sources", true},    {"--in-flight", true},       {"--stall-ms", true}};
+        {"--pin", true},        {"--pin-from-token", false}, {"--token", true},    {"--node-id", true},
+        {"--timeout-ms", true}, {"--output", true},          {"--force", false},   {"--gateway-ca", true},
+        {"--sources", true},    {"--in-flight", true},       {"--stall-ms", true}, {"--hedge-ms", true}};
     auto a = Args::parse(args, first, spec, error);
     if (!a) return fail(nullptr, Exit::usage, "usage", error + "\n" + usage);
     if (a->help()) {
@@ -511,8 +515,8 @@ int cmd_fetch(const std::vector<std::string>& argv, std::size_t first) {
                         "go in SOURCES.json)");
         return fetch_from_sources(*a, a->positionals()[0], *sources);
     }
-    if (a->has("--in-flight") || a->has("--stall-ms"))
-        return fail(&*a, Exit::usage, "usage", "--in-flight and --stall-ms go with --sources");
+    if (a->has("--in-flight") || a->has("--stall-ms") || a->has("--hedge-ms"))
+        return fail(&*a, Exit::usage, "usage", "--in-flight, --stall-ms and --hedge-ms go with --sources");
     if (a->positionals().size() == 1 && is_gateway_url(a->positionals()[0]) && a->get("--output"))
         return fetch_from_gateway(*a, a->positionals()[0]);
     if (a->positionals().size() != 2 || !a->get("--output")) return fail(&*a, Exit::usage, "usage", usage);

@@ -47,13 +47,15 @@ class Multi {
   public:
     Multi(asio::io_context& io, std::vector<net::FetchSource> sources, std::vector<std::string> tokens,
           const content::Cid& root, const fs::path& out, std::chrono::milliseconds timeout,
-          std::size_t in_flight, std::chrono::milliseconds stall, std::string ca)
+          std::size_t in_flight, std::chrono::milliseconds stall, std::chrono::milliseconds hedge,
+          std::string ca)
         : io_(io),
           engine_(io.get_executor(), engine_options(timeout)),
           dl_(root, out, content::Limits{}),
           timeout_(timeout),
           in_flight_(in_flight),
           stall_(stall),
+          hedge_(hedge),
           ca_(std::move(ca)),
           tls_ctx_(asio::ssl::context::tls_client),
           timer_(io) {
@@ -225,13 +227,24 @@ class Multi {
         for (std::size_t i = 0; i < src_.size(); ++i) {
             if (!live(i) || now < src_[i].paused_until) continue;
             while (src_[i].active.size() < in_flight_) {
-                // Only an idle source hedges: at most one duplicated unit per source at a time.
-                auto t = dl_.next_task(i, src_[i].active.empty());
+                // Only an idle source hedges (at most one duplicated unit per source at a time), and only a
+                // unit another source has held for --hedge-ms: healthy sources keep their own units.
+                auto t = dl_.next_task(i, src_[i].active.empty() && may_hedge(i, now));
                 if (!t) break;
                 start_task(i, *t);
                 if (finished_ || src_[i].dropped) break;
             }
         }
+    }
+
+    bool may_hedge(std::size_t i, Clock::time_point now) const {
+        for (std::size_t k = 0; k < src_.size(); ++k) {
+            if (k == i) continue;
+            for (const auto& [id, cancel] : src_[k].active) {
+                if (now - started_.at(id) >= hedge_) return true;
+            }
+        }
+        return false;
     }
 
     // Planning: each upper node is one block, asked of the live sources in turn.
@@ -256,7 +269,7 @@ class Multi {
                             Source& s = src_[i];
                             s.uppers.erase(key);
                             uppers_.erase(key);
-                            const std::uint64_t before = dl_.bytes_done();
+                            const std::uint64_t before = dl_.bytes_done() - dl_.bytes_resumed();
                             if (!ec) ec = dl_.push_upper(cid, block);
                             if (ec) {
                                 if (content::MultiDownload::is_local(ec)) return finish(ec);
@@ -338,6 +351,7 @@ class Multi {
 
     void start_task(std::size_t i, const content::MultiTask& t) {
         tasks_.insert_or_assign(t.id, t);
+        started_[t.id] = Clock::now();
         auto over = std::make_shared<bool>(false);
         Source& s = src_[i];
         // Ends the task once: ok -> the unit is finished (verified complete); error -> the source is dropped.
@@ -472,12 +486,14 @@ class Multi {
     std::chrono::milliseconds timeout_;
     std::size_t in_flight_;
     std::chrono::milliseconds stall_;
+    std::chrono::milliseconds hedge_;
     std::string ca_;
     asio::ssl::context tls_ctx_;
     asio::steady_timer timer_;
     std::vector<Source> src_;
     std::map<std::uint64_t, content::MultiTask> tasks_;
-    std::map<std::string, std::size_t> uppers_;  // upper block being fetched -> the source asked
+    std::map<std::uint64_t, Clock::time_point> started_;  // task id -> when it was handed out
+    std::map<std::string, std::size_t> uppers_;           // upper block being fetched -> the source asked
     std::size_t next_upper_source_ = 0;
     bool shared_ = false;
     bool finished_ = false;
@@ -542,8 +558,15 @@ int fetch_from_sources(const Args& a, const std::string& cid_text, const std::st
         stall = std::chrono::milliseconds(*v);
     }
 
+    std::chrono::milliseconds hedge(kSourcesHedgeMs);
+    if (auto t = a.get("--hedge-ms")) {
+        auto v = positive(*t, 3'600'000);
+        if (!v) return fail(&a, Exit::usage, "usage", "--hedge-ms must be 1..3600000, not '" + *t + "'");
+        hedge = std::chrono::milliseconds(*v);
+    }
+
     asio::io_context io;
-    Multi m(io, std::move(*sources), std::move(tokens), *root, out, timeout, in_flight, stall,
+    Multi m(io, std::move(*sources), std::move(tokens), *root, out, timeout, in_flight, stall, hedge,
             a.get("--gateway-ca").value_or(""));
     if (auto e = m.open()) {
         if (e.category() != content::category())
