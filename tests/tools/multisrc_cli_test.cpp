@@ -207,7 +207,7 @@ TEST_F(MultiSourceCli, AFetchStoppedByAFullDiskResumesFromItsResumeState) {
     EXPECT_GT(k["resumed_units"].get<std::uint64_t>(), 0u) << k.dump();
     std::uint64_t fetched = 0;
     for (const auto& s : k["sources"]) fetched += s["bytes"].get<std::uint64_t>();
-    EXPECT_EQ(fetched + k["resumed_bytes"].get<std::uint64_t>(), data_.size());
+    EXPECT_EQ(fetched + k["resumed_bytes"].get<std::uint64_t>(), data_.size()) << k.dump() << j.dump();
     EXPECT_EQ(test::read_file(out), data_);
 }
 

@@ -209,6 +209,9 @@ class Multi {
         if (!any_live && !any_pending) return finish(make_error_code(content::errc::missing_block));
         if (!dl_.planned()) return plan();
         if (!shared_) {
+            // Shares are dealt once every source has connected or failed, so a node that is slower to
+            // connect still gets its share (its connect is bounded by --timeout-ms).
+            if (any_pending) return;
             dl_.set_sources(src_.size());
             for (std::size_t i = 0; i < src_.size(); ++i) {
                 if (src_[i].dropped) dl_.drop_source(i);
@@ -277,8 +280,8 @@ class Multi {
                                 return drop(i, ec, "block " + key + ": " + ec.message());
                             }
                             ++s.blocks;
-                            s.bytes += dl_.bytes_done() -
-                                       before;  // a dag-pb leaf met while planning is a whole unit
+                            // A dag-pb leaf met while planning is a whole unit; resumed ones are nobody's.
+                            s.bytes += dl_.bytes_done() - dl_.bytes_resumed() - before;
                             s.last_progress = Clock::now();
                             step();
                         });
