@@ -81,9 +81,11 @@ class MultiDownload {
     /// Deals the units out between `n` sources (after planned()).
     void set_sources(std::size_t n);
     /// The next unit source `s` should fetch, or nullopt when there is nothing for it (for now or for
-    /// good). Never a unit `s` already has in flight. `hedge`: may duplicate a unit another source is
-    /// fetching when nothing is unstarted (a caller passes it for an idle source only).
-    std::optional<MultiTask> next_task(std::size_t s, bool hedge = true);
+    /// good). Never a unit `s` already has in flight. `steal`: may take from another share once its own is
+    /// empty; `hedge`: may duplicate a unit another source is fetching when nothing is unstarted. A caller
+    /// passes both for an idle source only, so a source with work in flight never empties a share its
+    /// owner is about to start.
+    std::optional<MultiTask> next_task(std::size_t s, bool steal = true, bool hedge = true);
     /// One block of a task's stream. Errors as DagVerifier::push (the source's fault), plus
     /// filesize_mismatch when the unit is not the size its parent named, and local write errors
     /// (no_space, write_failed: is_local()). A stale task accepts and ignores blocks.

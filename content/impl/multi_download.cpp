@@ -367,11 +367,11 @@ std::optional<std::size_t> MultiDownload::take_from(std::vector<std::size_t>& q)
     return std::nullopt;
 }
 
-std::optional<MultiTask> MultiDownload::next_task(std::size_t s, bool hedge) {
+std::optional<MultiTask> MultiDownload::next_task(std::size_t s, bool steal, bool hedge) {
     if (s >= shares_.size()) return std::nullopt;
     std::optional<std::size_t> u = take_from(pool_);
     if (!u) u = take_from(shares_[s]);
-    if (!u) {
+    if (!u && steal) {
         // Work stealing: the not-yet-started half of the largest share, its far end.
         std::size_t victim = s, most = 0;
         for (std::size_t v = 0; v < shares_.size(); ++v) {

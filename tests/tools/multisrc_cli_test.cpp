@@ -124,7 +124,7 @@ TEST_F(MultiSourceCli, TwoNodesAndAGatewayEachSupplyAShareOfOneVerifiedFile) {
     ASSERT_EQ(j["sources"].size(), 3u);
     std::uint64_t total = 0;
     for (const auto& s : j["sources"]) {
-        EXPECT_GT(s["bytes"].get<std::uint64_t>(), 0u) << s.dump();
+        EXPECT_GT(s["bytes"].get<std::uint64_t>(), 0u) << s.dump() << r.err;
         EXPECT_TRUE(s["error"].is_null()) << s.dump();
         total += s["bytes"].get<std::uint64_t>();
     }

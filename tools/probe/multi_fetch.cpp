@@ -230,9 +230,10 @@ class Multi {
         for (std::size_t i = 0; i < src_.size(); ++i) {
             if (!live(i) || now < src_[i].paused_until) continue;
             while (src_[i].active.size() < in_flight_) {
-                // Only an idle source hedges (at most one duplicated unit per source at a time), and only a
-                // unit another source has held for --hedge-ms: healthy sources keep their own units.
-                auto t = dl_.next_task(i, src_[i].active.empty() && may_hedge(i, now));
+                // Only an idle source steals or hedges (at most one duplicated unit per source at a time),
+                // and it hedges only a unit another source has held for --hedge-ms.
+                const bool idle = src_[i].active.empty();
+                auto t = dl_.next_task(i, idle, idle && may_hedge(i, now));
                 if (!t) break;
                 start_task(i, *t);
                 if (finished_ || src_[i].dropped) break;
