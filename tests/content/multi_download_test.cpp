@@ -22,7 +22,8 @@ using c::errc;
 namespace {
 
 struct Dag {
-    Dag(const cyxp2p::test::TempDir& dir, std::size_t size, c::ImportOptions opt) : data(t::pattern(size, 3)) {
+    Dag(const cyxp2p::test::TempDir& dir, std::size_t size, c::ImportOptions opt)
+        : data(t::pattern(size, 3)) {
         std::error_code ec;
         store.emplace(*c::Blockstore::open(dir / "store", ec));
         c::Importer imp(opt, store->sink());
