@@ -26,8 +26,7 @@ trap cleanup EXIT
 wait_line() { # LOG PREFIX -> rest of the line
   for _ in $(seq 200); do
     local v
-    v=$(sed -n "s/^$2//p" "$1" 2> /dev/null | head -1)
-    [[ -n $v ]] && { echo "$v"; return; }
+    if v=$(grep -m1 "^$2" "$1" 2> /dev/null); then echo "${v#"$2"}"; return; fi
     sleep 0.05
   done
   cat "$1" >&2; echo "no '$2' in $1" >&2; exit 1
