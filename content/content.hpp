@@ -16,6 +16,7 @@
 #include <cyxp2p/content/importer.hpp>
 #include <cyxp2p/content/leaf.hpp>
 #include <cyxp2p/content/limits.hpp>
+#include <cyxp2p/content/multi_download.hpp>
 #include <cyxp2p/content/multibase.hpp>
 #include <cyxp2p/content/unixfs.hpp>
 #include <cyxp2p/content/varint.hpp>

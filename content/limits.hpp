@@ -42,6 +42,19 @@ struct Limits {
     /// 64 KiB of disk. Leaves past the budget (chunks under ~6 KiB) are fetched but not held for resume.
     std::uint64_t resume_metadata_divisor = 100;
     std::uint64_t resume_metadata_slack = 64 * 1024;
+
+    /// MultiDownload (multi-source fetch): an upper DAG node larger than this is split into its children,
+    /// so no unit handed to one source is bigger (a leaf always is one unit). Each unit costs one request
+    /// (a node allows 20 per second per address by default), so units are whole subtrees, not leaves: 64 MiB
+    /// keeps kubo's 174 x 256 KiB subtrees (43.5 MiB) whole. The cost: a unit is recorded for resume only
+    /// once complete, and a slow source's last unit is fetched again by an idle one (a hedge).
+    std::uint64_t multi_unit_bytes = 64ull << 20;
+    /// MultiDownload: the largest node is split further while the plan has fewer units than this, so a
+    /// small file is still shared out (16: eight units each for two sources).
+    std::size_t multi_min_units = 16;
+    /// MultiDownload: no node is split once the plan holds this many units (about 150 bytes of memory
+    /// each, and one record line each when done): 1 Mi units. Larger DAGs get larger units.
+    std::size_t multi_max_units = std::size_t{1} << 20;
 };
 
 }  // namespace cyxp2p::content

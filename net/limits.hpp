@@ -63,6 +63,13 @@ struct RedisLimits {
     std::size_t max_pipeline = 512;
 };
 
+/// A multi-source fetch's list of sources (net/fetch_sources.hpp).
+struct SourceLimits {
+    std::size_t max_text = 64 * 1024;  // bytes of the JSON list: a few hundred sources with inline tokens
+    std::size_t max_sources = 32;      // each source is a connection (a node) or a few (a gateway)
+    std::size_t max_depth = 4;         // JSON nesting: the list, a source object, no deeper in practice
+};
+
 /// The trustless HTTP gateway (net/gateway.hpp, docs/net.md "Gateway"). Public by nature (anyone may ask for
 /// content by CID), so every resource a client can hold is capped.
 struct GatewayLimits {

@@ -7,6 +7,7 @@
 #include <cyxp2p/net/clock.hpp>
 #include <cyxp2p/net/engine.hpp>
 #include <cyxp2p/net/errc.hpp>
+#include <cyxp2p/net/fetch_sources.hpp>
 #include <cyxp2p/net/gateway.hpp>
 #include <cyxp2p/net/http_endpoint.hpp>
 #include <cyxp2p/net/jwks_url_source.hpp>

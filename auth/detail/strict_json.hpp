@@ -1,4 +1,4 @@
-// Strict JSON for JOSE headers, JWT payloads and JWKs. Private to auth/.
+// Strict JSON for JOSE headers, JWT payloads and JWKs; also used by net/ for the fetch sources list.
 #pragma once
 
 #include <cstddef>
@@ -15,5 +15,8 @@ namespace cyxp2p::auth::detail {
 /// a byte-order mark, and a top-level value that is not an object. Invalid UTF-8 and lone surrogates are
 /// refused by the lexer itself. Returns nullopt on any of these.
 std::optional<nlohmann::json> parse_strict_object(std::string_view text, std::size_t max_depth);
+/// The same rules for a document whose top level may also be an array (net/fetch_sources.hpp: a list of
+/// sources).
+std::optional<nlohmann::json> parse_strict_document(std::string_view text, std::size_t max_depth);
 
 }  // namespace cyxp2p::auth::detail

@@ -13,7 +13,7 @@ using json = nlohmann::json;
 // to rely on. Returning false from any callback stops the parse.
 class StrictSax final : public nlohmann::json_sax<json> {
   public:
-    explicit StrictSax(std::size_t max_depth) : max_depth_(max_depth) {}
+    StrictSax(std::size_t max_depth, bool array_ok) : max_depth_(max_depth), array_ok_(array_ok) {}
 
     json result;
 
@@ -61,7 +61,7 @@ class StrictSax final : public nlohmann::json_sax<json> {
         return true;
     }
     bool open(json&& container) {
-        if (stack_.empty() && !container.is_object()) return false;
+        if (stack_.empty() && !container.is_object() && !(array_ok_ && container.is_array())) return false;
         if (stack_.size() >= max_depth_) return false;
         stack_.push_back(place(std::move(container)));
         return true;
@@ -72,20 +72,31 @@ class StrictSax final : public nlohmann::json_sax<json> {
     }
 
     std::size_t max_depth_;
+    bool array_ok_;
     std::vector<json*> stack_;
     std::string pending_key_;
 };
 
 }  // namespace
 
-std::optional<json> parse_strict_object(std::string_view text, std::size_t max_depth) {
+namespace {
+std::optional<json> parse(std::string_view text, std::size_t max_depth, bool array_ok) {
     // A BOM is not part of JSON text sent over the wire (RFC 8259 8.1); nlohmann would skip it.
     if (text.size() >= 3 && static_cast<unsigned char>(text[0]) == 0xEF) return std::nullopt;
-    StrictSax sax(max_depth);
+    StrictSax sax(max_depth, array_ok);
     const bool ok = json::sax_parse(text.begin(), text.end(), &sax, json::input_format_t::json, true,
                                     /*ignore_comments=*/false);
-    if (!ok || !sax.result.is_object()) return std::nullopt;
+    if (!ok || !(sax.result.is_object() || (array_ok && sax.result.is_array()))) return std::nullopt;
     return std::move(sax.result);
+}
+}  // namespace
+
+std::optional<json> parse_strict_object(std::string_view text, std::size_t max_depth) {
+    return parse(text, max_depth, false);
+}
+
+std::optional<json> parse_strict_document(std::string_view text, std::size_t max_depth) {
+    return parse(text, max_depth, true);
 }
 
 }  // namespace cyxp2p::auth::detail

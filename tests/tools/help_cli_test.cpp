@@ -61,7 +61,7 @@ const std::vector<HelpCase> kCases = {
     {{"ping"}, {"--pin", "--pin-from-token", "--token", "--node-id", "--timeout-ms", "--count", "--json"}},
     {{"fetch"},
      {"--pin", "--pin-from-token", "--token", "--node-id", "--timeout-ms", "-o", "--output", "--force",
-      "--gateway-ca", "--json"}},
+      "--gateway-ca", "--sources", "--in-flight", "--stall-ms", "--hedge-ms", "--json"}},
     {{"init"},
      {"--identity", "--key-type", "--node-id", "--force", "--if-missing", "--json"},
      {},

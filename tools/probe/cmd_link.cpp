@@ -26,6 +26,7 @@
 #include "../common/local_checks.hpp"
 #include "commands.hpp"
 #include "gateway_fetch.hpp"
+#include "multi_fetch.hpp"
 #include "resume_state.hpp"
 
 namespace cyxp2p::tools::probe {
@@ -47,53 +48,6 @@ std::string common_help() {
            " [default: " + std::to_string(net::EngineOptions{}.connect_timeout.count()) +
            "]\n"
            "  --json             machine-readable output\n";
-}
-
-Exit exit_of(std::error_code ec) {
-    const auto& cat = ec.category();
-    if (cat == net::category()) {
-        const auto e = static_cast<net::errc>(ec.value());
-        // A lost connection is a connection failure, not a TLS one (advice() tells the phases apart); a close
-        // before the ServerHello is what a node's connection limits look like from outside. A block that
-        // fails verification arrives as a content::errc (below), never as a net::errc.
-        return e == net::errc::connect_failed || e == net::errc::connect_timeout ||
-                       e == net::errc::connection_lost
-                   ? Exit::connect_failed
-               : e == net::errc::connection_refused_by_limit ? Exit::rate_limited
-                                                             : Exit::tls_failed;
-    }
-    if (cat == pinning::category()) {
-        const auto e = static_cast<pinning::errc>(ec.value());
-        const bool pin = e == pinning::errc::pin_mismatch || e == pinning::errc::pins_expired ||
-                         e == pinning::errc::no_peer_certificate;
-        if (e == pinning::errc::no_pins_configured) return Exit::usage;
-        return pin ? Exit::pin_mismatch : Exit::tls_failed;
-    }
-    if (cat == protocol::category()) {
-        switch (static_cast<protocol::errc>(ec.value())) {
-            case protocol::errc::token_rejected:
-            case protocol::errc::wrong_node:
-            case protocol::errc::replayed:
-            case protocol::errc::token_expired:
-            case protocol::errc::forbidden:
-                return Exit::token_rejected;
-            case protocol::errc::rate_limited:
-                return Exit::rate_limited;
-            case protocol::errc::content_mismatch:
-                return Exit::content_mismatch;
-            default:
-                return Exit::protocol_error;
-        }
-    }
-    if (cat == content::category()) {
-        // A full disk, a failed write or a damaged local resume state: this machine's files, not the node.
-        const auto e = static_cast<content::errc>(ec.value());
-        if (e == content::errc::no_space || e == content::errc::write_failed ||
-            e == content::errc::resume_state_damaged)
-            return Exit::io;
-        return Exit::content_mismatch;
-    }
-    return Exit::failure;
 }
 
 // The failure class of an error, as exit code and the code name printed with it.
@@ -376,6 +330,53 @@ void print_report(const net::ConnectReport& r, bool hello) {
 
 }  // namespace
 
+Exit exit_of(std::error_code ec) {
+    const auto& cat = ec.category();
+    if (cat == net::category()) {
+        const auto e = static_cast<net::errc>(ec.value());
+        // A lost connection is a connection failure, not a TLS one (advice() tells the phases apart); a close
+        // before the ServerHello is what a node's connection limits look like from outside. A block that
+        // fails verification arrives as a content::errc (below), never as a net::errc.
+        return e == net::errc::connect_failed || e == net::errc::connect_timeout ||
+                       e == net::errc::connection_lost
+                   ? Exit::connect_failed
+               : e == net::errc::connection_refused_by_limit ? Exit::rate_limited
+                                                             : Exit::tls_failed;
+    }
+    if (cat == pinning::category()) {
+        const auto e = static_cast<pinning::errc>(ec.value());
+        const bool pin = e == pinning::errc::pin_mismatch || e == pinning::errc::pins_expired ||
+                         e == pinning::errc::no_peer_certificate;
+        if (e == pinning::errc::no_pins_configured) return Exit::usage;
+        return pin ? Exit::pin_mismatch : Exit::tls_failed;
+    }
+    if (cat == protocol::category()) {
+        switch (static_cast<protocol::errc>(ec.value())) {
+            case protocol::errc::token_rejected:
+            case protocol::errc::wrong_node:
+            case protocol::errc::replayed:
+            case protocol::errc::token_expired:
+            case protocol::errc::forbidden:
+                return Exit::token_rejected;
+            case protocol::errc::rate_limited:
+                return Exit::rate_limited;
+            case protocol::errc::content_mismatch:
+                return Exit::content_mismatch;
+            default:
+                return Exit::protocol_error;
+        }
+    }
+    if (cat == content::category()) {
+        // A full disk, a failed write or a damaged local resume state: this machine's files, not the node.
+        const auto e = static_cast<content::errc>(ec.value());
+        if (e == content::errc::no_space || e == content::errc::write_failed ||
+            e == content::errc::resume_state_damaged)
+            return Exit::io;
+        return Exit::content_mismatch;
+    }
+    return Exit::failure;
+}
+
 int cmd_connect(const std::vector<std::string>& argv, std::size_t first) {
     const std::string usage =
         std::string(
@@ -478,7 +479,8 @@ int cmd_fetch(const std::vector<std::string>& argv, std::size_t first) {
     const std::string usage =
         std::string(
             "usage: p2p-probe fetch HOST:PORT CID -o FILE --pin PINS --token FILE|- [options]\n"
-            "       p2p-probe fetch http(s)://GATEWAY/ipfs/CID -o FILE [--force] [--gateway-ca FILE]\n\n"
+            "       p2p-probe fetch http(s)://GATEWAY/ipfs/CID -o FILE [--force] [--gateway-ca FILE]\n"
+            "       p2p-probe fetch CID -o FILE --sources SOURCES.json [--in-flight N] [--stall-ms N]\n\n"
             "Downloads a DAG by CID. Every block is verified against the CID its parent names\n"
             "before its bytes are written; FILE appears only when the whole file verified.\n"
             "The CID, the output path and the token are checked before connecting.\n"
@@ -490,24 +492,52 @@ int cmd_fetch(const std::vector<std::string>& argv, std::size_t first) {
         "  -o, --output FILE  where to write the file (its directory must exist and be writable)\n"
         "  --force            replace FILE if it exists (default: refuse, exit 3)\n"
         "  --gateway-ca FILE  https gateway: trust this CA (PEM) instead of the system store\n"
+        "  --sources FILE     fetch CID from every source this JSON list names (below)\n"
+        "  --in-flight N      with --sources: units per source at once, 1..64 [default: " +
+        std::to_string(kSourcesInFlight) +
+        "]\n"
+        "  --stall-ms N       with --sources: drop a source with no verified block for N ms,\n"
+        "                     1..3600000 [default: " +
+        std::to_string(kSourcesStallMs) +
+        "]\n"
+        "  --hedge-ms N       with --sources: an idle source also fetches a unit another has held\n"
+        "                     this long, 1..3600000 [default: " +
+        std::to_string(kSourcesHedgeMs) +
+        "]\n"
         "\n"
         "From an IPFS trustless gateway (no pin, no token: the gateway is not trusted either),\n"
         "the CAR is verified block by block from the CID in the URL; a CAR in another order than\n"
-        "DFS (a static file server) is kept in a scratch file beside FILE until it verified.\n";
+        "DFS (a static file server) is kept in a scratch file beside FILE until it verified.\n"
+        "\n"
+        "From several sources at once (--sources: a JSON array of {\"address\", \"pin\", \"token_file\"}\n"
+        "nodes and {\"gateway\": \"http(s)://HOST:PORT\"} gateways; docs/tools.md): the DAG's subtrees\n"
+        "are shared out, an idle source takes half of the largest unstarted share, a source that\n"
+        "fails, stalls (--stall-ms) or sends a bad block is dropped and its share is fetched\n"
+        "from the others. The resume state is FILE.cyxp2p-multi + .meta.\n";
     std::string error;
     std::vector<std::string> args = argv;
     for (auto& x : args) {
         if (x == "-o") x = "--output";
     }
     std::initializer_list<OptionSpec> spec = {
-        {"--pin", true},        {"--pin-from-token", false}, {"--token", true},  {"--node-id", true},
-        {"--timeout-ms", true}, {"--output", true},          {"--force", false}, {"--gateway-ca", true}};
+        {"--pin", true},        {"--pin-from-token", false}, {"--token", true},    {"--node-id", true},
+        {"--timeout-ms", true}, {"--output", true},          {"--force", false},   {"--gateway-ca", true},
+        {"--sources", true},    {"--in-flight", true},       {"--stall-ms", true}, {"--hedge-ms", true}};
     auto a = Args::parse(args, first, spec, error);
     if (!a) return fail(nullptr, Exit::usage, "usage", error + "\n" + usage);
     if (a->help()) {
         std::cout << usage;
         return 0;
     }
+    if (auto sources = a->get("--sources")) {
+        if (a->positionals().size() != 1 || !a->get("--output") || a->has("--pin") || a->has("--token"))
+            return fail(&*a, Exit::usage, "usage",
+                        "with --sources: p2p-probe fetch CID -o FILE --sources SOURCES.json (pins and tokens "
+                        "go in SOURCES.json)");
+        return fetch_from_sources(*a, a->positionals()[0], *sources);
+    }
+    if (a->has("--in-flight") || a->has("--stall-ms") || a->has("--hedge-ms"))
+        return fail(&*a, Exit::usage, "usage", "--in-flight, --stall-ms and --hedge-ms go with --sources");
     if (a->positionals().size() == 1 && is_gateway_url(a->positionals()[0]) && a->get("--output"))
         return fetch_from_gateway(*a, a->positionals()[0]);
     if (a->positionals().size() != 2 || !a->get("--output")) return fail(&*a, Exit::usage, "usage", usage);
