@@ -59,6 +59,9 @@ struct Event {
     std::chrono::milliseconds retry_after{0};
     std::optional<auth::Claims> claims{};
     HandshakeInfo handshake{};
+    /// message: from a stream under defer_consumption; its credit returns only when the application reports
+    /// it consumed (EngineSession::consumed), which it must do for every such message, kept or dropped.
+    bool deferred = false;
 };
 
 const char* to_string(Event::Kind k) noexcept;

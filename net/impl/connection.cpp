@@ -104,13 +104,16 @@ void Connection::start_fetch(std::string cid, std::filesystem::path dest, FetchP
                          body_limits](std::vector<std::uint8_t> m) {
             if (*finished) return;
             std::error_code e;
-            auto block = protocol::decode_content_block(m, e, body_limits);
+            // Decoded in place: the block is a view into the message, which then goes back to the session
+            // to reassemble a later one in.
+            auto block = protocol::decode_content_block_view(m, e, body_limits);
             std::optional<content::Cid> claimed;
             if (block) claimed = content::Cid::from_bytes(block->cid, e);
             const auto before = download->bytes_verified();
             // Verified against the CID its parent named before a byte reaches the file.
             e = !block || !claimed ? make_error_code(protocol::errc::bad_message)
                                    : download->push(block->data, *claimed);
+            link->recycle(std::move(m));
             if (e) {
                 // A full disk or a damaged local resume state is our problem, not the node's: no audit of a
                 // rejected block, and the stream is cancelled rather than blamed on the content.

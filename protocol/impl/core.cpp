@@ -60,11 +60,12 @@ std::chrono::milliseconds to_ms(std::chrono::nanoseconds d) {
 Core::Core(const SessionLimits& local, Now now, WindowBudget* budget)
     : local_(local),
       peer_(),
-      decoder_(local.max_frame_size),
+      decoder_(local.max_frame_size, true),
       session_send_window_(SessionLimits{}.initial_session_window),
       session_recv_{local.initial_session_window, local.initial_session_window, 0, 0, now.mono},
       budget_(budget),
       largest_stream_window_(local.initial_stream_window),
+      pool_(local.message_pool_bytes),
       latest_(now),
       last_receive_(now.mono) {
     // A cap below the initial window means "do not grow".
@@ -89,7 +90,7 @@ void Core::receive(std::span<const std::uint8_t> bytes, Now now) {
     latest_ = now;
     last_receive_ = now.mono;
     ping_deadline_.reset();  // any bytes prove the peer alive
-    decoder_.feed(bytes);
+    decoder_.borrow(bytes);  // DATA payloads go from `bytes` straight into their message buffers
     while (!closed_) {
         std::error_code ec;
         auto f = decoder_.next(ec);
@@ -100,6 +101,8 @@ void Core::receive(std::span<const std::uint8_t> bytes, Now now) {
         if (!f) break;
         dispatch(*f, now);
     }
+    // Closed mid-input: the rest of `bytes` is never looked at, and must not stay lent.
+    if (closed_) decoder_ = FrameDecoder(0);
     // RTT samples: one PING as soon as the session is established (HELLO_ACK already queued), then one per
     // rtt_ping_interval while data flows; a quiet session only gets the engine's keepalive.
     if (!closed_ && established() &&
@@ -268,7 +271,7 @@ void Core::close(errc code, std::string_view message, std::string_view detail,
     send_control(FrameType::error, 0, e);
     closed_ = true;
     streams_.clear();
-    reassembly_bytes_ = 0;
+    reassembly_bytes_ = reserved_bytes_ = 0;
     release_budget();
     push({.kind = Event::Kind::closed,
           .error = make_error_code(code),
@@ -323,8 +326,9 @@ void Core::fill_limits(wire::Limits& l) const {
 
 Stream& Core::add_stream(std::uint32_t id, Time now) {
     highest_stream_id_ = std::max(highest_stream_id_, id);
-    auto [it, inserted] = streams_.try_emplace(id, id, peer_.initial_stream_window,
-                                               local_.initial_stream_window, local_.max_message_size, now);
+    auto [it, inserted] =
+        streams_.try_emplace(id, id, peer_.initial_stream_window, local_.initial_stream_window,
+                             local_.max_message_size, now, &pool_);
     return it->second;
 }
 
@@ -343,6 +347,7 @@ void Core::drop_stream(std::uint32_t id) {
     auto it = streams_.find(id);
     if (it == streams_.end()) return;
     reassembly_bytes_ -= std::min<std::uint64_t>(reassembly_bytes_, it->second.reader.buffered());
+    reserved_bytes_ -= std::min<std::uint64_t>(reserved_bytes_, it->second.reader.reserved());
     streams_.erase(it);
     if (streams_.empty()) shrink_session();
 }
