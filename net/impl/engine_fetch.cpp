@@ -44,10 +44,15 @@ class EngineFetch : public std::enable_shared_from_this<EngineFetch> {
           progress_(std::move(progress)),
           done_(std::move(done)) {}
 
-    // Strand. Step 1: open the Download (on resume this hashes the held prefix again, here on the strand).
+    // Strand. Step 1, on the writer: open the Download (its held prefix is hashed again there).
     void start() {
-        const std::error_code e = download_->open();
-        opened(e, download_->resumed(), progress());
+        writer_.post([self = shared_from_this()] {
+            const std::error_code e = self->download_->open();
+            content::ResumeState resumed = self->download_->resumed();
+            self->to_strand([self, e, resumed = std::move(resumed), p = self->progress()]() mutable {
+                self->opened(e, std::move(resumed), std::move(p));
+            });
+        });
     }
 
   private:
