@@ -44,12 +44,17 @@ struct RecvWindow {
     std::uint64_t undelivered = 0;     // charge of complete messages queued as events, not yet polled
     std::uint64_t epoch_consumed = 0;  // charge the application took since epoch_start (auto-tuning)
     Time epoch_start{};
+    bool startup = true;  // growing 4x per epoch until an epoch shows the window is near the path's BDP
 };
 
 struct Stream {
     Stream(std::uint32_t stream_id, std::int64_t send, std::uint32_t window, std::size_t max_message,
            Time now, BufferPool* pool)
-        : id(stream_id), send_window(send), recv{window, window, 0, 0, now}, reader(max_message, pool) {}
+        : id(stream_id),
+          send_window(send),
+          recv{window, window, 0, 0, now},
+          reader(max_message, pool),
+          opened(now) {}
     std::uint32_t id;
     std::int64_t send_window;  // credit the peer gave us
     RecvWindow recv;
@@ -67,6 +72,7 @@ struct Stream {
     std::uint64_t progress_bytes = 0;
     /// defer_consumption(): taking a message does not return its credit; consumed() does.
     bool deferred = false;
+    Time opened;  // for FlowStats::window_ramp
 };
 
 class Core {
@@ -173,7 +179,7 @@ class Core {
     void replenish(Stream* s);
     void top_up(RecvWindow& w, std::uint32_t stream);
     std::optional<Event> next_event(std::optional<Time> now);
-    bool adjust_epoch(RecvWindow& w, Time now);  // quic-go maybeAdjustWindowSize: true = grow
+    unsigned adjust_epoch(RecvWindow& w, Time now);  // growth factor: 1 (none), 2 or 4 (startup)
     bool grow_session(std::uint64_t new_size);
     void shrink_session();
     void release_budget();
@@ -197,6 +203,7 @@ class Core {
     std::uint64_t budget_held_ = 0;  // bytes of session window growth reserved from budget_
     std::uint64_t largest_stream_window_ = 0;
     std::uint64_t growth_refused_ = 0;
+    std::optional<Time> window_ramp_;  // open -> max_stream_window of the first stream that reached it
     RttEstimator rtt_;
     struct OutstandingPing {
         std::array<std::uint8_t, 8> opaque;

@@ -7,6 +7,7 @@
 #include <cyxp2p/pinning/errc.hpp>
 #include <cyxp2p/pinning/identity.hpp>
 
+#include "../common/allocator.hpp"
 #include "../common/cli.hpp"
 #include "../common/version.hpp"
 
@@ -136,6 +137,7 @@ int cmd_init(const std::vector<std::string>& argv) {
 
 int main(int argc, char** argv) {
     cyxp2p::tools::set_program_name("p2p-node");
+    cyxp2p::tools::tune_allocator_for_bulk_transfer();  // docs/performance.md, "The allocator"
     std::vector<std::string> args(argv, argv + argc);
     if (args.size() < 2) {
         std::cerr << kUsage;

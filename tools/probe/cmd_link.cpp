@@ -210,6 +210,27 @@ std::pair<std::error_code, std::shared_ptr<net::Connection>> dial(asio::io_conte
     return wait(io, f);
 }
 
+// The session's flow control as the fetch left it (docs/protocol.md section 6): RTTs in ms, windows in
+// bytes, and the window ramp (open -> max_stream_window) in ms and in minimum RTTs; null where there was
+// no sample or the cap was not reached.
+nlohmann::json flow_json(const protocol::FlowStats& f) {
+    auto msec = [](std::optional<std::chrono::nanoseconds> d) -> nlohmann::json {
+        if (!d) return nullptr;
+        return std::chrono::duration<double, std::milli>(*d).count();
+    };
+    nlohmann::json ramp_rtts = nullptr;
+    if (f.window_ramp && f.min_rtt && f.min_rtt->count() > 0)
+        ramp_rtts = static_cast<double>(f.window_ramp->count()) / static_cast<double>(f.min_rtt->count());
+    return {{"srtt_ms", msec(f.smoothed_rtt)},
+            {"min_rtt_ms", msec(f.min_rtt)},
+            {"rtt_samples", f.rtt_samples},
+            {"session_window", f.session_window},
+            {"largest_stream_window", f.largest_stream_window},
+            {"window_growth_refused", f.growth_refused},
+            {"window_ramp_ms", msec(f.window_ramp)},
+            {"window_ramp_rtts", ramp_rtts}};
+}
+
 nlohmann::json report_json(const net::ConnectReport& r) {
     nlohmann::json j{{"tcp_ms", static_cast<double>(r.tcp_time.count()) / 1000.0},
                      {"tls_ms", static_cast<double>(r.tls_time.count()) / 1000.0},
@@ -590,7 +611,8 @@ int cmd_fetch(const std::vector<std::string>& argv, std::size_t first) {
                          {"resumed_blocks", result.resumed_blocks},
                          {"seconds", secs},
                          {"mib_per_s", mibs},
-                         {"verified", true}};
+                         {"verified", true},
+                         {"flow", flow_json(conn->flow_stats())}};
         if (!discarded.empty()) j["discarded_resume_state"] = discarded;
         if (!result.resume_discarded.empty()) j["resume_discarded"] = result.resume_discarded;
         print_json(j);

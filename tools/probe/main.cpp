@@ -1,6 +1,7 @@
 // p2p-probe: diagnostics for cyxwiz-p2p links, keys, tokens and content. See docs/tools.md.
 #include <iostream>
 
+#include "../common/allocator.hpp"
 #include "../common/cli.hpp"
 #include "../common/version.hpp"
 #include "commands.hpp"
@@ -37,6 +38,7 @@ void usage(std::ostream& os) {
 
 int main(int argc, char** argv) {
     cyxp2p::tools::set_program_name("p2p-probe");
+    cyxp2p::tools::tune_allocator_for_bulk_transfer();  // docs/performance.md, "The allocator"
     std::vector<std::string> args(argv, argv + argc);
     if (args.size() < 2) {
         usage(std::cerr);
