@@ -46,12 +46,14 @@ class EngineFetch : public std::enable_shared_from_this<EngineFetch> {
 
     // Strand. Step 1, on the writer: open the Download (its held prefix is hashed again there).
     void start() {
-        writer_.post([self = shared_from_this()] {
+        writer_.post([self = shared_from_this()]() mutable {
             const std::error_code e = self->download_->open();
             content::ResumeState resumed = self->download_->resumed();
-            self->to_strand([self, e, resumed = std::move(resumed), p = self->progress()]() mutable {
-                self->opened(e, std::move(resumed), std::move(p));
-            });
+            Progress p = self->progress();
+            to_strand(std::move(self),
+                      [e, resumed = std::move(resumed), p = std::move(p)](EngineFetch& f) mutable {
+                          f.opened(e, std::move(resumed), std::move(p));
+                      });
         });
     }
 
@@ -61,9 +63,13 @@ class EngineFetch : public std::enable_shared_from_this<EngineFetch> {
                 download_->leaves_resumed(), download_->error_detail()};
     }
 
+    // Writer: hands `f` to the strand together with the job's reference, so the last reference to the fetch
+    // (and to its link and the link's sockets and timers) is always dropped on the strand, never here:
+    // the io_context may be going away as soon as `done` ran.
     template <class F>
-    void to_strand(F&& f) {  // writer
-        asio::post(executor_, std::forward<F>(f));
+    static void to_strand(std::shared_ptr<EngineFetch>&& self, F&& f) {
+        auto ex = self->executor_;
+        asio::post(ex, [self = std::move(self), f = std::forward<F>(f)]() mutable { f(*self); });
     }
 
     // Strand. Step 2: the request, asking the node to skip the leaves held.
@@ -105,9 +111,11 @@ class EngineFetch : public std::enable_shared_from_this<EngineFetch> {
         writer_.post(
             [self = shared_from_this(), m = std::move(m), data, claimed = std::move(*claimed)]() mutable {
                 const std::error_code pushed = self->download_->push(data, claimed);
-                self->to_strand([self, pushed, m = std::move(m), p = self->progress()]() mutable {
-                    self->written(pushed, std::move(m), std::move(p));
-                });
+                Progress p = self->progress();
+                to_strand(std::move(self),
+                          [pushed, m = std::move(m), p = std::move(p)](EngineFetch& f) mutable {
+                              f.written(pushed, std::move(m), std::move(p));
+                          });
             },
             size);
     }
@@ -155,9 +163,11 @@ class EngineFetch : public std::enable_shared_from_this<EngineFetch> {
     void on_done(std::error_code e) {
         if (finished_) return;
         if (e) return complete(e);
-        writer_.post([self = shared_from_this()] {
+        writer_.post([self = shared_from_this()]() mutable {
             const std::error_code c = self->download_->commit();
-            self->to_strand([self, c, p = self->progress()]() mutable { self->committed(c, std::move(p)); });
+            Progress p = self->progress();
+            to_strand(std::move(self),
+                      [c, p = std::move(p)](EngineFetch& f) mutable { f.committed(c, std::move(p)); });
         });
     }
 
@@ -173,9 +183,11 @@ class EngineFetch : public std::enable_shared_from_this<EngineFetch> {
     void complete(std::error_code e) {
         if (finished_) return;
         finished_ = true;
-        writer_.post([self = shared_from_this(), e] {
+        writer_.post([self = shared_from_this(), e]() mutable {
             if (e) self->download_->abort();
-            self->to_strand([self, e, p = self->progress()]() mutable { self->report(e, std::move(p)); });
+            Progress p = self->progress();
+            to_strand(std::move(self),
+                      [e, p = std::move(p)](EngineFetch& f) mutable { f.report(e, std::move(p)); });
         });
     }
 
@@ -193,7 +205,7 @@ class EngineFetch : public std::enable_shared_from_this<EngineFetch> {
     void release_download(F then) {
         writer_.post([self = shared_from_this(), then = std::move(then)]() mutable {
             self->download_.reset();
-            self->to_strand(std::move(then));
+            to_strand(std::move(self), [then = std::move(then)](EngineFetch&) mutable { then(); });
         });
     }
 
