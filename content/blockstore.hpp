@@ -64,6 +64,10 @@ class Blockstore {
     /// changed), block_too_large, io errors.
     std::optional<Bytes> get(const Cid& cid, std::error_code& ec) const;
     bool has(const Cid& cid) const;
+    /// Forgets one block (its copy and its reference; the referenced file is not touched): has() is false
+    /// after it, and a reader that had started on the block may still fail. Absent already: no error.
+    /// Errors: io errors.
+    std::error_code remove(const Cid& cid) const;
 
     /// A BlockSink for the importer: leaves become references to `source` when it is given (filestore
     /// mode), copies otherwise; internal nodes are always copies.

@@ -25,6 +25,7 @@ enum class errc {
     keys_timeout,         // connect + TLS + request + response took longer than the fetch timeout
     keys_secret_refused,  // the published set holds a symmetric (oct/HS256) key and allow_secret is off
     node_id_changed,      // Node::replace_identity with an identity for another node_id
+    limits_out_of_range,  // Node::update_limits with a value the node cannot honour (nothing changed)
 };
 
 const std::error_category& category() noexcept;

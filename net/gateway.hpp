@@ -11,6 +11,7 @@
 #include <system_error>
 
 #include <cyxp2p/content/blockstore.hpp>
+#include <cyxp2p/net/clock.hpp>
 #include <cyxp2p/net/limits.hpp>
 
 namespace cyxp2p::net {
@@ -19,6 +20,10 @@ struct GatewayOptions {
     std::string address = "127.0.0.1";
     std::uint16_t port = 0;  // 0: any free port (local_port() says which)
     GatewayLimits limits{};
+    /// The connection and request limiters' monotonic time (net/clock.hpp): give it the node's clock. Null:
+    /// system_clock(). Tests pass a ManualClock. The request and write deadlines are socket timeouts on
+    /// Asio's steady clock.
+    std::shared_ptr<const Clock> clock{};
 };
 
 /// Counters since start (all requests, whatever their outcome).

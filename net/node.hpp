@@ -66,6 +66,28 @@ struct NodeOptions {
     std::shared_ptr<const Clock> clock{};
 };
 
+/// The limits a running node can change without dropping a session (Node::update_limits; docs/operations.md
+/// "Reload (SIGHUP)" says which settings are live and why the others are not). The defaults are the ones
+/// NodeOptions gets from ratelimit::Limits and protocol::SessionLimits.
+struct LiveLimits {
+    /// Stream opens per token subject and per method: the next OPEN of every session, open ones included,
+    /// is counted against the new rate. A changed rate starts with full buckets (at its burst); an
+    /// unchanged one keeps its state.
+    ratelimit::Rate requests_per_peer = ratelimit::Limits{}.requests_per_peer.rate;
+    ratelimit::Rate requests_per_method = ratelimit::Limits{}.requests_per_method.rate;
+    /// Concurrent connections, all addresses and per IPv4 /32 or IPv6 /64: checked at the next accept. A
+    /// lowered cap closes nobody; it refuses new connections until enough have gone. 1 ..
+    /// ratelimit::ConnectionLimits::max_tracked_addresses (the address table is sized once, at start).
+    std::size_t max_connections = ratelimit::ConnectionLimits{}.max_connections;
+    std::size_t max_connections_per_address = ratelimit::ConnectionLimits{}.max_connections_per_address;
+    /// Concurrent streams announced in HELLO_ACK to sessions that start after the change (an open session
+    /// keeps the number it was told: the engine holds it). At least 1.
+    std::uint32_t max_concurrent_streams = protocol::SessionLimits{}.max_concurrent_streams;
+
+    /// The live part of `options` (what a node starts with).
+    static LiveLimits of(const NodeOptions& options);
+};
+
 /// One stream an engine opened, as a handler sees it. Methods must be called on the connection's thread
 /// (inside a handler callback, or in a function given to post()).
 class ServerStream {
@@ -148,6 +170,15 @@ class Node {
     /// a context that cannot be built is pinning's crypto_failure. On error nothing changes.
     std::error_code replace_identity(const pinning::Identity& identity);
     std::size_t open_connections() const;
+
+    /// Replaces the live limits while sessions run (thread-safe, any time, also before start()). Returns
+    /// when every open session counts its next OPEN against the new rates, so a caller that then opens a
+    /// stream is judged by them. Not from one of the node's I/O threads: it waits for them.
+    /// errc::limits_out_of_range (nothing changes) for a rate ratelimit::Rate cannot honour, a connection
+    /// cap of 0 or above the address table's size, or zero streams.
+    std::error_code update_limits(const LiveLimits& limits);
+    /// The live limits in force now.
+    LiveLimits limits() const;
 
     class Impl;  // public name, private definition (impl/node_impl.hpp)
 

@@ -94,6 +94,10 @@ class NodeSession {
     void go_away(Now now, errc code = errc::going_away, std::string_view message = "node shutting down");
     void close(errc code, std::string_view message);
 
+    /// Counts the next OPENs against these limiters instead of NodeServices' (either may be null: no such
+    /// limit). The caller keeps them alive while the session uses them.
+    void set_request_limiters(ratelimit::KeyedLimiter* per_peer, ratelimit::KeyedLimiter* per_method);
+
     /// Bytes queued on a stream and not yet sent (backpressure: stop producing above a threshold).
     std::size_t pending_bytes(std::uint32_t stream_id) const;
     bool authenticated() const;

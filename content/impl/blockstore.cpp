@@ -162,6 +162,15 @@ bool Blockstore::has(const Cid& cid) const {
     return fs::exists(data_path(cid), ec) || fs::exists(fs::path(base_path(cid).string() + ".ref"), ec);
 }
 
+std::error_code Blockstore::remove(const Cid& cid) const {
+    std::error_code ec;
+    for (const auto& p : {data_path(cid), fs::path(base_path(cid).string() + ".ref")}) {
+        fs::remove(p, ec);  // false without an error when it is not there
+        if (ec) return ec;
+    }
+    return {};
+}
+
 std::optional<Bytes> Blockstore::get(const Cid& cid, std::error_code& ec) const {
     ec.clear();
     if (auto copy = read_whole(data_path(cid), limits_.max_block_size, ec)) {

@@ -42,6 +42,10 @@ class Category final : public std::error_category {
                 return "the new identity names another node_id: tokens are bound to the node_id, so a new "
                        "one "
                        "needs a restart";
+            case errc::limits_out_of_range:
+                return "a live limit is out of range (a rate the limiter cannot honour, a connection cap of "
+                       "0 "
+                       "or above the address table, or zero streams): the running limits stay";
         }
         return "unknown net error";
     }
@@ -84,6 +88,8 @@ const char* to_string(errc e) noexcept {
             return "keys_secret_refused";
         case errc::node_id_changed:
             return "node_id_changed";
+        case errc::limits_out_of_range:
+            return "limits_out_of_range";
     }
     return "unknown";
 }

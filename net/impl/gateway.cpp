@@ -29,10 +29,6 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-std::chrono::nanoseconds mono_now() {
-    return std::chrono::steady_clock::now().time_since_epoch();
-}
-
 std::optional<ratelimit::Address> address_of(const tcp::endpoint& ep) {
     const auto a = ep.address();
     if (a.is_v4()) return ratelimit::Address::v4(a.to_v4().to_bytes());
@@ -86,6 +82,7 @@ class Gateway::Impl {
     Impl(content::Blockstore store, GatewayOptions options)
         : store_(std::move(store)),
           options_(std::move(options)),
+          clock_(options_.clock ? options_.clock : system_clock()),
           connections_(connection_limits(options_.limits)),
           requests_(request_limits(options_.limits)),
           io_(static_cast<int>(std::max<std::size_t>(options_.limits.threads, 1))) {}
@@ -174,7 +171,7 @@ class Gateway::Impl {
         boost::system::error_code ec;
         const auto peer = address_of(socket.remote_endpoint(ec));
         if (ec || !peer) co_return;
-        auto admission = connections_.admit(*peer, mono_now());
+        auto admission = connections_.admit(*peer, clock_->monotonic());
         if (!admission) {
             ++refused_;
             co_return;  // closing at once is the cheapest refusal; the client's limit is documented
@@ -193,7 +190,7 @@ class Gateway::Impl {
             ++requests_served_;
             const bool keep = req.keep_alive() && n + 1 < lim.max_requests_per_connection;
             const bool head = req.method() == http::verb::head;
-            if (auto d = requests_.try_acquire(*peer, mono_now()); !d) {
+            if (auto d = requests_.try_acquire(*peer, clock_->monotonic()); !d) {
                 ++rate_limited_;
                 if (!co_await send_text(stream, req.version(), keep, head, http::status::too_many_requests,
                                         "too many requests from this address", d.retry_after))
@@ -326,6 +323,7 @@ class Gateway::Impl {
 
     content::Blockstore store_;
     GatewayOptions options_;
+    std::shared_ptr<const Clock> clock_;  // the limiters' time; the sockets' deadlines are Asio's
     ratelimit::ConnectionLimiter connections_;
     ratelimit::KeyedLimiter requests_;
     asio::io_context io_;

@@ -1,5 +1,7 @@
 // Node: the listener, its I/O threads, admission before TLS, and stop.
 #include <future>
+#include <limits>
+#include <stdexcept>
 #include <thread>
 
 #include <openssl/ssl.h>
@@ -38,14 +40,49 @@ int accept_any_client_certificate(int, X509_STORE_CTX*) {
     return 1;
 }
 
+// The highest value update_limits may give the two connection caps: the address table is sized once, and
+// every connected address needs its entry.
+std::size_t connection_ceiling(const ratelimit::ConnectionLimits& l) {
+    return std::min<std::size_t>(l.max_tracked_addresses, std::numeric_limits<std::uint32_t>::max() - 1);
+}
+
+// The limiter enforces every cap but the two live ones, which the node checks in front of it (Impl::admit):
+// it gets their ceiling, and the handshake slots it allocates stay as many as the configured caps give.
+ratelimit::ConnectionLimits with_live_ceiling(ratelimit::ConnectionLimits l) {
+    if (l.max_connections > connection_ceiling(l))
+        throw std::invalid_argument("ratelimit: max_tracked_addresses must be >= max_connections");
+    l.max_handshakes = std::min(l.max_handshakes, l.max_connections);
+    l.max_connections = l.max_connections_per_address = connection_ceiling(l);
+    return l;
+}
+
+bool same_rate(const ratelimit::Rate& a, const ratelimit::Rate& b) {
+    return a.tokens == b.tokens && a.period == b.period && a.burst == b.burst;
+}
+
+std::shared_ptr<ratelimit::KeyedLimiter> keyed(ratelimit::KeyedLimits table, const ratelimit::Rate& rate) {
+    table.rate = rate;
+    return std::make_shared<ratelimit::KeyedLimiter>(table);  // throws std::invalid_argument
+}
+
 }  // namespace
+
+LiveLimits LiveLimits::of(const NodeOptions& o) {
+    return {.requests_per_peer = o.rate.requests_per_peer.rate,
+            .requests_per_method = o.rate.requests_per_method.rate,
+            .max_connections = o.rate.connections.max_connections,
+            .max_connections_per_address = o.rate.connections.max_connections_per_address,
+            .max_concurrent_streams = o.session.max_concurrent_streams};
+}
 
 Node::Impl::Impl(NodeOptions o)
     : options(std::move(o)),
       nonces(options.replay),
-      per_peer(options.rate.requests_per_peer),
-      per_method(options.rate.requests_per_method),
-      connections(options.rate.connections),
+      live_{LiveLimits::of(options),
+            std::make_shared<const RequestLimiters>(RequestLimiters{
+                keyed(options.rate.requests_per_peer, options.rate.requests_per_peer.rate),
+                keyed(options.rate.requests_per_method, options.rate.requests_per_method.rate)})},
+      connections(with_live_ceiling(options.rate.connections)),
       preauth_audit(options.rate.preauth_audit) {
     if (options.keys && options.key_source)
         throw std::invalid_argument("Node takes keys or key_source, not both");
@@ -95,6 +132,22 @@ void Node::Impl::audit_unauthenticated(AuditEvent e) {
     record(std::move(e));
 }
 
+ratelimit::Admission Node::Impl::admit(const ratelimit::Address& address) {
+    // on_accept runs one at a time (one accept is outstanding, its handler on contexts[0]), and a connection
+    // closing only lowers the counts: nothing can be admitted between these checks and admit().
+    const LiveLimits caps = live().limits;
+    ratelimit::Admission refused;
+    if (connections.connections(address) >= caps.max_connections_per_address) {
+        refused.decision = {ratelimit::errc::too_many_connections_from_address, {}};
+        return refused;
+    }
+    if (connections.connections() >= caps.max_connections) {
+        refused.decision = {ratelimit::errc::too_many_connections, {}};
+        return refused;
+    }
+    return connections.admit(address, options.clock->monotonic());
+}
+
 void Node::Impl::accept() {
     const std::size_t index = next++ % contexts.size();
     acceptor->async_accept(*contexts[index], [this, index](boost::system::error_code ec, tcp::socket socket) {
@@ -113,7 +166,7 @@ void Node::Impl::on_accept(std::size_t index, boost::system::error_code ec, tcp:
         // Limiter buckets run on the injected monotonic clock; the pre-auth deadlines below are socket
         // timeouts on Asio's steady clock (docs/net.md, "Clocks").
         const auto accepted = std::chrono::steady_clock::now();
-        auto admission = addr ? connections.admit(*addr, options.clock->monotonic()) : ratelimit::Admission{};
+        auto admission = addr ? admit(*addr) : ratelimit::Admission{};
         if (!addr || !admission) {
             metrics.connections_refused++;
             audit_unauthenticated(
@@ -234,20 +287,56 @@ void Node::stop_within(std::chrono::milliseconds drain) {
     d.started = false;
 }
 
-void Node::check_deadlines() {
+void Node::Impl::on_every_link(const std::function<void(NodeLink&)>& fn) {
     std::vector<std::future<void>> done;
     {
-        std::lock_guard lock(impl_->links_mutex);
-        for (auto& [p, w] : impl_->links) {
+        std::lock_guard lock(links_mutex);
+        for (auto& [p, w] : links) {
             if (auto link = w.lock()) {
-                std::packaged_task<void()> task([link] { link->check_deadlines(); });
+                std::packaged_task<void()> task([link, fn] { fn(*link); });
                 done.push_back(task.get_future());
                 asio::post(link->get_executor(), std::move(task));
             }
         }
     }
-    // Bounded: a link whose thread is already stopped never runs its check, and has no session to check.
+    // Bounded: a link whose thread is already stopped never runs `fn`, and has no session left.
     for (auto& f : done) f.wait_for(std::chrono::seconds(5));
+}
+
+void Node::check_deadlines() {
+    impl_->on_every_link([](NodeLink& link) { link.check_deadlines(); });
+}
+
+std::error_code Node::update_limits(const LiveLimits& limits) {
+    auto& d = *impl_;
+    const std::size_t ceiling = connection_ceiling(d.options.rate.connections);
+    if (limits.max_connections == 0 || limits.max_connections > ceiling ||
+        limits.max_connections_per_address == 0 || limits.max_connections_per_address > ceiling ||
+        limits.max_concurrent_streams == 0)
+        return errc::limits_out_of_range;
+    std::lock_guard one_at_a_time(d.update_mutex);
+    const Impl::Live current = d.live();
+    auto next = std::make_shared<Impl::RequestLimiters>(*current.limiters);
+    try {
+        // An unchanged rate keeps its limiter: a reload of an unrelated setting refills nobody's bucket.
+        if (!same_rate(limits.requests_per_peer, current.limits.requests_per_peer))
+            next->per_peer = keyed(d.options.rate.requests_per_peer, limits.requests_per_peer);
+        if (!same_rate(limits.requests_per_method, current.limits.requests_per_method))
+            next->per_method = keyed(d.options.rate.requests_per_method, limits.requests_per_method);
+    } catch (const std::invalid_argument&) {
+        return errc::limits_out_of_range;
+    }
+    {
+        std::lock_guard lock(d.live_mutex);
+        d.live_ = {limits, std::move(next)};
+    }
+    // A link created from now on reads the new set itself; the ones open now are told on their threads.
+    d.on_every_link([](NodeLink& link) { link.refresh_limits(); });
+    return {};
+}
+
+LiveLimits Node::limits() const {
+    return impl_->live().limits;
 }
 
 const Metrics& Node::metrics() const {

@@ -5,6 +5,7 @@
 #include <array>
 #include <atomic>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -120,8 +121,27 @@ class Node::Impl {
     std::unique_ptr<detail::tcp::acceptor> acceptor;
     std::size_t next = 0;
     replay::NonceWindow nonces;
-    ratelimit::KeyedLimiter per_peer;
-    ratelimit::KeyedLimiter per_method;
+    /// The limiters sessions count stream opens against. update_limits() replaces a changed one; each
+    /// session's link holds the set it uses, so a replaced limiter lives until its last session moved off.
+    struct RequestLimiters {
+        std::shared_ptr<ratelimit::KeyedLimiter> per_peer;
+        std::shared_ptr<ratelimit::KeyedLimiter> per_method;
+    };
+    struct Live {
+        LiveLimits limits;
+        std::shared_ptr<const RequestLimiters> limiters;
+    };
+    Live live() const {
+        std::lock_guard lock(live_mutex);
+        return live_;
+    }
+    /// The connection caps of live() in front of `connections` (whose own two caps are the ceiling).
+    ratelimit::Admission admit(const ratelimit::Address& address);
+    /// Runs `fn` on every link's thread and returns when all have run it (bounded, like check_deadlines).
+    void on_every_link(const std::function<void(NodeLink&)>& fn);
+    mutable std::mutex live_mutex;
+    Live live_;
+    std::mutex update_mutex;  // one update_limits at a time
     ratelimit::ConnectionLimiter connections;
     ratelimit::KeyedLimiter preauth_audit;                          // keyed by audit event kind
     std::array<std::atomic<std::uint64_t>, 32> audit_suppressed{};  // per kind, since the last one recorded

@@ -59,6 +59,12 @@ void NodeLink::close_now() {
     });
 }
 
+void NodeLink::refresh_limits() {
+    if (!session_) return;  // not yet authenticating: the session will read the current set when it starts
+    limiters_ = node_.live().limiters;
+    session_->set_request_limiters(limiters_->per_peer.get(), limiters_->per_method.get());
+}
+
 void NodeLink::evicted() {
     // Authenticated in the meantime: it needs no handshake slot any more, and the newer connection already
     // has it, so nothing is owed; an honest session is not cut for a race it cannot see.
@@ -111,14 +117,17 @@ asio::awaitable<void> NodeLink::handshake() {
     config.node_id = node_.options.identity.node_id();
     config.issuer = node_.options.issuer;
     config.leeway_s = node_.options.leeway_s;
+    const Node::Impl::Live live = node_.live();
     config.limits = node_.options.session;
+    config.limits.max_concurrent_streams = live.limits.max_concurrent_streams;
     // Like the TLS deadline: shorter when the handshake table is busy now.
     config.limits.hello_timeout = node_.connections.handshake_deadline(node_.options.session.hello_timeout);
     protocol::NodeServices services;
     services.keys = node_.keys.get();
     services.nonces = &node_.nonces;
-    services.requests_per_peer = &node_.per_peer;
-    services.requests_per_method = &node_.per_method;
+    limiters_ = live.limiters;
+    services.requests_per_peer = limiters_->per_peer.get();
+    services.requests_per_method = limiters_->per_method.get();
     services.window_budget = node_.options.window_budget.get();
     services.method_scope = [this](std::string_view method) -> std::optional<std::string> {
         auto it = node_.methods.find(method);

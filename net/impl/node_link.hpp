@@ -42,6 +42,9 @@ class NodeLink final : public detail::Link {
     /// Moves Metrics::send_buffered_bytes by what the session's send queue grew or shrank since last time.
     void account_queue();
     Node::Impl& node() { return node_; }
+    /// Node::update_limits: the session counts its next OPENs against the node's current limiters. Link
+    /// executor (a link still in TLS reads them when its session starts).
+    void refresh_limits();
 
   protected:
     void handle_input(std::span<const std::uint8_t> bytes, protocol::Now t) override {
@@ -86,6 +89,7 @@ class NodeLink final : public detail::Link {
     std::string peer_;
     std::string client_thumbprint_;  // x5t#S256 of the client certificate, when one was presented
     std::unique_ptr<protocol::NodeSession> session_;
+    std::shared_ptr<const Node::Impl::RequestLimiters> limiters_;  // the ones session_ counts against
     std::map<std::uint32_t, std::shared_ptr<ServerStreamImpl>> streams_;
     std::vector<std::uint32_t> writable_;
     bool authenticated_ = false;

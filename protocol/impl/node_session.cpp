@@ -45,6 +45,10 @@ class NodeSession::Impl final : public detail::Core {
 
     bool authenticated() const { return claims_.has_value(); }
     const auth::Claims* claims() const { return claims_ ? &*claims_ : nullptr; }
+    void set_request_limiters(ratelimit::KeyedLimiter* per_peer, ratelimit::KeyedLimiter* per_method) {
+        services_.requests_per_peer = per_peer;
+        services_.requests_per_method = per_method;
+    }
 
   protected:
     bool established() const override { return claims_.has_value(); }
@@ -310,6 +314,10 @@ void NodeSession::close(errc code, std::string_view message) {
 }
 std::size_t NodeSession::pending_bytes(std::uint32_t id) const {
     return impl_->pending_bytes(id);
+}
+void NodeSession::set_request_limiters(ratelimit::KeyedLimiter* per_peer,
+                                       ratelimit::KeyedLimiter* per_method) {
+    impl_->set_request_limiters(per_peer, per_method);
 }
 bool NodeSession::authenticated() const {
     return impl_->authenticated();

@@ -86,6 +86,33 @@ TEST(Blockstore, ReferencesIntoTheOriginalFile) {
     }
 }
 
+TEST(Blockstore, RemoveForgetsACopyAndAReferenceButNotTheFile) {
+    cyxp2p::test::TempDir dir;
+    const std::string data = t::pattern(1000 * 3 + 7);
+    cyxp2p::test::write_file(dir / "model.bin", data);
+    std::error_code ec;
+    auto store = c::Blockstore::open(dir / "store", ec);
+    ASSERT_TRUE(store) << ec.message();
+    const c::ImportOptions opt{0, false, 1000, 174};
+    auto r = c::import_file(dir / "model.bin", opt, store->sink(dir / "model.bin"), ec);
+    ASSERT_TRUE(r) << ec.message();
+    const t::Dag dag = t::import_dag(data, opt);
+    const c::Cid root = dag.dfs.front().cid;  // an internal node: a copy
+    const c::Cid leaf = dag.dfs.back().cid;   // a leaf: a reference into model.bin
+    ASSERT_TRUE(fs::exists(store->data_path(root)));
+    ASSERT_FALSE(fs::exists(store->data_path(leaf)));
+    for (const auto& cid : {root, leaf}) {
+        ASSERT_TRUE(store->has(cid));
+        EXPECT_FALSE(store->remove(cid));
+        EXPECT_FALSE(store->has(cid));
+        EXPECT_FALSE(store->get(cid, ec));
+        EXPECT_EQ(ec, errc::block_not_found);
+        EXPECT_FALSE(store->remove(cid)) << "removing an absent block is not an error";
+    }
+    EXPECT_EQ(cyxp2p::test::read_file(dir / "model.bin"), data);
+    EXPECT_TRUE(store->get(dag.dfs[1].cid, ec)) << "the other blocks stay: " << ec.message();
+}
+
 TEST(Blockstore, ConcurrentReadersSeeWholeBlocksOnly) {
     cyxp2p::test::TempDir dir;
     std::error_code ec;

@@ -72,6 +72,19 @@ class Socket {
         return got;
     }
 
+    /// Reads and drops exactly `n` bytes (a response body), or fewer if the peer closes or 10 s pass.
+    void read_exactly(std::size_t n) {
+        const auto end = std::chrono::steady_clock::now() + 10s;
+        char buf[65536];
+        while (n > 0 && std::chrono::steady_clock::now() < end) {
+            pollfd p{fd_, POLLIN, 0};
+            if (::poll(&p, 1, 50) <= 0) continue;
+            const ssize_t got = ::recv(fd_, buf, std::min(sizeof buf, n), 0);
+            if (got <= 0) return;
+            n -= static_cast<std::size_t>(got);
+        }
+    }
+
   private:
     int fd_;
     bool connected_ = false;
@@ -79,7 +92,8 @@ class Socket {
 
 class GatewayLimitsTest : public ::testing::Test {
   protected:
-    void start(net::GatewayLimits limits, std::uint64_t file_size = 300'000) {
+    void start(net::GatewayLimits limits, std::uint64_t file_size = 300'000,
+               std::shared_ptr<const net::Clock> clock = {}) {
         const fs::path file = dir_ / "data.bin";
         {
             std::ofstream out(file, std::ios::binary);
@@ -97,7 +111,9 @@ class GatewayLimitsTest : public ::testing::Test {
         auto r = c::import_file(file, c::ImportOptions::kubo_default(), store->sink(file), ec);
         ASSERT_TRUE(r);
         root_ = r->root.to_string();
-        gateway_.emplace(std::move(*store), net::GatewayOptions{"127.0.0.1", 0, limits});
+        gateway_.emplace(
+            std::move(*store),
+            net::GatewayOptions{.address = "127.0.0.1", .port = 0, .limits = limits, .clock = clock});
         ASSERT_FALSE(gateway_->start());
         port_ = gateway_->local_port();
     }
@@ -156,6 +172,37 @@ TEST_F(GatewayLimitsTest, RequestRateGets429WithRetryAfter) {
     EXPECT_NE(all.find("HTTP/1.1 429"), std::string::npos);
     EXPECT_NE(all.find("Retry-After: "), std::string::npos);
     EXPECT_GE(gateway_->stats().rate_limited, 1u);
+}
+
+// The request limiter on the injected clock: a wall-clock step refills nothing, monotonic time does, and
+// nothing is slept through (one keep-alive connection, so the new-connection bucket is not involved).
+TEST_F(GatewayLimitsTest, RequestRateFollowsTheInjectedMonotonicClock) {
+    auto clock = std::make_shared<net::ManualClock>();
+    net::GatewayLimits l;
+    l.requests_per_second = 1;
+    l.request_burst = 2;
+    start(l, 300'000, clock);
+    Socket s(port_);
+    auto status = [&] {
+        s.send(request("?format=raw", true));
+        const std::string got = s.read_until("\r\n\r\n");
+        // Both answers carry a body of Content-Length bytes (a block, or the 429's text): read it too, so the
+        // next status line is the next thing on the connection.
+        const auto at = got.find("Content-Length: ");
+        const std::size_t length = at == std::string::npos ? 0 : std::stoul(got.substr(at + 16));
+        const std::size_t have = got.size() - (got.find("\r\n\r\n") + 4);
+        if (length > have) s.read_exactly(length - have);
+        return got.substr(0, got.find("\r\n"));
+    };
+    EXPECT_EQ(status(), "HTTP/1.1 200 OK");
+    EXPECT_EQ(status(), "HTTP/1.1 200 OK");
+    EXPECT_EQ(status(), "HTTP/1.1 429 Too Many Requests");
+    clock->step_wall(1h);  // the calendar jumps: a bucket on wall time would hold 3600 tokens again
+    EXPECT_EQ(status(), "HTTP/1.1 429 Too Many Requests");
+    clock->advance(1s);  // one second passes: one token
+    EXPECT_EQ(status(), "HTTP/1.1 200 OK");
+    EXPECT_EQ(status(), "HTTP/1.1 429 Too Many Requests");
+    EXPECT_EQ(gateway_->stats().rate_limited, 3u);
 }
 
 TEST_F(GatewayLimitsTest, UnfinishedRequestIsDropped) {

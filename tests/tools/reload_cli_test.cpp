@@ -1,11 +1,15 @@
 // p2p-node reloading while it runs (docs/operations.md "Key rotation", "Reload"): SIGHUP reloads the --keys
-// file and the identity without dropping sessions, a broken file leaves the old keys in force, changed config
-// settings are named; --keys URL fetches the Central Server's JWKS from a real HTTPS server
+// file and the identity without dropping sessions, a broken file leaves the old keys in force, the live
+// limits of the config file bite on sessions opened before (other changed settings are named), --serve
+// is rescanned under a fetch in flight; --keys URL fetches the Central Server's JWKS from a real HTTPS server
 // (tests/interop/jwks_server.py) and refetches it for an unknown kid. The engine side is the library's
 // net::Engine, so a session can be held open across the reload.
 #include <signal.h>
 
+#include <future>
+#include <sstream>
 #include <thread>
+#include <utility>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/use_future.hpp>
@@ -14,6 +18,7 @@
 #include <support.hpp>
 
 #include <cyxp2p/net/engine.hpp>
+#include <cyxp2p/net/errc.hpp>
 #include <cyxp2p/pinning/errc.hpp>
 #include <cyxp2p/pinning/pin.hpp>
 #include <cyxp2p/protocol/errc.hpp>
@@ -213,6 +218,154 @@ TEST_F(NodeKeysCli, SighupNamesConfigSettingsThatNeedARestart) {
     ASSERT_TRUE(bad) << n->output();
     EXPECT_NE(bad->find("the running settings stay"), std::string::npos) << *bad;
     EXPECT_FALSE(connect("cs-old").first);
+    EXPECT_EQ(n->stop(SIGTERM), 0);
+}
+
+// A CID the node does not hold: content.fetch of it passes every check of the OPEN (scope, rate, replay)
+// and is then refused with content_not_found, so it tells "allowed" from "rate limited" without content.
+constexpr const char* kAbsentCid = "bafkreifzjut3te2nhyekklss27nh3k72ysco7y32koao5eei66wof36n5e";
+
+std::error_code fetch(net::Connection& c, const std::string& cid, const std::filesystem::path& dest,
+                      net::FetchProgress progress = {}) {
+    auto f = c.async_fetch(cid, dest, std::move(progress), boost::asio::use_future);
+    if (f.wait_for(60s) != std::future_status::ready) return std::make_error_code(std::errc::timed_out);
+    return std::get<0>(f.get());
+}
+
+TEST_F(NodeKeysCli, SighupAppliesTheLiveLimitsToOpenSessionsAndABrokenConfigChangesNothing) {
+    const auto conf = tmp_ / "node.conf";
+    test::write_file(conf, "requests-per-peer = 50/100\nidle-timeout-ms = 300000\n");
+    std::filesystem::create_directory(tmp_ / "empty");  // content.fetch is served with --serve only
+    auto n = start((tmp_ / "keys.jwks").string(),
+                   {"--config", conf.string(), "--serve", (tmp_ / "empty").string()});
+    auto [ec, held] = connect("cs-old");
+    ASSERT_FALSE(ec) << ec.message();
+    for (int i = 0; i < 3; ++i)
+        ASSERT_EQ(fetch(*held, kAbsentCid, tmp_ / "out"), cyxp2p::protocol::errc::content_not_found);
+
+    test::write_file(conf, "requests-per-peer = 1/h/2\nidle-timeout-ms = 60000\n");
+    n->signal(SIGHUP);
+    auto applied = n->wait_for_line("p2p-node: reload: requests-per-peer changed in ");
+    ASSERT_TRUE(applied) << n->output();
+    EXPECT_NE(applied->find("(50/100 -> 1/h/2); applied"), std::string::npos) << *applied;
+    auto later = n->wait_for_line("p2p-node: reload: idle-timeout-ms changed in ");
+    ASSERT_TRUE(later) << n->output();
+    EXPECT_NE(later->find("takes effect when p2p-node restarts"), std::string::npos) << *later;
+    // The session opened before the reload: two opens in the new bucket, then rate_limited; still open.
+    EXPECT_EQ(fetch(*held, kAbsentCid, tmp_ / "out"), cyxp2p::protocol::errc::content_not_found);
+    EXPECT_EQ(fetch(*held, kAbsentCid, tmp_ / "out"), cyxp2p::protocol::errc::content_not_found);
+    EXPECT_EQ(fetch(*held, kAbsentCid, tmp_ / "out"), cyxp2p::protocol::errc::rate_limited);
+    EXPECT_FALSE(ping(*held));
+    EXPECT_EQ(metric("cyxp2p_node_rate_limited_total"), "1");
+
+    // A broken file: nothing changes, the lowered limit stays in force (not the default, not the old one).
+    test::write_file(conf, "requests-per-peer = 1/h/2\nrequests-per-method = lots\n");
+    n->signal(SIGHUP);
+    auto bad = n->wait_for_line("p2p-node: reload: " + conf.string() + ":2:");
+    ASSERT_TRUE(bad) << n->output();
+    EXPECT_NE(bad->find("the running settings stay"), std::string::npos) << *bad;
+    EXPECT_EQ(fetch(*held, kAbsentCid, tmp_ / "out"), cyxp2p::protocol::errc::rate_limited);
+    EXPECT_FALSE(ping(*held));
+    EXPECT_EQ(metric("cyxp2p_node_rate_limited_total"), "2");
+    EXPECT_EQ(n->stop(SIGTERM), 0);
+}
+
+TEST_F(NodeKeysCli, SighupRaisesTheConnectionCapForNewConnections) {
+    const auto conf = tmp_ / "node.conf";
+    test::write_file(conf, "max-connections-per-address = 1\n");
+    auto n = start((tmp_ / "keys.jwks").string(), {"--config", conf.string()});
+    auto [ec, held] = connect("cs-old");
+    ASSERT_FALSE(ec) << ec.message();
+    EXPECT_EQ(connect("cs-old").first, net::errc::connection_refused_by_limit);
+    test::write_file(conf, "max-connections-per-address = 3\n");
+    n->signal(SIGHUP);
+    auto applied = n->wait_for_line("p2p-node: reload: max-connections-per-address changed in ");
+    ASSERT_TRUE(applied) << n->output();
+    EXPECT_NE(applied->find("(1 -> 3); applied"), std::string::npos) << *applied;
+    auto [ec2, second] = connect("cs-old");
+    EXPECT_FALSE(ec2) << ec2.message();
+    EXPECT_FALSE(ping(*held));
+    EXPECT_EQ(metric("cyxp2p_node_connections_refused_total{reason=\"too_many_connections_from_address\"}"),
+              "1");
+    EXPECT_EQ(n->stop(SIGTERM), 0);
+}
+
+// --serve on SIGHUP: a file added is served, a removed one and the old version of a changed one are
+// content_not_found, and a fetch of an unchanged file that is in flight across the rescan completes intact.
+TEST_F(NodeKeysCli, SighupRescansTheServedDirectory) {
+    const auto dir = tmp_ / "serve";
+    std::filesystem::create_directory(dir);
+    auto bytes = [](std::size_t n, unsigned seed) {
+        std::string s(n, '\0');
+        for (auto& c : s) c = static_cast<char>(seed = seed * 1664525u + 1013904223u);
+        return s;
+    };
+    const std::string big = bytes(4u << 20, 1);  // far more than the stream window the engine grants
+    test::write_file(dir / "big.bin", big);
+    test::write_file(dir / "gone.bin", bytes(300'000, 2));    // two leaves under a dag-pb root
+    test::write_file(dir / "edited.bin", bytes(100'000, 3));  // one block: the root is the leaf
+    auto n = start((tmp_ / "keys.jwks").string(), {"--serve", dir.string()});
+    auto cid_of = [&](const std::string& name, const std::string& before) {
+        // The last "serving CID NAME" line for NAME after the text `before` of the output.
+        const std::string out = n->output();
+        std::string cid;
+        std::istringstream lines(out.substr(before.size()));
+        for (std::string line; std::getline(lines, line);) {
+            if (line.rfind("serving ", 0) == 0 && line.size() > name.size() &&
+                line.compare(line.size() - name.size() - 1, std::string::npos, " " + name) == 0)
+                cid = line.substr(8, line.size() - name.size() - 9);
+        }
+        return cid;
+    };
+    const std::string big_cid = cid_of("big.bin", "");
+    const std::string gone_cid = cid_of("gone.bin", "");
+    const std::string edited_old = cid_of("edited.bin", "");
+    ASSERT_FALSE(big_cid.empty() || gone_cid.empty() || edited_old.empty()) << n->output();
+    auto [ec, conn] = connect("cs-old");
+    ASSERT_FALSE(ec) << ec.message();
+
+    // The fetch of big.bin stops in its first block: the engine's thread waits in the progress callback, so
+    // it takes nothing more and the node's stream waits for window credit, mid-transfer, across the rescan.
+    std::promise<void> started, resume;
+    auto resumed = resume.get_future().share();
+    bool first = true;
+    auto in_flight = conn->async_fetch(
+        big_cid, tmp_ / "big.out",
+        [&](std::uint64_t, std::uint64_t) {
+            if (!std::exchange(first, false)) return;
+            started.set_value();
+            resumed.wait();
+        },
+        boost::asio::use_future);
+    ASSERT_EQ(started.get_future().wait_for(30s), std::future_status::ready);
+
+    std::filesystem::remove(dir / "gone.bin");
+    test::write_file(dir / "edited.bin", bytes(120'000, 4));
+    test::write_file(dir / "new.bin", bytes(500'000, 5));
+    const std::string before = n->output();
+    n->signal(SIGHUP);
+    auto counts = n->wait_for_line("rescanned --serve " + dir.string() + ": ");
+    ASSERT_TRUE(counts) << n->output();
+    EXPECT_EQ(*counts, "1 added, 1 changed, 1 removed, 1 unchanged, 0 failed");
+    resume.set_value();
+    ASSERT_EQ(in_flight.wait_for(60s), std::future_status::ready);
+    auto [fec, result] = in_flight.get();
+    EXPECT_FALSE(fec) << fec.message();
+    EXPECT_EQ(result.bytes, big.size());
+    EXPECT_EQ(test::read_file(tmp_ / "big.out"), big);
+
+    const std::string new_cid = cid_of("new.bin", before);
+    const std::string edited_new = cid_of("edited.bin", before);
+    ASSERT_FALSE(new_cid.empty() || edited_new.empty()) << n->output();
+    EXPECT_NE(edited_new, edited_old);
+    EXPECT_FALSE(fetch(*conn, new_cid, tmp_ / "new.out"));
+    EXPECT_EQ(test::read_file(tmp_ / "new.out"), bytes(500'000, 5));
+    EXPECT_FALSE(fetch(*conn, edited_new, tmp_ / "edited.out"));
+    EXPECT_EQ(test::read_file(tmp_ / "edited.out"), bytes(120'000, 4));
+    EXPECT_EQ(fetch(*conn, gone_cid, tmp_ / "gone.out"), cyxp2p::protocol::errc::content_not_found);
+    EXPECT_EQ(fetch(*conn, edited_old, tmp_ / "old.out"), cyxp2p::protocol::errc::content_not_found);
+    EXPECT_NE(n->output().find("no longer serving " + gone_cid + " gone.bin"), std::string::npos)
+        << n->output();
     EXPECT_EQ(n->stop(SIGTERM), 0);
 }
 

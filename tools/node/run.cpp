@@ -1,5 +1,6 @@
 // p2p-node run: the reference node daemon.
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <csignal>
 #include <iostream>
@@ -22,6 +23,7 @@
 #include "../common/cli.hpp"
 #include "../common/version.hpp"
 #include "keys.hpp"
+#include "served.hpp"
 #include "settings.hpp"
 
 namespace cyxp2p::tools::node {
@@ -49,8 +51,9 @@ std::string usage() {
         "A second SIGINT/SIGTERM while draining stops at once (exit 130/143).\n"
         "SIGHUP: reload the --keys file (or refetch the --keys URL) and the --identity (its certificate\n"
         "for new connections; the node_id must stay) without dropping sessions; a reload that fails keeps\n"
-        "what runs and says why on stderr. --config is read again and settings that changed in it are\n"
-        "named (they take effect on restart).\n"
+        "what runs and says why on stderr. --config is read again: requests-per-peer, requests-per-method,\n"
+        "max-connections, max-connections-per-address and max-streams (for new sessions) are applied live;\n"
+        "other settings that changed are named (they take effect on restart).\n"
         "\n"
         "Settings and their defaults:\n\n";
     RunSettings defaults;
@@ -91,14 +94,14 @@ class OperatorLog final : public net::AuditSink {
         if (e.kind != net::AuditEvent::Kind::content_served) return;
         if (e.result != "corrupt" && e.result != "aborted") return;
         const std::string cid = e.detail.substr(0, e.detail.find(':'));
+        std::lock_guard lock(mutex_);
         const auto it = names_.find(cid);
         const std::string file = it == names_.end() ? "" : " (" + it->second + ")";
-        std::lock_guard lock(mutex_);
         if (e.result == "corrupt") {
             std::cerr << "p2p-node: served file changed or vanished after import: " << cid << file
                       << " no longer matches its CID, so it is not served ("
                       << e.detail.substr(cid.size() + 2)
-                      << "). Restore the file, or restart p2p-node to re-import --serve.\n";
+                      << "). Restore the file, or SIGHUP or restart p2p-node to re-import --serve.\n";
         } else {
             std::cerr
                 << "p2p-node: transfer of " << cid << file << " to " << e.peer << " aborted after " << e.value
@@ -106,9 +109,15 @@ class OperatorLog final : public net::AuditSink {
         }
     }
 
+    /// After a --serve rescan (the I/O threads record events meanwhile).
+    void set_names(std::map<std::string, std::string> names) {
+        std::lock_guard lock(mutex_);
+        names_ = std::move(names);
+    }
+
   private:
     std::shared_ptr<net::AuditSink> file_;
-    std::map<std::string, std::string> names_;  // served CID -> file name
+    std::map<std::string, std::string> names_;  // served CID -> file name, under mutex_
     std::mutex mutex_;
 };
 
@@ -148,9 +157,62 @@ void reload_identity(net::Node& node, const std::string& dir, std::string& pin) 
     pin = next;
 }
 
-// SIGHUP: the keys, the identity, then the config file. Nothing here stops the node: a reload that fails is
-// reported and the running state stays.
-void reload(net::Node& node, const RunSettings& running, const std::optional<std::string>& config_path,
+// SIGHUP: --serve again. Imports run here, on the signal thread, never on the node's I/O threads, which keep
+// serving meanwhile.
+void rescan_served(ServedDir& served, const std::string& dir, OperatorLog& log) {
+    std::error_code ec;
+    std::vector<ServedDir::Change> changes;
+    const auto n = served.rescan(changes, ec);
+    if (ec) {
+        std::cerr << "p2p-node: reload: --serve " << dir << ": " << ec.message()
+                  << "; the files served stay as they were" << std::endl;
+        return;
+    }
+    for (const auto& c : changes) {
+        using K = ServedDir::Change::Kind;
+        if (c.kind == K::added || c.kind == K::changed) say("serving " + c.cid + " " + c.name);
+        if (c.kind == K::removed) say("no longer serving " + c.cid + " " + c.name);
+        if (c.kind == K::failed) {
+            std::cerr << "p2p-node: reload: --serve " << (c.name.empty() ? c.cid : dir + "/" + c.name) << ": "
+                      << c.detail << (c.name.empty() ? "" : "; not served") << std::endl;
+        }
+    }
+    log.set_names(served.names());
+    say("rescanned --serve " + dir + ": " + std::to_string(n.added) + " added, " + std::to_string(n.changed) +
+        " changed, " + std::to_string(n.removed) + " removed, " + std::to_string(n.unchanged) +
+        " unchanged, " + std::to_string(n.failed) + " failed");
+}
+
+// The settings SIGHUP applies to the running node: exactly the ones net::LiveLimits holds
+// (docs/operations.md "Reload (SIGHUP)" says why these and not the others).
+constexpr std::array<std::string_view, 5> kLiveSettings = {"requests-per-peer", "requests-per-method",
+                                                           "max-connections", "max-connections-per-address",
+                                                           "max-streams"};
+
+bool is_live(const Setting& s) {
+    return std::find(kLiveSettings.begin(), kLiveSettings.end(), s.name) != kLiveSettings.end();
+}
+
+net::LiveLimits live_limits(const RunSettings& s) {
+    return {.requests_per_peer = s.rate.requests_per_peer.rate,
+            .requests_per_method = s.rate.requests_per_method.rate,
+            .max_connections = s.rate.connections.max_connections,
+            .max_connections_per_address = s.rate.connections.max_connections_per_address,
+            .max_concurrent_streams = s.session.max_concurrent_streams};
+}
+
+void set_live(RunSettings& s, const net::LiveLimits& l) {
+    s.rate.requests_per_peer.rate = l.requests_per_peer;
+    s.rate.requests_per_method.rate = l.requests_per_method;
+    s.rate.connections.max_connections = l.max_connections;
+    s.rate.connections.max_connections_per_address = l.max_connections_per_address;
+    s.session.max_concurrent_streams = l.max_concurrent_streams;
+}
+
+// SIGHUP: the keys, the identity, then the config file: the live limits that changed are applied together
+// (all or none), the others named. Nothing here stops the node: a reload that fails is reported and the
+// running state stays. `running` follows what was applied, so the next reload compares with it.
+void reload(net::Node& node, RunSettings& running, const std::optional<std::string>& config_path,
             const std::vector<std::pair<std::string, std::string>>& flags, const NodeKeys& keys,
             net::AuditSink* audit, std::string& pin) {
     reload_keys(keys, running.keys, audit);
@@ -169,8 +231,25 @@ void reload(net::Node& node, const RunSettings& running, const std::optional<std
         std::cerr << "p2p-node: reload: " << error << "; the running settings stay" << std::endl;
         return;
     }
+    std::vector<const Setting*> live;
     for (const auto& s : settings()) {
-        if (s.get(next) == s.get(running)) continue;
+        if (is_live(s) && s.get(next) != s.get(running)) live.push_back(&s);
+    }
+    if (!live.empty()) {
+        const net::LiveLimits limits = live_limits(next);
+        if (auto e = node.update_limits(limits)) {
+            std::cerr << "p2p-node: reload: the limits in " << *config_path << ": " << e.message() << " ("
+                      << net::error_name(e, "error") << ")" << std::endl;
+        } else {
+            for (const Setting* s : live) {
+                std::cerr << "p2p-node: reload: " << s->name << " changed in " << *config_path << " ("
+                          << s->get(running) << " -> " << s->get(next) << "); applied" << std::endl;
+            }
+            set_live(running, limits);
+        }
+    }
+    for (const auto& s : settings()) {
+        if (is_live(s) || s.get(next) == s.get(running)) continue;
         std::cerr << "p2p-node: reload: " << s.name << " changed in " << *config_path << " ("
                   << s.get(running) << " -> " << s.get(next) << "); it takes effect when p2p-node restarts"
                   << std::endl;
@@ -320,23 +399,18 @@ int cmd_run(const std::vector<std::string>& argv) {
     o.replay = rs.replay;
     o.tls_handshake_timeout = std::chrono::milliseconds(rs.tls_handshake_timeout_ms);
     o.shutdown_timeout = std::chrono::milliseconds(rs.shutdown_timeout_ms);
+    o.clock = net::system_clock();  // the gateway's limiters read the same clock
 
     // Served files are imported by reference: leaves point into the original files, nothing is copied.
-    std::vector<std::pair<std::string, std::string>> served;
+    std::optional<ServedDir> served;
     if (!rs.serve.empty()) {
         auto store = content::Blockstore::open(rs.blocks, ec);
         if (!store) return fail(nullptr, Exit::io, "io_error", "--blocks " + rs.blocks + ": " + ec.message());
-        std::vector<std::filesystem::path> files;
-        for (const auto& entry : std::filesystem::directory_iterator(rs.serve)) {
-            if (entry.is_regular_file()) files.push_back(entry.path());
-        }
-        std::sort(files.begin(), files.end());
-        for (const auto& f : files) {
-            auto result = content::import_file(f, content::ImportOptions::kubo_default(), store->sink(f), ec);
-            if (!result)
-                return fail(nullptr, Exit::io, "io_error", "import " + f.string() + ": " + ec.message());
-            served.emplace_back(f.filename().string(), result->root.to_string());
-        }
+        served.emplace(rs.serve, *store);
+        std::string failed;
+        if (auto e = served->import_all(failed))
+            return fail(nullptr, Exit::io, "io_error",
+                        (failed.empty() ? "--serve " + rs.serve : "import " + failed) + ": " + e.message());
         o.content = std::move(*store);
     }
     std::optional<content::Blockstore> gateway_store = o.content;
@@ -345,11 +419,11 @@ int cmd_run(const std::vector<std::string>& argv) {
         if (!gateway_store)
             return fail(nullptr, Exit::io, "io_error", "--blocks " + rs.blocks + ": " + ec.message());
     }
-    std::map<std::string, std::string> names;
-    for (const auto& [name, cid] : served) names[cid] = name;
-    auto operator_log = std::make_shared<OperatorLog>(std::move(audit_file), std::move(names));
+    auto operator_log = std::make_shared<OperatorLog>(
+        std::move(audit_file), served ? served->names() : std::map<std::string, std::string>{});
     o.audit = operator_log;
 
+    const auto node_clock = o.clock;
     net::Node node(std::move(o));
     if (auto e = node.start()) {
         return fail(nullptr, Exit::io, e == net::errc::address_in_use ? "address_in_use" : "listen_failed",
@@ -376,8 +450,9 @@ int cmd_run(const std::vector<std::string>& argv) {
     }
     std::unique_ptr<net::Gateway> gateway;
     if (!rs.gateway.empty()) {
-        gateway =
-            std::make_unique<net::Gateway>(std::move(*gateway_store), net::GatewayOptions{ghost, gport, {}});
+        gateway = std::make_unique<net::Gateway>(
+            std::move(*gateway_store),
+            net::GatewayOptions{.address = ghost, .port = gport, .limits = {}, .clock = node_clock});
         if (auto e = gateway->start()) {
             node.stop();
             return fail(nullptr, Exit::io, "address_in_use", "--gateway " + rs.gateway + ": " + e.message());
@@ -388,14 +463,18 @@ int cmd_run(const std::vector<std::string>& argv) {
     say("node_id " + identity->node_id());
     say("pin " + identity->pin().to_string());
     say("listening " + host + ":" + std::to_string(node.local_port()));
-    for (const auto& [name, cid] : served) say("serving " + cid + " " + name);
+    if (served) {
+        for (const auto& [name, f] : served->files()) say("serving " + f.cid + " " + name);
+    }
     say("ready");
 
     std::string pin = identity->pin().to_string();
     int sig = 0;
     while (sig != SIGINT && sig != SIGTERM) {
         sigwait(&stop_signals, &sig);
-        if (sig == SIGHUP) reload(node, rs, config_path, flags, keys, operator_log.get(), pin);
+        if (sig != SIGHUP) continue;
+        reload(node, rs, config_path, flags, keys, operator_log.get(), pin);
+        if (served) rescan_served(*served, rs.serve, *operator_log);
     }
     auto name = [](int n) { return std::string(n == SIGINT ? "SIGINT" : "SIGTERM"); };
     say("stopping (" + name(sig) + "): draining for up to " +
