@@ -23,6 +23,7 @@ struct UnixFsNode {
 };
 
 /// Parses a UnixFS Data message. Errors: unixfs_malformed (not protobuf, or Type missing/unknown).
+/// out.data's capacity is reused for the Data bytes.
 std::error_code decode_unixfs(ByteView bytes, UnixFsNode& out);
 
 /// Encodes a whole dag-pb leaf {Data: UnixFS{Type: File, Data: data, filesize: len}} into `block`, as

@@ -69,6 +69,12 @@ struct ContentBlock {
     Bytes data;
 };
 
+/// A ContentBlock decoded in place: both views point into the message it was decoded from.
+struct ContentBlockView {
+    std::span<const std::uint8_t> cid;
+    std::span<const std::uint8_t> data;
+};
+
 /// A response's status: {"ok": bool, "error": str, "message": str}; "error" only when !ok, "message" always
 /// when !ok and optionally when ok.
 struct Status {
@@ -94,6 +100,9 @@ std::optional<ContentFetch> decode_content_fetch(std::span<const std::uint8_t> b
                                                  const BodyLimits& limits = {});
 std::optional<ContentBlock> decode_content_block(std::span<const std::uint8_t> b, std::error_code& ec,
                                                  const BodyLimits& limits = {});
+/// The receive path's form: nothing copied (the views live as long as `b`).
+std::optional<ContentBlockView> decode_content_block_view(std::span<const std::uint8_t> b,
+                                                          std::error_code& ec, const BodyLimits& limits = {});
 std::optional<Status> decode_status(std::span<const std::uint8_t> b, std::error_code& ec,
                                     const BodyLimits& limits = {});
 

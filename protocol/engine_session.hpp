@@ -63,6 +63,16 @@ class EngineSession {
     /// Arms the stall rule on a stream (SessionLimits::stall_window / min_stream_rate): below the rate it is
     /// reset with `stalled`. For streams that must keep moving, such as a content fetch.
     void watch_progress(std::uint32_t stream_id, Now now);
+    /// Backpressure from a consumer slower than the link (a disk writer): from now on a message taken
+    /// from `stream_id` (Event::deferred) keeps its credit until consumed() is called for it, so the node
+    /// can never have more than the stream's window of it waiting here. Call before data arrives.
+    void defer_consumption(std::uint32_t stream_id);
+    /// The application is done with a deferred message of `body_size` bytes (written, or dropped): its
+    /// credit goes back, and window auto-tuning counts it as consumed at `now`. Exactly once per message.
+    void consumed(std::uint32_t stream_id, std::size_t body_size, Now now);
+    /// Hands a message body's buffer back once the application is done with it: the session reassembles
+    /// later messages in it (up to SessionLimits::message_pool_bytes kept) instead of allocating anew.
+    void recycle(std::vector<std::uint8_t>&& buffer);
     /// Orderly close: GOAWAY, then close when open streams finished or drain_timeout passed.
     void close(Now now);
 

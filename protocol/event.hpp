@@ -67,6 +67,9 @@ struct Event {
     std::optional<auth::Claims> claims{};
     HandshakeInfo handshake{};
     std::optional<AdmissionRequest> admission{};
+    /// message: from a stream under defer_consumption; its credit returns only when the application reports
+    /// it consumed (EngineSession::consumed), which it must do for every such message, kept or dropped.
+    bool deferred = false;
 };
 
 const char* to_string(Event::Kind k) noexcept;

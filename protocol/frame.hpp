@@ -51,11 +51,18 @@ struct FrameHeader {
     std::uint32_t length = 0;
 };
 
-/// A decoded frame. `payload` points into the decoder's buffer and stays valid until the next call to
-/// FrameDecoder::feed() or next().
+/// A decoded frame. `payload` points into the decoder's buffer or into the bytes lent to it (borrow()) and
+/// stays valid until the next call to FrameDecoder::feed(), borrow() or next().
+///
+/// A decoder that streams DATA (FrameDecoder::stream_data) returns a DATA frame's payload in pieces as its
+/// bytes arrive, so a payload is never assembled in the decoder: `piece_offset` is where this piece starts
+/// in the frame's payload and `final_piece` is set on its last piece. Every other frame, and every frame of a
+/// decoder that does not stream DATA, is one piece (offset 0, final).
 struct Frame {
     FrameHeader header;
     std::span<const std::uint8_t> payload;
+    std::uint32_t piece_offset = 0;
+    bool final_piece = true;
 };
 
 std::array<std::uint8_t, frame_header_size> encode_header(const FrameHeader& h);
@@ -63,24 +70,40 @@ std::array<std::uint8_t, frame_header_size> encode_header(const FrameHeader& h);
 /// Incremental decoder: accepts input split at any byte boundary. After the first error it stays failed.
 class FrameDecoder {
   public:
-    explicit FrameDecoder(std::uint32_t max_payload) : max_payload_(max_payload) {}
+    /// `stream_data`: return DATA payloads in pieces as they arrive (see Frame) instead of whole frames.
+    explicit FrameDecoder(std::uint32_t max_payload, bool stream_data = false)
+        : max_payload_(max_payload), stream_data_(stream_data) {}
 
     /// Frames announced longer than this fail with frame_too_large before their payload is buffered.
     void set_max_payload(std::uint32_t max_payload) { max_payload_ = max_payload; }
 
+    /// Copies `bytes` in.
     void feed(std::span<const std::uint8_t> bytes);
+    /// Lends `bytes` without copying them: frames that lie wholly inside them (and DATA pieces) point into
+    /// them. They must stay valid until next() returns nullopt or fails; only what is left of them then (an
+    /// incomplete frame's first bytes) is copied.
+    void borrow(std::span<const std::uint8_t> bytes);
 
-    /// The next complete frame, or nullopt when more bytes are needed (ec clear) or on error (ec set:
-    /// bad_version, bad_frame, frame_too_large).
+    /// The next complete frame (or DATA piece), or nullopt when more bytes are needed (ec clear) or on error
+    /// (ec set: bad_version, bad_frame, frame_too_large).
     std::optional<Frame> next(std::error_code& ec);
 
     /// Bytes received but not yet returned as frames.
-    std::size_t buffered() const { return buffer_.size() - read_; }
+    std::size_t buffered() const { return buffer_.size() - read_ + input_.size(); }
 
   private:
-    std::vector<std::uint8_t> buffer_;
-    std::size_t read_ = 0;
+    std::span<const std::uint8_t> front() const;
+    void consume(std::size_t n);
+    bool gather(std::size_t n);
+    void stash();
+
+    std::vector<std::uint8_t> buffer_;     // owned: the start of an incomplete frame (or fed bytes)
+    std::size_t read_ = 0;                 // bytes of buffer_ already returned
+    std::span<const std::uint8_t> input_;  // lent by borrow(), not yet returned
     std::uint32_t max_payload_;
+    bool stream_data_;
+    std::optional<FrameHeader> data_;  // a DATA frame whose payload is being returned in pieces
+    std::uint32_t data_offset_ = 0;    // payload bytes of data_ returned so far
     std::error_code failed_;
 };
 

@@ -47,6 +47,10 @@ struct SessionLimits {
     /// (content.fetch and other ServerStream producers in net::Node, net::ClientStream::async_send), so a
     /// large transfer never sits in memory.
     std::size_t producer_high_water = 1U << 20;
+    /// Not announced: capacity of message buffers handed back by the application (EngineSession::recycle)
+    /// that a session keeps to reassemble the next messages in. 4 MiB: sixteen 256 KiB blocks, what a
+    /// content fetch has in flight between the socket and the disk writer at the initial window and more.
+    std::size_t message_pool_bytes = 4U << 20;
     // Flow control for long fat pipes (docs/protocol.md section 6). Receive windows start at the initial
     // sizes above and grow by auto-tuning on application consumption up to these caps; a peer is never asked
     // to do anything new, it only follows the credit it is given.

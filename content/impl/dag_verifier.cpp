@@ -68,6 +68,7 @@ std::error_code DagVerifier::check_node(const Expected& e, ByteView block, Verif
     if (auto ec = decode_dag_pb(block, node, limits_.max_links)) return ec;
     if (!node.data) return errc::unixfs_missing;
     UnixFsNode fs;
+    fs.data.swap(data_);  // the last leaf's buffer: this one's bytes go there, no allocation per leaf
     if (auto ec = decode_unixfs(*node.data, fs)) return ec;
     // Only files are fetched: File nodes and the Raw leaves older kubo versions wrote.
     if (fs.type != UnixFsType::file && fs.type != UnixFsType::raw) return errc::unixfs_unsupported_type;

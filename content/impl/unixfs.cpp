@@ -10,6 +10,9 @@ namespace cyxp2p::content {
 
 std::error_code decode_unixfs(ByteView bytes, UnixFsNode& out) {
     pb::Data msg;
+    // The parse writes Data into the string it finds there: given out.data's buffer, a caller that passes
+    // the same node again (DagVerifier, leaf after leaf) gets its leaves' bytes without a fresh allocation.
+    msg.mutable_data()->swap(out.data);
     if (bytes.size() > static_cast<std::size_t>(std::numeric_limits<int>::max()) ||
         !msg.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
         return errc::unixfs_malformed;  // includes a missing required Type and an unknown enum value

@@ -1,11 +1,8 @@
 // Connection and ClientStream operations: request, fetch, reauth, ping, close, subscribe and streams. Each
 // hops onto the connection's strand and drives the EngineLink there.
-#include <cyxp2p/content/cid.hpp>
-#include <cyxp2p/content/download.hpp>
-#include <cyxp2p/content/errc.hpp>
 #include <cyxp2p/net/engine.hpp>
+#include <cyxp2p/net/impl/engine_fetch.hpp>
 #include <cyxp2p/net/impl/engine_link.hpp>
-#include <cyxp2p/protocol/body.hpp>
 
 namespace cyxp2p::net {
 
@@ -69,82 +66,13 @@ void Connection::start_request(std::string method, std::vector<std::uint8_t> bod
 
 void Connection::start_fetch(std::string cid, std::filesystem::path dest, FetchProgress progress,
                              FetchDone done) {
+    // content::Download owns the transfer: partial file, verifier and resume state (docs/content.md); it
+    // lives on the fetch's writer thread, the strand only decodes (docs/net.md, "Receive path"). A failed
+    // fetch keeps what verified; fetching again to the same path resumes (docs/tools.md).
     asio::post(link_->get_executor(), [link = link_, cid = std::move(cid), dest = std::move(dest),
                                        progress = std::move(progress), done = std::move(done)]() mutable {
-        std::error_code ec;
-        auto root = content::Cid::parse(cid, ec);
-        if (!root) return done(ec, {});
-        // content::Download owns the transfer: partial file, verifier and resume state (docs/content.md). A
-        // failed fetch keeps what verified; fetching again to the same path resumes (docs/tools.md).
-        const content::Limits& limits = link->core().options.content;
-        auto download = std::make_shared<content::Download>(*root, dest, limits);
-        FetchResult base{cid, 0, 0, dest, 0, {}, {}};
-        if (auto e = download->open()) {
-            base.error_detail = download->error_detail();
-            return done(e, base);
-        }
-        if (download->resumed().discarded) base.resume_discarded = download->resumed().reason;
-        const std::uint64_t resume_from = download->resumed().leaves;
-        const auto body_limits = protocol::content_block_limits(limits.max_block_size);
-        auto finished = std::make_shared<bool>(false);
-        auto id = std::make_shared<std::uint32_t>(0);
-        auto complete = [done, finished, download, base](std::error_code e) {
-            if (*finished) return;
-            *finished = true;
-            if (e) download->abort();  // keeps what verified for the next attempt
-            FetchResult r = base;
-            r.bytes = download->bytes_verified();
-            r.blocks = download->blocks_verified();
-            r.resumed_blocks = download->leaves_resumed();
-            if (e) r.error_detail = download->error_detail();
-            done(e, std::move(r));
-        };
-        detail::StreamOp op;
-        op.on_message = [link, download, id, complete, progress, finished,
-                         body_limits](std::vector<std::uint8_t> m) {
-            if (*finished) return;
-            std::error_code e;
-            auto block = protocol::decode_content_block(m, e, body_limits);
-            std::optional<content::Cid> claimed;
-            if (block) claimed = content::Cid::from_bytes(block->cid, e);
-            const auto before = download->bytes_verified();
-            // Verified against the CID its parent named before a byte reaches the file.
-            e = !block || !claimed ? make_error_code(protocol::errc::bad_message)
-                                   : download->push(block->data, *claimed);
-            if (e) {
-                // A full disk or a damaged local resume state is our problem, not the node's: no audit of a
-                // rejected block, and the stream is cancelled rather than blamed on the content.
-                const bool local = e == content::errc::no_space || e == content::errc::write_failed ||
-                                   e == content::errc::resume_state_damaged;
-                auto& core = link->core();
-                if (!local) {
-                    core.metrics.blocks_failed++;
-                    core.audit({.kind = AuditEvent::Kind::content_rejected,
-                                .node_id = link->info().node_id,
-                                .method = "content.fetch",
-                                .result = error_name(e, e.message()),
-                                .detail = e.message()});
-                }
-                link->reset(*id,
-                            local                              ? protocol::errc::cancelled
-                            : e == protocol::errc::bad_message ? protocol::errc::bad_message
-                                                               : protocol::errc::content_mismatch,
-                            local ? "the engine could not keep the data: " + e.message() : e.message());
-                return complete(e);
-            }
-            link->core().metrics.blocks_verified++;
-            link->core().metrics.bytes_verified += download->bytes_verified() - before;
-            if (progress) progress(download->bytes_verified(), download->file_size());
-        };
-        op.on_done = [link, download, complete, t0 = std::chrono::steady_clock::now()](std::error_code e) {
-            if (!e) e = download->commit();
-            if (!e) link->core().metrics.fetch_duration.observe(std::chrono::steady_clock::now() - t0);
-            complete(e);
-        };
-        *id = link->open("content.fetch", protocol::encode(protocol::ContentFetch{cid, resume_from}), true,
-                         std::move(op), ec);
-        if (ec) return complete(ec);
-        link->watch_progress(*id);  // a node that drip-feeds the download is reset with `stalled`
+        detail::start_engine_fetch(std::move(link), std::move(cid), std::move(dest), std::move(progress),
+                                   std::move(done));
     });
 }
 

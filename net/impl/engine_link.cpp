@@ -107,6 +107,8 @@ void EngineLink::dispatch() {
                 if (auto it = ops_.find(e->stream_id); it != ops_.end() && it->second.on_message) {
                     auto fn = it->second.on_message;  // the callback may end the op
                     fn(std::move(e->body));
+                } else if (e->deferred) {
+                    session_->consumed(e->stream_id, e->body.size(), t);  // nobody will: its credit goes back
                 }
                 break;
             case Kind::stream_end:

@@ -74,6 +74,20 @@ class EngineLink final : public Link {
         std::lock_guard lock(stats_mutex_);
         return stats_;
     }
+    /// The stream's messages keep their credit until consumed() (a fetch's disk writer): see
+    /// protocol::EngineSession::defer_consumption.
+    void defer_consumption(std::uint32_t id) {
+        if (session_) session_->defer_consumption(id);
+    }
+    void consumed(std::uint32_t id, std::size_t body_size) {
+        if (!session_) return;
+        session_->consumed(id, body_size, now());
+        kick();  // the credit may have crossed the WINDOW_UPDATE threshold
+    }
+    /// A message body the application is done with: the session reassembles later ones in it.
+    void recycle(std::vector<std::uint8_t>&& buffer) {
+        if (session_) session_->recycle(std::move(buffer));
+    }
     void finish_stream(std::uint32_t id) {
         if (session_ && !session_->closed()) session_->finish(id);
         kick();

@@ -49,11 +49,11 @@ struct RecvWindow {
 
 struct Stream {
     Stream(std::uint32_t stream_id, std::int64_t send, std::uint32_t window, std::size_t max_message,
-           Time now)
+           Time now, BufferPool* pool)
         : id(stream_id),
           send_window(send),
           recv{window, window, 0, 0, now},
-          reader(max_message),
+          reader(max_message, pool),
           opened(now) {}
     std::uint32_t id;
     std::int64_t send_window;  // credit the peer gave us
@@ -70,6 +70,8 @@ struct Stream {
     /// Stall rule (watch_progress): DATA bytes received since progress_start.
     std::optional<Time> progress_start;
     std::uint64_t progress_bytes = 0;
+    /// defer_consumption(): taking a message does not return its credit; consumed() does.
+    bool deferred = false;
     Time opened;  // for FlowStats::window_ramp
 };
 
@@ -108,6 +110,16 @@ class Core {
     void send_ping(Time now);
     /// Arms the stall rule on a stream (SessionLimits::stall_window, min_stream_rate).
     void watch_progress(std::uint32_t id, Time now);
+    /// From now on, taking a message of stream `id` does not return its credit: the application calls
+    /// consumed() once it is done with the message (written to disk), so a slow consumer holds the sender
+    /// to the window instead of queueing without bound.
+    void defer_consumption(std::uint32_t id);
+    /// A message of `body_size` bytes taken from a deferred stream (Event::deferred) was consumed at `now`:
+    /// its credit goes back (and auto-tuning counts it). The stream may be gone by then: the session's
+    /// credit still returns. Call it exactly once per deferred message.
+    void consumed(std::uint32_t id, std::size_t body_size, Time now);
+    /// A message buffer the application is done with, kept for reuse by the next messages.
+    void recycle(std::vector<std::uint8_t>&& buffer) { pool_.give(std::move(buffer)); }
     /// Sends GOAWAY and drains: no new streams, open ones get drain_timeout, then the session closes.
     void go_away(errc code, std::string_view message, Time now);
     /// Connection error: sends ERROR on stream 0 (unless the peer caused the close by one), reports closed.
@@ -163,8 +175,11 @@ class Core {
 
   private:
     void read_frames(Now now);
+    void bound_held_input();
     void dispatch(const Frame& f, Now now);
     void on_data(const Frame& f);
+    bool begin_data(const FrameHeader& h);
+    void release(Stream* s, std::uint64_t charge, std::optional<Time> now);
     void on_window_update(const Frame& f);
     void on_stream_error(const Frame& f);
     void maybe_close_stream(Stream& s);
@@ -206,6 +221,8 @@ class Core {
     bool flow_activity_ = false;  // DATA or WINDOW_UPDATE seen in this receive()
     std::uint64_t received_data_bytes_ = 0;
     std::uint64_t reassembly_bytes_ = 0;  // sum of every stream's reader.buffered()
+    std::uint64_t reserved_bytes_ = 0;    // sum of every stream's reader.reserved()
+    BufferPool pool_;
     Now latest_;
     Time last_receive_;
     std::optional<Time> ping_deadline_;

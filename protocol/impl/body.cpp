@@ -36,6 +36,12 @@ void pack_numbers(Packer& pk, const NumberMap& m) {
     }
 }
 
+msgpack::unpack_limit unpack_limit_for(std::span<const std::uint8_t> b, const BodyLimits& limits) {
+    const std::size_t container = std::min(limits.max_container, b.size());
+    return {container, container,       limits.max_string, std::min(limits.max_binary, b.size()),
+            0,         limits.max_depth};
+}
+
 std::optional<msgpack::object_handle> parse(std::span<const std::uint8_t> b, const BodyLimits& limits,
                                             std::error_code& ec) {
     ec.clear();
@@ -43,9 +49,7 @@ std::optional<msgpack::object_handle> parse(std::span<const std::uint8_t> b, con
         ec = errc::message_too_large;
         return std::nullopt;
     }
-    const std::size_t container = std::min(limits.max_container, b.size());
-    const msgpack::unpack_limit lim(container, container, limits.max_string,
-                                    std::min(limits.max_binary, b.size()), 0, limits.max_depth);
+    const msgpack::unpack_limit lim = unpack_limit_for(b, limits);
     try {
         std::size_t off = 0;
         msgpack::object_handle oh =
@@ -102,10 +106,15 @@ class Reader {
         return v->via.u64;
     }
     std::optional<Bytes> bin(std::string_view key) {
+        auto v = bin_view(key);
+        if (!v) return std::nullopt;
+        return Bytes(v->begin(), v->end());
+    }
+    std::optional<std::span<const std::uint8_t>> bin_view(std::string_view key) {
         const auto* v = get(key, msgpack::type::BIN, true);
         if (v == nullptr) return std::nullopt;
-        const auto* p = reinterpret_cast<const std::uint8_t*>(v->via.bin.ptr);
-        return Bytes(p, p + v->via.bin.size);
+        return std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(v->via.bin.ptr),
+                                             v->via.bin.size);
     }
     std::optional<NumberMap> numbers(std::string_view key, bool required) {
         const auto* v = get(key, msgpack::type::MAP, required);
@@ -322,15 +331,47 @@ BodyLimits content_block_limits(std::size_t max_block_size) {
     return l;
 }
 
+namespace {
+// msgpack-c: a reference function returning true makes the object point into the input instead of copying
+// the bytes into its zone.
+bool reference_bin(msgpack::type::object_type type, std::size_t, void*) {
+    return type == msgpack::type::BIN;
+}
+}  // namespace
+
+// Every block of a download comes through here, so nothing is copied: both bins are referenced in place and
+// the zone (which then holds only the map's entries) is kept per thread and cleared after each message.
+std::optional<ContentBlockView> decode_content_block_view(std::span<const std::uint8_t> b,
+                                                          std::error_code& ec, const BodyLimits& limits) {
+    ec.clear();
+    if (b.size() > limits.max_bytes) {
+        ec = errc::message_too_large;
+        return std::nullopt;
+    }
+    thread_local msgpack::zone zone;
+    struct ClearZone {
+        ~ClearZone() { zone.clear(); }
+    } clear_after;
+    try {
+        std::size_t off = 0;
+        const msgpack::object o = msgpack::unpack(zone, reinterpret_cast<const char*>(b.data()), b.size(),
+                                                  off, reference_bin, nullptr, unpack_limit_for(b, limits));
+        if (off != b.size()) return bad<ContentBlockView>(ec);  // trailing bytes
+        Reader r(o);
+        auto cid = r.bin_view("cid");
+        auto data = r.bin_view("data");
+        if (!r.ok() || !cid || !data) return bad<ContentBlockView>(ec);
+        return ContentBlockView{*cid, *data};
+    } catch (const std::exception&) {
+        return bad<ContentBlockView>(ec);
+    }
+}
+
 std::optional<ContentBlock> decode_content_block(std::span<const std::uint8_t> b, std::error_code& ec,
                                                  const BodyLimits& limits) {
-    auto oh = parse(b, limits, ec);
-    if (!oh) return std::nullopt;
-    Reader r(oh->get());
-    auto cid = r.bin("cid");
-    auto data = r.bin("data");
-    if (!r.ok() || !cid || !data) return bad<ContentBlock>(ec);
-    return ContentBlock{std::move(*cid), std::move(*data)};
+    auto v = decode_content_block_view(b, ec, limits);
+    if (!v) return std::nullopt;
+    return ContentBlock{Bytes(v->cid.begin(), v->cid.end()), Bytes(v->data.begin(), v->data.end())};
 }
 
 std::optional<Status> decode_status(std::span<const std::uint8_t> b, std::error_code& ec,

@@ -60,11 +60,12 @@ std::chrono::milliseconds to_ms(std::chrono::nanoseconds d) {
 Core::Core(const SessionLimits& local, Now now, WindowBudget* budget)
     : local_(local),
       peer_(),
-      decoder_(local.max_frame_size),
+      decoder_(local.max_frame_size, true),
       session_send_window_(SessionLimits{}.initial_session_window),
       session_recv_{local.initial_session_window, local.initial_session_window, 0, 0, now.mono},
       budget_(budget),
       largest_stream_window_(local.initial_stream_window),
+      pool_(local.message_pool_bytes),
       latest_(now),
       last_receive_(now.mono) {
     // A cap below the initial window means "do not grow".
@@ -89,23 +90,35 @@ void Core::receive(std::span<const std::uint8_t> bytes, Now now) {
     latest_ = now;
     last_receive_ = now.mono;
     ping_deadline_.reset();  // any bytes prove the peer alive
-    decoder_.feed(bytes);
     if (input_paused()) {
-        // What a peer may send while a check is out: DATA within the credit it holds, plus a few control
-        // frames. More is a peer ignoring flow control; the bound keeps the held bytes to one session window.
-        const std::uint64_t bound = session_recv_.size + local_.max_frame_size + frame_header_size;
-        if (decoder_.buffered() > bound) {
-            close(errc::flow_control, "peer sent beyond its window while a request was being checked");
-        }
+        decoder_.feed(bytes);  // held, copied: no frame is read until the check's verdict (resume_input)
+        bound_held_input();
         return;
     }
+    decoder_.borrow(bytes);  // DATA payloads go from `bytes` straight into their message buffers
     read_frames(now);
+    // Closed or paused mid-input: the rest of `bytes` must not stay lent.
+    if (closed_) {
+        decoder_ = FrameDecoder(0);
+    } else if (input_paused()) {
+        decoder_.feed({});
+        bound_held_input();
+    }
+}
+
+// What a peer may send while a check is out: DATA within the credit it holds, plus a few control frames.
+// More is a peer ignoring flow control; the bound keeps the held bytes to one session window.
+void Core::bound_held_input() {
+    const std::uint64_t bound = session_recv_.size + local_.max_frame_size + frame_header_size;
+    if (decoder_.buffered() > bound) {
+        close(errc::flow_control, "peer sent beyond its window while a request was being checked");
+    }
 }
 
 void Core::resume_input(Now now) {
     if (closed_ || input_paused()) return;
     latest_ = now;
-    read_frames(now);
+    read_frames(now);  // the decoder holds only its own bytes here (nothing lent)
 }
 
 void Core::read_frames(Now now) {
@@ -287,7 +300,7 @@ void Core::close(errc code, std::string_view message, std::string_view detail,
     send_control(FrameType::error, 0, e);
     closed_ = true;
     streams_.clear();
-    reassembly_bytes_ = 0;
+    reassembly_bytes_ = reserved_bytes_ = 0;
     release_budget();
     push({.kind = Event::Kind::closed,
           .error = make_error_code(code),
@@ -342,8 +355,9 @@ void Core::fill_limits(wire::Limits& l) const {
 
 Stream& Core::add_stream(std::uint32_t id, Time now) {
     highest_stream_id_ = std::max(highest_stream_id_, id);
-    auto [it, inserted] = streams_.try_emplace(id, id, peer_.initial_stream_window,
-                                               local_.initial_stream_window, local_.max_message_size, now);
+    auto [it, inserted] =
+        streams_.try_emplace(id, id, peer_.initial_stream_window, local_.initial_stream_window,
+                             local_.max_message_size, now, &pool_);
     return it->second;
 }
 
@@ -362,6 +376,7 @@ void Core::drop_stream(std::uint32_t id) {
     auto it = streams_.find(id);
     if (it == streams_.end()) return;
     reassembly_bytes_ -= std::min<std::uint64_t>(reassembly_bytes_, it->second.reader.buffered());
+    reserved_bytes_ -= std::min<std::uint64_t>(reserved_bytes_, it->second.reader.reserved());
     streams_.erase(it);
     if (streams_.empty()) shrink_session();
 }

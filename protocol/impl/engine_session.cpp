@@ -220,6 +220,15 @@ void EngineSession::ping(Now now) {
 void EngineSession::watch_progress(std::uint32_t id, Now now) {
     impl_->watch_progress(id, now.mono);
 }
+void EngineSession::defer_consumption(std::uint32_t id) {
+    impl_->defer_consumption(id);
+}
+void EngineSession::consumed(std::uint32_t id, std::size_t body_size, Now now) {
+    impl_->consumed(id, body_size, now.mono);
+}
+void EngineSession::recycle(std::vector<std::uint8_t>&& buffer) {
+    impl_->recycle(std::move(buffer));
+}
 FlowStats EngineSession::flow_stats() const {
     return impl_->flow_stats();
 }

@@ -21,47 +21,27 @@ std::uint64_t charge_of(std::size_t body_size) {
 
 // The receiver grants credit back only as the application takes messages (poll_event), so a peer that
 // ignores its window is caught, and what one session can make us hold is bounded by the windows plus the
-// reassembly budget.
+// reassembly budget. A DATA frame arrives in pieces (FrameDecoder::stream_data): its header is checked and
+// charged when it arrives, and each piece goes straight into the stream's message reader.
 void Core::on_data(const Frame& f) {
     flow_activity_ = true;
     const std::uint32_t id = f.header.stream_id;
-    const auto n = static_cast<std::int64_t>(f.payload.size());
-    session_recv_.credit -= n;
-    if (session_recv_.credit < 0) {
-        close(errc::flow_control, "DATA beyond the session window");
-        return;
-    }
-    received_data_bytes_ += f.payload.size();
-    if (received_data_bytes_ > local_.max_session_bytes) {
-        close(errc::byte_limit, "session byte limit reached");
-        return;
-    }
+    if (f.piece_offset == 0 && !begin_data(f.header)) return;
     Stream* s = find_stream(id);
     if (s == nullptr) {
-        // A stream we reset may still have DATA in flight: it used session credit, which we give back at
-        // once (dropped bytes are never undelivered, so replenish() grants them to the peer again; restoring
-        // our own window without telling the peer would shrink its session window for good); ids never
-        // opened are a violation.
-        if (id == 0 || id > highest_stream_id_) {
-            close(errc::protocol_violation, "DATA on a stream never opened");
-            return;
-        }
-        replenish(nullptr);
-        return;
-    }
-    if (s->remote_ended) {
-        close(errc::protocol_violation, "DATA after END_STREAM");
-        return;
-    }
-    s->recv.credit -= n;
-    if (s->recv.credit < 0) {
-        close(errc::flow_control, "DATA beyond the stream window");
+        // Reset after this frame began (by an earlier piece, or by the application in between): its bytes
+        // used session credit, given back as for DATA on a reset stream.
+        if (f.final_piece && f.piece_offset > 0) replenish(nullptr);
         return;
     }
     s->progress_bytes += f.payload.size();
     const std::size_t held_before = s->reader.buffered();
-    const auto feed_error = s->reader.feed(f.payload);
+    const std::size_t reserved_before = s->reader.reserved();
+    const std::uint64_t may_reserve =
+        local_.max_reassembly_bytes - std::min(local_.max_reassembly_bytes, reserved_bytes_);
+    const auto feed_error = s->reader.feed(f.payload, static_cast<std::size_t>(may_reserve));
     reassembly_bytes_ += s->reader.buffered() - held_before;
+    reserved_bytes_ = reserved_bytes_ + s->reader.reserved() - reserved_before;
     if (feed_error) {
         reset(id, errc::message_too_large, "message larger than max_message_size");
         return;
@@ -71,13 +51,16 @@ void Core::on_data(const Frame& f) {
         const std::uint64_t charge = charge_of(body->size());
         s->recv.undelivered += charge;
         session_recv_.undelivered += charge;
-        push({.kind = Event::Kind::message, .stream_id = id, .body = std::move(*body)});
+        Event e{.kind = Event::Kind::message, .stream_id = id, .body = std::move(*body)};
+        e.deferred = s->deferred;
+        push(std::move(e));
     }
     // What this frame left in the reader counts against the session's reassembly budget.
     if (reassembly_bytes_ > local_.max_reassembly_bytes) {
         reset(id, errc::message_too_large, "incomplete messages exceed the session's reassembly budget");
         return;
     }
+    if (!f.final_piece) return;
     if ((f.header.flags & flags::end_stream) != 0) {
         if (s->reader.partial()) {
             reset(id, errc::bad_message, "stream ended inside a message");
@@ -89,6 +72,45 @@ void Core::on_data(const Frame& f) {
         return;
     }
     replenish(s);
+}
+
+// The checks and charges of a whole DATA frame, made on its header. False: nothing of it is delivered.
+bool Core::begin_data(const FrameHeader& h) {
+    const std::uint32_t id = h.stream_id;
+    const auto n = static_cast<std::int64_t>(h.length);
+    session_recv_.credit -= n;
+    if (session_recv_.credit < 0) {
+        close(errc::flow_control, "DATA beyond the session window");
+        return false;
+    }
+    received_data_bytes_ += h.length;
+    if (received_data_bytes_ > local_.max_session_bytes) {
+        close(errc::byte_limit, "session byte limit reached");
+        return false;
+    }
+    Stream* s = find_stream(id);
+    if (s == nullptr) {
+        // A stream we reset may still have DATA in flight: it used session credit, which we give back at
+        // once (dropped bytes are never undelivered, so replenish() grants them to the peer again; restoring
+        // our own window without telling the peer would shrink its session window for good); ids never
+        // opened are a violation.
+        if (id == 0 || id > highest_stream_id_) {
+            close(errc::protocol_violation, "DATA on a stream never opened");
+            return false;
+        }
+        replenish(nullptr);
+        return false;
+    }
+    if (s->remote_ended) {
+        close(errc::protocol_violation, "DATA after END_STREAM");
+        return false;
+    }
+    s->recv.credit -= n;
+    if (s->recv.credit < 0) {
+        close(errc::flow_control, "DATA beyond the stream window");
+        return false;
+    }
+    return true;
 }
 
 void Core::replenish(Stream* s) {
@@ -187,9 +209,24 @@ std::optional<Event> Core::next_event(std::optional<Time> now) {
     Event e = std::move(events_.front());
     events_.pop_front();
     if (e.kind != Event::Kind::message) return e;
+    if (e.deferred) return e;  // its credit waits for consumed(), even if the stream is gone by then
     // The application took the message: its credit goes back to the peer.
-    const std::uint64_t charge = charge_of(e.body.size());
-    Stream* s = find_stream(e.stream_id);
+    release(find_stream(e.stream_id), charge_of(e.body.size()), now);
+    return e;
+}
+
+void Core::defer_consumption(std::uint32_t id) {
+    if (Stream* s = find_stream(id)) s->deferred = true;
+}
+
+void Core::consumed(std::uint32_t id, std::size_t body_size, Time now) {
+    if (closed_) return;
+    release(find_stream(id), charge_of(body_size), now);
+}
+
+// A message's charge leaves the undelivered counts (its credit can go back) and, with the time it was
+// consumed, feeds auto-tuning.
+void Core::release(Stream* s, std::uint64_t charge, std::optional<Time> now) {
     session_recv_.undelivered -= std::min(charge, session_recv_.undelivered);
     if (s != nullptr) s->recv.undelivered -= std::min(charge, s->recv.undelivered);
     if (now && !closed_) {
@@ -215,7 +252,6 @@ std::optional<Event> Core::next_event(std::optional<Time> now) {
         }
     }
     replenish(s);
-    return e;
 }
 
 void Core::on_window_update(const Frame& f) {

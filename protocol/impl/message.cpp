@@ -1,9 +1,11 @@
+#include <algorithm>
+
 #include <cyxp2p/protocol/errc.hpp>
 #include <cyxp2p/protocol/message.hpp>
 
 namespace cyxp2p::protocol {
 namespace {
-std::uint32_t prefix(const std::vector<std::uint8_t>& b) {
+std::uint32_t prefix(const std::array<std::uint8_t, message_prefix_size>& b) {
     return (std::uint32_t{b[0]} << 24) | (std::uint32_t{b[1]} << 16) | (std::uint32_t{b[2]} << 8) | b[3];
 }
 }  // namespace
@@ -17,26 +19,62 @@ void append_message(std::vector<std::uint8_t>& out, std::span<const std::uint8_t
     out.insert(out.end(), body.begin(), body.end());
 }
 
-std::error_code MessageReader::feed(std::span<const std::uint8_t> bytes) {
-    buffer_.insert(buffer_.end(), bytes.begin(), bytes.end());
-    // Check every complete prefix now, so an oversized announcement fails before its body arrives.
-    std::size_t at = 0;
-    while (at + message_prefix_size <= buffer_.size()) {
-        const std::uint32_t n = (std::uint32_t{buffer_[at]} << 24) | (std::uint32_t{buffer_[at + 1]} << 16) |
-                                (std::uint32_t{buffer_[at + 2]} << 8) | buffer_[at + 3];
-        if (n > max_) return errc::message_too_large;
-        at += message_prefix_size + n;
+std::optional<std::vector<std::uint8_t>> BufferPool::take(std::size_t n) {
+    for (std::size_t i = 0; i < free_.size(); ++i) {
+        // Not a bulk buffer for a small message: the pool is for the stream of large ones.
+        if (free_[i].capacity() < n || free_[i].capacity() / 2 > n) continue;
+        std::vector<std::uint8_t> out = std::move(free_[i]);
+        if (i + 1 != free_.size()) free_[i] = std::move(free_.back());
+        free_.pop_back();
+        bytes_ -= out.capacity();
+        out.clear();
+        return out;
+    }
+    return std::nullopt;
+}
+
+void BufferPool::give(std::vector<std::uint8_t>&& buffer) {
+    if (buffer.capacity() == 0 || bytes_ + buffer.capacity() > max_) return;
+    bytes_ += buffer.capacity();
+    free_.push_back(std::move(buffer));
+}
+
+std::error_code MessageReader::feed(std::span<const std::uint8_t> bytes, std::size_t may_reserve) {
+    while (!bytes.empty() || prefix_have_ == message_prefix_size) {
+        if (prefix_have_ < message_prefix_size) {
+            const std::size_t take = std::min(message_prefix_size - prefix_have_, bytes.size());
+            std::copy_n(bytes.begin(), take, prefix_.begin() + static_cast<std::ptrdiff_t>(prefix_have_));
+            prefix_have_ += take;
+            bytes = bytes.subspan(take);
+            if (prefix_have_ < message_prefix_size) break;
+            need_ = prefix(prefix_);
+            if (need_ > max_) return errc::message_too_large;
+            body_.clear();
+            if (auto pooled = pool_ != nullptr ? pool_->take(need_) : std::nullopt) {
+                body_ = std::move(*pooled);
+            } else if (need_ <= may_reserve) {
+                body_.reserve(need_);
+                reserved_ = need_;
+            }
+        }
+        const std::size_t take = std::min(need_ - body_.size(), bytes.size());
+        body_.insert(body_.end(), bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(take));
+        bytes = bytes.subspan(take);
+        if (body_.size() < need_) break;
+        ready_bytes_ += message_prefix_size + need_;
+        ready_.push_back(std::move(body_));
+        body_ = {};
+        prefix_have_ = 0;
+        reserved_ = 0;
     }
     return {};
 }
 
 std::optional<std::vector<std::uint8_t>> MessageReader::next() {
-    if (buffer_.size() < message_prefix_size) return std::nullopt;
-    const std::uint32_t n = prefix(buffer_);
-    if (buffer_.size() - message_prefix_size < n) return std::nullopt;
-    std::vector<std::uint8_t> body(buffer_.begin() + message_prefix_size,
-                                   buffer_.begin() + static_cast<std::ptrdiff_t>(message_prefix_size + n));
-    buffer_.erase(buffer_.begin(), buffer_.begin() + static_cast<std::ptrdiff_t>(message_prefix_size + n));
+    if (ready_.empty()) return std::nullopt;
+    std::vector<std::uint8_t> body = std::move(ready_.front());
+    ready_.pop_front();
+    ready_bytes_ -= message_prefix_size + body.size();
     return body;
 }
 

@@ -53,6 +53,29 @@ TEST(Body, CommandsRoundTrip) {
     EXPECT_DOUBLE_EQ(hp->hyperparameters[0].second, 1e-4);
 }
 
+TEST(Body, ContentBlockViewPointsIntoTheMessage) {
+    const p::Bytes data(300'000, 0x5A);
+    const auto m = p::encode(p::ContentBlock{{1, 2, 3}, data});
+    std::error_code ec;
+    for (int i = 0; i < 3; ++i) {  // the per-thread zone is reused
+        auto v = p::decode_content_block_view(m, ec, p::content_block_limits(1 << 20));
+        ASSERT_TRUE(v) << ec.message();
+        EXPECT_TRUE(std::equal(v->cid.begin(), v->cid.end(), p::Bytes{1, 2, 3}.begin()));
+        EXPECT_EQ(v->data.size(), data.size());
+        // No copy: both views lie inside the message.
+        EXPECT_GE(v->data.data(), m.data());
+        EXPECT_LE(v->data.data() + v->data.size(), m.data() + m.size());
+        EXPECT_GE(v->cid.data(), m.data());
+    }
+    // Under a smaller block limit the same message is refused, and trailing bytes are bad_message.
+    EXPECT_FALSE(p::decode_content_block_view(m, ec, p::content_block_limits(100'000)));
+    EXPECT_EQ(ec, p::errc::message_too_large);
+    auto trailing = p::encode(p::ContentBlock{{1}, {2}});
+    trailing.push_back(0xC0);
+    EXPECT_FALSE(p::decode_content_block_view(trailing, ec));
+    EXPECT_EQ(ec, p::errc::bad_message);
+}
+
 TEST(Body, ContentAndStatusRoundTrip) {
     std::error_code ec;
     auto f = p::decode_content_fetch(p::encode(p::ContentFetch{"bafyexample", 3}), ec);

@@ -154,13 +154,21 @@ class Flow : public ::testing::Test {
             if (auto t = node_->next_timeout(); t && *t <= now_) node_->on_timeout(clocks());
             if (engine_read_at_ && *engine_read_at_ <= now_) engine_read_at_.reset();
             if (wake_ && *wake_ <= now_) wake_.reset();
+            if (consume_every_ && consume_at_ && *consume_at_ <= now_) {
+                if (!unconsumed_.empty()) {
+                    unconsumed_bytes_ -= unconsumed_.front().second;
+                    engine_->consumed(unconsumed_.front().first, unconsumed_.front().second, clocks());
+                    unconsumed_.pop_front();
+                }
+                consume_at_ = now_ + *consume_every_;
+            }
             drain_events();
             if (producer_) producer_();
             transmit();
             if (done()) return;
             std::optional<p::Time> next;
             for (auto t : {up_.next(), down_.next(), engine_->next_timeout(), node_->next_timeout(),
-                           engine_read_at_, wake_}) {
+                           engine_read_at_, wake_, consume_at_}) {
                 if (t && (!next || *t < *next)) next = t;
             }
             if (!next || *next > limit) return;
@@ -179,6 +187,11 @@ class Flow : public ::testing::Test {
             auto e = engine_->poll_event(clocks());
             if (!e) break;
             if (e->kind == Kind::message) received_ += e->body.size();
+            if (e->kind == Kind::message && e->deferred) {
+                unconsumed_.emplace_back(e->stream_id, e->body.size());
+                unconsumed_bytes_ += e->body.size();
+                max_unconsumed_bytes_ = std::max(max_unconsumed_bytes_, unconsumed_bytes_);
+            }
             engine_events_.push_back(std::move(*e));
             if (read_every_ && e->kind == Kind::message) {
                 engine_read_at_ = now_ + *read_every_;
@@ -237,6 +250,12 @@ class Flow : public ::testing::Test {
     std::vector<p::Event> node_events_, engine_events_;
     std::uint64_t sent_ = 0, received_ = 0;
     bool finished_ = false;
+    // A consumer behind the application (a disk writer): messages of a deferred stream wait here after
+    // poll_event until it consumes them, one per consume_every_.
+    std::optional<p::Time> consume_every_;
+    std::optional<p::Time> consume_at_;
+    std::deque<std::pair<std::uint32_t, std::size_t>> unconsumed_;
+    std::uint64_t unconsumed_bytes_ = 0, max_unconsumed_bytes_ = 0;
 };
 
 TEST(RttEstimator, FollowsRfc6298) {
@@ -534,6 +553,29 @@ TEST_F(Flow, SlowReaderIsNotMistakenForAStall) {
     run_until([] { return false; }, now_ + 20s);
     EXPECT_FALSE(engine_event(Kind::stream_reset));
     EXPECT_GE(received_, 5 * (256U << 10));
+}
+
+TEST_F(Flow, DeferredConsumptionHoldsTheSenderToTheWindow) {
+    connect(20ms, 125e6);
+    const auto id = open("content.fetch");
+    engine_->defer_consumption(id);
+    consume_every_ = 100ms;  // a disk that takes one 64 KiB message per 100 ms: 640 KiB/s
+    consume_at_ = now_ + 100ms;
+    produce(id, 1ULL << 40, 64 << 10);
+    run_until([] { return false; }, now_ + 10s);
+    // The application took every message at once, but credit came back only as messages were consumed:
+    // what waited for the writer never exceeded the stream's window, and a slow consumer grew no window.
+    EXPECT_GE(received_, 50U * (64 << 10));
+    EXPECT_LE(max_unconsumed_bytes_, engine_limits_.initial_stream_window);
+    EXPECT_GE(max_unconsumed_bytes_, engine_limits_.initial_stream_window / 2);
+    EXPECT_EQ(engine_->flow_stats().largest_stream_window, engine_limits_.initial_stream_window);
+    EXPECT_GT(node_->pending_bytes(id), 0U);  // the node holds the rest
+    // The writer catches up: its consumption returns the credit and the transfer speeds up.
+    const auto before = received_;
+    consume_every_ = 100us;
+    run_until([] { return false; }, now_ + 1s);
+    EXPECT_GT(received_ - before, 8U * kMiB);  // 0.6 MiB a second before
+    EXPECT_FALSE(engine_->closed());
 }
 
 }  // namespace

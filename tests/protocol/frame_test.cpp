@@ -66,6 +66,81 @@ TEST(FrameDecoder, RoundTripsWhateverTheSplit) {
     EXPECT_EQ(frames, 4);
 }
 
+// The session's decoder: DATA payloads come out in pieces as they arrive, other frames whole, and lent
+// bytes are used in place.
+TEST(FrameDecoder, StreamsDataPayloadsInPiecesWhateverTheSplit) {
+    p::FrameEncoder enc;
+    enc.append(FrameType::data, 0, 1, bytes("0123456789abcdef"));
+    enc.append(FrameType::ping, 0, 0, bytes("12345678"));
+    enc.append(FrameType::data, p::flags::end_stream, 3, {});
+    enc.append(FrameType::data, p::flags::end_stream, 1, bytes("xyz"));
+    const auto wire = enc.take();
+    for (std::size_t cut = 0; cut <= wire.size(); ++cut) {
+        for (std::size_t cut2 = cut; cut2 <= wire.size(); cut2 += 5) {
+            p::FrameDecoder dec(1024, true);
+            std::string data1, data1b, ping;
+            int ends = 0, pieces_of_first = 0;
+            bool in_place = true;
+            auto drain = [&](std::span<const std::uint8_t> lent) {
+                dec.borrow(lent);
+                std::error_code ec;
+                while (auto f = dec.next(ec)) {
+                    const std::string piece(f->payload.begin(), f->payload.end());
+                    if (f->header.type == FrameType::ping) {
+                        EXPECT_TRUE(f->final_piece);
+                        ping = piece;
+                        continue;
+                    }
+                    // A piece of DATA points into the bytes lent now, never into a copy.
+                    if (!f->payload.empty())
+                        in_place = in_place && f->payload.data() >= lent.data() &&
+                                   f->payload.data() + f->payload.size() <= lent.data() + lent.size();
+                    if (f->header.stream_id == 1 && f->header.length == 16) {
+                        EXPECT_EQ(f->piece_offset, data1.size());
+                        data1 += piece;
+                        ++pieces_of_first;
+                        EXPECT_EQ(f->final_piece, data1.size() == 16);
+                    } else if (f->header.stream_id == 1) {
+                        data1b += piece;
+                    }
+                    if (f->final_piece && (f->header.flags & p::flags::end_stream) != 0) ++ends;
+                }
+                ASSERT_FALSE(ec);
+            };
+            drain({wire.data(), cut});
+            drain({wire.data() + cut, cut2 - cut});
+            drain({wire.data() + cut2, wire.size() - cut2});
+            EXPECT_EQ(data1, "0123456789abcdef") << cut << " " << cut2;
+            EXPECT_EQ(data1b, "xyz");
+            EXPECT_EQ(ping, "12345678");
+            EXPECT_EQ(ends, 2);
+            EXPECT_LE(pieces_of_first, 3);
+            EXPECT_TRUE(in_place);
+            EXPECT_EQ(dec.buffered(), 0U);
+        }
+    }
+}
+
+TEST(FrameDecoder, LentBytesAreCopiedOnlyForAnIncompleteFrame) {
+    p::FrameEncoder enc;
+    enc.append(FrameType::ping, 0, 0, bytes("12345678"));
+    enc.append(FrameType::ping, 0, 0, bytes("abcdefgh"));
+    auto wire = enc.take();
+    p::FrameDecoder dec(1024);
+    dec.borrow({wire.data(), wire.size() - 3});
+    std::error_code ec;
+    auto first = dec.next(ec);
+    ASSERT_TRUE(first);
+    EXPECT_EQ(first->payload.data(), wire.data() + p::frame_header_size);  // in place
+    EXPECT_FALSE(dec.next(ec));  // the second is incomplete: its bytes are now the decoder's own
+    EXPECT_EQ(dec.buffered(), wire.size() - 3 - first->header.length - p::frame_header_size);
+    std::fill(wire.begin(), wire.end() - 3, std::uint8_t{0});  // the lender may reuse its buffer now
+    dec.borrow({wire.data() + wire.size() - 3, 3});
+    auto second = dec.next(ec);
+    ASSERT_TRUE(second);
+    EXPECT_EQ(std::string(second->payload.begin(), second->payload.end()), "abcdefgh");
+}
+
 TEST(FrameDecoder, OversizedFrameFailsOnTheHeaderAlone) {
     p::FrameDecoder dec(100);
     const auto h = p::encode_header({1, FrameType::data, 0, 1, 101});
