@@ -6,26 +6,13 @@
 
 #include <sys/stat.h>
 
+#include <cyxp2p/content/detail/posix_io.hpp>
 #include <cyxp2p/content/download.hpp>
 #include <cyxp2p/content/errc.hpp>
 
 namespace cyxp2p::content {
 namespace fs = std::filesystem;
 namespace {
-
-bool write_all(int fd, ByteView bytes, std::uint64_t offset) {
-    while (!bytes.empty()) {
-        const ssize_t n = ::pwrite(fd, bytes.data(), bytes.size(), static_cast<off_t>(offset));
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-            if (n == 0) errno = EIO;
-            return false;
-        }
-        bytes = bytes.subspan(static_cast<std::size_t>(n));
-        offset += static_cast<std::uint64_t>(n);
-    }
-    return true;
-}
 
 std::optional<Bytes> read_file(const fs::path& p) {
     const int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
@@ -153,7 +140,8 @@ std::error_code Download::start_over(std::string reason) {
     if (::ftruncate(data_fd_, 0) != 0) return local_error(partial_, "truncating", errno);
     Bytes header;
     detail::encode_resume_header(root_, header);
-    if (::ftruncate(meta_fd_, 0) != 0 || !write_all(meta_fd_, header, 0) || ::fdatasync(meta_fd_) != 0)
+    if (::ftruncate(meta_fd_, 0) != 0 || !detail::pwrite_all(meta_fd_, header, 0) ||
+        ::fdatasync(meta_fd_) != 0)
         return local_error(meta_, "writing", errno);
     meta_size_ = meta_budget_used_ = header.size();
     return {};
@@ -245,7 +233,7 @@ std::error_code Download::checkpoint() {
     if (::fdatasync(data_fd_) != 0) return local_error(partial_, "syncing", errno);
     Bytes batch;
     detail::encode_resume_batch(pending_, batch);
-    if (!write_all(meta_fd_, batch, meta_size_) || ::fdatasync(meta_fd_) != 0) {
+    if (!detail::pwrite_all(meta_fd_, batch, meta_size_) || ::fdatasync(meta_fd_) != 0) {
         const int err = errno;
         if (::ftruncate(meta_fd_, static_cast<off_t>(meta_size_)) != 0) {
             // The torn batch stays; its checksum fails and the next open() ignores it.
@@ -279,7 +267,7 @@ std::error_code Download::push(ByteView block, const std::optional<Cid>& claimed
         abort();
         return fail(ec);
     }
-    if (!out.bytes.empty() && !write_all(data_fd_, out.bytes, out.offset)) {
+    if (!out.bytes.empty() && !detail::pwrite_all(data_fd_, out.bytes, out.offset)) {
         const auto ec = local_error(partial_, "writing", errno);
         abort();  // what verified before this block is still held for the next attempt
         return fail(ec);

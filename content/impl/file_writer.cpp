@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include <cyxp2p/content/detail/posix_io.hpp>
 #include <cyxp2p/content/errc.hpp>
 #include <cyxp2p/content/file_writer.hpp>
 
@@ -17,14 +18,7 @@ std::error_code last_error() {
 }
 
 std::error_code write_all(int fd, ByteView bytes, std::uint64_t offset) {
-    while (!bytes.empty()) {
-        const ssize_t n = ::pwrite(fd, bytes.data(), bytes.size(), static_cast<off_t>(offset));
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return last_error();
-        bytes = bytes.subspan(static_cast<std::size_t>(n));
-        offset += static_cast<std::uint64_t>(n);
-    }
-    return {};
+    return detail::pwrite_all(fd, bytes, offset) ? std::error_code{} : last_error();
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include <cyxp2p/content/dag_pb.hpp>
+#include <cyxp2p/content/detail/posix_io.hpp>
 #include <cyxp2p/content/detail/resume_record.hpp>
 #include <cyxp2p/content/detail/sha256.hpp>
 #include <cyxp2p/content/errc.hpp>
@@ -25,20 +26,6 @@ fs::path with_suffix(const fs::path& p, const char* suffix) {
     fs::path out = p;
     out += suffix;
     return out;
-}
-
-bool write_all(int fd, ByteView bytes, std::uint64_t offset) {
-    while (!bytes.empty()) {
-        const ssize_t n = ::pwrite(fd, bytes.data(), bytes.size(), static_cast<off_t>(offset));
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-            if (n == 0) errno = EIO;
-            return false;
-        }
-        bytes = bytes.subspan(static_cast<std::size_t>(n));
-        offset += static_cast<std::uint64_t>(n);
-    }
-    return true;
 }
 
 bool append_all(int fd, std::string_view s) {
@@ -468,7 +455,7 @@ void MultiDownload::drop_source(std::size_t s) {
 }
 
 std::error_code MultiDownload::write_at(std::uint64_t offset, ByteView bytes) {
-    if (!write_all(data_fd_, bytes, offset)) return local_error(partial_, "writing", errno);
+    if (!detail::pwrite_all(data_fd_, bytes, offset)) return local_error(partial_, "writing", errno);
     return {};
 }
 
