@@ -145,7 +145,23 @@ class Multi {
         result_ = ec;
         for (std::size_t i = 0; i < src_.size(); ++i) cancel_all(i);
         timer_.cancel();
-        io_.stop();
+        // Close every connection in order (GOAWAY, close_notify, each bounded by the engine's shutdown
+        // timeout), so each link, its session and the handlers that hold them end before the io_context
+        // does: stopping the context with links open left them to its destructor, and LeakSanitizer found
+        // them. The context then runs out of work; a timer stops it should a peer outlast the close.
+        auto closing = std::make_shared<std::size_t>(0);
+        for (auto& src : src_) {
+            if (!src.conn) continue;
+            ++*closing;
+            src.conn->async_close([this, closing](std::error_code) {
+                if (--*closing == 0) timer_.cancel();
+            });
+        }
+        if (*closing == 0) return;
+        timer_.expires_after(std::chrono::seconds(10));
+        timer_.async_wait([this](boost::system::error_code e) {
+            if (!e) io_.stop();
+        });
     }
 
     void cancel_all(std::size_t i) {
