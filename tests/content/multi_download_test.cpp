@@ -75,11 +75,6 @@ void serve(c::MultiDownload& d, const Dag& dag, const c::MultiTask& task) {
     ASSERT_FALSE(d.finish(task));
 }
 
-std::string read(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), {}};
-}
-
 }  // namespace
 
 TEST(MultiDownload, PlansSubtreesAndAssemblesOneFileFromTwoSources) {
@@ -108,7 +103,7 @@ TEST(MultiDownload, PlansSubtreesAndAssemblesOneFileFromTwoSources) {
     EXPECT_GT(served[1], 0u);
     ASSERT_TRUE(d.complete());
     ASSERT_FALSE(d.commit());
-    EXPECT_EQ(read(out), dag.data);
+    EXPECT_EQ(cyxp2p::test::read_file(out), dag.data);
     EXPECT_FALSE(fs::exists(c::MultiDownload::partial_path(out)));
     EXPECT_FALSE(fs::exists(c::MultiDownload::record_path(out)));
 }
@@ -143,7 +138,7 @@ TEST(MultiDownload, AnIdleSourceStealsTheFarHalfOfTheLargestShare) {
     while (auto task = d.next_task(0)) serve(d, dag, *task);
     ASSERT_TRUE(d.complete());
     ASSERT_FALSE(d.commit());
-    EXPECT_EQ(read(dir / "out.bin"), dag.data);
+    EXPECT_EQ(cyxp2p::test::read_file(dir / "out.bin"), dag.data);
 }
 
 TEST(MultiDownload, ABadBlockFailsItsTaskAndTheDroppedSourcesShareIsFetchedByTheOthers) {
@@ -169,7 +164,7 @@ TEST(MultiDownload, ABadBlockFailsItsTaskAndTheDroppedSourcesShareIsFetchedByThe
     EXPECT_GT(n, 0u);
     ASSERT_TRUE(d.complete());
     ASSERT_FALSE(d.commit());
-    EXPECT_EQ(read(dir / "out.bin"), dag.data);
+    EXPECT_EQ(cyxp2p::test::read_file(dir / "out.bin"), dag.data);
 }
 
 TEST(MultiDownload, AnUpperNodeIsCheckedAgainstItsCid) {
@@ -209,7 +204,7 @@ TEST(MultiDownload, WhenNothingIsUnstartedAnIdleSourceHedgesAndTheFirstCopyWins)
     EXPECT_FALSE(d.finish(*slow));  // a late copy is ignored, not an error
     ASSERT_TRUE(d.complete());
     ASSERT_FALSE(d.commit());
-    EXPECT_EQ(read(dir / "out.bin"), dag.data);
+    EXPECT_EQ(cyxp2p::test::read_file(dir / "out.bin"), dag.data);
 }
 
 TEST(MultiDownload, AnInterruptedFetchResumesAndADamagedStateIsDiscarded) {
@@ -250,7 +245,7 @@ TEST(MultiDownload, AnInterruptedFetchResumesAndADamagedStateIsDiscarded) {
     d.set_sources(1);
     while (auto task = d.next_task(0)) serve(d, dag, *task);
     ASSERT_FALSE(d.commit());
-    EXPECT_EQ(read(out), dag.data);
+    EXPECT_EQ(cyxp2p::test::read_file(out), dag.data);
 }
 
 TEST(MultiDownload, ARecordForAnotherRootIsNotUsed) {
