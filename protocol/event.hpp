@@ -32,6 +32,8 @@ struct FlowStats {
     std::uint64_t session_window = 0;         // our session receive window now
     std::uint64_t largest_stream_window = 0;  // the largest receive window a stream of ours reached
     std::uint64_t growth_refused = 0;         // window growth the WindowBudget refused
+    std::uint64_t delay_cuts =
+        0;  // times a bulk stream's credit was cut to SessionLimits::queue_delay_target
     std::uint64_t queued_bytes = 0;  // to send, not yet taken by poll_output: control frames, stream messages
     /// From the opening of the first stream whose receive window reached max_stream_window to that moment
     /// (the ramp bench/run row (h) reports in RTTs); none while no stream has reached the cap.

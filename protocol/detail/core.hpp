@@ -45,6 +45,10 @@ struct RecvWindow {
     std::uint64_t epoch_consumed = 0;  // charge the application took since epoch_start (auto-tuning)
     Time epoch_start{};
     bool startup = true;  // growing 4x per epoch until an epoch shows the window is near the path's BDP
+    /// Delay-limited credit (SessionLimits::queue_delay_target): when non-zero, credit is given only up to
+    /// min(size, delay_limit). Streams only; the session window is never delay-limited.
+    std::uint64_t delay_limit = 0;
+    Time delay_settled{};  // samples of PINGs sent before this do not change delay_limit (limit_by_delay)
 };
 
 struct Stream {
@@ -191,6 +195,8 @@ class Core {
     void shrink_session();
     void release_budget();
     void probe_rtt(Time now, bool replace);
+    Time probe_interval() const;
+    void limit_by_delay(Time sample, Time sent, Time now);
     void on_ping(const Frame& f, Time now);
     void check_progress(Stream& s, Time now);
     bool frame_data(Stream& s, std::vector<std::uint8_t>& out);
@@ -210,6 +216,7 @@ class Core {
     std::uint64_t budget_held_ = 0;  // bytes of session window growth reserved from budget_
     std::uint64_t largest_stream_window_ = 0;
     std::uint64_t growth_refused_ = 0;
+    std::uint64_t delay_cuts_ = 0;     // times a stream's credit was cut to the path's delay target
     std::optional<Time> window_ramp_;  // open -> max_stream_window of the first stream that reached it
     RttEstimator rtt_;
     struct OutstandingPing {

@@ -133,9 +133,9 @@ void Core::read_frames(Now now) {
         dispatch(*f, now);
     }
     // RTT samples: one PING as soon as the session is established (HELLO_ACK already queued), then one per
-    // rtt_ping_interval while data flows; a quiet session only gets the engine's keepalive.
+    // probe_interval() while data flows; a quiet session only gets the engine's keepalive.
     if (!closed_ && established() &&
-        (!last_probe_ || (flow_activity_ && now.mono - *last_probe_ >= local_.rtt_ping_interval))) {
+        (!last_probe_ || (flow_activity_ && now.mono - *last_probe_ >= probe_interval()))) {
         probe_rtt(now.mono, false);
     }
     flow_activity_ = false;

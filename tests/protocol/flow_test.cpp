@@ -399,6 +399,71 @@ TEST_F(Flow, ThinLinkEndsStartupAtTheFirstEpoch) {
     EXPECT_EQ(first_growth(*engine_, seen), 512U << 10);
 }
 
+// The queueing delay one bulk stream makes at a paced link's bottleneck (Pipe: unbounded queue, like
+// bench/run's emulator and a bufferbloated router), measured after the ramp, with the rate it moves.
+struct QueueOnTheLink {
+    double max_queue_ms = 0;
+    double mib_per_s = 0;
+};
+
+class DelayLimit : public Flow {
+  protected:
+    QueueOnTheLink bulk_at(p::Time rtt, double bytes_per_s) {
+        connect(rtt, bytes_per_s);
+        produce(open("content.fetch"), 1ULL << 40);
+        run_until([] { return false; }, now_ + 3s);  // ramp, overshoot, settle
+        QueueOnTheLink q;
+        const auto before = received_;
+        const p::Time from = now_;
+        run_until(
+            [&] {
+                if (down_.free_at > now_)
+                    q.max_queue_ms =
+                        std::max(q.max_queue_ms,
+                                 std::chrono::duration<double, std::milli>(down_.free_at - now_).count());
+                return false;
+            },
+            now_ + 2s);
+        q.mib_per_s = static_cast<double>(received_ - before) / (1 << 20) /
+                      std::chrono::duration<double>(now_ - from).count();
+        RecordProperty("max_queue_ms", std::to_string(q.max_queue_ms));
+        RecordProperty("mib_per_s", std::to_string(q.mib_per_s));
+        return q;
+    }
+};
+
+TEST_F(DelayLimit, BulkStreamKeepsTheQueueNearTheTarget) {
+    // 50 ms at 100 MiB/s: a BDP of 5 MiB; the stream window grows to its 16 MiB cap, whose 11 MiB above the
+    // BDP would wait in the link's queue (110 ms). With the default 5 ms target the queue stays near 5 ms
+    // and the link stays full.
+    ASSERT_EQ(engine_limits_.queue_delay_target, 5ms);
+    const auto q = bulk_at(50ms, 100.0 * kMiB);
+    EXPECT_LE(q.max_queue_ms, 10.0);
+    EXPECT_GE(q.mib_per_s, 90.0);
+    EXPECT_GT(engine_->flow_stats().delay_cuts, 0U);
+    EXPECT_EQ(engine_->flow_stats().largest_stream_window, 16 * kMiB);  // auto-tuning itself is unchanged
+}
+
+TEST_F(DelayLimit, WithoutTheRuleTheWindowFillsTheQueue) {
+    // The same path with the rule off: what the rule prevents (and that the measurement above can fail).
+    engine_limits_.queue_delay_target = 0ms;
+    const auto q = bulk_at(50ms, 100.0 * kMiB);
+    EXPECT_GT(q.max_queue_ms, 80.0);
+    EXPECT_EQ(engine_->flow_stats().delay_cuts, 0U);
+}
+
+TEST_F(DelayLimit, HoldsOnATenMsPath) {
+    const auto q = bulk_at(10ms, 100.0 * kMiB);  // BDP 1 MiB
+    EXPECT_LE(q.max_queue_ms, 10.0);
+    EXPECT_GE(q.mib_per_s, 90.0);
+}
+
+TEST_F(DelayLimit, HoldsOnAHundredMsPath) {
+    const auto q = bulk_at(100ms, 100.0 * kMiB);  // BDP 10 MiB
+    EXPECT_LE(q.max_queue_ms, 10.0);
+    EXPECT_GE(q.mib_per_s, 90.0);
+}
+
 TEST_F(Flow, SlowReaderKeepsItsInitialWindow) {
     connect(100ms, 125e6);
     const auto id = open("content.fetch");

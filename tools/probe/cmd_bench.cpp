@@ -403,6 +403,7 @@ int bench_latency(const Args& a, asio::io_context& io, net::Engine& engine, cons
                     {"idle_rtt_us_p99", percentile(idle, 0.99)},
                     {"loaded_rtt_us_p50", percentile(loaded, 0.5)},
                     {"loaded_rtt_us_p99", percentile(loaded, 0.99)},
+                    {"delay_cuts", conn->flow_stats().delay_cuts},
                     {"cipher", conn->tls().cipher}});
     } else {
         std::cout << std::fixed << std::setprecision(1) << "bench bulk " << mibs << " MiB/s on one stream; "

@@ -181,6 +181,7 @@ nlohmann::json flow_json(const protocol::FlowStats& f) {
             {"session_window", f.session_window},
             {"largest_stream_window", f.largest_stream_window},
             {"window_growth_refused", f.growth_refused},
+            {"delay_cuts", f.delay_cuts},
             {"window_ramp_ms", msec(f.window_ramp)},
             {"window_ramp_rtts", ramp_rtts}};
 }
