@@ -448,9 +448,6 @@ void Core::limit_by_delay(Time sample, Time sent, Time now) {
         if (stream.remote_ended || w.size <= floor) continue;
         if (w.delay_limit != 0 && sent < w.delay_settled) continue;
         const std::uint64_t allowed = w.delay_limit != 0 ? std::min(w.size, w.delay_limit) : w.size;
-            std::fprintf(stderr, "t=%.3f sample=%.1f min=%.1f size=%llu allowed=%llu credit=%lld und=%llu\n",
-                         now.count() / 1e9, s / 1e6, min_rtt->count() / 1e6, (unsigned long long)w.size,
-                         (unsigned long long)allowed, (long long)w.credit, (unsigned long long)w.undelivered);
         if (s > goal) {
             w.delay_limit = std::max<std::uint64_t>(
                 floor, static_cast<std::uint64_t>(static_cast<double>(allowed) * (goal / s)));
