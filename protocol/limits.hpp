@@ -63,14 +63,17 @@ struct SessionLimits {
     /// auto-tuning rule needs the smoothed RTT; a quiet session sends only keepalive PINGs).
     std::chrono::milliseconds rtt_ping_interval{1'000};
     /// Not announced: the queueing delay one of our grown (bulk) stream windows may add on the path
-    /// (docs/protocol.md section 6, "Delay-limited credit"). Once an RTT sample exceeds the session's minimum
-    /// RTT by more than this, such a stream is given credit only for what the path holds at that delay, so a
-    /// bulk transfer does not park megabytes in a router's (or an emulator's) queue in front of the small
-    /// requests that share the link. 5 ms keeps a 1 KiB request within 10 ms of the idle round trip and is
-    /// large against the jitter of a healthy path; 0 turns the rule off (windows then fill whatever queue
-    /// the path has, up to max_stream_window). While data flows, RTT samples are then taken every SRTT (at
-    /// least 5 ms apart, at most rtt_ping_interval) instead of every rtt_ping_interval.
-    std::chrono::milliseconds queue_delay_target{5};
+    /// (docs/protocol.md section 6, "Delay-limited credit"). When non-zero, once an RTT sample exceeds the
+    /// session's minimum RTT by more than this, such a stream is given credit only for what the path holds
+    /// at that delay, so a bulk transfer does not park megabytes in a router's (or an emulator's) queue in
+    /// front of the small requests sharing the link; RTT samples are then taken every SRTT while data flows
+    /// (at least 5 ms, at most rtt_ping_interval apart). 0 (the default) turns it off: windows then fill
+    /// whatever queue the path has, up to max_stream_window. Off by default because every delay that is not
+    /// queueing (a busy CPU at either end, a jittery radio link) reads as queue and costs throughput: on a
+    /// loaded 2-core machine 5 ms kept a 1 KiB request within ~4 ms of the idle round trip but cut the bulk
+    /// rate by 40-75% (docs/performance.md, "Delay-limited credit"). p2p-probe bench --queue-delay-ms tries
+    /// it.
+    std::chrono::milliseconds queue_delay_target{0};
     /// Stall rule for streams the application watches (EngineSession::watch_progress, used by the engine's
     /// content fetch): a stream that received fewer than min_stream_rate bytes/s over one stall_window,
     /// while we were not the ones holding it back, is reset with `stalled`. 30 s at 16 KiB/s: a drip-feeding

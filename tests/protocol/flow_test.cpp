@@ -408,6 +408,8 @@ struct QueueOnTheLink {
 
 class DelayLimit : public Flow {
   protected:
+    DelayLimit() { engine_limits_.queue_delay_target = 5ms; }
+
     QueueOnTheLink bulk_at(p::Time rtt, double bytes_per_s) {
         connect(rtt, bytes_per_s);
         produce(open("content.fetch"), 1ULL << 40);
@@ -434,9 +436,8 @@ class DelayLimit : public Flow {
 
 TEST_F(DelayLimit, BulkStreamKeepsTheQueueNearTheTarget) {
     // 50 ms at 100 MiB/s: a BDP of 5 MiB; the stream window grows to its 16 MiB cap, whose 11 MiB above the
-    // BDP would wait in the link's queue (110 ms). With the default 5 ms target the queue stays near 5 ms
-    // and the link stays full.
-    ASSERT_EQ(engine_limits_.queue_delay_target, 5ms);
+    // BDP would wait in the link's queue (110 ms). With a 5 ms target the queue stays near 5 ms and the
+    // link stays full.
     const auto q = bulk_at(50ms, 100.0 * kMiB);
     EXPECT_LE(q.max_queue_ms, 10.0);
     EXPECT_GE(q.mib_per_s, 90.0);
@@ -445,8 +446,10 @@ TEST_F(DelayLimit, BulkStreamKeepsTheQueueNearTheTarget) {
 }
 
 TEST_F(DelayLimit, WithoutTheRuleTheWindowFillsTheQueue) {
-    // The same path with the rule off: what the rule prevents (and that the measurement above can fail).
-    engine_limits_.queue_delay_target = 0ms;
+    // The same path with the rule off (the default): what the rule prevents, and that the measurement
+    // above can fail.
+    engine_limits_.queue_delay_target = p::SessionLimits{}.queue_delay_target;
+    ASSERT_EQ(engine_limits_.queue_delay_target, 0ms);
     const auto q = bulk_at(50ms, 100.0 * kMiB);
     EXPECT_GT(q.max_queue_ms, 80.0);
     EXPECT_EQ(engine_->flow_stats().delay_cuts, 0U);

@@ -91,6 +91,10 @@ std::string usage() {
            n(protocol::max_frame_size_ceiling) + " bytes [default: " + n(eo.session.max_frame_size) +
            "]\n"
            "                       (the three above: what bigger windows or frames would change)\n"
+           "  --queue-delay-ms N   queueing delay a bulk stream may add on the path, 0 (off)..1000 ms\n"
+           "                       [default: " +
+           n(static_cast<std::uint64_t>(eo.session.queue_delay_target.count())) +
+           "] (docs/protocol.md section 6, delay-limited credit)\n"
            "  --json               machine-readable output\n";
 }
 
@@ -429,6 +433,7 @@ int cmd_bench(const std::vector<std::string>& argv, std::size_t first) {
                                               {"--stream-window", true},
                                               {"--session-window", true},
                                               {"--max-frame-size", true},
+                                              {"--queue-delay-ms", true},
                                               {"--latency", false},
                                               {"--rtt-cid", true},
                                               {"--probes", true}};
@@ -490,6 +495,11 @@ int cmd_bench(const std::vector<std::string>& argv, std::size_t first) {
     eo.session.initial_stream_window = static_cast<std::uint32_t>(*stream_window);
     eo.session.initial_session_window = static_cast<std::uint32_t>(*session_window);
     eo.session.max_frame_size = static_cast<std::uint32_t>(*frame);
+    const auto queue_delay =
+        number(*a, "--queue-delay-ms", static_cast<std::uint64_t>(eo.session.queue_delay_target.count()));
+    if (!queue_delay || *queue_delay > 1000)
+        return fail(&*a, Exit::usage, "usage", "--queue-delay-ms 0..1000");
+    eo.session.queue_delay_target = std::chrono::milliseconds(*queue_delay);
     asio::io_context io;
     if (a->has("--handshakes")) return bench_handshakes(*a, io, eo, o);
     net::Engine engine(io.get_executor(), eo);
