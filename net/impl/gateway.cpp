@@ -1,7 +1,9 @@
 // The trustless gateway's HTTP side (net/gateway.hpp): Beast over plain TCP, one coroutine per connection on
 // its own strand, keep-alive, per-address connection and request limits, CAR responses streamed as chunks
 // straight from a DagWalker (one block in memory at a time, plus the chunk being written).
+#include <array>
 #include <atomic>
+#include <span>
 #include <thread>
 #include <unordered_set>
 #include <vector>
@@ -281,12 +283,15 @@ class Gateway::Impl {
         const content::Bytes header = content::encode_car_header({g.cid});
         content::append_varint(out, header.size());
         out.insert(out.end(), header.begin(), header.end());
-        const auto flush = [&]() -> asio::awaitable<bool> {
+        // One chunk: what `out` holds, then `tail` (a block's bytes, sent where they lie: no copy).
+        const auto flush = [&](std::span<const std::uint8_t> tail) -> asio::awaitable<bool> {
             boost::system::error_code wec;
             stream.expires_after(options_.limits.write_timeout);
-            co_await asio::async_write(stream, http::make_chunk(asio::buffer(out)),
+            const std::array<asio::const_buffer, 2> parts{asio::buffer(out),
+                                                          asio::buffer(tail.data(), tail.size())};
+            co_await asio::async_write(stream, http::make_chunk(parts),
                                        asio::redirect_error(asio::use_awaitable, wec));
-            bytes_sent_ += out.size();
+            bytes_sent_ += out.size() + tail.size();
             out.clear();
             co_return !wec;
         };
@@ -298,8 +303,11 @@ class Gateway::Impl {
             const content::Bytes cid = b->cid.bytes();
             content::append_varint(out, cid.size() + b->data.size());
             out.insert(out.end(), cid.begin(), cid.end());
-            out.insert(out.end(), b->data.begin(), b->data.end());
-            if (out.size() >= options_.limits.write_chunk && !co_await flush()) {
+            // Small blocks are gathered into `out` up to write_chunk; a block that fills the chunk (a 256 KiB
+            // leaf, the common case) goes out in the same write as what is pending, without being copied.
+            if (out.size() + b->data.size() < options_.limits.write_chunk) {
+                out.insert(out.end(), b->data.begin(), b->data.end());
+            } else if (!co_await flush(b->data)) {
                 ++aborted_;
                 co_return false;
             }
@@ -311,7 +319,7 @@ class Gateway::Impl {
             ++aborted_;
             co_return false;
         }
-        if (!out.empty() && !co_await flush()) {
+        if (!out.empty() && !co_await flush({})) {
             ++aborted_;
             co_return false;
         }
