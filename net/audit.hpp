@@ -34,6 +34,8 @@ struct AuditEvent {
         pin_mismatch,      // the node's key was not in the pin set (detail: presented and expected pins)
         content_rejected,  // a fetched block failed verification (result: the content error, detail: CID),
                            // or a fetch was stalled (result "stalled", detail: the rate seen)
+        source_dropped,    // a multi-source fetch dropped a source (peer: its name; result: the error name;
+                           // detail: the reason, e.g. the unit whose block did not hash). Never a token.
     };
     Kind kind = Kind::session_closed;
     std::int64_t time_ms = 0;  // Unix epoch milliseconds

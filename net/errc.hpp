@@ -33,6 +33,8 @@ enum class errc {
     redis_unavailable,      // not connected (reconnecting with backoff), or too many calls queued
     redis_timeout,          // no reply within RedisLimits::call_deadline
     redis_error,            // the server answered an error (AUTH, SELECT, a script)
+    // The multi-source fetch (net/multi_fetch.hpp).
+    no_source_left,  // every source of a multi-source fetch was dropped before the DAG was complete
 };
 
 const std::error_category& category() noexcept;

@@ -93,4 +93,22 @@ struct GatewayLimits {
     std::size_t threads = 2;
 };
 
+/// A multi-source fetch through the engine API (net/multi_fetch.hpp, docs/net.md "Multi-source fetch").
+struct MultiFetchLimits {
+    /// Units one source fetches at once (8 x a 256 KiB leaf = 2 MiB; a subtree unit is one stream).
+    std::size_t in_flight = 8;
+    /// A source with work and no verified byte for this long is dropped (the session's own stall_window,
+    /// protocol::SessionLimits, is 30 s too).
+    std::chrono::milliseconds stall{30'000};
+    /// An idle source fetches a copy of a unit another source has held this long (the first verified copy
+    /// wins). Long enough that healthy sources keep their own units, short against a stall.
+    std::chrono::milliseconds hedge{2'000};
+    /// A gateway request: resolve + connect, TLS, and each read must each finish within this.
+    std::chrono::milliseconds gateway_timeout{10'000};
+    /// At the end, the connections the fetch dialled are closed in order (GOAWAY, close_notify, each also
+    /// bounded by EngineOptions::shutdown_timeout); the fetch completes at the latest this long after the
+    /// close began, whether or not a peer answered.
+    std::chrono::milliseconds close_timeout{10'000};
+};
+
 }  // namespace cyxp2p::net

@@ -13,6 +13,7 @@
 #include <cyxp2p/net/jwks_url_source.hpp>
 #include <cyxp2p/net/limits.hpp>
 #include <cyxp2p/net/metrics.hpp>
+#include <cyxp2p/net/multi_fetch.hpp>
 #include <cyxp2p/net/node.hpp>
 #include <cyxp2p/net/redis.hpp>
 #include <cyxp2p/net/tls_info.hpp>

@@ -39,6 +39,8 @@ const char* to_string(AuditEvent::Kind k) noexcept {
             return "pin_mismatch";
         case AuditEvent::Kind::content_rejected:
             return "content_rejected";
+        case AuditEvent::Kind::source_dropped:
+            return "source_dropped";
     }
     return "unknown";
 }

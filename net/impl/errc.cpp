@@ -60,6 +60,9 @@ class Category final : public std::error_category {
                 return "Redis did not answer within the call deadline";
             case errc::redis_error:
                 return "Redis answered with an error";
+            case errc::no_source_left:
+                return "no source could supply the rest of the content (every source was dropped; see each "
+                       "source's error)";
         }
         return "unknown net error";
     }
@@ -116,6 +119,8 @@ const char* to_string(errc e) noexcept {
             return "redis_timeout";
         case errc::redis_error:
             return "redis_error";
+        case errc::no_source_left:
+            return "no_source_left";
     }
     return "unknown";
 }

@@ -19,6 +19,7 @@
 #include <cyxp2p/content/errc.hpp>
 #include <cyxp2p/net/engine.hpp>
 #include <cyxp2p/net/errc.hpp>
+#include <cyxp2p/net/limits.hpp>
 #include <cyxp2p/pinning/errc.hpp>
 #include <cyxp2p/protocol/errc.hpp>
 
@@ -495,15 +496,15 @@ int cmd_fetch(const std::vector<std::string>& argv, std::size_t first) {
         "  --gateway-ca FILE  https gateway: trust this CA (PEM) instead of the system store\n"
         "  --sources FILE     fetch CID from every source this JSON list names (below)\n"
         "  --in-flight N      with --sources: units per source at once, 1..64 [default: " +
-        std::to_string(kSourcesInFlight) +
+        std::to_string(net::MultiFetchLimits{}.in_flight) +
         "]\n"
         "  --stall-ms N       with --sources: drop a source with no verified block for N ms,\n"
         "                     1..3600000 [default: " +
-        std::to_string(kSourcesStallMs) +
+        std::to_string(net::MultiFetchLimits{}.stall.count()) +
         "]\n"
         "  --hedge-ms N       with --sources: an idle source also fetches a unit another has held\n"
         "                     this long, 1..3600000 [default: " +
-        std::to_string(kSourcesHedgeMs) +
+        std::to_string(net::MultiFetchLimits{}.hedge.count()) +
         "]\n"
         "\n"
         "From an IPFS trustless gateway (no pin, no token: the gateway is not trusted either),\n"

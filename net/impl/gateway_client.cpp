@@ -19,9 +19,7 @@
 #include <cyxp2p/net/errc.hpp>
 #include <cyxp2p/protocol/errc.hpp>
 
-#include "../common/version.hpp"
-
-namespace cyxp2p::tools::probe {
+namespace cyxp2p::net::detail {
 
 namespace beast = boost::beast;
 namespace http = beast::http;
@@ -37,7 +35,7 @@ asio::awaitable<std::error_code> exchange(Stream& stream, const GatewayGet& r, c
     http::request<http::empty_body> req{http::verb::get, r.target, 11};
     req.set(http::field::host, cfg.host);
     req.set(http::field::accept, r.accept);
-    req.set(http::field::user_agent, "p2p-probe/" + build_info().version);
+    req.set(http::field::user_agent, r.user_agent);
     boost::system::error_code ec;
     beast::get_lowest_layer(stream).expires_after(timeout);
     co_await http::async_write(stream, req, asio::redirect_error(asio::use_awaitable, ec));
@@ -76,8 +74,8 @@ asio::awaitable<std::error_code> exchange(Stream& stream, const GatewayGet& r, c
 
 }  // namespace
 
-asio::awaitable<std::error_code> gateway_get(asio::io_context& io, asio::ssl::context& tls_ctx, GatewayGet r,
-                                             GatewaySink sink) {
+asio::awaitable<std::error_code> gateway_get(asio::any_io_executor io, asio::ssl::context& tls_ctx,
+                                             GatewayGet r, GatewaySink sink) {
     const auto& cfg = r.source;
     const auto timeout = r.timeout;
     beast::tcp_stream tcp_stream(io);
@@ -103,4 +101,4 @@ asio::awaitable<std::error_code> gateway_get(asio::io_context& io, asio::ssl::co
     co_return co_await exchange(tls, r, sink);
 }
 
-}  // namespace cyxp2p::tools::probe
+}  // namespace cyxp2p::net::detail
