@@ -61,6 +61,12 @@ struct RedisLimits {
     std::size_t max_queued = 16'384;
     /// Commands written in one pipeline before their replies are read.
     std::size_t max_pipeline = 512;
+    /// A fleet connection lease (docs/fleet.md, "Connection leases") lasts this long unless its process
+    /// renews it, which it does for its live connections every lease_ttl / 3. A process that dies stops
+    /// renewing, so its connections stop counting against the fleet's per-address cap after at most this.
+    /// 30 s: ten times a renewal survives a slow Redis, and a crashed process frees its addresses' budget
+    /// within half a minute.
+    std::chrono::milliseconds lease_ttl{30'000};
 };
 
 /// A multi-source fetch's list of sources (net/fetch_sources.hpp).

@@ -111,6 +111,13 @@ struct Metrics {
     std::atomic<std::uint64_t> fleet_fallbacks{0};        // requests decided locally instead (policy local)
     std::atomic<std::int64_t> fleet_redis_up{0};          // gauge: 1 while connected
     DurationHistogram fleet_redis_latency{kRttBucketsS};  // call to reply, answered checks only
+    // The connection limits before TLS the fleet shares (impl/connection_leases.hpp).
+    std::atomic<std::uint64_t> fleet_connection_checks{0};     // new connections sent to Redis (one script)
+    std::atomic<std::uint64_t> fleet_connections_refused{0};   // closed before TLS: fleet rate, cap, or Redis
+                                                               // down (policy refuse)
+    std::atomic<std::uint64_t> fleet_connection_fallbacks{0};  // admitted on the local limits (policy local)
+    std::atomic<std::uint64_t> fleet_lease_renewals{0};        // renewal calls (one per interval, all leases)
+    std::atomic<std::uint64_t> fleet_lease_renewal_errors{0};  // of those, failed or not answered in time
 
     /// Counts what an audit event says (called for every event, with or without an audit sink).
     void observe(const AuditEvent& event);

@@ -194,6 +194,21 @@ std::string Metrics::prometheus() const {
         fleet_redis_up);
     fleet_redis_latency.render(out, "cyxp2p_node_fleet_redis_latency_seconds",
                                "Fleet checks, from the call to Redis's reply (answered checks only).");
+    row(out, "cyxp2p_node_fleet_connection_checks_total", "counter",
+        "New connections checked against the fleet's per-address rate and lease cap (before TLS).",
+        fleet_connection_checks);
+    row(out, "cyxp2p_node_fleet_connections_refused_total", "counter",
+        "New connections closed before TLS by the fleet: address rate, address lease cap, or Redis down "
+        "(policy refuse).",
+        fleet_connections_refused);
+    row(out, "cyxp2p_node_fleet_connection_fallbacks_total", "counter",
+        "New connections admitted on the local limits alone because Redis did not answer (policy local).",
+        fleet_connection_fallbacks);
+    row(out, "cyxp2p_node_fleet_lease_renewals_total", "counter",
+        "Connection lease renewal calls (one per interval renews every live connection's lease).",
+        fleet_lease_renewals);
+    row(out, "cyxp2p_node_fleet_lease_renewal_errors_total", "counter",
+        "Lease renewal calls that failed or were not answered in time.", fleet_lease_renewal_errors);
     return out;
 }
 

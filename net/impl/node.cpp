@@ -7,6 +7,7 @@
 #include <openssl/ssl.h>
 
 #include <cyxp2p/net/errc.hpp>
+#include <cyxp2p/net/impl/connection_leases.hpp>
 #include <cyxp2p/net/impl/node_impl.hpp>
 #include <cyxp2p/net/impl/node_link.hpp>
 #include <cyxp2p/net/impl/preauth.hpp>
@@ -124,6 +125,8 @@ void Node::Impl::start_fleet() {
                 .detail = up ? why : why + "; until it is back, " + policy});
     };
     auto client = std::make_shared<RedisClient>(f.redis, f.password, f.limits, std::move(on_state));
+    fleet_leases =
+        std::make_unique<ConnectionLeases>(client, prefix, f.when_unavailable, f.limits.lease_ttl, &metrics);
     fleet_admission = std::make_unique<RedisAdmission>(std::move(client), prefix, f.when_unavailable,
                                                        options.replay, options.rate, &metrics);
 }
@@ -195,26 +198,77 @@ void Node::Impl::on_accept(std::size_t index, boost::system::error_code ec, tcp:
             socket.close(pe);  // before TLS: refusing costs us nothing more
         } else {
             if (admission.evicted_other) metrics.connections_evicted++;
-            metrics.connections_accepted++;
-            metrics.connections_open++;
             socket.set_option(tcp::no_delay(true), pe);
-            // Fixed now, from the occupancy now: a connection arriving during a flood gets short deadlines.
+            // Fixed now, from the occupancy now: a connection arriving during a flood gets short deadlines
+            // (and the fleet's round trip below counts against them).
             PreauthDeadlines deadlines;
             deadlines.tls = accepted + connections.handshake_deadline(options.tls_handshake_timeout);
             deadlines.client_hello =
                 std::min(deadlines.tls, accepted + options.rate.connections.client_hello_timeout);
-            auto wait = std::make_shared<ClientHelloWait>(
-                *this, std::move(socket), Admitted(std::move(admission.permit), metrics), peer, deadlines);
-            remember(wait);
-            wait->start();
+            Admitted admitted(std::move(admission.permit), metrics);
+            if (!fleet_leases) {
+                start_preauth(std::move(socket), std::move(admitted), peer, deadlines);
+            } else {
+                ask_fleet(index, *addr, std::move(socket), std::move(admitted), peer, deadlines);
+            }
         }
     }
     accept();
 }
 
+// The local limits passed (refusals there cost no round trip); now the fleet's, without blocking the
+// accept thread: the verdict comes back on the Redis thread and is posted to the connection's context.
+// Meanwhile the connection holds its local permit and its socket, nothing else.
+void Node::Impl::ask_fleet(std::size_t index, const ratelimit::Address& address, tcp::socket socket,
+                           Admitted admitted, std::string peer, PreauthDeadlines deadlines) {
+    struct Pending {
+        tcp::socket socket;
+        Admitted admitted;
+        std::string peer;
+        PreauthDeadlines deadlines;
+    };
+    auto pending = std::make_shared<Pending>(
+        Pending{std::move(socket), std::move(admitted), std::move(peer), deadlines});
+    fleet_leases->acquire(
+        address, live().limits.max_connections_per_address,
+        options.rate.connections.new_connections_per_address,
+        // `pending` moves into the posted handler: its socket and permit end on the connection's thread.
+        [this, index, pending = std::move(pending)](LeaseVerdict verdict) mutable {
+            asio::post(*contexts[index], [this, pending = std::move(pending),
+                                          verdict = std::move(verdict)]() mutable {
+                Pending& p = *pending;
+                if (stopping) return;  // the socket and permit close with `pending`
+                if (!verdict.admits()) {
+                    metrics.connections_refused++;
+                    audit_unauthenticated({.kind = AuditEvent::Kind::connection_refused,
+                                           .peer = p.peer,
+                                           .result = verdict.name(),
+                                           .detail = verdict.why});
+                    boost::system::error_code ignored;
+                    p.socket.close(ignored);  // before TLS, as the local limits refuse
+                    return;
+                }
+                p.admitted.hold(std::move(verdict.lease));
+                start_preauth(std::move(p.socket), std::move(p.admitted), std::move(p.peer), p.deadlines);
+            });
+        });
+}
+
+void Node::Impl::start_preauth(tcp::socket socket, Admitted admitted, std::string peer,
+                               PreauthDeadlines deadlines) {
+    metrics.connections_accepted++;
+    metrics.connections_open++;
+    auto wait = std::make_shared<ClientHelloWait>(*this, std::move(socket), std::move(admitted),
+                                                  std::move(peer), deadlines);
+    remember(wait);
+    wait->start();
+}
+
 Node::Impl::~Impl() {
-    fleet_admission
-        .reset();  // joins the Redis thread; its last callbacks post into contexts that still exist
+    // Joins the renewal thread; then the Redis thread, whose last callbacks post into contexts that still
+    // exist.
+    fleet_leases.reset();
+    fleet_admission.reset();
     readers.reset();
     acceptor.reset();
     guards.clear();

@@ -30,6 +30,9 @@ struct MethodEntry {
 
 class NodeLink;
 class ClientHelloWait;
+class ConnectionLeases;
+class Admitted;
+struct PreauthDeadlines;
 
 class Node::Impl {
   public:
@@ -157,7 +160,15 @@ class Node::Impl {
     // Fleet mode (options.fleet): sessions defer their replay and limit checks to `fleet_admission`. Stopped
     // first in ~Impl, while the contexts its callbacks post into still exist.
     std::unique_ptr<Admission> fleet_admission;
+    /// Fleet mode: the per-address connection rate and cap shared before TLS (impl/connection_leases.hpp);
+    /// a new connection that passed the local limits waits for its verdict holding only the socket.
+    std::unique_ptr<ConnectionLeases> fleet_leases;
     void start_fleet();
+    /// After every admission check: the first pre-auth stage (ClientHelloWait) of an admitted connection.
+    void ask_fleet(std::size_t index, const ratelimit::Address& address, detail::tcp::socket socket,
+                   Admitted admitted, std::string peer, PreauthDeadlines deadlines);
+    void start_preauth(detail::tcp::socket socket, Admitted admitted, std::string peer,
+                       PreauthDeadlines deadlines);
 };
 
 }  // namespace cyxp2p::net

@@ -22,12 +22,15 @@ Admitted::Admitted(ratelimit::ConnectionPermit permit, Metrics& metrics) noexcep
 }
 
 Admitted::Admitted(Admitted&& other) noexcept
-    : permit_(std::move(other.permit_)), metrics_(std::exchange(other.metrics_, nullptr)) {}
+    : permit_(std::move(other.permit_)),
+      lease_(std::move(other.lease_)),
+      metrics_(std::exchange(other.metrics_, nullptr)) {}
 
 Admitted& Admitted::operator=(Admitted&& other) noexcept {
     if (this != &other) {
         reset();
         permit_ = std::move(other.permit_);
+        lease_ = std::move(other.lease_);
         metrics_ = std::exchange(other.metrics_, nullptr);
     }
     return *this;
@@ -45,6 +48,7 @@ bool Admitted::authenticated() noexcept {
 void Admitted::reset() noexcept {
     leave_gauge();
     permit_.reset();
+    lease_.reset();
 }
 
 // ---- ClientHelloWait ----

@@ -7,13 +7,15 @@
 #include <memory>
 #include <string>
 
+#include <cyxp2p/net/impl/connection_leases.hpp>
 #include <cyxp2p/net/impl/node_impl.hpp>
 #include <cyxp2p/ratelimit/connection_limiter.hpp>
 
 namespace cyxp2p::net {
 
-/// A ConnectionPermit and its share of Metrics::handshakes_in_progress, given back together. The gauge
-/// counts connections admitted and neither authenticated nor closed (an evicted one until it is closed).
+/// A ConnectionPermit (and in fleet mode its ConnectionLease) and its share of
+/// Metrics::handshakes_in_progress, given back together. The gauge counts connections admitted and neither
+/// authenticated nor closed (an evicted one until it is closed).
 class Admitted {
   public:
     Admitted() = default;
@@ -29,10 +31,13 @@ class Admitted {
     /// The connection closed.
     void reset() noexcept;
     ratelimit::ConnectionPermit& permit() noexcept { return permit_; }
+    /// Fleet mode: the connection's lease, given back with the permit when it closes.
+    void hold(ConnectionLease lease) noexcept { lease_ = std::move(lease); }
 
   private:
     void leave_gauge() noexcept;
     ratelimit::ConnectionPermit permit_;
+    ConnectionLease lease_;
     Metrics* metrics_ = nullptr;  // set while counted in the gauge
 };
 

@@ -3,10 +3,9 @@
 
 #include <cstdio>
 
-#include <openssl/evp.h>
-
 #include <cyxp2p/net/admission.hpp>
 #include <cyxp2p/net/errc.hpp>
+#include <cyxp2p/net/impl/fleet_keys.hpp>
 
 namespace cyxp2p::net {
 namespace {
@@ -52,52 +51,11 @@ end
 return {0}
 )lua";
 
-std::string sha1_hex(const std::string& s) {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    EVP_Digest(s.data(), s.size(), md, &len, EVP_sha1(), nullptr);
-    std::string hex;
-    char buf[3];
-    for (unsigned i = 0; i < len; ++i) {
-        std::snprintf(buf, sizeof buf, "%02x", md[i]);
-        hex += buf;
-    }
-    return hex;
-}
-
-// Keys are fixed-length BLAKE2b-128 digests of the domain-separated parts: no subject, method or nonce
-// appears in Redis in clear, and attacker-chosen subjects cannot make long keys. Unkeyed on purpose: every
-// node of the fleet must derive the same key, and Redis's own dict is SipHash-keyed per server, so there
-// is no hash table to flood. A 128-bit collision (2^64 work) could only make a fresh nonce look replayed.
-std::string digest(std::initializer_list<std::string_view> parts) {
-    crypto_generichash_state st;
-    crypto_generichash_init(&st, nullptr, 0, 16);
-    for (auto p : parts) {
-        const std::uint64_t n = p.size();  // length-prefixed: ("ab","c") and ("a","bc") differ
-        crypto_generichash_update(&st, reinterpret_cast<const unsigned char*>(&n), sizeof n);
-        crypto_generichash_update(&st, reinterpret_cast<const unsigned char*>(p.data()), p.size());
-    }
-    unsigned char out[16];
-    crypto_generichash_final(&st, out, sizeof out);
-    static constexpr char hex[] = "0123456789abcdef";
-    std::string s;
-    for (unsigned char c : out) {
-        s += hex[c >> 4];
-        s += hex[c & 15];
-    }
-    return s;
-}
-
-// T and B x T of a Rate, in microseconds (Lua numbers are doubles: exact to 2^53 us, 285 years).
-std::pair<std::string, std::string> gcra(const ratelimit::Rate& r) {
-    const double period_us = std::chrono::duration<double, std::micro>(r.period).count();
-    const double t = r.tokens == 0 ? 1e15 : period_us / static_cast<double>(r.tokens);
-    char a[64];
-    char b[64];
-    std::snprintf(a, sizeof a, "%.3f", t);
-    std::snprintf(b, sizeof b, "%.3f", t * static_cast<double>(r.burst));
-    return {a, b};
-}
+// Keys are fixed-length digests of the domain-separated parts (fleet::digest): no subject, method or nonce
+// appears in Redis in clear, and attacker-chosen subjects cannot make long keys. A 128-bit collision (2^64
+// work) could only make a fresh nonce look replayed.
+using fleet::digest;
+using fleet::sha1_hex;
 
 }  // namespace
 
@@ -170,7 +128,7 @@ void RedisAdmission::evaluate(const AdmissionRequest& r, Done done, bool retry_w
     argv.push_back(open ? "2" : "0");
     if (open) {
         for (const auto* rate : {&rate_.requests_per_peer.rate, &rate_.requests_per_method.rate}) {
-            auto [t, limit] = gcra(*rate);
+            auto [t, limit] = fleet::gcra_args(*rate);
             argv.push_back(std::move(t));
             argv.push_back(std::move(limit));
         }

@@ -140,12 +140,17 @@ TEST_F(Fleet, RedisDownFailsClosedWhileOpenStreamsGoOnAndBackIsAcceptedAgain) {
     expect_opened(*a);
     ASSERT_EQ(held_.size(), 1U);
 
+    // TLS before the outage, HELLO during it: new connections are refused before TLS while Redis is down
+    // (the fleet's per-address connection limits, fleet_lease_test.cpp), so a HELLO can only meet the outage
+    // on a connection accepted before it.
+    auto pre = dial_to(*node_a_);
+    ASSERT_TRUE(pre);
     redis_.kill();
     eventually([&] { return node_a_->metrics().fleet_redis_up.load() == 0; }, "redis down noticed");
+    EXPECT_FALSE(dial_to(*node_a_)) << "a new connection passed TLS while Redis was down";
     // New handshakes and opens: refused, with a retry delay.
     {
-        auto t = dial_to(*node_a_);
-        ASSERT_TRUE(t);
+        auto t = std::move(pre);
         t->control(FrameType::hello, 0, hello(token(), nonce(), now_ms()));
         auto f = t->next_of(FrameType::error, raw::in(5s));
         ASSERT_TRUE(f);

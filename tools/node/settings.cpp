@@ -289,8 +289,9 @@ std::vector<Setting> make_settings() {
          },
          "seconds, 1..300"},
         text_setting("redis",
-                     "fleet mode: share the replay windows and the per-peer and per-method limits with every "
-                     "node of this identity through Redis, redis://HOST[:PORT][/DB] or unix:///PATH "
+                     "fleet mode: share the replay windows, the per-peer and per-method limits and the "
+                     "per-address connection limits with every node of this identity through Redis, "
+                     "redis://HOST[:PORT][/DB] or unix:///PATH "
                      "(rediss:// needs hiredis with TLS; docs/fleet.md) (default: off)",
                      &S::redis, "a redis:// or unix:// URL; empty: off"),
         text_setting("redis-password-file",
@@ -311,6 +312,21 @@ std::vector<Setting> make_settings() {
         ms_setting(
             "redis-deadline-ms", "with --redis: each Redis call must be answered this soon",
             [](S & s) -> auto& { return s.redis_limits.call_deadline; }),
+        {"redis-lease-ttl-s",
+         "with --redis: a connection's fleet lease (per-address connection cap across the fleet) expires "
+         "this long after its process last renewed it (every third of it): how soon a dead process's "
+         "connections stop counting",
+         [](const S& s) {
+             return std::to_string(
+                 std::chrono::duration_cast<std::chrono::seconds>(s.redis_limits.lease_ttl).count());
+         },
+         [](S& s, const std::string& v) {
+             std::uint64_t x = 0;
+             if (!parse_uint<std::uint64_t>(v, x, 1, 3600)) return false;
+             s.redis_limits.lease_ttl = std::chrono::seconds(x);
+             return true;
+         },
+         "seconds, 1..3600"},
     };
 }
 
