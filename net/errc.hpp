@@ -27,12 +27,13 @@ enum class errc {
     node_id_changed,      // Node::replace_identity with an identity for another node_id
     limits_out_of_range,  // Node::update_limits with a value the node cannot honour (nothing changed)
     // The Redis client of fleet mode (net/redis.hpp, docs/fleet.md).
-    redis_bad_url,          // not redis://HOST[:PORT][/DB], unix:///PATH or rediss://
-    redis_tls_unsupported,  // rediss://: this build's hiredis (Debian 12: 0.14) has no TLS
-    redis_password_file,    // the password file is unreadable, empty, or readable by group/others
-    redis_unavailable,      // not connected (reconnecting with backoff), or too many calls queued
-    redis_timeout,          // no reply within RedisLimits::call_deadline
-    redis_error,            // the server answered an error (AUTH, SELECT, a script)
+    redis_bad_url,     // not redis://HOST[:PORT][/DB], rediss://HOST[:PORT][/DB] or unix:///PATH
+    redis_tls_file,    // rediss://: a CA, certificate or key file is unreadable, invalid, or a key mismatch
+    redis_tls_failed,  // rediss://: the handshake failed or the server's certificate was refused
+    redis_password_file,  // the password file is unreadable, empty, or readable by group/others
+    redis_unavailable,    // not connected (reconnecting with backoff), or too many calls queued
+    redis_timeout,        // no reply within RedisLimits::call_deadline
+    redis_error,          // the server answered an error (AUTH, SELECT, a script)
     // The multi-source fetch (net/multi_fetch.hpp).
     no_source_left,  // every source of a multi-source fetch was dropped before the DAG was complete
 };

@@ -20,17 +20,30 @@
 
 namespace cyxp2p::net {
 
-/// Where Redis listens: `redis://HOST[:PORT][/DB]` (port 6379, db 0 by default) or `unix:///PATH[?db=N]`.
+/// Where Redis listens: `redis://HOST[:PORT][/DB]` (port 6379, db 0 by default), `rediss://HOST[:PORT][/DB]`
+/// (the same over TLS 1.2 or later) or `unix:///PATH[?db=N]`.
 struct RedisEndpoint {
     std::string host;  // TCP, or empty for a unix socket
     std::uint16_t port = 6379;
     std::string path;  // unix socket
     unsigned db = 0;
+    /// rediss://: the server's certificate must chain to `ca_file` (PEM; empty: the system's CA store)
+    /// and name `host` (a DNS name, or an IP address matched against the certificate's IP SANs).
+    bool tls = false;
+    std::filesystem::path ca_file{};
+    /// rediss:// with a client certificate (mutual TLS, Redis's tls-auth-clients): both or neither. The
+    /// key is refused when readable by group or others, as the password file is.
+    std::filesystem::path cert_file{};
+    std::filesystem::path key_file{};
     /// A URL for logs (it never holds a password: passwords come from a file).
     std::string describe() const;
 };
-/// errc::redis_bad_url, or errc::redis_tls_unsupported for rediss:// (this hiredis has no TLS).
+/// errc::redis_bad_url for anything else. The TLS files of a rediss:// endpoint are set by the caller.
 std::optional<RedisEndpoint> parse_redis_url(std::string_view url, std::error_code& ec);
+/// For a rediss:// endpoint: its CA, certificate and key files load and match (what each connect will
+/// load again, so that renewed files are picked up at the next reconnect). errc::redis_tls_file with `why`
+/// naming the file otherwise; true at once for redis:// and unix://.
+bool check_redis_tls(const RedisEndpoint& endpoint, std::error_code& ec, std::string& why);
 /// The password in `file` (one line; the trailing newline is dropped). errc::redis_password_file when the
 /// file is unreadable, empty, or readable by group or others (as key files are, ARCHITECTURE 6).
 std::optional<std::string> read_redis_password(const std::filesystem::path& file, std::error_code& ec);

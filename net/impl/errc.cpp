@@ -47,10 +47,16 @@ class Category final : public std::error_category {
                        "0 "
                        "or above the address table, or zero streams): the running limits stay";
             case errc::redis_bad_url:
-                return "the Redis URL must be redis://HOST[:PORT][/DB] or unix:///PATH";
-            case errc::redis_tls_unsupported:
-                return "rediss:// needs hiredis with TLS (1.0 or later); this build has hiredis 0.14: use a "
-                       "unix socket or a TLS tunnel (stunnel, spiped) to a local port";
+                return "the Redis URL must be redis://HOST[:PORT][/DB], rediss://HOST[:PORT][/DB] or "
+                       "unix:///PATH";
+            case errc::redis_tls_file:
+                return "a rediss:// CA, certificate or key file (--redis-ca-file, --redis-cert, --redis-key) "
+                       "is unreadable, not PEM, or the key does not match the certificate or is readable by "
+                       "group or others";
+            case errc::redis_tls_failed:
+                return "the TLS handshake with Redis failed: check that the port is Redis's tls-port, that "
+                       "--redis-ca-file holds the CA of its certificate and that the certificate names the "
+                       "URL's host, and give --redis-cert/--redis-key when it requires client certificates";
             case errc::redis_password_file:
                 return "the Redis password file must be readable, non-empty and not readable by group or "
                        "others (chmod 600)";
@@ -109,8 +115,10 @@ const char* to_string(errc e) noexcept {
             return "limits_out_of_range";
         case errc::redis_bad_url:
             return "redis_bad_url";
-        case errc::redis_tls_unsupported:
-            return "redis_tls_unsupported";
+        case errc::redis_tls_file:
+            return "redis_tls_file";
+        case errc::redis_tls_failed:
+            return "redis_tls_failed";
         case errc::redis_password_file:
             return "redis_password_file";
         case errc::redis_unavailable:

@@ -20,6 +20,8 @@
 #include <cyxp2p/net/errc.hpp>
 #include <cyxp2p/net/redis.hpp>
 
+#include "redis_tls.hpp"
+
 namespace cyxp2p::net {
 namespace {
 
@@ -70,13 +72,29 @@ RedisReply failure(errc e, std::string why = {}) {
     return r;
 }
 
+// A connection: hiredis's context and, for rediss://, the TLS relay behind its socket. hiredis goes first
+// (closing its end of the socketpair), then the relay, which then has nothing left to move.
 struct ContextFree {
-    void operator()(redisContext* c) const noexcept { redisFree(c); }
+    mutable std::shared_ptr<detail::RedisTlsLink> tls{};
+    void operator()(redisContext* c) const noexcept {
+        redisFree(c);
+        tls.reset();
+    }
 };
 using Context = std::unique_ptr<redisContext, ContextFree>;
 
-// One command, waiting for its reply (AUTH, SELECT at connect).
-bool command(redisContext* c, std::initializer_list<std::string_view> args, std::string& why) {
+// What went wrong on a connection: the TLS relay's reason when there is one (hiredis only saw its
+// socketpair close), else hiredis's.
+std::string transport_error(const Context& c) {
+    if (const auto& tls = c.get_deleter().tls) {
+        if (std::string why = tls->failure(); !why.empty()) return why;
+    }
+    return c->errstr;
+}
+
+// One command, waiting for its reply (AUTH, SELECT, PING at connect).
+bool command(const Context& ctx, std::initializer_list<std::string_view> args, std::string& why) {
+    redisContext* c = ctx.get();
     std::vector<const char*> argv;
     std::vector<std::size_t> lens;
     for (auto a : args) {
@@ -86,7 +104,7 @@ bool command(redisContext* c, std::initializer_list<std::string_view> args, std:
     auto* r = static_cast<redisReply*>(
         redisCommandArgv(c, static_cast<int>(argv.size()), argv.data(), lens.data()));
     if (r == nullptr) {
-        why = c->errstr;
+        why = transport_error(ctx);
         return false;
     }
     const bool ok = r->type != REDIS_REPLY_ERROR;
@@ -99,8 +117,9 @@ bool command(redisContext* c, std::initializer_list<std::string_view> args, std:
 
 std::string RedisEndpoint::describe() const {
     if (!path.empty()) return "unix://" + path + (db != 0 ? "?db=" + std::to_string(db) : "");
-    return "redis://" + (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
-           std::to_string(port) + "/" + std::to_string(db);
+    return (tls ? "rediss://" : "redis://") +
+           (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port) +
+           "/" + std::to_string(db);
 }
 
 std::optional<RedisEndpoint> parse_redis_url(std::string_view url, std::error_code& ec) {
@@ -114,7 +133,6 @@ std::optional<RedisEndpoint> parse_redis_url(std::string_view url, std::error_co
         return e == std::errc{} && p == s.data() + s.size() && out <= max;
     };
     RedisEndpoint ep;
-    if (url.starts_with("rediss://")) return bad(errc::redis_tls_unsupported);
     if (url.starts_with("unix://")) {
         std::string_view rest = url.substr(7);
         if (auto q = rest.find('?'); q != std::string_view::npos) {
@@ -127,8 +145,15 @@ std::optional<RedisEndpoint> parse_redis_url(std::string_view url, std::error_co
         ec.clear();
         return ep;
     }
-    if (!url.starts_with("redis://")) return bad();
-    std::string_view rest = url.substr(8);
+    std::string_view rest;
+    if (url.starts_with("rediss://")) {
+        ep.tls = true;
+        rest = url.substr(9);
+    } else if (url.starts_with("redis://")) {
+        rest = url.substr(8);
+    } else {
+        return bad();
+    }
     if (rest.find('@') != std::string_view::npos) return bad();  // no password in the URL: use a file
     std::string_view authority = rest.substr(0, rest.find('/'));
     if (authority.size() < rest.size()) {
@@ -204,9 +229,20 @@ struct RedisClient::State {
 
     void run();
     Context connect(std::string& why);
+    std::string last_why;   // under mu: why the client is down, carried by the calls it fails at once
+    bool reported = false;  // client thread: on_state has been called once (a first connect may fail)
+
     void set_state(bool up, const std::string& why) {
-        if (connected->exchange(up) == up) return;
-        (up ? connects : disconnects)++;
+        {
+            std::lock_guard lock(mu);
+            last_why = up ? std::string() : why;
+        }
+        const bool was = connected->exchange(up);
+        // A first connect that fails is reported too: a wrong CA or a refused handshake must reach the
+        // operator (audit, log) even though the client was never up.
+        if (was == up && reported) return;
+        reported = true;
+        if (was != up) (up ? connects : disconnects)++;
         if (on_state) on_state(up, why);
     }
     void deliver(Call& c, RedisReply r) {
@@ -254,6 +290,7 @@ RedisClient::~RedisClient() {
 void RedisClient::call(std::vector<std::string> argv, Done done) {
     State& s = *state_;
     s.calls++;
+    std::string why;
     {
         std::lock_guard lock(s.mu);
         if (!s.stopping && connected() && s.queue.size() < s.limits.max_queued) {
@@ -261,9 +298,10 @@ void RedisClient::call(std::vector<std::string> argv, Done done) {
             s.cv.notify_one();
             return;
         }
+        why = connected() ? "too many calls queued" : s.last_why;
     }
     State::Call c{{}, std::move(done), Clock::now()};
-    s.deliver(c, failure(errc::redis_unavailable));
+    s.deliver(c, failure(errc::redis_unavailable, std::move(why)));
 }
 
 std::chrono::milliseconds RedisClient::retry_delay() const noexcept {
@@ -283,8 +321,19 @@ RedisStats RedisClient::stats() const {
 
 Context RedisClient::State::connect(std::string& why) {
     const timeval tv = to_timeval(limits.connect_timeout);
-    Context c(endpoint.path.empty() ? redisConnectWithTimeout(endpoint.host.c_str(), endpoint.port, tv)
-                                    : redisConnectUnixWithTimeout(endpoint.path.c_str(), tv));
+    Context c;
+    if (endpoint.tls) {
+        // TLS is ours (redis_tls.hpp), the Redis protocol hiredis's, over a socketpair to the relay.
+        std::error_code ec;
+        std::shared_ptr<detail::RedisTlsLink> link =
+            detail::RedisTlsLink::open(endpoint, limits.connect_timeout, ec, why);
+        if (!link) return nullptr;
+        const int fd = link->release_client_fd();  // before the move below: argument order is unspecified
+        c = Context(redisConnectFd(fd), ContextFree{std::move(link)});
+    } else {
+        c.reset(endpoint.path.empty() ? redisConnectWithTimeout(endpoint.host.c_str(), endpoint.port, tv)
+                                      : redisConnectUnixWithTimeout(endpoint.path.c_str(), tv));
+    }
     if (!c) {
         why = "out of memory";
         return nullptr;
@@ -294,8 +343,12 @@ Context RedisClient::State::connect(std::string& why) {
         return nullptr;
     }
     redisSetTimeout(c.get(), tv);
-    if (password && !command(c.get(), {"AUTH", *password}, why)) return nullptr;  // `why` never holds it
-    if (endpoint.db != 0 && !command(c.get(), {"SELECT", std::to_string(endpoint.db)}, why)) return nullptr;
+    if (password && !command(c, {"AUTH", *password}, why)) return nullptr;  // `why` never holds it
+    if (endpoint.db != 0 && !command(c, {"SELECT", std::to_string(endpoint.db)}, why)) return nullptr;
+    // TLS 1.3 ends the client's handshake before the server has checked the client's certificate: a
+    // refusal (no or a wrong --redis-cert) arrives at the first read. One PING makes that a failed
+    // connect, with the server's alert as the reason, instead of a connection that fails its first call.
+    if (endpoint.tls && !password && endpoint.db == 0 && !command(c, {"PING"}, why)) return nullptr;
     return c;
 }
 
@@ -373,7 +426,7 @@ void RedisClient::State::run() {
         if (i < batch.size()) {
             // A read or write failed or timed out: the stream's position is unknown, so the connection goes.
             const bool late = Clock::now() - batch[i].start >= limits.call_deadline;
-            const std::string why = late ? "call deadline passed" : c->errstr;
+            const std::string why = late ? "call deadline passed" : transport_error(c);
             for (; i < batch.size(); ++i)
                 deliver(batch[i], failure(late ? errc::redis_timeout : errc::redis_unavailable, why));
             c.reset();

@@ -88,8 +88,16 @@ TEST(RedisUrl, ParsesTheThreeForms) {
 
 TEST(RedisUrl, RefusesWhatItCannotHonour) {
     std::error_code ec;
-    EXPECT_FALSE(net::parse_redis_url("rediss://cache:6380", ec));
-    EXPECT_EQ(ec, net::errc::redis_tls_unsupported);  // Debian 12's hiredis 0.14 has no TLS
+    auto tls =
+        net::parse_redis_url("rediss://cache:6380/1", ec);  // TLS: tests/integration/fleet_redis_tls_test
+    ASSERT_TRUE(tls) << ec.message();
+    EXPECT_TRUE(tls->tls);
+    EXPECT_EQ(tls->port, 6380);
+    EXPECT_EQ(tls->describe(), "rediss://cache:6380/1");
+    for (const char* bad : {"rediss://", "rediss://user:pw@h", "redisss://h"}) {
+        EXPECT_FALSE(net::parse_redis_url(bad, ec)) << bad;
+        EXPECT_EQ(ec, net::errc::redis_bad_url) << bad;
+    }
     for (const char* bad :
          {"http://x", "redis://", "redis://:6379", "redis://h:0", "redis://h:70000", "redis://h/16",
           "redis://h/x", "redis://user:pw@h", "unix://", "unix://rel", "unix:///s?db=99", "redis://[::1"}) {

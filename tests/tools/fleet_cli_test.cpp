@@ -1,5 +1,5 @@
 // p2p-node run's fleet settings (docs/fleet.md), checked as run checks them (--print-config): the URL forms,
-// rediss:// refused with the reason, the password file's mode, the policy names, and --redis-* without
+// rediss:// and its TLS files, the password file's mode, the policy names, and --redis-* without
 // --redis. The fleet itself is tested in tests/integration/fleet_test.cpp.
 #include <gtest/gtest.h>
 #include <support.hpp>
@@ -54,9 +54,20 @@ TEST_F(FleetCli, SettingsArePrintedAndFedBack) {
 }
 
 TEST_F(FleetCli, WhatCannotBeHonouredIsRefusedBeforeStarting) {
-    auto tls = print({"--redis", "rediss://cache:6380"});
-    EXPECT_EQ(tls.exit_code, 2);
-    EXPECT_TRUE(has(tls.err, "hiredis")) << tls.err;
+    auto tls = print({"--redis", "rediss://cache:6380"});  // the system CA store: nothing to check
+    EXPECT_EQ(tls.exit_code, 0) << tls.err;
+    EXPECT_TRUE(has(tls.out, "redis = rediss://cache:6380\n")) << tls.out;
+    auto no_ca =
+        print({"--redis", "rediss://cache:6380", "--redis-ca-file", (tmp_ / "missing.pem").string()});
+    EXPECT_EQ(no_ca.exit_code, 4);
+    EXPECT_TRUE(has(no_ca.err, "redis_tls_file")) << no_ca.err;
+    EXPECT_TRUE(has(no_ca.err, "--redis-ca-file")) << no_ca.err;
+    auto plain_ca = print({"--redis", "redis://cache", "--redis-ca-file", (tmp_ / "x.pem").string()});
+    EXPECT_EQ(plain_ca.exit_code, 2);
+    EXPECT_TRUE(has(plain_ca.err, "need a rediss:// URL")) << plain_ca.err;
+    auto half = print({"--redis", "rediss://cache", "--redis-cert", (tmp_ / "c.pem").string()});
+    EXPECT_EQ(half.exit_code, 2);
+    EXPECT_TRUE(has(half.err, "go together")) << half.err;
     auto bad = print({"--redis", "redis://user:pw@cache"});
     EXPECT_EQ(bad.exit_code, 2);
     EXPECT_TRUE(has(bad.err, "redis://HOST[:PORT][/DB]")) << bad.err;

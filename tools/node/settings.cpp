@@ -288,15 +288,28 @@ std::vector<Setting> make_settings() {
              return true;
          },
          "seconds, 1..300"},
-        text_setting("redis",
-                     "fleet mode: share the replay windows, the per-peer and per-method limits and the "
-                     "per-address connection limits with every node of this identity through Redis, "
-                     "redis://HOST[:PORT][/DB] or unix:///PATH "
-                     "(rediss:// needs hiredis with TLS; docs/fleet.md) (default: off)",
-                     &S::redis, "a redis:// or unix:// URL; empty: off"),
+        text_setting(
+            "redis",
+            "fleet mode: share the replay windows, the per-peer and per-method limits and the per-address "
+            "connection limits with every node of this identity through Redis, redis://HOST[:PORT][/DB], "
+            "rediss://HOST[:PORT][/DB] (TLS 1.2+, the certificate must name HOST) or unix:///PATH "
+            "(docs/fleet.md) (default: off)",
+            &S::redis, "a redis://, rediss:// or unix:// URL; empty: off"),
         text_setting("redis-password-file",
                      "with --redis: AUTH with the first line of this file (refused if group/other-readable)",
                      &S::redis_password_file, "a file of mode 0600; empty: no AUTH"),
+        text_setting(
+            "redis-ca-file",
+            "with rediss://: verify Redis's certificate against the CAs in this PEM file (default: the "
+            "system's CA store)",
+            &S::redis_ca_file, "a PEM file; empty: the system store"),
+        text_setting("redis-cert",
+                     "with rediss://: present this client certificate chain (PEM; Redis tls-auth-clients), "
+                     "with --redis-key",
+                     &S::redis_cert, "a PEM file; empty: no client certificate"),
+        text_setting("redis-key",
+                     "with rediss://: the key of --redis-cert (PEM, refused if group/other-readable)",
+                     &S::redis_key, "a file of mode 0600; empty: no client certificate"),
         text_setting("redis-prefix", "with --redis: key prefix (default: cyxp2p:NODE_ID:)", &S::redis_prefix,
                      "text; empty: cyxp2p:NODE_ID:"),
         {"redis-unavailable",

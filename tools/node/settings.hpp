@@ -35,8 +35,11 @@ struct RunSettings {
     ratelimit::Limits rate{};
     replay::Limits replay{};
     // Fleet mode (docs/fleet.md): empty `redis` is off.
-    std::string redis;                // redis://HOST[:PORT][/DB] or unix:///PATH
+    std::string redis;                // redis://, rediss://HOST[:PORT][/DB] or unix:///PATH
     std::string redis_password_file;  // mode 0600; empty: no AUTH
+    std::string redis_ca_file;        // rediss://: PEM CAs; empty: the system store
+    std::string redis_cert;           // rediss:// mutual TLS: PEM chain; with redis_key
+    std::string redis_key;            // mode 0600
     std::string redis_prefix;         // empty: "cyxp2p:" + node id + ":"
     net::RedisUnavailable redis_unavailable = net::FleetOptions{}.when_unavailable;
     net::RedisLimits redis_limits{};
