@@ -5,16 +5,18 @@
 # other) against each, best of 3. Reports full handshakes/s both ways and the ratio   target >= 0.8x
 # and, from the node's /metrics, the Redis round trip per check (mean of the latency histogram).
 # Not part of the test suite.
-#   bench/fleet.sh [--handshakes N] [--build DIR]        defaults: 300, build/release
+# Then bench/redis_bench on the same Redis: checks/s through RedisAdmission, pipelined, and their latency.
+#   bench/fleet.sh [--handshakes N] [--checks N] [--build DIR]        defaults: 300, 100000, build/release
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-n=300 build=$root/build/release
+n=300 checks=100000 build=$root/build/release
 while [[ $# -gt 0 ]]; do
   case $1 in
     --handshakes) n=$2; shift 2 ;;
+    --checks) checks=$2; shift 2 ;;
     --build) build=$(cd "$2" && pwd); shift 2 ;;
-    *) echo "usage: bench/fleet.sh [--handshakes N] [--build DIR]" >&2; exit 2 ;;
+    *) echo "usage: bench/fleet.sh [--handshakes N] [--checks N] [--build DIR]" >&2; exit 2 ;;
   esac
 done
 probe=$build/tools/p2p-probe node=$build/tools/p2p-node
@@ -64,6 +66,15 @@ measure() {
   kill "$pid"; wait "$pid" 2> /dev/null || true
   echo "$best ${sum:-0} ${count:-0}"
 }
+
+# The checks themselves (bench/redis_bench.cpp): checks/s with 1, 16 and 256 in flight and each check's latency
+# (at 1 in flight: what Redis adds to one HELLO), next to a bare SET NX PX through the same client.
+if [[ -x $build/bench/redis_bench ]]; then
+  echo "== Redis checks through RedisAdmission (unix socket, $checks checks per row)"
+  "$build/bench/redis_bench" --socket "$tmp/r.sock" --checks "$checks"
+else
+  echo "== $build/bench/redis_bench not built (release preset builds it): Redis checks not measured"
+fi
 
 read -r alone _ _ < <(measure)
 read -r fleet sum count < <(measure --redis "unix://$tmp/r.sock")
