@@ -45,7 +45,7 @@ const std::vector<HelpCase> kCases = {
     {{"bench"},
      {"--pin", "--token", "--node-id", "--timeout-ms", "--cid", "--bytes", "--streams", "--latency",
       "--rtt-cid", "--probes", "--handshakes", "--stream-window", "--session-window", "--max-frame-size",
-      "--json"},
+      "--queue-delay-ms", "--json"},
      {"--serve"}},
     // The commands issue 15 gave per-command help before; kept complete by the same checks.
     {{"cid"},
