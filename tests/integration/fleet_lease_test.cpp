@@ -126,6 +126,8 @@ TEST_F(FleetLease, PerAddressConnectionCapHoldsAcrossBothNodesAndACloseFreesItsL
     std::istringstream lines(keys);
     for (std::string key; std::getline(lines, key);) {
         const auto pttl = std::stoll(redis_.cli({"PTTL", key}));
+        // -2: a bucket key that expired between SCAN and PTTL (its TTL at work); -1 (no TTL) still fails.
+        if (pttl == -2 && key.find("conn:rate:") != std::string::npos) continue;
         EXPECT_GT(pttl, 0) << key;
         EXPECT_LE(pttl, 30'000) << key;
     }

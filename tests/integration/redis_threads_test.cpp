@@ -49,7 +49,8 @@ void hammer(RedisServer& server, const net::RedisEndpoint& ep) {
                     (r.error ? failed : ok)++;
                     done++;
                 });
-                if (i % 100 == 0) std::this_thread::sleep_for(1ms);  // spread the calls over the restarts
+                // Spread the calls over the restarts (3 x 80 ms) on any build: 300 pauses of >= 1 ms.
+                if (i % 5 == 0) std::this_thread::sleep_for(1ms);
             }
         });
     }
