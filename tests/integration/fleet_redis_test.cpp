@@ -16,19 +16,11 @@
 namespace net = cyxp2p::net;
 namespace protocol = cyxp2p::protocol;
 using namespace std::chrono_literals;
+using cyxp2p::test::eventually;
 using cyxp2p::test::RedisServer;
 using protocol::errc;
 
 namespace {
-
-bool eventually(const std::function<bool()>& cond, std::chrono::milliseconds within = 5s) {
-    const auto deadline = std::chrono::steady_clock::now() + within;
-    while (!cond()) {
-        if (std::chrono::steady_clock::now() > deadline) return false;
-        std::this_thread::sleep_for(5ms);  // waiting for the client thread, not for protocol time
-    }
-    return true;
-}
 
 net::RedisEndpoint endpoint(const RedisServer& r) {
     std::error_code ec;

@@ -15,19 +15,11 @@
 
 namespace net = cyxp2p::net;
 using namespace std::chrono_literals;
+using cyxp2p::test::eventually;
 using cyxp2p::test::RedisServer;
 using cyxp2p::test::RedisTlsFiles;
 
 namespace {
-
-bool eventually(const std::function<bool()>& cond, std::chrono::milliseconds within = 5s) {
-    const auto deadline = std::chrono::steady_clock::now() + within;
-    while (!cond()) {
-        if (std::chrono::steady_clock::now() > deadline) return false;
-        std::this_thread::sleep_for(5ms);  // waiting for the client thread, not for protocol time
-    }
-    return true;
-}
 
 net::RedisReply call(net::RedisClient& c, std::vector<std::string> argv) {
     std::promise<net::RedisReply> p;

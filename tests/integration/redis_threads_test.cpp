@@ -14,18 +14,10 @@
 
 namespace net = cyxp2p::net;
 using namespace std::chrono_literals;
+using cyxp2p::test::eventually;
 using cyxp2p::test::RedisServer;
 
 namespace {
-
-bool eventually(const std::function<bool()>& cond, std::chrono::milliseconds within = 10s) {
-    const auto deadline = std::chrono::steady_clock::now() + within;
-    while (!cond()) {
-        if (std::chrono::steady_clock::now() > deadline) return false;
-        std::this_thread::sleep_for(5ms);  // waiting for the client thread, not for protocol time
-    }
-    return true;
-}
 
 void hammer(RedisServer& server, const net::RedisEndpoint& ep) {
     net::RedisLimits l;
@@ -34,7 +26,7 @@ void hammer(RedisServer& server, const net::RedisEndpoint& ep) {
     l.reconnect_max = 100ms;
     std::atomic<int> states{0};
     net::RedisClient client(ep, std::nullopt, l, [&states](bool, const std::string&) { states++; });
-    ASSERT_TRUE(eventually([&] { return client.connected(); }));
+    ASSERT_TRUE(eventually([&] { return client.connected(); }, 10s));
     constexpr int kThreads = 4;
     constexpr int kCallsPerThread = 1500;
     std::atomic<int> done{0}, ok{0}, failed{0};
@@ -67,7 +59,7 @@ void hammer(RedisServer& server, const net::RedisEndpoint& ep) {
     EXPECT_GT(ok.load(), 0);
     EXPECT_GT(failed.load(), 0);  // the restarts did fail some
     EXPECT_GE(states.load(), 2);
-    ASSERT_TRUE(eventually([&] { return client.connected(); }));
+    ASSERT_TRUE(eventually([&] { return client.connected(); }, 10s));
     std::promise<net::RedisReply> p;
     client.call({"PING"}, [&p](net::RedisReply r) { p.set_value(std::move(r)); });
     auto f = p.get_future();

@@ -3,7 +3,9 @@
 // answering) and restarted on the same socket by the test. Never a mock, never the system's instance.
 #pragma once
 
+#include <chrono>
 #include <csignal>
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -86,5 +88,17 @@ class RedisServer {
     std::unique_ptr<BackgroundProcess> proc_;
     bool paused_ = false;
 };
+
+/// Polls `cond` every 5 ms until it holds or `within` passed (waiting for a Redis client's own thread, not
+/// for protocol time).
+inline bool eventually(const std::function<bool()>& cond,
+                       std::chrono::milliseconds within = std::chrono::seconds(5)) {
+    const auto deadline = std::chrono::steady_clock::now() + within;
+    while (!cond()) {
+        if (std::chrono::steady_clock::now() > deadline) return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return true;
+}
 
 }  // namespace cyxp2p::test
