@@ -12,4 +12,5 @@
 #include <cyxp2p/protocol/message.hpp>
 #include <cyxp2p/protocol/node_session.hpp>
 #include <cyxp2p/protocol/rtt.hpp>
+#include <cyxp2p/protocol/status.hpp>
 #include <cyxp2p/protocol/window_budget.hpp>
