@@ -72,6 +72,9 @@ struct Event {
     /// message: from a stream under defer_consumption; its credit returns only when the application reports
     /// it consumed (EngineSession::consumed), which it must do for every such message, kept or dropped.
     bool deferred = false;
+    /// stream_reset: this side reset the stream (reset(), or a local check such as the stall rule or
+    /// message_too_large); false: the peer's ERROR.
+    bool local = false;
 };
 
 const char* to_string(Event::Kind k) noexcept;

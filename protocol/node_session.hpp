@@ -22,6 +22,7 @@
 #include <cyxp2p/protocol/errc.hpp>
 #include <cyxp2p/protocol/event.hpp>
 #include <cyxp2p/protocol/limits.hpp>
+#include <cyxp2p/protocol/status.hpp>
 #include <cyxp2p/protocol/window_budget.hpp>
 
 namespace cyxp2p::auth {
@@ -103,6 +104,11 @@ class NodeSession {
     /// No more messages from the node on this stream (END_STREAM once the queue drains).
     std::error_code finish(std::uint32_t stream_id);
     void reset(std::uint32_t stream_id, errc code, std::string_view message);
+    /// The same with every field of `status` in the ERROR (code, message, retry_after, detail). Text the
+    /// engine would refuse is made fit first: cut to TextLimits::error_message / error_detail bytes on a
+    /// UTF-8 boundary, control characters and invalid bytes replaced. A status without a code resets with
+    /// internal: a reset is never a success.
+    void reset(std::uint32_t stream_id, const Status& status);
     /// Graceful stop: GOAWAY, no new streams, open streams until drain_timeout.
     void go_away(Now now, errc code = errc::going_away, std::string_view message = "node shutting down");
     void close(errc code, std::string_view message);
@@ -115,6 +121,8 @@ class NodeSession {
     std::size_t pending_bytes(std::uint32_t stream_id) const;
     bool authenticated() const;
     bool closed() const;
+    /// GOAWAY went out (go_away(), or the token expired without REAUTH): no new streams, open ones drain.
+    bool draining() const;
     /// The current token's claims, once authenticated.
     const auth::Claims* claims() const;
     /// RTT and window state (docs/protocol.md section 6).

@@ -109,7 +109,10 @@ class Core {
 
     std::error_code send_message(std::uint32_t id, std::span<const std::uint8_t> body);
     std::error_code finish(std::uint32_t id);
-    void reset(std::uint32_t id, errc code, std::string_view message);
+    /// ERROR on the stream (with a retry delay and a detail when given), then stream_reset (local) and
+    /// stream_closed. Nothing on a stream that is gone or a closed session.
+    void reset(std::uint32_t id, errc code, std::string_view message,
+               std::chrono::milliseconds retry_after = {}, std::string_view detail = {});
     /// Keepalive: PING (unless one is already out) and expect bytes within ping_timeout.
     void send_ping(Time now);
     /// Arms the stall rule on a stream (SessionLimits::stall_window, min_stream_rate).
@@ -164,7 +167,7 @@ class Core {
                     std::span<const std::uint8_t> payload);
     void send_control(FrameType type, std::uint32_t stream, const google::protobuf::MessageLite& m);
     void send_stream_error(std::uint32_t stream, errc code, std::string_view message,
-                           std::chrono::milliseconds retry_after = {});
+                           std::chrono::milliseconds retry_after = {}, std::string_view detail = {});
     /// Applies the peer's announced limits (0 fields keep the defaults).
     void set_peer_limits(const wire::Limits& l);
     void fill_limits(wire::Limits& l) const;

@@ -281,10 +281,11 @@ void Core::send_control(FrameType type, std::uint32_t stream, const google::prot
 }
 
 void Core::send_stream_error(std::uint32_t stream, errc code, std::string_view message,
-                             std::chrono::milliseconds retry_after) {
+                             std::chrono::milliseconds retry_after, std::string_view detail) {
     wire::Error e;
     e.set_code(static_cast<std::uint32_t>(code));
     e.set_message(std::string(message));
+    if (!detail.empty()) e.set_detail(std::string(detail));
     if (retry_after.count() > 0) e.set_retry_after_ms(static_cast<std::uint64_t>(retry_after.count()));
     send_control(FrameType::error, stream, e);
 }
@@ -381,15 +382,18 @@ void Core::drop_stream(std::uint32_t id) {
     if (streams_.empty()) shrink_session();
 }
 
-void Core::reset(std::uint32_t id, errc code, std::string_view message) {
+void Core::reset(std::uint32_t id, errc code, std::string_view message, std::chrono::milliseconds retry_after,
+                 std::string_view detail) {
     Stream* s = find_stream(id);
     if (s == nullptr || closed_) return;
-    send_stream_error(id, code, message);
+    send_stream_error(id, code, message, retry_after, detail);
     drop_stream(id);
     push({.kind = Event::Kind::stream_reset,
           .stream_id = id,
           .error = make_error_code(code),
-          .detail = std::string(message)});
+          .detail = std::string(message),
+          .retry_after = retry_after,
+          .local = true});
     push({.kind = Event::Kind::stream_closed, .stream_id = id});
     check_drained();
 }

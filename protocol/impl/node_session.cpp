@@ -28,6 +28,34 @@ Time peer_time(std::int64_t ms, Time now) {
     return std::chrono::duration_cast<Time>(std::chrono::milliseconds(ms));
 }
 
+// `s` as text the peer's clean_text accepts: at most `max` bytes, cut on a code point boundary; C0 controls
+// and DEL become spaces, bytes that are not well-formed UTF-8 become '?'.
+std::string fit_text(std::string_view s, std::size_t max) {
+    std::string out;
+    out.reserve(std::min(s.size(), max));
+    for (std::size_t i = 0; i < s.size();) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        std::size_t n = c < 0x80             ? 1
+                        : (c & 0xE0) == 0xC0 ? 2
+                        : (c & 0xF0) == 0xE0 ? 3
+                        : (c & 0xF8) == 0xF0 ? 4
+                                             : 0;
+        std::string piece;
+        if (n == 1) {
+            piece = (c < 0x20 || c == 0x7F) ? " " : std::string(1, static_cast<char>(c));
+        } else if (n != 0 && i + n <= s.size() && detail::clean_text(std::string(s.substr(i, n)), n)) {
+            piece = std::string(s.substr(i, n));
+        } else {
+            piece = "?";
+            n = 1;
+        }
+        if (out.size() + piece.size() > max) break;
+        out += piece;
+        i += n;
+    }
+    return out;
+}
+
 }  // namespace
 
 class NodeSession::Impl final : public detail::Core {
@@ -413,6 +441,15 @@ std::error_code NodeSession::finish(std::uint32_t id) {
 }
 void NodeSession::reset(std::uint32_t id, errc code, std::string_view message) {
     impl_->reset(id, code, message);
+}
+void NodeSession::reset(std::uint32_t id, const Status& status) {
+    const TextLimits& text = impl_->local_limits().text;
+    impl_->reset(id, status.ok() ? errc::internal : status.code, fit_text(status.message, text.error_message),
+                 std::max(status.retry_after, std::chrono::milliseconds(0)),
+                 fit_text(status.detail, text.error_detail));
+}
+bool NodeSession::draining() const {
+    return impl_->draining();
 }
 void NodeSession::go_away(Now now, errc code, std::string_view message) {
     impl_->go_away(code, message, now.mono);
