@@ -36,6 +36,9 @@ struct AuditEvent {
                            // or a fetch was stalled (result "stalled", detail: the rate seen)
         source_dropped,    // a multi-source fetch dropped a source (peer: its name; result: the error name;
                            // detail: the reason, e.g. the unit whose block did not hash). Never a token.
+        // Node side (appended: the kinds keep their numbers).
+        handler_exception,  // a method handler threw: its stream was reset with internal (method; result:
+                            // the callback, e.g. "on_message"; detail: the exception's what()). Others go on.
     };
     Kind kind = Kind::session_closed;
     std::int64_t time_ms = 0;  // Unix epoch milliseconds

@@ -36,6 +36,8 @@ enum class errc {
     redis_error,          // the server answered an error (AUTH, SELECT, a script)
     // The multi-source fetch (net/multi_fetch.hpp).
     no_source_left,  // every source of a multi-source fetch was dropped before the DAG was complete
+    // The node's handler API (net/node.hpp).
+    already_answered,  // a Responder's reply() or fail() after the call was answered
 };
 
 const std::error_category& category() noexcept;

@@ -78,6 +78,8 @@ struct Metrics {
     std::atomic<std::uint64_t> rate_limited{0};
     std::atomic<std::uint64_t> streams_opened{0};
     std::atomic<std::uint64_t> streams_refused{0};
+    /// Calls into method handlers that threw (each reset its stream with internal; filled by observe()).
+    std::atomic<std::uint64_t> handler_exceptions{0};
     std::atomic<std::uint64_t> bytes_in{0};
     std::atomic<std::uint64_t> bytes_out{0};
     std::atomic<std::uint64_t> content_blocks_served{0};

@@ -4,7 +4,9 @@
 // out of the box.
 //
 //   net::Node node(std::move(options));
-//   node.handle_unary("job.submit", "job:execute", [](const net::Request& r) { return reply(r); });
+//   node.handle_unary("job.submit", "job:execute", [](const net::Request& r, std::error_code& ec) {
+//       return protocol::encode(protocol::ResponseStatus{});   // or set ec to refuse
+//   });
 //   if (auto ec = node.start()) ...;            // binds and listens
 //   ...
 //   node.stop();                                // GOAWAY, drain, close_notify, join
@@ -18,6 +20,8 @@
 #include <span>
 #include <string>
 #include <system_error>
+#include <typeinfo>
+#include <utility>
 #include <vector>
 
 #include <cyxp2p/auth/claims.hpp>
@@ -33,6 +37,7 @@
 #include <cyxp2p/pinning/identity.hpp>
 #include <cyxp2p/protocol/errc.hpp>
 #include <cyxp2p/protocol/limits.hpp>
+#include <cyxp2p/protocol/status.hpp>
 #include <cyxp2p/protocol/window_budget.hpp>
 #include <cyxp2p/ratelimit/limits.hpp>
 #include <cyxp2p/replay/limits.hpp>
@@ -92,51 +97,167 @@ struct LiveLimits {
     static LiveLimits of(const NodeOptions& options);
 };
 
-/// One stream an engine opened, as a handler sees it. Methods must be called on the connection's thread
-/// (inside a handler callback, or in a function given to post()).
+/// How a stream ended, as MethodHandlers::on_close reports it.
+struct StreamEnd {
+    enum class Reason {
+        finished,         // both sides finished sending; `status` is ok
+        reset_by_engine,  // the engine sent ERROR on the stream (its code, message, retry_after)
+        failed,           // the node reset it: ServerStream::fail, a handler that threw, a queued send that
+                          // failed, or a local check (stall rule, message_too_large, ...)
+        session_closed,   // the session ended under it: the engine closed, the connection was lost, the
+                          // drain time ran out, the token expired
+        node_stopping,    // Node::stop cut it (after its drain), or the node was destroyed
+    };
+    Reason reason = Reason::finished;
+    /// The code and message of the ERROR that ended the stream, or of the session's end (session_closed:
+    /// the session's error; a lost connection is protocol::errc::closed with the transport's message).
+    protocol::Status status{};
+};
+const char* to_string(StreamEnd::Reason r) noexcept;
+
+/// One stream an engine opened, as a handler sees it.
+///
+/// Threads: every handler callback runs on the connection's thread (one per connection; a node's
+/// connections are spread over its I/O threads). send(), finish(), fail(), closed(), post() and
+/// on_writable() may be called from any thread: on the connection's thread they act at once; elsewhere
+/// they are queued to it, in call order. pending_bytes() and the state accessors belong to the
+/// connection's thread (inside a callback, or in a function given to post()).
+///
+/// Lifetime: a StreamPtr may be kept anywhere and as long as wanted; once the stream is closed its
+/// operations return errc::not_connected. MethodHandlers::on_close is the one end notification.
 class ServerStream {
   public:
     virtual ~ServerStream() = default;
     virtual std::uint32_t id() const = 0;
     virtual const std::string& method() const = 0;
+    /// The claims of the token the stream was opened with (a later REAUTH does not change them).
     virtual const auth::Claims& claims() const = 0;
+    /// The same claims, shared: valid for as long as the caller holds them, past the stream's end.
+    virtual std::shared_ptr<const auth::Claims> shared_claims() const = 0;
     virtual const std::string& peer() const = 0;
-    /// Queues one message (a msgpack body); flow control decides when it leaves.
+    /// Queues one message (a msgpack body, copied); flow control decides when it leaves. Any thread.
+    /// errc::not_connected once the stream is closed; off the connection's thread an error found when
+    /// the queued message reaches the session (too large, after finish()) fails the stream instead, and
+    /// on_close reports it (reason failed).
     virtual std::error_code send(std::span<const std::uint8_t> message) = 0;
-    /// No more messages on this stream.
+    /// No more messages on this stream (END_STREAM once the queue drains). Any thread, as send().
     virtual std::error_code finish() = 0;
-    /// Resets the stream with a code and a message for a person.
-    virtual void fail(protocol::errc code, std::string_view message) = 0;
-    /// Bytes queued and not yet sent: a producer stops above a threshold and continues in on_writable.
+    /// Resets the stream: ERROR with every field of `status` (code, message for a person, retry_after,
+    /// detail). Any thread. errc::not_connected once the stream is closed. on_close follows (failed).
+    virtual std::error_code fail(const protocol::Status& status) = 0;
+    /// Shorthand for fail(Status{code, message}).
+    std::error_code fail(protocol::errc code, std::string_view message) {
+        return fail(protocol::Status{.code = code, .message = std::string(message)});
+    }
+    /// Bytes queued on the stream and not yet sent: a producer stops above a threshold and continues in
+    /// on_writable. Connection's thread (elsewhere: what was true when the connection last looked, plus
+    /// what other threads queued since).
     virtual std::size_t pending_bytes() const = 0;
+    /// on_close has been or is about to be delivered; nothing sent now leaves. Any thread.
     virtual bool closed() const = 0;
-    /// Runs `fn` on the connection's thread (from any thread). Dropped if the connection is gone.
-    virtual void post(std::function<void()> fn) = 0;
-    /// Called on the connection's thread whenever its output has drained; for producers.
+    /// True on the connection's thread (where callbacks run and every operation acts at once).
+    virtual bool on_connection_thread() const = 0;
+    /// Runs `fn` on the connection's thread (from any thread). False when the connection is gone: `fn` is
+    /// dropped, and on_close has been or will be delivered. `fn` still runs after the stream closed while
+    /// the connection lives (check closed()). An exception from `fn` fails the stream (internal).
+    virtual bool post(std::function<void()> fn) = 0;
+    /// Called on the connection's thread whenever its output has drained, until the stream closes; for
+    /// producers. Any thread (set on the connection's thread in order with send()).
     virtual void on_writable(std::function<void()> fn) = 0;
-    /// Per-stream state for the handler (a request being assembled, a producer). Handlers of one method run
-    /// on every I/O thread at once, so state belongs to the stream, never in the handler's captures.
-    virtual std::shared_ptr<void>& state() = 0;
+
+    /// Per-stream state for the handler (a request being assembled, a producer), replacing any previous
+    /// one. Handlers of one method run on every I/O thread at once, so state belongs to the stream, never
+    /// in the handler's captures. Connection's thread. Released after on_close returns (shared_state()
+    /// copies keep it alive).
+    template <class T, class... Args>
+    T& emplace_state(Args&&... args) {
+        auto p = std::make_shared<T>(std::forward<Args>(args)...);
+        T& ref = *p;
+        state_slot() = {std::move(p), &typeid(T)};
+        return ref;
+    }
+    /// The state if it is a T (exactly: emplace_state<T>), else null. Connection's thread.
+    template <class T>
+    T* state_if() {
+        return shared_state<T>().get();
+    }
+    /// The state as a shared_ptr if it is a T, else null: for work that may outlive the stream.
+    template <class T>
+    std::shared_ptr<T> shared_state() {
+        const StateSlot& s = state_slot();
+        if (s.type == nullptr || *s.type != typeid(T)) return nullptr;
+        return std::static_pointer_cast<T>(s.value);
+    }
+    /// Whether any state was set (and not yet released).
+    bool has_state() { return state_slot().value != nullptr; }
+
+  protected:
+    struct StateSlot {
+        std::shared_ptr<void> value;
+        const std::type_info* type = nullptr;
+    };
+    virtual StateSlot& state_slot() = 0;
 };
 
 using StreamPtr = std::shared_ptr<ServerStream>;
 
+/// The callbacks of a streaming method. All run on the connection's thread; each call is guarded: an
+/// exception resets that stream only (errc::internal, "handler for METHOD threw in CALLBACK: what()"),
+/// is audited (AuditEvent::Kind::handler_exception) and counted (Metrics::handler_exceptions).
 struct MethodHandlers {
-    std::function<void(const StreamPtr&)> on_open;  // optional
+    std::function<void(const StreamPtr&)> on_open;  // optional: the stream was accepted
     std::function<void(const StreamPtr&, std::vector<std::uint8_t> message)> on_message;
-    std::function<void(const StreamPtr&)> on_end;                     // engine finished sending
-    std::function<void(const StreamPtr&, std::error_code)> on_reset;  // optional
+    std::function<void(const StreamPtr&)> on_end;  // optional: the engine finished sending
+    /// Optional: the stream ended (why, and the status). Called exactly once for every stream on_open was
+    /// (or would have been) called for, whatever the path, Node::stop and a lost connection included;
+    /// nothing else is called for the stream after it.
+    std::function<void(const StreamPtr&, const StreamEnd&)> on_close;
+    /// Optional: the session started draining (Node::stop, or the token expired without REAUTH): finish
+    /// soon (checkpoint). Once per open stream; the stream keeps working until its drain time runs out.
+    std::function<void(const StreamPtr&)> on_going_away;
 };
 
 /// A unary call: the request's one message, and who sent it.
 struct Request {
     std::string method;
     std::vector<std::uint8_t> body;
-    const auth::Claims* claims;
+    /// The token's claims, shared with the stream: valid as long as this Request (or a copy of the pointer)
+    /// lives, also after the call was answered.
+    std::shared_ptr<const auth::Claims> claims;
     std::string peer;
 };
-/// Returns the response message (msgpack). An error_code instead resets the stream with handler_failed.
+/// Returns the response message (msgpack). An error_code instead resets the stream: a protocol::errc is
+/// sent as that code (with its message), anything else as handler_failed with the code's message.
 using UnaryHandler = std::function<std::vector<std::uint8_t>(const Request&, std::error_code&)>;
+
+/// The answer to one unary call, for a handler that answers later or from another thread. Copyable (the
+/// copies share one call); reply() or fail() exactly once, from any thread: a second answer is refused
+/// with errc::already_answered. When the last copy is destroyed unanswered, the call fails with internal
+/// ("handler for METHOD dropped its responder"). An answer to a call the engine already abandoned (the
+/// stream is closed) returns errc::not_connected.
+class Responder {
+  public:
+    /// Sends `body` as the response and finishes the stream. Const: a copy captured in a lambda answers.
+    std::error_code reply(std::vector<std::uint8_t> body) const;
+    /// Fails the call with every field of `status` (ServerStream::fail).
+    std::error_code fail(const protocol::Status& status) const;
+    /// Shorthand for fail(Status{code, message}).
+    std::error_code fail(protocol::errc code, std::string_view message) const {
+        return fail(protocol::Status{.code = code, .message = std::string(message)});
+    }
+    /// Whether reply() or fail() was called (on any copy).
+    bool answered() const;
+    /// The stream the call arrived on.
+    const StreamPtr& stream() const;
+
+    class Call;  // the shared state (impl/server_stream.cpp)
+    explicit Responder(std::shared_ptr<Call> call) : call_(std::move(call)) {}
+
+  private:
+    std::shared_ptr<Call> call_;
+};
+/// A unary handler that answers through its Responder, now or later.
+using AsyncUnaryHandler = std::function<void(Request, Responder)>;
 
 class Node {
   public:
@@ -149,16 +270,22 @@ class Node {
 
     /// Registers `method`, callable by tokens whose scope includes `scope`. Before start() only.
     void handle(std::string method, std::string scope, MethodHandlers handlers);
-    /// One request message in, one response message out.
+    /// One request message in, one response message out, answered before the handler returns.
     void handle_unary(std::string method, std::string scope, UnaryHandler handler);
+    /// One request message in; the handler answers through the Responder, from any thread, when it can.
+    void handle_unary(std::string method, std::string scope, AsyncUnaryHandler handler);
 
     /// Binds, listens and starts the I/O threads. errc::address_in_use when the port is taken.
     std::error_code start();
     std::uint16_t local_port() const;
-    /// Graceful stop: stop accepting, GOAWAY every session, let streams finish for up to
-    /// NodeOptions::session.drain_timeout (the one drain knob), then cut every stream still open, send
-    /// close_notify (waiting at most shutdown_timeout for the peer's), close hard what is left, join the
-    /// threads. No transfer runs past the drain timeout.
+    /// Graceful stop: stop accepting, GOAWAY every session (MethodHandlers::on_going_away for each open
+    /// stream), let streams finish for up to `drain` (a session's own session.drain_timeout still ends it
+    /// earlier), then cut every stream still open (on_close: node_stopping), send close_notify (waiting at
+    /// most shutdown_timeout for the peer's), close hard what is left, join the threads. Returns within
+    /// about drain + shutdown_timeout, whatever the handlers do (a function they post() after the
+    /// connection is gone is dropped). No transfer runs past `drain`. Not from one of the node's threads.
+    void stop(std::chrono::milliseconds drain);
+    /// stop(options.session.drain_timeout).
     void stop();
 
     /// Every session re-reads options.clock now and acts on the deadlines that passed (idle, ping, drain,
@@ -187,7 +314,6 @@ class Node {
     class Impl;  // public name, private definition (impl/node_impl.hpp)
 
   private:
-    void stop_within(std::chrono::milliseconds drain);
     std::unique_ptr<Impl> impl_;
 };
 

@@ -41,6 +41,8 @@ const char* to_string(AuditEvent::Kind k) noexcept {
             return "content_rejected";
         case AuditEvent::Kind::source_dropped:
             return "source_dropped";
+        case AuditEvent::Kind::handler_exception:
+            return "handler_exception";
     }
     return "unknown";
 }

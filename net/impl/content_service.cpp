@@ -34,28 +34,34 @@ void Node::Impl::install_content_fetch() {
     // One request message per stream; a second one is a protocol misuse. The producer lives in the stream's
     // own state: handlers run on every I/O thread at once.
     h.on_message = [this](const StreamPtr& stream, std::vector<std::uint8_t> message) {
-        if (stream->state())
-            return stream->fail(protocol::errc::bad_message, "content.fetch takes one request message");
+        if (stream->has_state())
+            return (void)stream->fail(protocol::errc::bad_message, "content.fetch takes one request message");
         std::error_code ec;
         auto req = protocol::decode_content_fetch(message, ec);
-        if (!req) return stream->fail(protocol::errc::bad_message, "content.fetch: malformed request");
+        if (!req) return (void)stream->fail(protocol::errc::bad_message, "content.fetch: malformed request");
         auto root = content::Cid::parse(req->cid, ec);
-        if (!root) return stream->fail(protocol::errc::bad_message, "content.fetch: not a CID: " + req->cid);
+        if (!root)
+            return (void)stream->fail(protocol::errc::bad_message, "content.fetch: not a CID: " + req->cid);
         if (!options.content->has(*root)) {
-            return stream->fail(protocol::errc::content_not_found, "this node has no " + req->cid);
+            return (void)stream->fail(protocol::errc::content_not_found, "this node has no " + req->cid);
         }
         // content::DagSource owns the walk: DFS pre-order, the resuming engine's held leaves left out (the
         // same definition of "leaf" its Download counts with), limits from the store's configuration.
-        auto fetch = std::make_shared<FetchState>(*this);
+        stream->emplace_state<FetchState>(*this);
+        auto fetch = stream->shared_state<FetchState>();
         fetch->source = std::make_shared<content::DagSource>(*options.content, *root, req->skip_blocks,
                                                              options.content->limits());
         fetch->cid = req->cid;
         fetch->started = options.clock->monotonic();
-        stream->state() = fetch;
         auto weak = std::weak_ptr<ServerStream>(stream);
         stream->on_writable([this, fetch, weak] {
             if (auto s = weak.lock()) pump_fetch(s, fetch);
         });
+    };
+    // A transfer still open when its stream ends (reset, drain timeout, shutdown, peer gone) is audited as
+    // aborted: the engine did not get the whole file. A finished or failed one was audited already.
+    h.on_close = [this](const StreamPtr& stream, const StreamEnd&) {
+        if (stream->state_if<FetchState>() != nullptr) fetch_aborted(*stream);
     };
     methods["content.fetch"] = MethodEntry{"content:read", std::move(h)};
 }
@@ -97,7 +103,7 @@ void Node::Impl::pump_fetch(const StreamPtr& stream, const std::shared_ptr<Fetch
                    .value = static_cast<std::int64_t>(fetch->bytes)});
             fetch->ended = true;
             metrics.fetch_duration.observe(options.clock->monotonic() - fetch->started);
-            s.finish();
+            (void)s.finish();
             return;
         }
     }
@@ -158,14 +164,14 @@ void Node::Impl::fetch_failed(ServerStream& s, FetchState& fetch) {
            .detail = fetch.cid + ": " + wec.message()});
     fetch.ended = true;
     metrics.fetch_duration.observe(options.clock->monotonic() - fetch.started);
-    s.fail(corrupt ? protocol::errc::content_mismatch : protocol::errc::internal,
-           (corrupt ? "this node's copy of " + fetch.cid + " does not match its CID: "
-                    : std::string("stored content unreadable: ")) +
-               wec.message());
+    (void)s.fail(corrupt ? protocol::errc::content_mismatch : protocol::errc::internal,
+                 (corrupt ? "this node's copy of " + fetch.cid + " does not match its CID: "
+                          : std::string("stored content unreadable: ")) +
+                     wec.message());
 }
 
 void Node::Impl::fetch_aborted(ServerStream& s) {
-    auto f = std::static_pointer_cast<FetchState>(s.state());
+    auto* f = s.state_if<FetchState>();
     metrics.send_buffered(-static_cast<std::int64_t>(f->ready_bytes));
     f->ready.clear();
     f->ready_bytes = 0;

@@ -69,6 +69,8 @@ class Category final : public std::error_category {
             case errc::no_source_left:
                 return "no source could supply the rest of the content (every source was dropped; see each "
                        "source's error)";
+            case errc::already_answered:
+                return "this unary call was already answered: a Responder answers once";
         }
         return "unknown net error";
     }
@@ -129,6 +131,8 @@ const char* to_string(errc e) noexcept {
             return "redis_error";
         case errc::no_source_left:
             return "no_source_left";
+        case errc::already_answered:
+            return "already_answered";
     }
     return "unknown";
 }

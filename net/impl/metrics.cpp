@@ -122,6 +122,9 @@ void Metrics::observe(const AuditEvent& e) {
         case K::content_served:
             content_fetches_by_result.add(e.result);
             break;
+        case K::handler_exception:
+            handler_exceptions++;
+            break;
         default:
             break;
     }
@@ -158,6 +161,9 @@ std::string Metrics::prometheus() const {
     labeled(out, "cyxp2p_node_streams_refused_total", "reason",
             "Streams refused, by reason (forbidden, rate_limited, replayed, too_many_streams, ...).",
             streams_refused_by_reason);
+    row(out, "cyxp2p_node_handler_exceptions_total", "counter",
+        "Method handler calls that threw (each reset only its own stream, with internal).",
+        handler_exceptions);
     row(out, "cyxp2p_node_received_bytes_total", "counter", "TLS plaintext bytes received.", bytes_in);
     row(out, "cyxp2p_node_sent_bytes_total", "counter", "TLS plaintext bytes sent.", bytes_out);
     row(out, "cyxp2p_node_content_served_blocks_total", "counter", "Content blocks sent.",

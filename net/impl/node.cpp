@@ -279,7 +279,7 @@ Node::Node(NodeOptions options) : impl_(std::make_unique<Impl>(std::move(options
 
 Node::~Node() {
     // A node destroyed while running cuts its sessions after shutdown_timeout: no drain in a destructor.
-    if (impl_->started) stop_within(std::chrono::milliseconds(0));
+    if (impl_->started) stop(std::chrono::milliseconds(0));
 }
 
 std::error_code Node::start() {
@@ -308,10 +308,10 @@ std::uint16_t Node::local_port() const {
 }
 
 void Node::stop() {
-    stop_within(impl_->options.session.drain_timeout);
+    stop(impl_->options.session.drain_timeout);
 }
 
-void Node::stop_within(std::chrono::milliseconds drain) {
+void Node::stop(std::chrono::milliseconds drain) {
     auto& d = *impl_;
     if (!d.started) return;
     d.stopping = true;

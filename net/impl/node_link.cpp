@@ -42,7 +42,7 @@ void NodeLink::drain() {
     asio::post(get_executor(), [self] {
         if (self->session_) {
             self->session_->go_away(self->now());
-            self->kick();
+            self->dispatch_events();  // on_going_away for the open streams; closed at once if none is open
         } else {
             self->abort();
         }
@@ -202,40 +202,52 @@ void NodeLink::dispatch_events() {
                     session_->reset(e->stream_id, protocol::errc::unknown_method, "no handler");
                     break;
                 }
-                auto stream = std::make_shared<ServerStreamImpl>(self, e->stream_id, e->method,
-                                                                 *session_->claims(), peer_, &it->second);
+                auto stream = std::make_shared<ServerStreamImpl>(
+                    self, *get_executor().target<asio::io_context::executor_type>(), gone_, e->stream_id,
+                    e->method, std::make_shared<const auth::Claims>(*session_->claims()), peer_, &it->second);
                 streams_[e->stream_id] = stream;
-                if (it->second.handlers.on_open) it->second.handlers.on_open(stream);
+                if (const auto& fn = it->second.handlers.on_open)
+                    call_handler(stream, "on_open", [&] { fn(stream); });
                 break;
             }
             case Kind::message: {
                 auto it = streams_.find(e->stream_id);
-                if (it != streams_.end() && it->second->entry()->handlers.on_message) {
-                    auto stream = it->second;
-                    stream->entry()->handlers.on_message(stream, std::move(e->body));
-                }
+                if (it == streams_.end() || it->second->closed()) break;
+                auto stream = it->second;
+                if (const auto& fn = stream->entry()->handlers.on_message)
+                    call_handler(stream, "on_message", [&] { fn(stream, std::move(e->body)); });
                 break;
             }
             case Kind::stream_end: {
                 auto it = streams_.find(e->stream_id);
-                if (it != streams_.end() && it->second->entry()->handlers.on_end) {
-                    auto stream = it->second;
-                    stream->entry()->handlers.on_end(stream);
-                }
+                if (it == streams_.end() || it->second->closed()) break;
+                auto stream = it->second;
+                if (const auto& fn = stream->entry()->handlers.on_end)
+                    call_handler(stream, "on_end", [&] { fn(stream); });
                 break;
             }
-            case Kind::stream_reset:
-            case Kind::stream_closed: {
+            case Kind::stream_reset: {
                 auto it = streams_.find(e->stream_id);
                 if (it == streams_.end()) break;
                 auto stream = it->second;
-                streams_.erase(it);
-                if (e->kind == Kind::stream_reset && stream->method() == "content.fetch" && stream->state())
-                    node_.fetch_aborted(*stream);
-                stream->mark_closed();
-                if (e->kind == Kind::stream_reset && stream->entry()->handlers.on_reset) {
-                    stream->entry()->handlers.on_reset(stream, e->error);
+                StreamEnd end{.reason =
+                                  e->local ? StreamEnd::Reason::failed : StreamEnd::Reason::reset_by_engine};
+                if (e->local && stream->failed_with()) {
+                    end.status = *stream->failed_with();
+                } else {
+                    end.status = {.code = e->error.category() == protocol::category()
+                                              ? static_cast<protocol::errc>(e->error.value())
+                                              : protocol::errc::internal,
+                                  .message = e->detail,
+                                  .retry_after = e->retry_after};
                 }
+                end_stream(stream, end);
+                break;
+            }
+            case Kind::stream_closed: {
+                // After a reset the stream is already gone; otherwise both sides finished.
+                auto it = streams_.find(e->stream_id);
+                if (it != streams_.end()) end_stream(it->second, {.reason = StreamEnd::Reason::finished});
                 break;
             }
             case Kind::closed:
@@ -248,8 +260,55 @@ void NodeLink::dispatch_events() {
                 break;
         }
     }
+    tell_going_away();
     account_queue();
     kick();
+}
+
+void NodeLink::tell_going_away() {
+    if (going_away_told_ || !session_ || !session_->draining() || session_->closed()) return;
+    going_away_told_ = true;
+    std::vector<std::shared_ptr<ServerStreamImpl>> open;
+    for (auto& [id, s] : streams_) open.push_back(s);
+    for (auto& s : open) {
+        if (const auto& fn = s->entry()->handlers.on_going_away; fn && !s->closed())
+            call_handler(s, "on_going_away", [&] { fn(s); });
+    }
+}
+
+void NodeLink::call_handler(const std::shared_ptr<ServerStreamImpl>& s, const char* callback,
+                            const std::function<void()>& fn) {
+    std::string what;
+    try {
+        fn();
+        return;
+    } catch (const std::exception& ex) {
+        what = ex.what();
+    } catch (...) {
+        what = "an exception not derived from std::exception";
+    }
+    const auto* c = session_ ? session_->claims() : nullptr;
+    node_.audit({.kind = AuditEvent::Kind::handler_exception,
+                 .peer = peer_,
+                 .subject = c ? c->subject : "",
+                 .method = s->method(),
+                 .result = callback,
+                 .detail = what});
+    // Only this stream: the engine learns why, every other stream of the session goes on.
+    (void)s->fail_now({.code = protocol::errc::internal,
+                       .message = "handler for " + s->method() + " threw in " + callback + ": " + what});
+}
+
+StreamEnd::Reason NodeLink::ending_reason() const {
+    return node_.stopping ? StreamEnd::Reason::node_stopping : StreamEnd::Reason::session_closed;
+}
+
+void NodeLink::end_stream(std::shared_ptr<ServerStreamImpl> s, const StreamEnd& end) {
+    streams_.erase(s->id());
+    s->mark_closed();
+    if (!s->take_close()) return;
+    if (const auto& fn = s->entry()->handlers.on_close) call_handler(s, "on_close", [&] { fn(s, end); });
+    s->release_state();
 }
 
 void NodeLink::check_admission(const protocol::AdmissionRequest& request) {
@@ -302,16 +361,18 @@ void NodeLink::on_closed_event(const protocol::Event& e) {
                      .result = e.detail,
                      .detail = "REAUTH refused"});
     }
-    close_streams();
+    StreamEnd end{.reason = ending_reason()};
+    end.status = {.code = ours && e.error ? code : protocol::errc::closed,
+                  .message = e.error ? e.error.message() + (e.detail.empty() ? "" : ": " + e.detail)
+                                     : "the session closed",
+                  .retry_after = e.retry_after};
+    close_streams(end);
 }
 
-void NodeLink::close_streams() {
-    for (auto& [id, s] : streams_) {
-        // A transfer still open when the session or connection ends (drain timeout, shutdown, peer gone)
-        // is audited as aborted: the engine did not get the whole file.
-        if (s->method() == "content.fetch" && s->state()) node_.fetch_aborted(*s);
-        s->mark_closed();
-    }
+void NodeLink::close_streams(const StreamEnd& end) {
+    std::vector<std::shared_ptr<ServerStreamImpl>> open;
+    for (auto& [id, s] : streams_) open.push_back(s);
+    for (auto& s : open) end_stream(s, end);
     streams_.clear();
 }
 
@@ -329,7 +390,7 @@ void NodeLink::on_writable() {
     }
 }
 
-void NodeLink::on_finished(std::error_code) {
+void NodeLink::on_finished(std::error_code transport_error) {
     node_.metrics.connections_open--;
     if (session_ && !session_->closed()) {
         // Transport died under a live session: still account for it.
@@ -352,7 +413,12 @@ void NodeLink::on_finished(std::error_code) {
     }
     node_.metrics.send_buffered(-queue_accounted_);  // whatever was still queued dies with the connection
     queue_accounted_ = 0;
-    close_streams();
+    gone_->store(true, std::memory_order_release);
+    StreamEnd end{.reason = ending_reason()};
+    end.status = {.code = protocol::errc::closed,
+                  .message = transport_error ? "connection lost: " + transport_error.message()
+                                             : "the connection closed"};
+    close_streams(end);
     writable_.clear();
     admitted_.reset();
     node_.forget(this);

@@ -2,7 +2,9 @@
 // session events become audit records, metrics and calls into the method handlers.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -42,6 +44,10 @@ class NodeLink final : public detail::Link {
     /// Moves Metrics::send_buffered_bytes by what the session's send queue grew or shrank since last time.
     void account_queue();
     Node::Impl& node() { return node_; }
+    /// Runs a handler callback `fn` for stream `s`: an exception resets `s` only (internal, naming the
+    /// method, `callback` and what()), audited and counted; the connection and its other streams go on.
+    void call_handler(const std::shared_ptr<ServerStreamImpl>& s, const char* callback,
+                      const std::function<void()>& fn);
     /// Node::update_limits: the session counts its next OPENs against the node's current limiters. Link
     /// executor (a link still in TLS reads them when its session starts).
     void refresh_limits();
@@ -81,7 +87,14 @@ class NodeLink final : public detail::Link {
     void dispatch_events();
     void on_closed_event(const protocol::Event& e);
     void check_admission(const protocol::AdmissionRequest& request);
-    void close_streams();
+    /// Every stream still open ends with `end` (session closed or node stopping).
+    void close_streams(const StreamEnd& end);
+    /// The one end of a stream: out of the map, closed, on_close (once), state released.
+    void end_stream(std::shared_ptr<ServerStreamImpl> s, const StreamEnd& end);  // a copy: it leaves the map
+    /// Why the streams still open end when the session or connection does.
+    StreamEnd::Reason ending_reason() const;
+    /// on_going_away for every open stream, once, when the session started draining.
+    void tell_going_away();
 
     Node::Impl& node_;
     Admitted admitted_;
@@ -93,6 +106,9 @@ class NodeLink final : public detail::Link {
     std::shared_ptr<const Node::Impl::RequestLimiters> limiters_;  // the ones session_ counts against
     std::map<std::uint32_t, std::shared_ptr<ServerStreamImpl>> streams_;
     std::vector<std::uint32_t> writable_;
+    /// Set when the connection ended (on_finished); streams read it from any thread (post() returns false).
+    std::shared_ptr<std::atomic<bool>> gone_ = std::make_shared<std::atomic<bool>>(false);
+    bool going_away_told_ = false;
     bool authenticated_ = false;
     protocol::Time started_{};          // monotonic
     std::int64_t queue_accounted_ = 0;  // this session's share of Metrics::send_buffered_bytes

@@ -129,6 +129,7 @@ class HostileEngine : public ::testing::Test {
         net::MethodHandlers h;
         h.on_open = [this](const net::StreamPtr& s) { held_.push_back(s); };
         node_->handle("metrics.subscribe", "metrics:read", std::move(h));
+        if (extra_handlers_) extra_handlers_(*node_);
         ASSERT_FALSE(node_->start());
     }
 
@@ -277,6 +278,7 @@ class HostileEngine : public ::testing::Test {
     pinning::SslCtxPtr ctx_;
     std::shared_ptr<MemoryAudit> audit_ = std::make_shared<MemoryAudit>();
     std::vector<net::StreamPtr> held_;
+    std::function<void(net::Node&)> extra_handlers_;  // a test's own methods, registered before start()
     std::unique_ptr<net::Node> node_;
     std::mt19937_64 rng_{std::random_device{}()};
     boost::asio::io_context io_;
