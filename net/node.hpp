@@ -268,7 +268,9 @@ class Node {
     Node(const Node&) = delete;
     Node& operator=(const Node&) = delete;
 
-    /// Registers `method`, callable by tokens whose scope includes `scope`. Before start() only.
+    /// Registers `method`, callable by tokens whose scope includes `scope`. Before start() only. A method of
+    /// the protocol's table (auth::required_scope: job.submit, metrics.subscribe, ...) must be registered
+    /// with the scope the table gives it: another one throws std::invalid_argument.
     void handle(std::string method, std::string scope, MethodHandlers handlers);
     /// One request message in, one response message out, answered before the handler returns.
     void handle_unary(std::string method, std::string scope, UnaryHandler handler);

@@ -1,5 +1,8 @@
 // The stream handler API: ServerStream operations, Responder, and Node::handle / handle_unary that register
 // methods.
+#include <stdexcept>
+
+#include <cyxp2p/auth/scope.hpp>
 #include <cyxp2p/net/errc.hpp>
 #include <cyxp2p/net/impl/node_link.hpp>
 #include <cyxp2p/net/impl/server_stream.hpp>
@@ -183,6 +186,13 @@ const StreamPtr& Responder::stream() const {
 }
 
 void Node::handle(std::string method, std::string scope, MethodHandlers handlers) {
+    // The protocol's own methods keep the scope docs/auth.md gives them: tokens are minted against that
+    // table, so a node that asked for another scope would let the wrong tokens in (or none).
+    if (const auto reserved = auth::required_scope(method); reserved && *reserved != scope) {
+        throw std::invalid_argument("Node::handle(\"" + method + "\"): a reserved method needs scope " +
+                                    std::string(*reserved) + " (auth::required_scope), not \"" + scope +
+                                    "\"");
+    }
     impl_->methods[std::move(method)] = MethodEntry{std::move(scope), std::move(handlers)};
 }
 

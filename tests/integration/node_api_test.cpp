@@ -359,5 +359,23 @@ TEST_F(NodeApi, StreamStateIsTyped) {
     EXPECT_TRUE(f.get());
 }
 
+// A reserved method registered with another scope than auth's table gives it is refused at once.
+TEST_F(NodeApi, HandleRefusesAReservedMethodWithAnotherScope) {
+    net::Node node(net::NodeOptions{.identity = *identity_, .keys = keys_});
+    try {
+        node.handle("job.submit", "metrics:read", {});
+        FAIL() << "job.submit registered with metrics:read";
+    } catch (const std::invalid_argument& e) {
+        EXPECT_NE(std::string(e.what()).find("job:execute"), std::string::npos) << e.what();
+    }
+    EXPECT_THROW(
+        node.handle_unary("content.fetch", "job:execute",
+                          [](const net::Request&, std::error_code&) { return std::vector<std::uint8_t>{}; }),
+        std::invalid_argument);
+    // The table's scope, and methods outside the table, are accepted.
+    EXPECT_NO_THROW(node.handle("metrics.subscribe", "metrics:read", {}));
+    EXPECT_NO_THROW(node.handle("train.stream", "job:execute", {}));
+}
+
 }  // namespace
 }  // namespace hostile

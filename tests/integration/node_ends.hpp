@@ -12,6 +12,8 @@
 
 namespace hostile {
 
+namespace net = cyxp2p::net;
+
 class StreamEnds {
   public:
     // A stream's key: its connection (peer address) and id; ids repeat across connections.
