@@ -99,6 +99,7 @@ class Upload {
   private:
     std::error_code fail(std::error_code ec, std::string detail = {});
     std::error_code local_error(const std::filesystem::path& path, const char* doing, int err);
+    std::error_code reserve();
     std::error_code check_budget(std::uint64_t own_charge);
     std::error_code find_held();
     std::error_code replay_due();

@@ -175,6 +175,13 @@ std::error_code Upload::begin() {
                                                 " (Limits::max_upload_size)");
     }
     resumed_.reserved = reservation(declared_, limits_);
+    if (auto refused = reserve()) return refused;
+    // The walk re-hashes what is held, which takes a while for a large DAG: outside the store lock.
+    return find_held();
+}
+
+std::error_code Upload::reserve() {
+    const std::string root = name_of(root_);
     std::error_code ec;
     fs::create_directories(staging_root(store_), ec);
     if (ec) return local_error(staging_root(store_), "creating", ec.value());
@@ -223,7 +230,7 @@ std::error_code Upload::begin() {
     if (!written) return local_error(tmp, "writing", err);
     if (::rename(tmp.c_str(), (dir_ / "upload").c_str()) != 0) return local_error(dir_, "renaming in", errno);
     charge_ = own;
-    return find_held();
+    return {};
 }
 
 std::error_code Upload::check_budget(std::uint64_t own_charge) {
@@ -286,17 +293,21 @@ std::error_code Upload::find_held() {
     DagVerifier probe(root_, limits_);
     while (auto cid = probe.expected()) {
         const fs::path staged = dir_ / (name_of(*cid) + kBlockSuffix);
+        auto block = read_file(staged, limits_.max_block_size);
+        const bool from_staging = block.has_value();
         std::error_code ec;
-        auto block = read_held(*cid, ec);
-        if (block && !cid->matches(*block)) {
-            // Only a staged copy can get here (the store's get() re-hashes): damaged or changed since staged.
-            ::unlink(staged.c_str());
-            ++resumed_.discarded;
-            block.reset();
-        }
+        if (!block) block = store_.get(*cid, ec);  // get() re-hashes what the store holds
+        if (!block) break;
         VerifiedData out;
-        // A held block that does not fit the DAG stops the walk: the sender's copy will fail the same check.
-        if (!block || probe.push(*block, *cid, out)) break;
+        if (auto bad = probe.push(*block, *cid, out)) {
+            // A staged copy damaged or changed since it was staged goes; the sender sends it again. Any other
+            // failure is the DAG's own: the sender's copy will fail the same check in push().
+            if (bad == errc::hash_mismatch && from_staging) {
+                ::unlink(staged.c_str());
+                ++resumed_.discarded;
+            }
+            break;
+        }
         if (probe.blocks_verified() == 1) {
             if (auto refused = verify_root_size(probe.file_size())) return refused;
         }
