@@ -19,4 +19,5 @@
 #include <cyxp2p/content/multi_download.hpp>
 #include <cyxp2p/content/multibase.hpp>
 #include <cyxp2p/content/unixfs.hpp>
+#include <cyxp2p/content/upload.hpp>
 #include <cyxp2p/content/varint.hpp>

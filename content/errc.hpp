@@ -70,6 +70,13 @@ enum class errc {
     // CAR v1 in any block order (indexed reading).
     car_too_many_blocks,
     car_unordered_stream,
+    // Receiving an upload (content::Upload).
+    upload_too_large,
+    disk_budget_exceeded,
+    too_many_uploads,
+    upload_in_progress,
+    upload_size_mismatch,
+    upload_over_reservation,
 };
 
 const std::error_category& category() noexcept;

@@ -55,6 +55,33 @@ struct Limits {
     /// MultiDownload: no node is split once the plan holds this many units (about 150 bytes of memory
     /// each, and one record line each when done): 1 Mi units. Larger DAGs get larger units.
     std::size_t multi_max_units = std::size_t{1} << 20;
+
+    /// Upload (content.put, receiving side): largest file one upload may declare. 64 GiB: the largest model
+    /// or dataset the platform moves in one piece, with room; a larger one is refused before a byte is
+    /// written (upload_too_large).
+    std::uint64_t max_upload_size = 64ull << 30;
+    /// Upload: disk reserved for an upload = declared size + declared size / upload_overhead_divisor +
+    /// upload_overhead_slack, and the staged blocks (bytes + upload_block_charge each) must stay within it
+    /// (upload_over_reservation). 1/16 + 1 MiB holds the DAG of any chunk size from 64 KiB up (kubo's
+    /// 256 KiB leaves cost 1.6% with the charge below); smaller chunks cost more disk than the file itself.
+    std::uint64_t upload_overhead_divisor = 16;
+    std::uint64_t upload_overhead_slack = 1ull << 20;
+    /// Upload: disk counted per staged block on top of its bytes: each is a file, which takes at least one
+    /// file-system block and an inode. 4 KiB, ext4's and xfs's block size.
+    std::uint64_t upload_block_charge = 4096;
+    /// Upload: free space of the store's file system that uploads never take, so the node's own logs,
+    /// records and blockstore writes still fit. 1 GiB.
+    std::uint64_t upload_disk_reserve = 1ull << 30;
+    /// Upload: the most disk all partial uploads of one store may reserve together, whatever is free (the
+    /// node's disk budget). 256 GiB: four uploads of max_upload_size.
+    std::uint64_t upload_disk_budget = 256ull << 30;
+    /// Upload: partial uploads one store keeps at once (staging directories, active or waiting for a resume);
+    /// a new one past this is refused (too_many_uploads). 16: per node, beyond the per-session bounds of
+    /// net/.
+    std::size_t max_partial_uploads = 16;
+    /// Upload: a partial upload untouched for this long is removed by Upload::sweep(). 24 h: an engine
+    /// retrying after a night's outage still resumes.
+    std::uint64_t partial_upload_ttl_s = 24 * 3600;
 };
 
 }  // namespace cyxp2p::content

@@ -86,6 +86,19 @@ constexpr std::array kEntries{
         errc::car_unordered_stream, "car_unordered_stream",
         "CAR blocks are not in depth-first order and the input cannot be re-read to index them: save it to a "
         "file first"},
+    Entry{errc::upload_too_large, "upload_too_large",
+          "upload declares a file larger than the node accepts (Limits::max_upload_size)"},
+    Entry{errc::disk_budget_exceeded, "disk_budget_exceeded",
+          "upload does not fit the node's disk budget (free space minus the reserve and other partial "
+          "uploads): nothing was written"},
+    Entry{errc::too_many_uploads, "too_many_uploads",
+          "the store holds as many partial uploads as it allows (Limits::max_partial_uploads): retry later"},
+    Entry{errc::upload_in_progress, "upload_in_progress",
+          "another upload of the same root is in progress on this store"},
+    Entry{errc::upload_size_mismatch, "upload_size_mismatch",
+          "the root's UnixFS filesize is not the size the upload declared"},
+    Entry{errc::upload_over_reservation, "upload_over_reservation",
+          "the DAG's blocks take more disk than its declared size reserved (chunks under 64 KiB?)"},
 };
 
 constexpr bool in_enum_order() {
@@ -95,7 +108,7 @@ constexpr bool in_enum_order() {
     return true;
 }
 static_assert(in_enum_order(), "kEntries must list every errc in declaration order");
-static_assert(static_cast<std::size_t>(errc::car_unordered_stream) == kEntries.size(),
+static_assert(static_cast<std::size_t>(errc::upload_over_reservation) == kEntries.size(),
               "kEntries misses an errc");
 
 const Entry* find(int ev) {
