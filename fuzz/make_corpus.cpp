@@ -193,8 +193,8 @@ void bodies() {
     write("body", "content-fetch", protocol::encode(protocol::ContentFetch{"bafkreifoo", 12}));
     write("body", "content-block",
           protocol::encode(protocol::ContentBlock{{1, 0x55, 0x12, 0x20}, {1, 2, 3}}));
-    write("body", "status-ok", protocol::encode(protocol::Status{}));
-    write("body", "status-error", protocol::encode(protocol::Status{false, "not_found", "no such job"}));
+    write("body", "status-ok", protocol::encode(protocol::StatusBody{}));
+    write("body", "status-error", protocol::encode(protocol::StatusBody{false, "not_found", "no such job"}));
     // Hand-made: deep nesting, a huge announced array, trailing bytes, int keys.
     write("body", "deep", Bytes(40, 0x91));
     write("body", "huge-array", {0xdd, 0xff, 0xff, 0xff, 0xff});

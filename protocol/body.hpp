@@ -77,7 +77,7 @@ struct ContentBlockView {
 
 /// A response's status: {"ok": bool, "error": str, "message": str}; "error" only when !ok, "message" always
 /// when !ok and optionally when ok.
-struct Status {
+struct StatusBody {
     bool ok = true;
     std::string error;
     std::string message;
@@ -88,7 +88,7 @@ Bytes encode(const MetricsUpdate& v);
 Bytes encode(const TrainingCommand& v);
 Bytes encode(const ContentFetch& v);
 Bytes encode(const ContentBlock& v);
-Bytes encode(const Status& v);
+Bytes encode(const StatusBody& v);
 
 std::optional<JobSubmit> decode_job_submit(std::span<const std::uint8_t> b, std::error_code& ec,
                                            const BodyLimits& limits = {});
@@ -103,8 +103,8 @@ std::optional<ContentBlock> decode_content_block(std::span<const std::uint8_t> b
 /// The receive path's form: nothing copied (the views live as long as `b`).
 std::optional<ContentBlockView> decode_content_block_view(std::span<const std::uint8_t> b,
                                                           std::error_code& ec, const BodyLimits& limits = {});
-std::optional<Status> decode_status(std::span<const std::uint8_t> b, std::error_code& ec,
-                                    const BodyLimits& limits = {});
+std::optional<StatusBody> decode_status(std::span<const std::uint8_t> b, std::error_code& ec,
+                                        const BodyLimits& limits = {});
 
 const char* to_string(Command c) noexcept;
 

@@ -250,7 +250,7 @@ Bytes encode(const ContentBlock& v) {
     return finish(buf);
 }
 
-Bytes encode(const Status& v) {
+Bytes encode(const StatusBody& v) {
     msgpack::sbuffer buf;
     Packer pk(buf);
     pk.pack_map(v.ok ? (v.message.empty() ? 1 : 2) : 3);
@@ -374,22 +374,22 @@ std::optional<ContentBlock> decode_content_block(std::span<const std::uint8_t> b
     return ContentBlock{Bytes(v->cid.begin(), v->cid.end()), Bytes(v->data.begin(), v->data.end())};
 }
 
-std::optional<Status> decode_status(std::span<const std::uint8_t> b, std::error_code& ec,
-                                    const BodyLimits& limits) {
+std::optional<StatusBody> decode_status(std::span<const std::uint8_t> b, std::error_code& ec,
+                                        const BodyLimits& limits) {
     auto oh = parse(b, limits, ec);
     if (!oh) return std::nullopt;
     Reader r(oh->get());
     const auto* ok = r.get("ok", msgpack::type::BOOLEAN, true);
-    if (!r.ok() || ok == nullptr) return bad<Status>(ec);
+    if (!r.ok() || ok == nullptr) return bad<StatusBody>(ec);
     if (ok->via.boolean) {
         const auto* m = r.get("message", msgpack::type::STR, false);
-        if (!r.ok()) return bad<Status>(ec);
-        return Status{true, "", m != nullptr ? std::string(m->via.str.ptr, m->via.str.size) : ""};
+        if (!r.ok()) return bad<StatusBody>(ec);
+        return StatusBody{true, "", m != nullptr ? std::string(m->via.str.ptr, m->via.str.size) : ""};
     }
     auto error = r.str("error");
     auto message = r.str("message");
-    if (!r.ok() || !error || !message) return bad<Status>(ec);
-    return Status{false, std::move(*error), std::move(*message)};
+    if (!r.ok() || !error || !message) return bad<StatusBody>(ec);
+    return StatusBody{false, std::move(*error), std::move(*message)};
 }
 
 }  // namespace cyxp2p::protocol

@@ -123,7 +123,7 @@ class HostileEngine : public ::testing::Test {
         node_->handle_unary("job.submit", "job:execute", [](const net::Request& r, std::error_code& ec) {
             auto job = protocol::decode_job_submit(r.body, ec);
             if (!job) return std::vector<std::uint8_t>{};
-            return protocol::encode(protocol::Status{false, "echo", job->job_id});
+            return protocol::encode(protocol::StatusBody{false, "echo", job->job_id});
         });
         // A stream that stays open until the engine goes: what too_many_streams counts.
         net::MethodHandlers h;

@@ -102,7 +102,7 @@ TEST_F(Transport, StopDrainsAnInFlightStream) {
         std::thread([s] {
             std::this_thread::sleep_for(300ms);
             s->post([s] {
-                s->send(protocol::encode(protocol::Status{}));
+                s->send(protocol::encode(protocol::StatusBody{}));
                 s->finish();
             });
         }).detach();
@@ -261,7 +261,7 @@ TEST_F(Transport, UploadWithBackpressureAndAMetricsSubscription) {
         *received += m.size();
     };
     report.on_end = [received](const net::StreamPtr& s) {
-        s->send(protocol::encode(protocol::Status{true, "", std::to_string(received->load())}));
+        s->send(protocol::encode(protocol::StatusBody{true, "", std::to_string(received->load())}));
         s->finish();
     };
     node_->handle("metrics.report", "metrics:report", report);

@@ -86,11 +86,11 @@ TEST(Body, ContentAndStatusRoundTrip) {
     ASSERT_TRUE(b);
     EXPECT_EQ(b->cid, (p::Bytes{1, 2, 3}));
     EXPECT_EQ(b->data, (p::Bytes{4, 5}));
-    auto okm = p::decode_status(p::encode(p::Status{true, "", "accepted job-1"}), ec);
+    auto okm = p::decode_status(p::encode(p::StatusBody{true, "", "accepted job-1"}), ec);
     ASSERT_TRUE(okm);
     EXPECT_TRUE(okm->ok);
     EXPECT_EQ(okm->message, "accepted job-1");
-    auto s = p::decode_status(p::encode(p::Status{false, "forbidden", "no"}), ec);
+    auto s = p::decode_status(p::encode(p::StatusBody{false, "forbidden", "no"}), ec);
     ASSERT_TRUE(s);
     EXPECT_FALSE(s->ok);
     EXPECT_EQ(s->error, "forbidden");

@@ -241,7 +241,7 @@ TEST_F(Sessions, RequestResponseOnAStream) {
     EXPECT_EQ(ev[1].kind, Kind::message);
     EXPECT_EQ(ev[1].body, body);
     EXPECT_EQ(ev[2].kind, Kind::stream_end);
-    ASSERT_FALSE(node.send_message(*id, p::encode(p::Status{})));
+    ASSERT_FALSE(node.send_message(*id, p::encode(p::StatusBody{})));
     ASSERT_FALSE(node.finish(*id));
     pump(engine, node);
     auto back = events(engine);
@@ -357,7 +357,7 @@ TEST_F(Sessions, NodeWithoutOpenAckCountsAnOpenAsAccepted) {
     EXPECT_EQ(accepted->stream_id, *id);
     exchange();
     EXPECT_EQ(dropped_acks, 1);
-    ASSERT_FALSE(node.send_message(*id, p::encode(p::Status{})));
+    ASSERT_FALSE(node.send_message(*id, p::encode(p::StatusBody{})));
     exchange();
     auto msg = find(engine, Kind::message);
     ASSERT_TRUE(msg);
@@ -613,7 +613,7 @@ TEST_F(Sessions, GracefulGoAwayLetsOpenStreamsFinish) {
     pump(engine, node);
     EXPECT_TRUE(find(engine, Kind::going_away));
     EXPECT_FALSE(node.closed());
-    ASSERT_FALSE(node.send_message(*id, p::encode(p::Status{})));
+    ASSERT_FALSE(node.send_message(*id, p::encode(p::StatusBody{})));
     ASSERT_FALSE(node.finish(*id));
     ASSERT_FALSE(engine.finish(*id));
     pump(engine, node);
