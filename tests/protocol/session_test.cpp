@@ -389,6 +389,10 @@ TEST_F(Sessions, ReplayedOpenIsRefused) {
     dec.feed(node.poll_output());
     auto f = dec.next(ec);
     ASSERT_TRUE(f);
+    EXPECT_EQ(f->header.type, p::FrameType::open_ack);  // stream 1 was accepted
+    EXPECT_EQ(f->header.stream_id, 1U);
+    f = dec.next(ec);
+    ASSERT_TRUE(f);
     EXPECT_EQ(f->header.type, p::FrameType::error);
     EXPECT_EQ(f->header.stream_id, 2U);
     cyxp2p::protocol::wire::Error err;
