@@ -36,6 +36,9 @@ enum class errc {
     redis_error,          // the server answered an error (AUTH, SELECT, a script)
     // The multi-source fetch (net/multi_fetch.hpp).
     no_source_left,  // every source of a multi-source fetch was dropped before the DAG was complete
+    // Engine streams (net/engine.hpp).
+    end_of_stream,     // ClientStream::async_read: the node finished its side and every message was read
+    read_in_progress,  // ClientStream::async_read while another read on the same stream is pending
 };
 
 const std::error_category& category() noexcept;

@@ -69,6 +69,11 @@ class Category final : public std::error_category {
             case errc::no_source_left:
                 return "no source could supply the rest of the content (every source was dropped; see each "
                        "source's error)";
+            case errc::end_of_stream:
+                return "the node finished the stream: every message it sent has been read";
+            case errc::read_in_progress:
+                return "a read is already pending on this stream: wait for its completion before reading "
+                       "again";
         }
         return "unknown net error";
     }
@@ -129,6 +134,10 @@ const char* to_string(errc e) noexcept {
             return "redis_error";
         case errc::no_source_left:
             return "no_source_left";
+        case errc::end_of_stream:
+            return "end_of_stream";
+        case errc::read_in_progress:
+            return "read_in_progress";
     }
     return "unknown";
 }
