@@ -17,9 +17,11 @@ class EngineApi : public Transport {
   protected:
     // A node with `handlers` registered, and a connection whose token holds `scope`.
     std::shared_ptr<net::Connection> serve(std::function<void(net::Node&)> handlers,
-                                           std::vector<std::string> scope = {"job:execute", "metrics:read"}) {
+                                           std::vector<std::string> scope = {"job:execute", "metrics:read"},
+                                           std::function<void(net::NodeOptions&)> tweak = {}) {
         net::NodeOptions o{.identity = *identity_, .keys = keys_};  // NOLINT(missing-field-initializers)
         o.threads = 1;
+        if (tweak) tweak(o);
         node_ = std::make_unique<net::Node>(std::move(o));
         handlers(*node_);
         EXPECT_FALSE(node_->start());
@@ -71,6 +73,22 @@ TEST_F(EngineApi, ForbiddenCallNamesTheMissingScope) {
     // async_request still compiles and gives the code.
     auto [rec, body] = ready(conn->async_request("job.control", {}, boost::asio::use_future));
     EXPECT_EQ(rec, protocol::errc::forbidden);
+}
+
+TEST_F(EngineApi, RateLimitedCallCarriesTheRetryDelay) {
+    // One stream open per peer per 10 s, no burst beyond it: the second call is refused with the delay.
+    auto conn = serve(five_updates, {"job:execute", "metrics:read"}, [](net::NodeOptions& o) {
+        o.rate.requests_per_peer.rate = {1, std::chrono::seconds(10), 1};
+    });
+    ASSERT_TRUE(conn);
+    auto [ec, first] = ready(conn->async_subscribe("metrics.subscribe", {}, boost::asio::use_future));
+    ASSERT_FALSE(ec) << ec.message();
+    auto [rec, reply] = ready(conn->async_call("metrics.subscribe", {}, boost::asio::use_future));
+    EXPECT_EQ(rec, protocol::errc::rate_limited) << rec.message();
+    EXPECT_EQ(reply.status.code, protocol::errc::rate_limited);
+    EXPECT_GT(reply.status.retry_after, 0ms);
+    EXPECT_LE(reply.status.retry_after, 10s);
+    EXPECT_FALSE(reply.status.message.empty());
 }
 
 TEST_F(EngineApi, SubscriptionIsReadWithAsyncReadToADistinctEnd) {
