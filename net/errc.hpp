@@ -38,6 +38,9 @@ enum class errc {
     no_source_left,  // every source of a multi-source fetch was dropped before the DAG was complete
     // The node's handler API (net/node.hpp).
     already_answered,  // a Responder's reply() or fail() after the call was answered
+    // Engine streams (net/engine.hpp).
+    end_of_stream,     // ClientStream::async_read: the node finished its side and every message was read
+    read_in_progress,  // ClientStream::async_read while another read on the same stream is pending
 };
 
 const std::error_category& category() noexcept;

@@ -75,6 +75,9 @@ class EngineSession {
     void recycle(std::vector<std::uint8_t>&& buffer);
     /// Orderly close: GOAWAY, then close when open streams finished or drain_timeout passed.
     void close(Now now);
+    /// Ends the session now: ERROR `code` on stream 0, every open stream dropped (the owner's drain bound
+    /// ran out). Reported as Event::Kind::closed with `code`.
+    void abort(errc code, std::string_view message);
 
     std::size_t pending_bytes(std::uint32_t stream_id) const;
     bool ready() const;

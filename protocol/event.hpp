@@ -21,6 +21,9 @@ struct HandshakeInfo {
     std::int64_t token_expiry = 0;  // Unix seconds
     std::string node_version;
     SessionLimits peer_limits;  // the node's receive limits (frame, message, streams, windows)
+    /// The node answers each OPEN it accepts with OPEN_ACK (HELLO_ACK.open_ack). When false (an older node)
+    /// the engine reports an OPEN as accepted as soon as it is sent.
+    bool open_ack = false;
 };
 
 /// What a session's flow control knows now (metrics, p2p-probe, tests); docs/protocol.md section 6.
@@ -49,7 +52,8 @@ struct Event {
         stream_refused,   // node: an OPEN for `method` was refused (`error`: forbidden, rate_limited, ...)
         message,          // a whole message (`body`) arrived on `stream_id`
         stream_end,       // the peer finished sending on `stream_id`
-        stream_reset,     // `stream_id` was reset (by the peer or for a local error); `error`, `detail`
+        stream_accepted,  // engine: OPEN_ACK for `stream_id` (at once from a node not announcing it)
+        stream_reset,     // `stream_id` was reset (by the peer or locally): `error`, `message`, `detail`
         stream_closed,    // both directions of `stream_id` finished; its id will not be reported again
         reauthenticated,  // node: REAUTH accepted (`claims`); engine: REAUTH_ACK (`handshake.token_expiry`)
         going_away,       // the peer sent GOAWAY: open no new streams; `error`
@@ -66,6 +70,8 @@ struct Event {
     std::error_code error{};
     std::string detail{};
     std::chrono::milliseconds retry_after{0};
+    /// stream_reset: the reason for a person (the ERROR's message); `detail` then holds only its detail.
+    std::string message{};
     std::optional<auth::Claims> claims{};
     HandshakeInfo handshake{};
     std::optional<AdmissionRequest> admission{};

@@ -32,6 +32,9 @@ enum class FrameType : std::uint8_t {
     goaway = 0x08,         // stream 0, wire::GoAway
     reauth = 0x09,         // engine -> node, stream 0, wire::Reauth
     reauth_ack = 0x0A,     // node -> engine, stream 0, wire::ReauthAck
+    /// node -> engine, stream N, empty: the node accepted the OPEN of N (sent only by nodes that announce
+    /// wire::HelloAck.open_ack; not critical, so an older engine ignores it).
+    open_ack = 0x0B,
 };
 
 namespace flags {

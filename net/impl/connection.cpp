@@ -11,7 +11,8 @@ namespace asio = detail::asio;
 Connection::Connection(std::shared_ptr<detail::EngineLink> link) : link_(std::move(link)) {}
 Connection::~Connection() {
     auto link = link_;
-    asio::post(link->get_executor(), [link] { link->close([](std::error_code) {}); });
+    asio::post(link->get_executor(),
+               [link] { link->close(link->default_drain(), [](std::error_code, std::size_t) {}); });
 }
 
 const protocol::HandshakeInfo& Connection::handshake() const {
@@ -34,32 +35,52 @@ void Connection::check_deadlines() {
 }
 
 void Connection::start_request(std::string method, std::vector<std::uint8_t> body, RequestDone done) {
+    start_call(std::move(method), std::move(body),
+               [done = std::move(done)](std::error_code ec, Reply r) { done(ec, std::move(r.body)); });
+}
+
+void Connection::start_call(std::string method, std::vector<std::uint8_t> body, CallDone done) {
     asio::post(link_->get_executor(), [link = link_, method = std::move(method), body = std::move(body),
                                        done = std::move(done)]() mutable {
-        auto reply = std::make_shared<std::optional<std::vector<std::uint8_t>>>();
-        auto finished = std::make_shared<bool>(false);
-        auto complete = [done, finished](std::error_code ec, std::vector<std::uint8_t> r) {
-            if (*finished) return;
-            *finished = true;
+        struct Call {
+            std::optional<std::vector<std::uint8_t>> reply;
+            std::shared_ptr<detail::StreamState> state;
+            std::uint32_t id = 0;
+            bool finished = false;
+        };
+        auto call = std::make_shared<Call>();
+        auto complete = [done, call](std::error_code ec, protocol::Status st) {
+            if (call->finished) return;
+            call->finished = true;
+            if (ec && st.ok()) {
+                st.code = protocol::errc::closed;
+                st.message = ec.message();
+            }
+            Reply r{.body = ec ? std::vector<std::uint8_t>{} : std::move(*call->reply),
+                    .status = std::move(st)};
             done(ec, std::move(r));
         };
         detail::StreamOp op;
-        std::uint32_t* id_slot = new std::uint32_t(0);
-        std::shared_ptr<std::uint32_t> id(id_slot);
-        op.on_message = [reply, link, id, complete](std::vector<std::uint8_t> m) {
-            if (reply->has_value()) {  // a unary call has exactly one response
-                link->reset(*id, protocol::errc::bad_message, "more than one response message");
-                complete(make_error_code(protocol::errc::bad_message), {});
+        op.on_message = [call, link, complete](std::vector<std::uint8_t> m) {
+            if (call->reply.has_value()) {  // a unary call has exactly one response
+                link->reset(call->id, protocol::errc::bad_message, "more than one response message");
+                complete(make_error_code(protocol::errc::bad_message),
+                         {.code = protocol::errc::bad_message, .message = "more than one response message"});
                 return;
             }
-            *reply = std::move(m);
+            call->reply = std::move(m);
         };
-        op.on_done = [reply, complete](std::error_code ec) {
-            if (!ec && !reply->has_value()) ec = make_error_code(protocol::errc::bad_message);
-            complete(ec, ec ? std::vector<std::uint8_t>{} : std::move(**reply));
+        op.on_done = [call, complete](std::error_code ec) {
+            protocol::Status st = ec && call->state ? call->state->status() : protocol::Status{};
+            if (!ec && !call->reply.has_value()) {
+                ec = make_error_code(protocol::errc::bad_message);
+                st = {.code = protocol::errc::bad_message,
+                      .message = "the node ended the call without a response"};
+            }
+            complete(ec, std::move(st));
         };
         std::error_code ec;
-        *id = link->open(method, body, true, std::move(op), ec);
+        call->id = link->open(method, body, true, std::move(op), ec, &call->state);
         if (ec) complete(ec, {});
     });
 }
@@ -88,9 +109,10 @@ void Connection::start_ping(PingDone done) {
                [link = link_, done = std::move(done)]() mutable { link->ping(std::move(done)); });
 }
 
-void Connection::start_close(CloseDone done) {
-    asio::post(link_->get_executor(),
-               [link = link_, done = std::move(done)]() mutable { link->close(std::move(done)); });
+void Connection::start_close(std::optional<std::chrono::milliseconds> drain, CloseDone done) {
+    asio::post(link_->get_executor(), [link = link_, drain, done = std::move(done)]() mutable {
+        link->close(drain.value_or(link->default_drain()), std::move(done));
+    });
 }
 
 void Connection::subscribe(std::string method, std::vector<std::uint8_t> request,
@@ -98,7 +120,7 @@ void Connection::subscribe(std::string method, std::vector<std::uint8_t> request
                            std::function<void(std::error_code)> done) {
     asio::post(link_->get_executor(), [link = link_, method = std::move(method), request = std::move(request),
                                        on_message = std::move(on_message), done = std::move(done)]() mutable {
-        detail::StreamOp op{std::move(on_message), done};
+        detail::StreamOp op{std::move(on_message), done, nullptr};
         std::error_code ec;
         link->open(method, request, true, std::move(op), ec);
         if (ec && done) done(ec);
@@ -107,15 +129,24 @@ void Connection::subscribe(std::string method, std::vector<std::uint8_t> request
 
 void Connection::start_open_stream(std::string method,
                                    std::function<void(std::vector<std::uint8_t>)> on_message,
-                                   std::function<void(std::error_code)> done, OpenDone opened) {
+                                   std::function<void(std::error_code)> done, OpenDone opened,
+                                   std::optional<std::vector<std::uint8_t>> request) {
     asio::post(link_->get_executor(),
                [link = link_, method = std::move(method), on_message = std::move(on_message),
-                done = std::move(done), opened = std::move(opened)]() mutable {
-                   detail::StreamOp op{std::move(on_message), std::move(done)};
+                done = std::move(done), opened = std::move(opened), request = std::move(request)]() mutable {
+                   // Completes when the node answered the OPEN (OPEN_ACK or its refusal), not when it was
+                   // sent.
+                   auto slot = std::make_shared<std::shared_ptr<detail::StreamState>>();
+                   detail::StreamOp op{std::move(on_message), std::move(done), nullptr};
+                   op.on_accepted = [link, slot, opened](std::error_code ec) {
+                       auto& st = *slot;
+                       opened(ec, st ? std::make_shared<ClientStream>(link, st->id, st) : nullptr);
+                   };
                    std::error_code ec;
-                   const auto id = link->open(method, {}, false, std::move(op), ec);
-                   if (ec) return opened(ec, nullptr);
-                   opened({}, std::make_shared<ClientStream>(link, id));
+                   const bool subscribe = request.has_value();
+                   const auto empty = std::vector<std::uint8_t>{};
+                   link->open(method, subscribe ? *request : empty, subscribe, std::move(op), ec, slot.get());
+                   if (ec) opened(ec, nullptr);
                });
 }
 
@@ -129,6 +160,32 @@ void ClientStream::start_send(std::vector<std::uint8_t> message, std::function<v
                    if (auto ec = link->send(id, message)) return done(ec);
                    link->when_writable(id, std::move(done));
                });
+}
+
+void ClientStream::start_read(ReadDone done) {
+    asio::post(link_->get_executor(), [link = link_, state = state_, done = std::move(done)]() mutable {
+        if (!state) return done(make_error_code(errc::not_connected), {});
+        link->read(state, std::move(done));
+    });
+}
+
+void ClientStream::start_finish(FinishDone done) {
+    asio::post(link_->get_executor(), [link = link_, state = state_, done = std::move(done)]() mutable {
+        if (!state) return done(make_error_code(errc::not_connected), {});
+        if (!state->over) link->finish_stream(state->id);
+        link->when_closed(state, std::move(done));
+    });
+}
+
+void ClientStream::start_cancel(std::function<void(std::error_code)> done) {
+    asio::post(link_->get_executor(), [link = link_, id = id_, done = std::move(done)]() mutable {
+        link->cancel(id);
+        done({});
+    });
+}
+
+protocol::Status ClientStream::status() const {
+    return state_ ? state_->status() : protocol::Status{};
 }
 
 void ClientStream::finish() {

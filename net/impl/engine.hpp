@@ -71,10 +71,45 @@ auto Connection::async_ping(Token&& token) {
 }
 
 template <class Token>
+auto Connection::async_call(std::string method, std::vector<std::uint8_t> body, Token&& token) {
+    return detail::initiate<void(std::error_code, Reply)>(
+        get_executor(), std::forward<Token>(token),
+        [this, method = std::move(method), body = std::move(body)](auto done) mutable {
+            start_call(std::move(method), std::move(body), std::move(done));
+        });
+}
+
+template <class Token>
+auto Connection::async_close(std::chrono::milliseconds drain, Token&& token) {
+    return detail::initiate<void(std::error_code, std::size_t)>(
+        get_executor(), std::forward<Token>(token),
+        [this, drain](auto done) mutable { start_close(drain, std::move(done)); });
+}
+
+template <class Token>
 auto Connection::async_close(Token&& token) {
     return detail::initiate<void(std::error_code)>(
+        get_executor(), std::forward<Token>(token), [this](auto done) mutable {
+            start_close(std::nullopt,
+                        [done = std::move(done)](std::error_code ec, std::size_t) mutable { done(ec); });
+        });
+}
+
+template <class Token>
+auto Connection::async_open_stream(std::string method, Token&& token) {
+    return detail::initiate<void(std::error_code, std::shared_ptr<ClientStream>)>(
+        get_executor(), std::forward<Token>(token), [this, method = std::move(method)](auto opened) mutable {
+            start_open_stream(std::move(method), nullptr, nullptr, std::move(opened));
+        });
+}
+
+template <class Token>
+auto Connection::async_subscribe(std::string method, std::vector<std::uint8_t> request, Token&& token) {
+    return detail::initiate<void(std::error_code, std::shared_ptr<ClientStream>)>(
         get_executor(), std::forward<Token>(token),
-        [this](auto done) mutable { start_close(std::move(done)); });
+        [this, method = std::move(method), request = std::move(request)](auto opened) mutable {
+            start_open_stream(std::move(method), nullptr, nullptr, std::move(opened), std::move(request));
+        });
 }
 
 template <class Token>
@@ -95,6 +130,27 @@ auto ClientStream::async_send(std::vector<std::uint8_t> message, Token&& token) 
                                                    [this, message = std::move(message)](auto done) mutable {
                                                        start_send(std::move(message), std::move(done));
                                                    });
+}
+
+template <class Token>
+auto ClientStream::async_read(Token&& token) {
+    return detail::initiate<void(std::error_code, std::vector<std::uint8_t>)>(
+        link_executor(), std::forward<Token>(token),
+        [this](auto done) mutable { start_read(std::move(done)); });
+}
+
+template <class Token>
+auto ClientStream::async_finish(Token&& token) {
+    return detail::initiate<void(std::error_code, protocol::Status)>(
+        link_executor(), std::forward<Token>(token),
+        [this](auto done) mutable { start_finish(std::move(done)); });
+}
+
+template <class Token>
+auto ClientStream::async_cancel(Token&& token) {
+    return detail::initiate<void(std::error_code)>(
+        link_executor(), std::forward<Token>(token),
+        [this](auto done) mutable { start_cancel(std::move(done)); });
 }
 
 }  // namespace cyxp2p::net

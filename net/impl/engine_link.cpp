@@ -12,16 +12,38 @@ void EngineLink::begin(protocol::EngineConfig config, std::function<void(std::er
     kick();
 }
 
+namespace {
+// What a stream that ended with `ec` reports as its Status: the node's own (code, message, retry, detail)
+// when it sent one, else the local reason (a connection lost is `closed` with the transport's message).
+protocol::Status status_of(std::error_code ec, std::string message = {}) {
+    protocol::Status st;
+    if (!ec) return st;
+    if (ec.category() == protocol::category()) {
+        st.code = static_cast<protocol::errc>(ec.value());
+        st.message = message.empty() ? ec.message() : std::move(message);
+    } else {
+        st.code = protocol::errc::closed;
+        st.message = ec.message();
+    }
+    return st;
+}
+}  // namespace
+
 std::uint32_t EngineLink::open(const std::string& method, std::span<const std::uint8_t> request, bool finish,
-                               StreamOp op, std::error_code& ec) {
+                               StreamOp op, std::error_code& ec, std::shared_ptr<StreamState>* state) {
     ec.clear();
-    if (!session_ || session_->closed()) {
-        ec = make_error_code(errc::not_connected);
+    if (!session_ || session_->closed() || closing_) {
+        ec = closing_ ? make_error_code(protocol::errc::going_away) : make_error_code(errc::not_connected);
         return 0;
     }
     auto id = session_->open_stream(method, now(), ec);
     if (!id) return 0;
-    ops_[*id] = std::move(op);
+    auto st = std::make_shared<StreamState>(std::move(op));
+    st->id = *id;
+    // Without a callback the messages wait for async_read holding their credit, so a slow reader bounds
+    // the node to the stream's window (EngineSession::defer_consumption; before any DATA can arrive).
+    if (!st->op.on_message) session_->defer_consumption(*id);
+    ops_[*id] = st;
     if (!request.empty()) ec = session_->send_message(*id, request);
     if (!ec && finish) ec = session_->finish(*id);
     kick();
@@ -30,7 +52,61 @@ std::uint32_t EngineLink::open(const std::string& method, std::span<const std::u
         session_->reset(*id, protocol::errc::cancelled, "local error");
         return 0;
     }
+    if (state) *state = st;
     return *id;
+}
+
+void EngineLink::read(const std::shared_ptr<StreamState>& s,
+                      std::function<void(std::error_code, std::vector<std::uint8_t>)> done) {
+    if (s->reader) return done(make_error_code(errc::read_in_progress), {});
+    s->reader = std::move(done);
+    deliver(*s);
+}
+
+void EngineLink::deliver(StreamState& s) {
+    if (!s.reader) return;
+    if (!s.held.empty()) {
+        auto m = std::move(s.held.front());
+        s.held.pop_front();
+        if (session_) session_->consumed(s.id, m.size(), now());
+        kick();  // the credit may have crossed the WINDOW_UPDATE threshold
+        return std::exchange(s.reader, nullptr)({}, std::move(m));
+    }
+    if (s.over && s.error) return std::exchange(s.reader, nullptr)(s.error, {});
+    if (s.remote_ended || s.over) {
+        return std::exchange(s.reader, nullptr)(make_error_code(errc::end_of_stream), {});
+    }
+}
+
+void EngineLink::when_closed(const std::shared_ptr<StreamState>& s,
+                             std::function<void(std::error_code, protocol::Status)> done) {
+    if (s->over) {
+        auto st = s->status();
+        return done(s->error, std::move(st));
+    }
+    s->closed_waiters.push_back(std::move(done));
+}
+
+void EngineLink::end_stream(StreamState& s, std::error_code ec, protocol::Status status) {
+    if (s.over) return;
+    s.over = true;
+    s.error = ec;
+    s.set_status(std::move(status));
+    if (ec) {
+        // Unread messages of a stream that failed are dropped: their credit goes back to the session.
+        for (auto& m : s.held) {
+            if (session_) session_->consumed(s.id, m.size(), now());
+        }
+        s.held.clear();
+    }
+    if (auto a = std::exchange(s.op.on_accepted, nullptr))
+        a(ec ? ec : make_error_code(protocol::errc::closed));
+    if (ec) {
+        if (auto d = std::exchange(s.op.on_done, nullptr)) d(ec);
+    }
+    deliver(s);
+    const auto st = s.status();
+    for (auto& w : std::exchange(s.closed_waiters, {})) w(ec, st);
 }
 
 std::error_code EngineLink::reauth(std::string token,
@@ -49,11 +125,33 @@ void EngineLink::ping(std::function<void(std::error_code, std::chrono::microseco
     kick();
 }
 
-void EngineLink::close(std::function<void(std::error_code)> done) {
-    if (finished()) return done({});
+void EngineLink::close(std::chrono::milliseconds drain,
+                       std::function<void(std::error_code, std::size_t)> done) {
+    if (finished() || !session_ || session_->closed() || closing_) {
+        // Closed already (or a close is under way: it reports the cut streams once).
+        if (!closing_ || finished()) return done(make_error_code(errc::not_connected), 0);
+        close_waiters_.push_back([done = std::move(done)](std::error_code, std::size_t) {
+            done(make_error_code(errc::not_connected), 0);
+        });
+        return;
+    }
+    closing_ = true;
     close_waiters_.push_back(std::move(done));
-    if (session_) session_->close(now());
-    kick();
+    session_->close(now());
+    // The session's own drain deadline (SessionLimits::drain_timeout) runs on the injected clock; this one
+    // is the caller's bound, in real time.
+    drain_timer_ = std::make_unique<asio::steady_timer>(get_executor(), drain);
+    drain_timer_->async_wait(
+        [self = std::static_pointer_cast<EngineLink>(shared_from_this())](boost::system::error_code ec) {
+            if (!ec) self->on_drain_expired();
+        });
+    dispatch();  // with no stream open the session closed at once
+}
+
+void EngineLink::on_drain_expired() {
+    if (finished() || !session_ || session_->closed()) return;
+    session_->abort(protocol::errc::going_away, "engine closing: drain time over with streams open");
+    dispatch();
 }
 
 std::error_code EngineLink::send(std::uint32_t id, std::span<const std::uint8_t> m) {
@@ -84,8 +182,8 @@ void EngineLink::on_writable() {
 
 void EngineLink::on_finished(std::error_code ec) {
     fail_all(closed_error_ ? closed_error_ : (ec ? ec : make_error_code(errc::connection_lost)));
-    for (auto& w : close_waiters_) w({});
-    close_waiters_.clear();
+    if (drain_timer_) drain_timer_->cancel();
+    for (auto& w : std::exchange(close_waiters_, {})) w({}, cut_);
 }
 
 void EngineLink::dispatch() {
@@ -103,19 +201,33 @@ void EngineLink::dispatch() {
                     report->retry_after = e->retry_after;
                 }
                 break;
+            case Kind::stream_accepted:
+                if (auto it = ops_.find(e->stream_id); it != ops_.end()) {
+                    auto st = it->second;
+                    st->accepted = true;
+                    if (auto a = std::exchange(st->op.on_accepted, nullptr)) a({});
+                }
+                break;
             case Kind::message:
-                if (auto it = ops_.find(e->stream_id); it != ops_.end() && it->second.on_message) {
-                    auto fn = it->second.on_message;  // the callback may end the op
-                    fn(std::move(e->body));
+                if (auto it = ops_.find(e->stream_id); it != ops_.end()) {
+                    auto st = it->second;  // the callback may end the stream
+                    if (st->op.on_message) {
+                        auto fn = st->op.on_message;
+                        fn(std::move(e->body));
+                    } else {
+                        st->held.push_back(std::move(e->body));
+                        deliver(*st);
+                    }
                 } else if (e->deferred) {
                     session_->consumed(e->stream_id, e->body.size(), t);  // nobody will: its credit goes back
                 }
                 break;
             case Kind::stream_end:
                 if (auto it = ops_.find(e->stream_id); it != ops_.end()) {
-                    auto op = std::move(it->second);
-                    ops_.erase(it);
-                    if (op.on_done) op.on_done({});
+                    auto st = it->second;
+                    st->remote_ended = true;
+                    if (auto d = std::exchange(st->op.on_done, nullptr)) d({});
+                    deliver(*st);
                 }
                 break;
             case Kind::stream_reset:
@@ -124,12 +236,22 @@ void EngineLink::dispatch() {
                     core_->audit({.kind = AuditEvent::Kind::content_rejected,
                                   .node_id = info_.node_id,
                                   .result = "stalled",
-                                  .detail = e->detail});
+                                  .detail = e->message});
                 }
                 if (auto it = ops_.find(e->stream_id); it != ops_.end()) {
-                    auto op = std::move(it->second);
+                    auto st = it->second;
                     ops_.erase(it);
-                    if (op.on_done) op.on_done(e->error);
+                    auto status = status_of(e->error, e->message);
+                    status.retry_after = e->retry_after;
+                    status.detail = e->detail;
+                    end_stream(*st, e->error, std::move(status));
+                }
+                break;
+            case Kind::stream_closed:
+                if (auto it = ops_.find(e->stream_id); it != ops_.end()) {
+                    auto st = it->second;
+                    ops_.erase(it);
+                    end_stream(*st, {}, {});
                 }
                 break;
             case Kind::reauthenticated:
@@ -166,11 +288,9 @@ void EngineLink::dispatch() {
 
 void EngineLink::fail_all(std::error_code ec) {
     if (auto r = std::exchange(on_ready_, nullptr)) r(ec);
-    auto ops = std::move(ops_);
-    ops_.clear();
-    for (auto& [id, op] : ops) {
-        if (op.on_done) op.on_done(ec);
-    }
+    auto ops = std::exchange(ops_, {});
+    if (closing_) cut_ += ops.size();
+    for (auto& [id, st] : ops) end_stream(*st, ec, status_of(ec));
     for (auto& w : std::exchange(reauth_waiters_, {})) w(ec, 0);
     for (auto& [w, t0] : std::exchange(ping_waiters_, {})) w(ec, {});
     for (auto& [id, w] : std::exchange(writable_waiters_, {})) w(ec);

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -16,6 +17,7 @@
 #include <cyxp2p/net/impl/session_cache.hpp>
 #include <cyxp2p/pinning/tls_policy.hpp>
 #include <cyxp2p/protocol/engine_session.hpp>
+#include <cyxp2p/protocol/status.hpp>
 
 namespace cyxp2p::net::detail {
 
@@ -36,8 +38,39 @@ class EngineCore {
 };
 
 struct StreamOp {
+    /// Optional. Unset: the stream's messages are held, with their flow-control credit, for async_read.
     std::function<void(std::vector<std::uint8_t>)> on_message;
-    std::function<void(std::error_code)> on_done;  // ok when the node ended the stream normally
+    std::function<void(std::error_code)> on_done;  // optional; ok when the node ended the stream normally
+    /// Optional: once, ok when the node accepted the OPEN (OPEN_ACK), else the refusal (or why it never got
+    /// an answer). The refusal's details are in StreamState::status.
+    std::function<void(std::error_code)> on_accepted;
+};
+
+/// One stream the engine opened, on the strand; ClientStream shares it to read and to learn how it ended.
+struct StreamState {
+    explicit StreamState(StreamOp o) : op(std::move(o)) {}
+    StreamOp op;
+    std::uint32_t id = 0;
+    bool accepted = false;
+    bool remote_ended = false;                   // the node finished its side
+    bool over = false;                           // closed both ways, reset, or the session ended
+    std::error_code error;                       // why it ended, when in error
+    std::deque<std::vector<std::uint8_t>> held;  // messages not yet read (credit not yet returned)
+    std::function<void(std::error_code, std::vector<std::uint8_t>)> reader;
+    std::vector<std::function<void(std::error_code, protocol::Status)>> closed_waiters;
+
+    protocol::Status status() const {
+        std::lock_guard lock(mutex);
+        return status_;
+    }
+    void set_status(protocol::Status s) {
+        std::lock_guard lock(mutex);
+        status_ = std::move(s);
+    }
+
+  private:
+    mutable std::mutex mutex;  // status() is readable from any thread
+    protocol::Status status_;
 };
 
 class EngineLink final : public Link {
@@ -47,15 +80,34 @@ class EngineLink final : public Link {
           core_(std::move(core)) {}
 
     void begin(protocol::EngineConfig config, std::function<void(std::error_code)> ready);
+    /// Opens a stream (sending `request` if not empty, and END_STREAM when `finish`). `state`, when given,
+    /// receives the stream's shared state.
     std::uint32_t open(const std::string& method, std::span<const std::uint8_t> request, bool finish,
-                       StreamOp op, std::error_code& ec);
+                       StreamOp op, std::error_code& ec, std::shared_ptr<StreamState>* state = nullptr);
+    /// ClientStream::async_read: the next held message, the end (net::errc::end_of_stream) or the error.
+    void read(const std::shared_ptr<StreamState>& s,
+              std::function<void(std::error_code, std::vector<std::uint8_t>)> done);
+    /// ClientStream::async_finish: completes once the stream is closed both ways (or ended in error).
+    void when_closed(const std::shared_ptr<StreamState>& s,
+                     std::function<void(std::error_code, protocol::Status)> done);
     void reset(std::uint32_t id, protocol::errc code, std::string_view why) {
         if (session_) session_->reset(id, code, why);
         kick();
     }
+    /// ClientStream::async_cancel: resets the stream and reports its end (to pending reads, finishes and
+    /// callbacks) before returning.
+    void cancel(std::uint32_t id) {
+        if (session_) session_->reset(id, protocol::errc::cancelled, "cancelled by the engine");
+        if (session_) dispatch();
+        kick();
+    }
     std::error_code reauth(std::string token, std::function<void(std::error_code, std::int64_t)> done);
     void ping(std::function<void(std::error_code, std::chrono::microseconds)> done);
-    void close(std::function<void(std::error_code)> done);
+    /// GOAWAY, then at most `drain` for open streams; those still open then are cut (reset with the
+    /// session). Completes with how many were cut, once the transport is gone; not_connected when it
+    /// already was.
+    void close(std::chrono::milliseconds drain, std::function<void(std::error_code, std::size_t)> done);
+    std::chrono::milliseconds default_drain() const { return core_->options.session.drain_timeout; }
 
     bool is_open() const { return session_ && session_->ready() && !session_->closed() && !finished(); }
 
@@ -124,16 +176,23 @@ class EngineLink final : public Link {
   private:
     void dispatch();
     void fail_all(std::error_code ec);
+    /// The stream is over: its Status is `status`, waiters complete, held messages give their credit back.
+    void end_stream(StreamState& s, std::error_code ec, protocol::Status status);
+    void deliver(StreamState& s);
+    void on_drain_expired();
 
     std::shared_ptr<EngineCore> core_;
     std::unique_ptr<protocol::EngineSession> session_;
     std::function<void(std::error_code)> on_ready_;
-    std::map<std::uint32_t, StreamOp> ops_;
+    std::map<std::uint32_t, std::shared_ptr<StreamState>> ops_;
     std::vector<std::function<void(std::error_code, std::int64_t)>> reauth_waiters_;
     std::vector<std::pair<std::function<void(std::error_code, std::chrono::microseconds)>,
                           std::chrono::steady_clock::time_point>>
         ping_waiters_;
-    std::vector<std::function<void(std::error_code)>> close_waiters_;
+    std::vector<std::function<void(std::error_code, std::size_t)>> close_waiters_;
+    std::unique_ptr<asio::steady_timer> drain_timer_;  // async_close's drain, in real time
+    bool closing_ = false;
+    std::size_t cut_ = 0;  // streams still open when the close cut them
     std::vector<std::pair<std::uint32_t, std::function<void(std::error_code)>>> writable_waiters_;
     protocol::HandshakeInfo info_;
     std::error_code closed_error_;

@@ -71,6 +71,11 @@ class Category final : public std::error_category {
                        "source's error)";
             case errc::already_answered:
                 return "this unary call was already answered: a Responder answers once";
+            case errc::end_of_stream:
+                return "the node finished the stream: every message it sent has been read";
+            case errc::read_in_progress:
+                return "a read is already pending on this stream: wait for its completion before reading "
+                       "again";
         }
         return "unknown net error";
     }
@@ -133,6 +138,10 @@ const char* to_string(errc e) noexcept {
             return "no_source_left";
         case errc::already_answered:
             return "already_answered";
+        case errc::end_of_stream:
+            return "end_of_stream";
+        case errc::read_in_progress:
+            return "read_in_progress";
     }
     return "unknown";
 }

@@ -238,8 +238,9 @@ void NodeLink::dispatch_events() {
                     end.status = {.code = e->error.category() == protocol::category()
                                               ? static_cast<protocol::errc>(e->error.value())
                                               : protocol::errc::internal,
-                                  .message = e->detail,
-                                  .retry_after = e->retry_after};
+                                  .message = e->message,
+                                  .retry_after = e->retry_after,
+                                  .detail = e->detail};
                 }
                 end_stream(stream, end);
                 break;

@@ -76,6 +76,8 @@ struct Stream {
     std::uint64_t progress_bytes = 0;
     /// defer_consumption(): taking a message does not return its credit; consumed() does.
     bool deferred = false;
+    /// Engine: the node accepted the OPEN (OPEN_ACK, or at once from a node that does not send it).
+    bool accepted = false;
     Time opened;  // for FlowStats::window_ramp
 };
 

@@ -149,6 +149,7 @@ void Core::dispatch(const Frame& f, Now now) {
         case FrameType::open:
         case FrameType::reauth:
         case FrameType::reauth_ack:
+        case FrameType::open_ack:
             on_control(f, now);
             return;
         case FrameType::error:
@@ -219,8 +220,9 @@ void Core::on_stream_error(const Frame& f) {
     push({.kind = Event::Kind::stream_reset,
           .stream_id = id,
           .error = make_error_code(from_wire(e.code())),
-          .detail = clean_text(e.message(), local_.text.error_message) ? e.message() : "",
-          .retry_after = retry_after(e, local_.text)});
+          .detail = clean_text(e.detail(), local_.text.error_detail) ? e.detail() : "",
+          .retry_after = retry_after(e, local_.text),
+          .message = clean_text(e.message(), local_.text.error_message) ? e.message() : ""});
     push({.kind = Event::Kind::stream_closed, .stream_id = id});
     check_drained();
 }
@@ -391,7 +393,8 @@ void Core::reset(std::uint32_t id, errc code, std::string_view message, std::chr
     push({.kind = Event::Kind::stream_reset,
           .stream_id = id,
           .error = make_error_code(code),
-          .detail = std::string(message),
+          .message = std::string(message),
+          .detail = std::string(detail),
           .retry_after = retry_after,
           .local = true});
     push({.kind = Event::Kind::stream_closed, .stream_id = id});

@@ -4,6 +4,7 @@
 
 #include <cyxp2p/protocol/detail/core.hpp>
 #include <cyxp2p/protocol/engine_session.hpp>
+#include <cyxp2p/protocol/frame.hpp>
 
 #include "wire.pb.h"
 
@@ -56,7 +57,13 @@ class EngineSession::Impl final : public detail::Core {
         o.set_nonce(nonce());
         o.set_timestamp_ms(unix_ms(now));
         send_control(FrameType::open, id, o);
-        add_stream(id, now.mono);
+        detail::Stream& s = add_stream(id, now.mono);
+        if (!info_->open_ack) {
+            // An older node says nothing when it accepts: the stream counts as accepted once sent, and a
+            // refusal arrives later as a reset.
+            s.accepted = true;
+            push({.kind = Event::Kind::stream_accepted, .stream_id = id});
+        }
         return id;
     }
 
@@ -119,10 +126,28 @@ class EngineSession::Impl final : public detail::Core {
             info.session_id = a.session_id();
             info.token_expiry = a.token_expiry();
             info.node_version = a.node_version();
+            info.open_ack = a.open_ack();
             info.peer_limits = peer_limits();
             info_ = info;
             mark_established(now.mono);
             push({.kind = Event::Kind::ready, .handshake = info});
+            return;
+        }
+        if (f.header.type == FrameType::open_ack && info_ && info_->open_ack && f.header.stream_id != 0) {
+            detail::Stream* s = find_stream(f.header.stream_id);
+            if (s == nullptr) {
+                // Reset here before the OPEN_ACK arrived, or never opened: below the highest id it is the
+                // former (nothing to do), above it the node acknowledged a stream nobody opened.
+                if (f.header.stream_id > highest_stream_id_)
+                    close(errc::protocol_violation, "OPEN_ACK for a stream never opened");
+                return;
+            }
+            if (s->accepted || !f.payload.empty()) {
+                close(errc::protocol_violation, "OPEN_ACK repeated or with a payload");
+                return;
+            }
+            s->accepted = true;
+            push({.kind = Event::Kind::stream_accepted, .stream_id = s->id});
             return;
         }
         if (f.header.type == FrameType::reauth_ack && info_ && f.header.stream_id == 0) {
@@ -234,6 +259,9 @@ FlowStats EngineSession::flow_stats() const {
 }
 void EngineSession::close(Now now) {
     impl_->go_away(errc::closed, "engine closing", now.mono);
+}
+void EngineSession::abort(errc code, std::string_view message) {
+    impl_->close(code, message);
 }
 std::size_t EngineSession::pending_bytes(std::uint32_t id) const {
     return impl_->pending_bytes(id);

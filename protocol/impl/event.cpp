@@ -18,6 +18,8 @@ const char* to_string(Event::Kind k) noexcept {
             return "message";
         case Event::Kind::stream_end:
             return "stream_end";
+        case Event::Kind::stream_accepted:
+            return "stream_accepted";
         case Event::Kind::stream_reset:
             return "stream_reset";
         case Event::Kind::stream_closed:

@@ -286,6 +286,7 @@ class NodeSession::Impl final : public detail::Core {
         ack.set_token_expiry(claims_->expires_at);
         ack.set_protocol_version(1);
         ack.set_node_version(config_.node_version);
+        ack.set_open_ack(true);  // every accepted OPEN is answered with OPEN_ACK (complete_open)
         send_control(FrameType::hello_ack, 0, ack);
         push({.kind = Event::Kind::authenticated, .detail = engine_version_, .claims = claims_});
     }
@@ -352,6 +353,8 @@ class NodeSession::Impl final : public detail::Core {
 
     void complete_open(std::uint32_t id, const std::string& method, Now now) {
         add_stream(id, now.mono);
+        // docs/protocol.md section 4: the engine learns the stream is accepted before any message on it.
+        send_frame(FrameType::open_ack, 0, id, {});
         push({.kind = Event::Kind::stream_opened, .stream_id = id, .method = method});
     }
 

@@ -604,8 +604,8 @@ TEST_F(Flow, DripFeedingPeerIsStalled) {
     auto reset = engine_event(Kind::stream_reset);
     ASSERT_TRUE(reset);
     EXPECT_EQ(reset->error, p::errc::stalled);
-    EXPECT_NE(reset->detail.find("B/s"), std::string::npos) << reset->detail;
-    EXPECT_NE(reset->detail.find("10 B/s"), std::string::npos) << reset->detail;
+    EXPECT_NE(reset->message.find("B/s"), std::string::npos) << reset->message;
+    EXPECT_NE(reset->message.find("10 B/s"), std::string::npos) << reset->message;
     EXPECT_FALSE(engine_->closed());  // the stream, not the session
 }
 

@@ -245,12 +245,13 @@ TEST_F(Sessions, RequestResponseOnAStream) {
     ASSERT_FALSE(node.finish(*id));
     pump(engine, node);
     auto back = events(engine);
-    ASSERT_EQ(back.size(), 3U);
-    EXPECT_EQ(back[0].kind, Kind::message);
+    ASSERT_EQ(back.size(), 4U);
+    EXPECT_EQ(back[0].kind, Kind::stream_accepted);  // OPEN_ACK, before the node's first message
+    EXPECT_EQ(back[1].kind, Kind::message);
     std::error_code dec;
-    EXPECT_TRUE(p::decode_status(back[0].body, dec)->ok);
-    EXPECT_EQ(back[1].kind, Kind::stream_end);
-    EXPECT_EQ(back[2].kind, Kind::stream_closed);
+    EXPECT_TRUE(p::decode_status(back[1].body, dec)->ok);
+    EXPECT_EQ(back[2].kind, Kind::stream_end);
+    EXPECT_EQ(back[3].kind, Kind::stream_closed);
     EXPECT_TRUE(find(node, Kind::stream_closed));
 }
 
@@ -272,6 +273,108 @@ TEST_F(Sessions, MethodChecksResetTheStreamNotTheSession) {
     EXPECT_EQ(find(node, Kind::stream_opened)->stream_id, *ok);
 }
 
+TEST_F(Sessions, AcceptedOpenIsAcknowledgedBeforeAnyMessage) {
+    auto [engine, node] = connect();
+    ASSERT_TRUE(engine.handshake()->open_ack);  // announced in HELLO_ACK
+    std::error_code ec;
+    auto id = engine.open_stream("metrics.subscribe", now_, ec);
+    ASSERT_TRUE(id) << ec.message();
+    EXPECT_FALSE(find(engine, Kind::stream_accepted));  // not before the node said so
+    pump(engine, node);
+    ASSERT_TRUE(find(node, Kind::stream_opened));
+    auto accepted = find(engine, Kind::stream_accepted);
+    ASSERT_TRUE(accepted);
+    EXPECT_EQ(accepted->stream_id, *id);
+}
+
+TEST_F(Sessions, RefusedOpenGetsTheErrorAndNoAck) {
+    auto [engine, node] = connect();
+    std::error_code ec;
+    auto forbidden = engine.open_stream("job.pause", now_, ec);  // needs job:control, token lacks it
+    ASSERT_TRUE(forbidden);
+    pump(engine, node);
+    auto ev = events(engine);
+    ASSERT_FALSE(ev.empty());
+    EXPECT_EQ(ev[0].kind, Kind::stream_reset);
+    EXPECT_EQ(ev[0].stream_id, *forbidden);
+    EXPECT_EQ(ev[0].error, errc::forbidden);
+    // The person-readable reason names the missing scope; it is in `message`, not mixed into `detail`.
+    EXPECT_NE(ev[0].message.find("job:control"), std::string::npos) << ev[0].message;
+    for (const auto& e : ev) EXPECT_NE(e.kind, Kind::stream_accepted);
+    EXPECT_FALSE(engine.closed());
+}
+
+// An older cyx-p2p/1 node: HELLO_ACK without open_ack, and no OPEN_ACK frames. The engine reports each OPEN
+// accepted as soon as it is sent, as before OPEN_ACK existed.
+TEST_F(Sessions, NodeWithoutOpenAckCountsAnOpenAsAccepted) {
+    p::NodeSession node(config_, services_, now_);
+    p::EngineSession engine(engine_config(token()), now_);
+    int dropped_acks = 0;
+    auto as_old_node = [&](std::vector<std::uint8_t> bytes) {
+        p::FrameDecoder dec(1 << 24);
+        p::FrameEncoder out;
+        dec.feed(bytes);
+        std::error_code ec;
+        while (auto f = dec.next(ec)) {
+            if (f->header.type == p::FrameType::open_ack) {
+                ++dropped_acks;
+                continue;
+            }
+            if (f->header.type == p::FrameType::hello_ack) {
+                cyxp2p::protocol::wire::HelloAck a;
+                EXPECT_TRUE(a.ParseFromArray(f->payload.data(), static_cast<int>(f->payload.size())));
+                EXPECT_TRUE(a.open_ack());
+                a.clear_open_ack();
+                const std::string b = a.SerializeAsString();
+                out.append(f->header.type, f->header.flags, 0,
+                           {reinterpret_cast<const std::uint8_t*>(b.data()), b.size()});
+                continue;
+            }
+            out.append(f->header.type, f->header.flags, f->header.stream_id, f->payload);
+        }
+        EXPECT_FALSE(ec) << ec.message();
+        return out.take();
+    };
+    auto exchange = [&] {
+        for (int i = 0; i < 20; ++i) {
+            auto to_node = engine.poll_output();
+            auto to_engine = as_old_node(node.poll_output());
+            if (to_node.empty() && to_engine.empty()) return;
+            if (!to_node.empty()) node.receive(to_node, now_);
+            if (!to_engine.empty()) engine.receive(to_engine, now_);
+            take(node);
+        }
+    };
+    exchange();
+    ASSERT_TRUE(engine.ready());
+    EXPECT_FALSE(engine.handshake()->open_ack);
+    events(engine);
+    std::error_code ec;
+    auto id = engine.open_stream("metrics.subscribe", now_, ec);
+    ASSERT_TRUE(id);
+    auto accepted = find(engine, Kind::stream_accepted);  // at once, before any byte reached the node
+    ASSERT_TRUE(accepted);
+    EXPECT_EQ(accepted->stream_id, *id);
+    exchange();
+    EXPECT_EQ(dropped_acks, 1);
+    ASSERT_FALSE(node.send_message(*id, p::encode(p::ResponseStatus{})));
+    exchange();
+    auto msg = find(engine, Kind::message);
+    ASSERT_TRUE(msg);
+    EXPECT_EQ(msg->stream_id, *id);
+    EXPECT_FALSE(engine.closed());
+}
+
+TEST_F(Sessions, OpenAckForAStreamNeverOpenedIsAProtocolViolation) {
+    auto [engine, node] = connect();
+    p::FrameEncoder enc;
+    enc.append(p::FrameType::open_ack, 0, 7, {});
+    engine.receive(enc.take(), now_);
+    auto closed = find(engine, Kind::closed);
+    ASSERT_TRUE(closed);
+    EXPECT_EQ(closed->error, errc::protocol_violation);
+}
+
 TEST_F(Sessions, ReplayedOpenIsRefused) {
     auto [engine, node] = connect();
     // Capture a real OPEN frame and send it again under a new stream id.
@@ -285,6 +388,10 @@ TEST_F(Sessions, ReplayedOpenIsRefused) {
     p::FrameDecoder dec(1 << 20);
     dec.feed(node.poll_output());
     auto f = dec.next(ec);
+    ASSERT_TRUE(f);
+    EXPECT_EQ(f->header.type, p::FrameType::open_ack);  // stream 1 was accepted
+    EXPECT_EQ(f->header.stream_id, 1U);
+    f = dec.next(ec);
     ASSERT_TRUE(f);
     EXPECT_EQ(f->header.type, p::FrameType::error);
     EXPECT_EQ(f->header.stream_id, 2U);
