@@ -393,9 +393,9 @@ void Core::reset(std::uint32_t id, errc code, std::string_view message, std::chr
     push({.kind = Event::Kind::stream_reset,
           .stream_id = id,
           .error = make_error_code(code),
-          .message = std::string(message),
           .detail = std::string(detail),
           .retry_after = retry_after,
+          .message = std::string(message),
           .local = true});
     push({.kind = Event::Kind::stream_closed, .stream_id = id});
     check_drained();
