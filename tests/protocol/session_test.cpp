@@ -241,14 +241,14 @@ TEST_F(Sessions, RequestResponseOnAStream) {
     EXPECT_EQ(ev[1].kind, Kind::message);
     EXPECT_EQ(ev[1].body, body);
     EXPECT_EQ(ev[2].kind, Kind::stream_end);
-    ASSERT_FALSE(node.send_message(*id, p::encode(p::Status{})));
+    ASSERT_FALSE(node.send_message(*id, p::encode(p::Outcome{})));
     ASSERT_FALSE(node.finish(*id));
     pump(engine, node);
     auto back = events(engine);
     ASSERT_EQ(back.size(), 3U);
     EXPECT_EQ(back[0].kind, Kind::message);
     std::error_code dec;
-    EXPECT_TRUE(p::decode_status(back[0].body, dec)->ok);
+    EXPECT_TRUE(p::decode_outcome(back[0].body, dec)->ok);
     EXPECT_EQ(back[1].kind, Kind::stream_end);
     EXPECT_EQ(back[2].kind, Kind::stream_closed);
     EXPECT_TRUE(find(node, Kind::stream_closed));
@@ -510,7 +510,7 @@ TEST_F(Sessions, GracefulGoAwayLetsOpenStreamsFinish) {
     pump(engine, node);
     EXPECT_TRUE(find(engine, Kind::going_away));
     EXPECT_FALSE(node.closed());
-    ASSERT_FALSE(node.send_message(*id, p::encode(p::Status{})));
+    ASSERT_FALSE(node.send_message(*id, p::encode(p::Outcome{})));
     ASSERT_FALSE(node.finish(*id));
     ASSERT_FALSE(engine.finish(*id));
     pump(engine, node);
