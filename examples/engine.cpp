@@ -31,7 +31,7 @@ int main(int argc, char** argv) {
                              c->async_request(
                                  "job.submit", protocol::encode(protocol::JobSubmit{"job-1", {}}),
                                  [&, c](std::error_code e, std::vector<std::uint8_t> reply) {
-                                     auto status = protocol::decode_status(reply, e);
+                                     auto status = protocol::decode_outcome(reply, e);
                                      if (status)
                                          std::cout << "node says: " << status->message << '\n', rc = 0;
                                      c->async_close([](std::error_code) {});

@@ -23,7 +23,7 @@ int main(int argc, char** argv) {
     net::Node node(std::move(options));
     node.handle_unary("job.submit", "job:execute", [](const net::Request& r, std::error_code& e) {
         auto job = protocol::decode_job_submit(r.body, e);
-        return protocol::encode(protocol::ResponseStatus{true, "", job ? "accepted " + job->job_id : ""});
+        return protocol::encode(protocol::Outcome{true, "", job ? "accepted " + job->job_id : ""});
     });
     if ((ec = node.start())) return std::cerr << ec.message() << '\n', 1;
 

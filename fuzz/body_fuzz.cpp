@@ -1,4 +1,5 @@
-// msgpack bodies: validate_body and every decode_* of protocol/body.hpp on the same bytes. Whatever decodes
+// msgpack bodies: validate_body and every typed decode_* of protocol/body.hpp on the same bytes (the job
+// link's decode_job_message has its own harness, job_message_fuzz.cpp). Whatever decodes
 // encodes and decodes again to the same value.
 #include <bit>
 
@@ -40,9 +41,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         auto w = decode_metrics_update(encode(*v), ec, limits);
         CYXP2P_FUZZ_CHECK(w && w->step == v->step && w->epoch == v->epoch && same(w->metrics, v->metrics));
     }
-    if (auto v = decode_training_command(b, ec, limits)) {
-        auto w = decode_training_command(encode(*v), ec, limits);
-        CYXP2P_FUZZ_CHECK(w && w->command == v->command && same(w->hyperparameters, v->hyperparameters));
+    if (auto v = decode_job_command(b, ec, limits)) {
+        auto w = decode_job_command(encode(*v), ec, limits);
+        CYXP2P_FUZZ_CHECK(w && w->command == v->command && w->job_id == v->job_id &&
+                          same(w->hyperparameters, v->hyperparameters));
         (void)to_string(v->command);
     }
     if (auto v = decode_content_fetch(b, ec, limits)) {
@@ -53,8 +55,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         auto w = decode_content_block(encode(*v), ec, limits);
         CYXP2P_FUZZ_CHECK(w && w->cid == v->cid && w->data == v->data);
     }
-    if (auto v = decode_status(b, ec, limits)) {
-        auto w = decode_status(encode(*v), ec, limits);
+    if (auto v = decode_outcome(b, ec, limits)) {
+        auto w = decode_outcome(encode(*v), ec, limits);
         CYXP2P_FUZZ_CHECK(w && w->ok == v->ok && w->error == v->error && w->message == v->message);
     }
     return 0;

@@ -12,6 +12,8 @@
 #include <cyxp2p/content/unixfs.hpp>
 #include <cyxp2p/content/varint.hpp>
 #include <cyxp2p/pinning/pin.hpp>
+#include <cyxp2p/protocol/body.hpp>
+#include <cyxp2p/protocol/body_builder.hpp>
 #include <cyxp2p/protocol/frame.hpp>
 
 #include "auth_fixture.hpp"
@@ -178,6 +180,28 @@ void sessions() {
 }
 
 // ---------------------------------------------------------------------------------------------------------
+// Job-link messages: one of each kind, an unknown kind, and refusals (missing tag, bad field).
+
+void job_messages() {
+    using namespace protocol;
+    const JobMessage kinds[] = {
+        JobSubmit{"job-1", MapBuilder().add("epochs", 3).add("lr", 1.0).add("model", "resnet").build()},
+        JobCommand{Command::pause, "job-1", {}},
+        JobCommand{Command::set_hyperparameters, "", {{"lr", 0.01}}},
+        JobProgress{10, 100, 1, 5, "running"},
+        MetricsUpdate{10, 1, {{"loss", 0.5}, {"acc", -0.0}}},
+        JobLog{LogLevel::warning, "loss is nan", 1'700'000'000'000},
+        JobError{"out_of_memory", "CUDA out of memory", true},
+        Outcome{false, "bad_config", "epochs must be positive"},
+        Unknown{"job.telemetry"},
+    };
+    for (const auto& m : kinds) write("job_message", std::string(tag_of(m)), encode(m));
+    write("job_message", "no-tag", encode(ContentFetch{"bafkreifoo", 1}));
+    write("job_message", "bad-level", {0x83, 0xa1, 't', 0xa7, 'j',  'o', 'b',  '.', 'l', 'o', 'g', 0xa5, 'l',
+                                       'e',  'v',  'e', 'l',  0xa1, 'x', 0xa4, 'l', 'i', 'n', 'e', 0xa0});
+}
+
+// ---------------------------------------------------------------------------------------------------------
 // Bodies
 
 void bodies() {
@@ -186,16 +210,16 @@ void bodies() {
               "job-1", {0x81, 0xa2, 'l', 'r', 0xcb, 0x3f, 0x50, 0x62, 0x4d, 0xd2, 0xf1, 0xa9, 0xfc}}));
     write("body", "metrics",
           protocol::encode(protocol::MetricsUpdate{100, 3, {{"loss", 0.5}, {"acc", 0.9}}}));
-    write("body", "command-pause", protocol::encode(protocol::TrainingCommand{protocol::Command::pause, {}}));
+    write("body", "command-pause",
+          protocol::encode(protocol::JobCommand{protocol::Command::pause, "job-1", {}}));
     write("body", "command-hp",
-          protocol::encode(protocol::TrainingCommand{protocol::Command::set_hyperparameters,
-                                                     {{"lr", 0.001}, {"momentum", 0.9}}}));
+          protocol::encode(protocol::JobCommand{
+              protocol::Command::set_hyperparameters, "", {{"lr", 0.001}, {"momentum", 0.9}}}));
     write("body", "content-fetch", protocol::encode(protocol::ContentFetch{"bafkreifoo", 12}));
     write("body", "content-block",
           protocol::encode(protocol::ContentBlock{{1, 0x55, 0x12, 0x20}, {1, 2, 3}}));
-    write("body", "status-ok", protocol::encode(protocol::ResponseStatus{}));
-    write("body", "status-error",
-          protocol::encode(protocol::ResponseStatus{false, "not_found", "no such job"}));
+    write("body", "outcome-ok", protocol::encode(protocol::Outcome{}));
+    write("body", "outcome-error", protocol::encode(protocol::Outcome{false, "not_found", "no such job"}));
     // Hand-made: deep nesting, a huge announced array, trailing bytes, int keys.
     write("body", "deep", Bytes(40, 0x91));
     write("body", "huge-array", {0xdd, 0xff, 0xff, 0xff, 0xff});
@@ -403,9 +427,9 @@ int main(int argc, char** argv) {
         return 2;
     }
     g_root = argv[1];
-    for (const char* h :
-         {"frame", "node_session", "node_session_authed", "engine_session", "body", "jwt", "jwk", "pin",
-          "varint", "multibase", "cid", "dag_pb", "unixfs", "dag_verifier", "car", "gateway_request"}) {
+    for (const char* h : {"frame", "node_session", "node_session_authed", "engine_session", "body",
+                          "job_message", "jwt", "jwk", "pin", "varint", "multibase", "cid", "dag_pb",
+                          "unixfs", "dag_verifier", "car", "gateway_request"}) {
         const fs::path dir = g_root / h;
         fs::create_directories(dir);
         for (const auto& e : fs::directory_iterator(dir)) {
@@ -414,6 +438,7 @@ int main(int argc, char** argv) {
     }
     sessions();
     bodies();
+    job_messages();
     tokens();
     pins();
     content_seeds();

@@ -65,7 +65,7 @@ inline void react(protocol::NodeSession& node) {
     while (auto e = node.poll_event()) {
         using K = protocol::Event::Kind;
         if (e->kind == K::stream_opened) {
-            (void)node.send_message(e->stream_id, protocol::encode(protocol::ResponseStatus{}));
+            (void)node.send_message(e->stream_id, protocol::encode(protocol::Outcome{}));
         } else if (e->kind == K::message) {
             (void)node.send_message(e->stream_id, e->body);
         } else if (e->kind == K::stream_end) {

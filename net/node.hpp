@@ -5,7 +5,7 @@
 //
 //   net::Node node(std::move(options));
 //   node.handle_unary("job.submit", "job:execute", [](const net::Request& r, std::error_code& ec) {
-//       return protocol::encode(protocol::ResponseStatus{});   // or set ec to refuse
+//       return protocol::encode(protocol::Outcome{});   // or set ec to refuse
 //   });
 //   if (auto ec = node.start()) ...;            // binds and listens
 //   ...

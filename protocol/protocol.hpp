@@ -4,6 +4,7 @@
 
 #include <cyxp2p/protocol/admission.hpp>
 #include <cyxp2p/protocol/body.hpp>
+#include <cyxp2p/protocol/body_builder.hpp>
 #include <cyxp2p/protocol/engine_session.hpp>
 #include <cyxp2p/protocol/errc.hpp>
 #include <cyxp2p/protocol/event.hpp>

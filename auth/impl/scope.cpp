@@ -18,12 +18,13 @@ constexpr std::array kUser = {scope::job_execute, scope::job_control, scope::met
 constexpr std::array kNode = {scope::metrics_report, scope::content_read};
 
 // Methods the protocol opens streams for (docs/protocol.md names them); each needs one scope.
-constexpr std::array<MethodScope, 11> kMethods = {{
+constexpr std::array<MethodScope, 12> kMethods = {{
     {"job.submit"sv, scope::job_execute},
     {"job.pause"sv, scope::job_control},
     {"job.resume"sv, scope::job_control},
     {"job.cancel"sv, scope::job_control},
     {"job.checkpoint"sv, scope::job_control},
+    {"job.set_hyperparameters"sv, scope::job_control},
     {"metrics.subscribe"sv, scope::metrics_read},
     {"metrics.report"sv, scope::metrics_report},
     {"content.fetch"sv, scope::content_read},

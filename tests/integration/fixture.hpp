@@ -99,7 +99,7 @@ class Transport : public ::testing::Test {
             auto job = protocol::decode_job_submit(r.body, ec);
             if (!job) return std::vector<std::uint8_t>{};
             return protocol::encode(
-                protocol::ResponseStatus{false, "echo", job->job_id + " from " + r.claims->subject});
+                protocol::Outcome{false, "echo", job->job_id + " from " + r.claims->subject});
         });
         ASSERT_FALSE(node_->start());
         ASSERT_NE(node_->local_port(), 0);

@@ -162,11 +162,9 @@ TEST_F(Fleet, RedisDownFailsClosedWhileOpenStreamsGoOnAndBackIsAcceptedAgain) {
     open(*a, 3, "metrics.subscribe", nonce(), now_ms());
     expect_stream_error(*a, 3, errc::unavailable);
     // The stream opened before keeps streaming.
-    const raw::Bytes message = raw::message(protocol::encode(protocol::ResponseStatus{false, "tick", "1"}));
+    const raw::Bytes message = raw::message(protocol::encode(protocol::Outcome{false, "tick", "1"}));
     auto stream = held_[0];
-    stream->post([stream] {
-        (void)stream->send(protocol::encode(protocol::ResponseStatus{false, "tick", "1"}));
-    });
+    stream->post([stream] { (void)stream->send(protocol::encode(protocol::Outcome{false, "tick", "1"})); });
     auto data = a->next_of(FrameType::data, raw::in(5s));
     ASSERT_TRUE(data);
     EXPECT_EQ(data->header.stream_id, 1U);

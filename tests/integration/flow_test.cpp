@@ -117,7 +117,7 @@ TEST_F(FlowOverWan, SmallRequestIsAnsweredWhileABulkFetchSaturatesThePath) {
     auto [rec, body] = reply.get();
     ASSERT_FALSE(rec) << rec.message();
     std::error_code dec;
-    auto status = protocol::decode_status(body, dec);
+    auto status = protocol::decode_outcome(body, dec);
     ASSERT_TRUE(status) << dec.message();
     EXPECT_EQ(status->message, "job-1 from user-7");
     // The request overtook the rest of the 64 MiB: it did not wait for the bulk stream to drain.

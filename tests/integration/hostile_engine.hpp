@@ -123,7 +123,7 @@ class HostileEngine : public ::testing::Test {
         node_->handle_unary("job.submit", "job:execute", [](const net::Request& r, std::error_code& ec) {
             auto job = protocol::decode_job_submit(r.body, ec);
             if (!job) return std::vector<std::uint8_t>{};
-            return protocol::encode(protocol::ResponseStatus{false, "echo", job->job_id});
+            return protocol::encode(protocol::Outcome{false, "echo", job->job_id});
         });
         // A stream that stays open until the engine goes: what too_many_streams counts.
         net::MethodHandlers h;
@@ -176,7 +176,7 @@ class HostileEngine : public ::testing::Test {
         auto [ec, body] = r.get();
         ASSERT_FALSE(ec) << "honest session after the attack: " << ec.message();
         std::error_code dec;
-        auto status = protocol::decode_status(body, dec);
+        auto status = protocol::decode_outcome(body, dec);
         ASSERT_TRUE(status);
         EXPECT_EQ(status->message, "still-here");
     }

@@ -102,7 +102,7 @@ TEST_F(Transport, StopDrainsAnInFlightStream) {
         std::thread([s] {
             std::this_thread::sleep_for(300ms);
             s->post([s] {
-                s->send(protocol::encode(protocol::ResponseStatus{}));
+                s->send(protocol::encode(protocol::Outcome{}));
                 s->finish();
             });
         }).detach();
@@ -261,7 +261,7 @@ TEST_F(Transport, UploadWithBackpressureAndAMetricsSubscription) {
         *received += m.size();
     };
     report.on_end = [received](const net::StreamPtr& s) {
-        s->send(protocol::encode(protocol::ResponseStatus{true, "", std::to_string(received->load())}));
+        s->send(protocol::encode(protocol::Outcome{true, "", std::to_string(received->load())}));
         s->finish();
     };
     node_->handle("metrics.report", "metrics:report", report);
@@ -301,7 +301,7 @@ TEST_F(Transport, UploadWithBackpressureAndAMetricsSubscription) {
     ASSERT_EQ(rf.wait_for(30s), std::future_status::ready);
     EXPECT_FALSE(rf.get());
     std::error_code dec;
-    auto status = protocol::decode_status(status_body, dec);
+    auto status = protocol::decode_outcome(status_body, dec);
     ASSERT_TRUE(status);
     EXPECT_EQ(status->message, std::to_string(kMessages * kSize));
 

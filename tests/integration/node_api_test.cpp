@@ -44,7 +44,7 @@ TEST_F(NodeApi, StreamFinishedBothWaysEndsOnce) {
     extra_handlers_ = [this](net::Node& n) {
         net::MethodHandlers h;
         h.on_end = [](const net::StreamPtr& s) {
-            EXPECT_FALSE(s->send(protocol::encode(protocol::ResponseStatus{true, "", "done"})));
+            EXPECT_FALSE(s->send(protocol::encode(protocol::Outcome{true, "", "done"})));
             EXPECT_FALSE(s->finish());
         };
         n.handle("job.stream", "job:execute", ends_.counted(std::move(h)));
@@ -179,7 +179,7 @@ TEST_F(NodeApi, SessionEndingUnderAStreamEndsItOnce) {
     std::lock_guard lock(m);
     ASSERT_EQ(held.size(), 2U);
     eventually([&] { return !held[0]->post([] {}); }, "post() false once the connection is gone");
-    EXPECT_EQ(held[0]->send(protocol::encode(protocol::ResponseStatus{})), net::errc::not_connected);
+    EXPECT_EQ(held[0]->send(protocol::encode(protocol::Outcome{})), net::errc::not_connected);
     expect_each_ended_once(2);
 }
 
@@ -226,7 +226,7 @@ TEST_F(NodeApi, ThrowingHandlerResetsOnlyItsStream) {
         n.handle("job.throw", "job:execute", ends_.counted(std::move(bad)));
         net::MethodHandlers good;
         good.on_end = [](const net::StreamPtr& s) {
-            (void)s->send(protocol::encode(protocol::ResponseStatus{true, "", "fine"}));
+            (void)s->send(protocol::encode(protocol::Outcome{true, "", "fine"}));
             (void)s->finish();
         };
         n.handle("job.stream", "job:execute", ends_.counted(std::move(good)));

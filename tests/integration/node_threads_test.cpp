@@ -89,7 +89,7 @@ TEST_F(NodeThreads, UnaryReplyFromAnotherThreadArrives) {
                 std::error_code ec;
                 auto job = protocol::decode_job_submit(r.body, ec);
                 EXPECT_FALSE(answer.reply(
-                    protocol::encode(protocol::ResponseStatus{true, "", "queued " + job->job_id})));
+                    protocol::encode(protocol::Outcome{true, "", "queued " + job->job_id})));
                 EXPECT_EQ(answer.reply({}), net::errc::already_answered);
             });
         });
@@ -101,7 +101,7 @@ TEST_F(NodeThreads, UnaryReplyFromAnotherThreadArrives) {
     ASSERT_EQ(r.wait_for(10s), std::future_status::ready);
     auto [ec, body] = r.get();
     ASSERT_FALSE(ec) << ec.message();
-    auto status = protocol::decode_status(body, ec);
+    auto status = protocol::decode_outcome(body, ec);
     ASSERT_TRUE(status);
     EXPECT_EQ(status->message, "queued job-9");
 }

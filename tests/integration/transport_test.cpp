@@ -26,7 +26,7 @@ TEST_F(Transport, PinnedAuthenticatedRequestResponse) {
     auto [rec, body] = reply.get();  // Boost 1.74's use_future hands std::error_code back in a tuple
     ASSERT_FALSE(rec) << rec.message();
     std::error_code dec;
-    auto status = protocol::decode_status(body, dec);
+    auto status = protocol::decode_outcome(body, dec);
     ASSERT_TRUE(status);
     EXPECT_EQ(status->message, "job-9 from user-7");
     EXPECT_TRUE(audit_->has(net::AuditEvent::Kind::handshake, "ok"));
@@ -192,7 +192,7 @@ TEST_F(Transport, ManyConcurrentEnginesOnAMultiThreadedNode) {
         ASSERT_EQ(r.wait_for(60s), std::future_status::ready);
         auto [rec, body] = r.get();
         std::error_code dec;
-        if (!rec && protocol::decode_status(body, dec)) ++ok;
+        if (!rec && protocol::decode_outcome(body, dec)) ++ok;
     }
     EXPECT_EQ(ok, kEngines * 4);
     EXPECT_EQ(node_->metrics().handshakes_ok.load(), static_cast<std::uint64_t>(kEngines));

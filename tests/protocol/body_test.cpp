@@ -38,21 +38,6 @@ TEST(Body, MetricsRoundTrip) {
     EXPECT_EQ(back->metrics, m.metrics);
 }
 
-TEST(Body, CommandsRoundTrip) {
-    for (auto c : {p::Command::pause, p::Command::resume, p::Command::cancel, p::Command::checkpoint}) {
-        std::error_code ec;
-        auto back = p::decode_training_command(p::encode(p::TrainingCommand{c, {}}), ec);
-        ASSERT_TRUE(back);
-        EXPECT_EQ(back->command, c);
-    }
-    std::error_code ec;
-    auto hp = p::decode_training_command(
-        p::encode(p::TrainingCommand{p::Command::set_hyperparameters, {{"lr", 1e-4}}}), ec);
-    ASSERT_TRUE(hp);
-    EXPECT_EQ(hp->hyperparameters.size(), 1U);
-    EXPECT_DOUBLE_EQ(hp->hyperparameters[0].second, 1e-4);
-}
-
 TEST(Body, ContentBlockViewPointsIntoTheMessage) {
     const p::Bytes data(300'000, 0x5A);
     const auto m = p::encode(p::ContentBlock{{1, 2, 3}, data});
@@ -76,7 +61,7 @@ TEST(Body, ContentBlockViewPointsIntoTheMessage) {
     EXPECT_EQ(ec, p::errc::bad_message);
 }
 
-TEST(Body, ContentAndStatusRoundTrip) {
+TEST(Body, ContentAndOutcomeRoundTrip) {
     std::error_code ec;
     auto f = p::decode_content_fetch(p::encode(p::ContentFetch{"bafyexample", 3}), ec);
     ASSERT_TRUE(f);
@@ -86,11 +71,11 @@ TEST(Body, ContentAndStatusRoundTrip) {
     ASSERT_TRUE(b);
     EXPECT_EQ(b->cid, (p::Bytes{1, 2, 3}));
     EXPECT_EQ(b->data, (p::Bytes{4, 5}));
-    auto okm = p::decode_status(p::encode(p::ResponseStatus{true, "", "accepted job-1"}), ec);
+    auto okm = p::decode_outcome(p::encode(p::Outcome{true, "", "accepted job-1"}), ec);
     ASSERT_TRUE(okm);
     EXPECT_TRUE(okm->ok);
     EXPECT_EQ(okm->message, "accepted job-1");
-    auto s = p::decode_status(p::encode(p::ResponseStatus{false, "forbidden", "no"}), ec);
+    auto s = p::decode_outcome(p::encode(p::Outcome{false, "forbidden", "no"}), ec);
     ASSERT_TRUE(s);
     EXPECT_FALSE(s->ok);
     EXPECT_EQ(s->error, "forbidden");
@@ -114,20 +99,14 @@ TEST(Body, MalformedBodiesAreBadMessage) {
     EXPECT_FALSE(p::decode_metrics_update(
         pack(std::map<std::string, std::string>{{"step", "1"}, {"epoch", "1"}}), ec));
     EXPECT_FALSE(p::decode_metrics_update(pack(std::map<std::string, int>{{"step", -1}, {"epoch", 1}}), ec));
-    EXPECT_FALSE(
-        p::decode_training_command(pack(std::map<std::string, std::string>{{"command", "reboot"}}), ec));
-    EXPECT_FALSE(p::decode_job_submit(pack(std::map<std::string, std::string>{{"job_id", "x"}}), ec));
+    EXPECT_FALSE(p::decode_job_submit(
+        pack(std::map<std::string, std::string>{{"t", "job.submit"}, {"job_id", "x"}}), ec));
     EXPECT_EQ(ec, errc::bad_message);
-    // Hyperparameters on a command that takes none.
-    msgpack::sbuffer buf;
-    msgpack::packer<msgpack::sbuffer> pk(buf);
-    pk.pack_map(2);
-    pk.pack(std::string("command"));
-    pk.pack(std::string("pause"));
-    pk.pack(std::string("hyperparameters"));
-    pk.pack(std::map<std::string, double>{{"lr", 1}});
-    EXPECT_FALSE(
-        p::decode_training_command({reinterpret_cast<const std::uint8_t*>(buf.data()), buf.size()}, ec));
+    // A typed decoder refuses another kind, and a message without its tag.
+    EXPECT_FALSE(p::decode_job_submit(good, ec));
+    EXPECT_EQ(ec, errc::bad_message);
+    EXPECT_FALSE(p::decode_outcome(pack(std::map<std::string, bool>{{"ok", true}}), ec));
+    EXPECT_EQ(ec, errc::bad_message);
 }
 
 TEST(Body, DuplicateKeysAreRefused) {

@@ -241,7 +241,7 @@ TEST_F(Sessions, RequestResponseOnAStream) {
     EXPECT_EQ(ev[1].kind, Kind::message);
     EXPECT_EQ(ev[1].body, body);
     EXPECT_EQ(ev[2].kind, Kind::stream_end);
-    ASSERT_FALSE(node.send_message(*id, p::encode(p::ResponseStatus{})));
+    ASSERT_FALSE(node.send_message(*id, p::encode(p::Outcome{})));
     ASSERT_FALSE(node.finish(*id));
     pump(engine, node);
     auto back = events(engine);
@@ -249,7 +249,7 @@ TEST_F(Sessions, RequestResponseOnAStream) {
     EXPECT_EQ(back[0].kind, Kind::stream_accepted);  // OPEN_ACK, before the node's first message
     EXPECT_EQ(back[1].kind, Kind::message);
     std::error_code dec;
-    EXPECT_TRUE(p::decode_status(back[1].body, dec)->ok);
+    EXPECT_TRUE(p::decode_outcome(back[1].body, dec)->ok);
     EXPECT_EQ(back[2].kind, Kind::stream_end);
     EXPECT_EQ(back[3].kind, Kind::stream_closed);
     EXPECT_TRUE(find(node, Kind::stream_closed));
@@ -357,7 +357,7 @@ TEST_F(Sessions, NodeWithoutOpenAckCountsAnOpenAsAccepted) {
     EXPECT_EQ(accepted->stream_id, *id);
     exchange();
     EXPECT_EQ(dropped_acks, 1);
-    ASSERT_FALSE(node.send_message(*id, p::encode(p::ResponseStatus{})));
+    ASSERT_FALSE(node.send_message(*id, p::encode(p::Outcome{})));
     exchange();
     auto msg = find(engine, Kind::message);
     ASSERT_TRUE(msg);
@@ -617,7 +617,7 @@ TEST_F(Sessions, GracefulGoAwayLetsOpenStreamsFinish) {
     pump(engine, node);
     EXPECT_TRUE(find(engine, Kind::going_away));
     EXPECT_FALSE(node.closed());
-    ASSERT_FALSE(node.send_message(*id, p::encode(p::ResponseStatus{})));
+    ASSERT_FALSE(node.send_message(*id, p::encode(p::Outcome{})));
     ASSERT_FALSE(node.finish(*id));
     ASSERT_FALSE(engine.finish(*id));
     pump(engine, node);
