@@ -88,8 +88,8 @@ TEST_F(NodeThreads, UnaryReplyFromAnotherThreadArrives) {
                 std::this_thread::sleep_for(50ms);  // a GPU scheduler deciding; not a timing assert
                 std::error_code ec;
                 auto job = protocol::decode_job_submit(r.body, ec);
-                EXPECT_FALSE(answer.reply(
-                    protocol::encode(protocol::Outcome{true, "", "queued " + job->job_id})));
+                EXPECT_FALSE(
+                    answer.reply(protocol::encode(protocol::Outcome{true, "", "queued " + job->job_id})));
                 EXPECT_EQ(answer.reply({}), net::errc::already_answered);
             });
         });
