@@ -12,14 +12,19 @@ auto initiate(asio::any_io_executor ex, Token&& token, Start start) {
         [ex, start = std::move(start)](auto handler) mutable {
             using Handler = decltype(handler);
             auto h = std::make_shared<Handler>(std::move(handler));
-            auto work = asio::make_work_guard(asio::get_associated_executor(*h, ex));
+            // One guard shared by every copy of the completion (an operation may keep several, one per
+            // way it can end): the first call releases the work, so copies left behind cannot keep the
+            // io_context's run() from returning.
+            auto work =
+                std::make_shared<decltype(asio::make_work_guard(asio::get_associated_executor(*h, ex)))>(
+                    asio::make_work_guard(asio::get_associated_executor(*h, ex)));
             start([h, work, ex](auto&&... args) mutable {
                 auto target = asio::get_associated_executor(*h, ex);
                 asio::post(target,
                            [h, args = std::make_tuple(std::forward<decltype(args)>(args)...)]() mutable {
                                std::apply([&](auto&&... a) { (*h)(std::move(a)...); }, std::move(args));
                            });
-                work.reset();
+                work->reset();
             });
         },
         token);

@@ -107,6 +107,9 @@ void EngineLink::end_stream(StreamState& s, std::error_code ec, protocol::Status
     deliver(s);
     const auto st = s.status();
     for (auto& w : std::exchange(s.closed_waiters, {})) w(ec, st);
+    // Nothing more arrives for this stream: drop the callbacks, whose captures (a call's state, the
+    // ClientStream's) would otherwise hold this state and themselves alive.
+    s.op.on_message = nullptr;
 }
 
 std::error_code EngineLink::reauth(std::string token,

@@ -193,3 +193,37 @@ TEST_F(EngineApi, CloseCutsANeverEndingStreamInBoundedTime) {
 }
 
 }  // namespace
+
+// An engine's own io_context runs out of work once its operations completed: no copy of a completion left
+// behind (an operation keeps one per way it can end) holds the context busy, and no finished call keeps its
+// connection alive. The install test's example engine, which ends with io.run(), hung here.
+TEST_F(EngineApi, RunReturnsOnceACallAndACloseCompleted) {
+    auto conn = serve([](net::Node& n) {
+        n.handle_unary("job.submit", "job:execute", [](const net::Request&, std::error_code&) {
+            return protocol::encode(protocol::Outcome{true, "", "accepted"});
+        });
+    });
+    ASSERT_TRUE(conn);
+    boost::asio::io_context io;
+    std::weak_ptr<net::Connection> weak;
+    std::error_code call_ec = net::errc::not_connected, close_ec = net::errc::not_connected;
+    {
+        net::Engine engine(io.get_executor());
+        engine.async_connect(options(token([](auth::Claims& c) { c.scope = {"job:execute"}; })),
+                             [&](std::error_code ec, std::shared_ptr<net::Connection> c) {
+                                 ASSERT_FALSE(ec) << ec.message();
+                                 weak = c;
+                                 c->async_request(
+                                     "job.submit", protocol::encode(protocol::JobSubmit{"job-1", {}}),
+                                     [&, c](std::error_code e, std::vector<std::uint8_t>) {
+                                         call_ec = e;
+                                         c->async_close([&](std::error_code ce) { close_ec = ce; });
+                                     });
+                             });
+        io.run_for(20s);
+        EXPECT_TRUE(io.stopped()) << "run() still had work 20 s after the call and the close completed";
+    }
+    EXPECT_FALSE(call_ec) << call_ec.message();
+    EXPECT_FALSE(close_ec) << close_ec.message();
+    EXPECT_TRUE(weak.expired()) << "the connection outlived every operation and handle";
+}
